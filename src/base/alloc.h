@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Allocation that never returns NULL.
+ *
+ * cairn is a command-line program: when memory runs out there is nothing
+ * sensible to recover, so these print one line to stderr and abort.  Sizes an
+ * attacker controls (file contents, layer sizes) are capped before they reach
+ * an allocation, so running out here means the machine is out of memory, not
+ * that an input was hostile.
+ */
+#ifndef CAIRN_BASE_ALLOC_H
+#define CAIRN_BASE_ALLOC_H
+
+#include <stddef.h>
+
+void *cairn_xmalloc(size_t size);
+void *cairn_xzalloc(size_t size);
+void *cairn_xrealloc(void *ptr, size_t size);
+/* nmemb * size with an overflow check. */
+void *cairn_xreallocarray(void *ptr, size_t nmemb, size_t size);
+char *cairn_xstrdup(const char *s);
+char *cairn_xstrndup(const char *s, size_t n);
+/* printf into a new string. */
+char *cairn_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Whole-file helpers. */
+#ifndef CAIRN_BASE_FILE_H
+#define CAIRN_BASE_FILE_H
+
+#include <stddef.h>
+
+#include "base/error.h"
+
+/*
+ * Read the whole of path ("-" for stdin) into a new NUL-terminated buffer.
+ * Fails with -EFBIG, and a message naming the limit, when the file is larger
+ * than max bytes.  *ret_data is owned by the caller.
+ */
+int cairn_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len,
+                    struct cairn_error **err);
+
+/*
+ * Replace path with data atomically: write a temporary file in the same
+ * directory, fsync it, keep the old file's mode, and rename it over path.  A
+ * crash leaves either the old or the new contents, never a mix.
+ */
+int cairn_write_file_atomic(const char *path, const void *data, size_t len,
+                            struct cairn_error **err);
+
+#endif

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cairn-config.h"
+#include "cli/cli.h"
+
+static const struct cairn_verb *const verbs[] = {
+        &cairn_check_verb,
+        &cairn_dockerfile_verb,
+        &cairn_fmt_verb,
+};
+
+static void print_help(FILE *out)
+{
+        fprintf(out,
+                "Usage: cairn [--version] [--help] VERB [ARGS...]\n"
+                "\n"
+                "cairn runs the steps of a build spec in sandboxes and caches each step's\n"
+                "result, so that a rebuild reuses every step that has not changed.  It reads\n"
+                "OBuilder's spec language.\n"
+                "\n"
+                "Verbs:\n");
+        for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+                fprintf(out, "  %-12s %s\n", verbs[i]->name, verbs[i]->summary);
+        fprintf(out, "\nRun 'cairn VERB --help' for the options of a verb.\n");
+}
+
+void cairn_cli_report(const struct cairn_error *err)
+{
+        for (; err; err = err->next)
+                fprintf(stderr, "%s\n", err->message);
+}
+
+int cairn_cli_usage_error(const char *verb, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        fprintf(stderr, "cairn%s%s: ", verb ? " " : "", verb ? verb : "");
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\nTry 'cairn%s%s --help'.\n", verb ? " " : "", verb ? verb : "");
+        return CAIRN_EXIT_USAGE;
+}
+
+int cairn_cli_want_help(const struct cairn_verb *verb, int argc, char **argv)
+{
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--") == 0)
+                        break;
+                if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+                        fputs(verb->help, stdout);
+                        return 1;
+                }
+        }
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        if (argc < 2)
+                return cairn_cli_usage_error(NULL, "a verb is required");
+        const char *verb = argv[1];
+        if (strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0 || strcmp(verb, "help") == 0) {
+                if (argc > 2 && strcmp(verb, "help") == 0) {
+                        for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+                                if (strcmp(verbs[i]->name, argv[2]) == 0) {
+                                        fputs(verbs[i]->help, stdout);
+                                        return CAIRN_EXIT_OK;
+                                }
+                        return cairn_cli_usage_error(NULL, "unknown verb \"%s\"", argv[2]);
+                }
+                print_help(stdout);
+                return CAIRN_EXIT_OK;
+        }
+        if (strcmp(verb, "--version") == 0 || strcmp(verb, "version") == 0) {
+                printf("cairn %s\n", CAIRN_VERSION);
+                return CAIRN_EXIT_OK;
+        }
+        for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+                if (strcmp(verbs[i]->name, verb) != 0)
+                        continue;
+                if (cairn_cli_want_help(verbs[i], argc - 1, argv + 1))
+                        return CAIRN_EXIT_OK;
+                return verbs[i]->run(argc - 1, argv + 1);
+        }
+        if (verb[0] == '-')
+                return cairn_cli_usage_error(NULL, "unknown option \"%s\"", verb);
+        return cairn_cli_usage_error(NULL, "unknown verb \"%s\"", verb);
+}
