@@ -360,6 +360,8 @@ int cairn_sexp_read(struct cairn_arena *arena, const char *filename, const char 
         k = skip_layout(&r);
         if (k < 0)
                 return k;
+        if (r.p < r.end && *r.p == ')')
+                return fail_at(&r, r.line, r.col, "unbalanced parentheses: unexpected ')'");
         if (r.p < r.end)
                 return fail_at(&r, r.line, r.col,
                                "more than one S-expression in the file: a spec is a single list, and this is after its end");
