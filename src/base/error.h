@@ -40,7 +40,8 @@ struct cairn_error {
  */
 int cairn_error_set(struct cairn_error **err, int code, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
-int cairn_error_setv(struct cairn_error **err, int code, const char *fmt, va_list ap);
+int cairn_error_setv(struct cairn_error **err, int code, const char *fmt, va_list ap)
+        __attribute__((format(printf, 3, 0)));
 
 /* Like cairn_error_set, with ": strerror(errno_value)" appended. */
 int cairn_error_set_errno(struct cairn_error **err, int errno_value, const char *fmt, ...)

@@ -44,7 +44,7 @@ int cairn_buf_adds(struct cairn_buf *b, const char *s);
 int cairn_buf_addc(struct cairn_buf *b, char c);
 int cairn_buf_addn(struct cairn_buf *b, char c, size_t n);
 int cairn_buf_printf(struct cairn_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int cairn_buf_vprintf(struct cairn_buf *b, const char *fmt, va_list ap);
+int cairn_buf_vprintf(struct cairn_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Shorten to len (len <= b->len). */
 void cairn_buf_truncate(struct cairn_buf *b, size_t len);
 

@@ -8,6 +8,7 @@
 
 static unsigned n_tests, n_failed;
 
+__attribute__((format(printf, 4, 0)))
 static bool report(bool cond, const char *file, int line, const char *fmt, va_list ap)
 {
         n_tests++;

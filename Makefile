@@ -1,0 +1,25 @@
+# SPDX-License-Identifier: Apache-2.0
+# Thin wrapper over meson for the two README commands.
+#   make demo    install dependencies, build, run the main job on examples/
+#   make check   install dependencies, run the whole test suite
+#   make         build only
+
+.PHONY: all build deps demo check clean
+
+all: build
+
+deps:
+	scripts/install-deps
+
+build:
+	@[ -f build/build.ninja ] || meson setup build
+	ninja -C build
+
+demo: deps build
+	scripts/demo
+
+check:
+	scripts/check
+
+clean:
+	rm -rf build build-asan build-fuzz build-*.ninja.log
