@@ -385,6 +385,8 @@ static int op_kind(const struct cairn_sexp *name, bool *inline_form)
 
 static int parse_op(struct parser *p, const struct cairn_sexp *s, struct cairn_spec_op *op)
 {
+        /* The slot may hold what a failed op left; start clean. */
+        *op = (struct cairn_spec_op) { 0 };
         if (s->kind != CAIRN_SEXP_LIST || s->n == 0 || s->items[0]->kind != CAIRN_SEXP_ATOM)
                 return fail(p, s, NULL, "expected an operation (NAME ARGS...), found %s", show(p, s));
         const struct cairn_sexp *name = s->items[0];

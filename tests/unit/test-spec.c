@@ -359,6 +359,18 @@ static void test_many_errors(void)
         cairn_error_free(err);
 }
 
+static void test_failed_op_leaves_nothing(void)
+{
+        /* A failed op must not leave fields behind for the next one
+         * (found by the fuzzer). */
+        struct cairn_error *err = NULL;
+        struct cairn_spec *spec = parse("((from a) (copy (from (build nope)) (src a) (dst (x))) (copy (src b) (dst c)))", &err);
+        ok(spec == NULL, "a spec with a broken copy is rejected");
+        is_int(cairn_error_count(err), 1, "only the broken copy is reported");
+        is_str(err ? err->message : NULL, "t.spec:1:50: copy: expected the destination of (dst PATH) (a string), found the list (x)", "the error");
+        cairn_error_free(err);
+}
+
 static void test_op_printer(void)
 {
         struct cairn_error *err = NULL;
@@ -423,6 +435,7 @@ int main(void)
         test_errors();
         test_stages();
         test_many_errors();
+        test_failed_op_leaves_nothing();
         test_op_printer();
         test_ast();
         return tap_done();
