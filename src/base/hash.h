@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* SHA-256 (OpenSSL's libcrypto), as lowercase hex: the form of every cairn ID. */
+#ifndef CAIRN_BASE_HASH_H
+#define CAIRN_BASE_HASH_H
+
+#include <stddef.h>
+
+#define CAIRN_SHA256_HEX_LEN 64
+
+struct cairn_sha256 {
+        void *ctx;   /* EVP_MD_CTX */
+};
+
+void cairn_sha256_init(struct cairn_sha256 *h);
+void cairn_sha256_update(struct cairn_sha256 *h, const void *data, size_t len);
+/* Write 64 hex digits and a NUL into out, and release the context. */
+void cairn_sha256_final_hex(struct cairn_sha256 *h, char out[CAIRN_SHA256_HEX_LEN + 1]);
+/* One-shot. */
+void cairn_sha256_hex(const void *data, size_t len, char out[CAIRN_SHA256_HEX_LEN + 1]);
+/* Whether s is exactly 64 lowercase hex digits. */
+int cairn_is_sha256_hex(const char *s);
+
+#endif
