@@ -26,10 +26,39 @@ struct cairn_verb {
 int cmd_fmt(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_dockerfile(int argc, char **argv);
+int cmd_build(int argc, char **argv);
+int cmd_image(int argc, char **argv);
+int cmd_delete(int argc, char **argv);
+int cmd_clean(int argc, char **argv);
+int cmd_healthcheck(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
 
 extern const struct cairn_verb cairn_fmt_verb;
 extern const struct cairn_verb cairn_check_verb;
 extern const struct cairn_verb cairn_dockerfile_verb;
+extern const struct cairn_verb cairn_build_verb;
+extern const struct cairn_verb cairn_image_verb;
+extern const struct cairn_verb cairn_delete_verb;
+extern const struct cairn_verb cairn_clean_verb;
+extern const struct cairn_verb cairn_healthcheck_verb;
+extern const struct cairn_verb cairn_ls_verb;
+
+/* The store to use: --store, else $CAIRN_STORE, else the default. */
+const char *cairn_cli_store(const char *option);
+
+/* Help text shared by the verbs that take --store. */
+#define CAIRN_CLI_STORE_HELP \
+        "      --store=KIND:PATH    the store (default $CAIRN_STORE, else overlayfs:/var/lib/cairn)\n"
+
+/*
+ * Parse a verb's command line when its only option is --store: returns the
+ * index of the first operand, or -1 after printing a usage error.
+ */
+int cairn_cli_store_options(const char *verb, int argc, char **argv, const char **ret_store);
+
+struct cairn_engine;
+/* Open the engine on the chosen store, reporting errors; NULL on failure. */
+struct cairn_engine *cairn_cli_open_engine(const char *store_option);
 
 /* Print every diagnostic in the chain on stderr, one per line. */
 void cairn_cli_report(const struct cairn_error *err);

@@ -1,15 +1,26 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <stdlib.h>
+
+#include "build/engine.h"
 #include "cairn-config.h"
 #include "cli/cli.h"
+#include "store/store.h"
 
 static const struct cairn_verb *const verbs[] = {
+        &cairn_build_verb,
         &cairn_check_verb,
+        &cairn_clean_verb,
+        &cairn_delete_verb,
         &cairn_dockerfile_verb,
         &cairn_fmt_verb,
+        &cairn_healthcheck_verb,
+        &cairn_image_verb,
+        &cairn_ls_verb,
 };
 
 static void print_help(FILE *out)
@@ -31,6 +42,51 @@ void cairn_cli_report(const struct cairn_error *err)
 {
         for (; err; err = err->next)
                 fprintf(stderr, "%s\n", err->message);
+}
+
+const char *cairn_cli_store(const char *option)
+{
+        if (option)
+                return option;
+        const char *env = getenv("CAIRN_STORE");
+        return env && *env ? env : CAIRN_STORE_DEFAULT;
+}
+
+int cairn_cli_store_options(const char *verb, int argc, char **argv, const char **ret_store)
+{
+        static const struct option options[] = {
+                { "store", required_argument, NULL, 's' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        int c;
+        opterr = 0;
+        optind = 1;
+        *ret_store = NULL;
+        while ((c = getopt_long(argc, argv, ":", options, NULL)) >= 0) {
+                if (c == 's') {
+                        *ret_store = optarg;
+                        continue;
+                }
+                if (c == ':')
+                        cairn_cli_usage_error(verb, "option \"%s\" needs a value", argv[optind - 1]);
+                else
+                        cairn_cli_usage_error(verb, "unknown option \"%s\"", argv[optind - 1]);
+                return -1;
+        }
+        return optind;
+}
+
+struct cairn_engine *cairn_cli_open_engine(const char *store_option)
+{
+        struct cairn_engine *e = NULL;
+        struct cairn_error *err = NULL;
+        if (cairn_engine_open(cairn_cli_store(store_option), &e, &err) < 0) {
+                cairn_cli_report(err);
+                cairn_error_free(err);
+                return NULL;
+        }
+        return e;
 }
 
 int cairn_cli_usage_error(const char *verb, const char *fmt, ...)

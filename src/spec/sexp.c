@@ -465,15 +465,19 @@ static void add_escaped(struct cairn_buf *b, const char *s, size_t len)
         }
 }
 
-void cairn_sexp_print_atom(struct cairn_buf *b, const char *s, size_t len)
+void cairn_sexp_print_quoted(struct cairn_buf *b, const char *s, size_t len)
 {
-        if (!cairn_sexp_must_quote(s, len)) {
-                cairn_buf_add(b, s, len);
-                return;
-        }
         cairn_buf_addc(b, '"');
         add_escaped(b, s, len);
         cairn_buf_addc(b, '"');
+}
+
+void cairn_sexp_print_atom(struct cairn_buf *b, const char *s, size_t len)
+{
+        if (!cairn_sexp_must_quote(s, len))
+                cairn_buf_add(b, s, len);
+        else
+                cairn_sexp_print_quoted(b, s, len);
 }
 
 /* Returns whether the next atom needs a space before it, as sexplib does:

@@ -84,6 +84,9 @@ void cairn_sexp_print_mach(struct cairn_buf *b, const struct cairn_sexp *s);
  * otherwise quoted with OCaml escapes. */
 void cairn_sexp_print_atom(struct cairn_buf *b, const char *s, size_t len);
 
+/* Append s always quoted with OCaml escapes (OCaml's %S). */
+void cairn_sexp_print_quoted(struct cairn_buf *b, const char *s, size_t len);
+
 /*
  * A writer that tracks the output column, for layouts that mimic OCaml's
  * Format with margin 78: indentation after a line break is capped at 68, the

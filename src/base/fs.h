@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Filesystem helpers.  None of them follows a symbolic link it did not ask
+ * for: deletion never leaves the tree it was given, and the *_in_root
+ * functions resolve every path as if `rootfd` were "/", so a symlink inside
+ * an untrusted image (an absolute one, or one full of "..") cannot lead a
+ * write outside it (openat2 with RESOLVE_IN_ROOT).
+ */
+#ifndef CAIRN_BASE_FS_H
+#define CAIRN_BASE_FS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+
+/* mkdir -p; existing directories are fine. */
+int cairn_mkdir_p(const char *path, mode_t mode, struct cairn_error **err);
+
+/* rm -rf of dirfd/name (dirfd may be AT_FDCWD); missing is fine.  Does not
+ * follow symlinks and does not cross into other mounts' contents. */
+int cairn_rm_rf_at(int dirfd, const char *name, struct cairn_error **err);
+int cairn_rm_rf(const char *path, struct cairn_error **err);
+
+/* Write a whole file (created or truncated) with mode. */
+int cairn_write_file(const char *path, const void *data, size_t len, mode_t mode, struct cairn_error **err);
+
+/* readlink into a new string; NULL if path is not a symlink. */
+char *cairn_read_link(const char *path);
+
+/* Join two path parts with one '/'. */
+char *cairn_path_join(const char *a, const char *b);
+
+/* Open path inside the tree at rootfd, resolving it as if rootfd were "/". */
+int cairn_open_in_root(int rootfd, const char *path, int flags, mode_t mode);
+
+/*
+ * Create directory path inside the root (and its missing parents, each with
+ * mode and owned by uid:gid when uid != -1), and return an O_PATH|O_DIRECTORY
+ * fd on it.  Existing components are left as they are; an existing component
+ * that is not a directory is an error (-ENOTDIR).
+ */
+int cairn_mkdir_p_in_root(int rootfd, const char *path, mode_t mode, uid_t uid, gid_t gid, int *ret_fd,
+                          struct cairn_error **err);
+
+/*
+ * Open the parent directory of path inside the root (which must exist) and
+ * return its fd and the last component (pointing into path).  For the
+ * directory and file-creation calls that take (dirfd, name).
+ */
+int cairn_open_parent_in_root(int rootfd, const char *path, int *ret_dirfd, const char **ret_name,
+                              struct cairn_error **err);
+
+#endif

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/cleanup.h"
+#include "base/file.h"
+#include "build/engine.h"
+#include "cli/cli.h"
+#include "spec/spec.h"
+
+const struct cairn_verb cairn_build_verb = {
+        .name = "build",
+        .run = cmd_build,
+        .summary = "build a spec, reusing every cached step",
+        .help = "Usage: cairn build -f SPEC [--store=KIND:PATH] [--secret ID:FILE]... CONTEXT\n"
+                "\n"
+                "Run each step of SPEC in a sandbox and snapshot its result, reusing every step\n"
+                "whose inputs are unchanged.  CONTEXT is the directory (copy (src ...)) reads\n"
+                "from.  The build log goes to stdout and ends with Got: \"ID\", the ID of the\n"
+                "final result.\n"
+                "\n"
+                "  -f, --file=SPEC          the spec (\"-\" reads standard input)\n"
+                CAIRN_CLI_STORE_HELP
+                "      --secret=ID:FILE     the value of secret ID, read whole from FILE (repeatable)\n"
+                "\n"
+                "Exit status: 0 on success; 1 if the spec is invalid or a step failed\n"
+                "(\"Build step failed: ...\" on stderr) or the build was cancelled.\n",
+};
+
+static volatile sig_atomic_t cancelled;
+
+static void on_signal(int sig)
+{
+        (void) sig;
+        cancelled = 1;
+}
+
+struct log_state {
+        bool tty;
+        bool at_line_start;
+};
+
+static void print_log(enum cairn_log_kind kind, const char *data, size_t len, void *ud)
+{
+        struct log_state *s = ud;
+        if (kind == CAIRN_LOG_OUTPUT) {
+                fwrite(data, 1, len, stdout);
+                if (len)
+                        s->at_line_start = data[len - 1] == '\n';
+                fflush(stdout);
+                return;
+        }
+        /* Headings and notes start on a fresh line even after output that
+         * did not end with a newline. */
+        if (!s->at_line_start)
+                fputc('\n', stdout);
+        if (s->tty)
+                fputs(kind == CAIRN_LOG_HEADING ? "\033[94m" : "\033[33m", stdout);
+        size_t n = len && data[len - 1] == '\n' ? len - 1 : len;
+        fwrite(data, 1, n, stdout);
+        if (s->tty)
+                fputs("\033[0m", stdout);
+        fputc('\n', stdout);
+        s->at_line_start = true;
+        fflush(stdout);
+}
+
+int cmd_build(int argc, char **argv)
+{
+        enum { OPT_STORE = 256, OPT_SECRET };
+        static const struct option options[] = {
+                { "file", required_argument, NULL, 'f' },
+                { "store", required_argument, NULL, OPT_STORE },
+                { "secret", required_argument, NULL, OPT_SECRET },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        const char *file = NULL, *store = NULL;
+        char **secret_args = NULL;
+        size_t n_secret_args = 0;
+        int c;
+        opterr = 0;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, ":f:h", options, NULL)) >= 0) {
+                switch (c) {
+                case 'f': file = optarg; break;
+                case OPT_STORE: store = optarg; break;
+                case OPT_SECRET:
+                        secret_args = cairn_xreallocarray(secret_args, n_secret_args + 1, sizeof(char *));
+                        secret_args[n_secret_args++] = optarg;
+                        break;
+                case ':':
+                        free(secret_args);
+                        return cairn_cli_usage_error("build", "option \"%s\" needs a value", argv[optind - 1]);
+                default:
+                        free(secret_args);
+                        return cairn_cli_usage_error("build", "unknown option \"%s\"", argv[optind - 1]);
+                }
+        }
+        if (!file || optind != argc - 1) {
+                free(secret_args);
+                return cairn_cli_usage_error("build", !file ? "the spec file is required: -f SPEC"
+                                                            : "exactly one CONTEXT directory is required");
+        }
+        const char *context = argv[optind];
+        int status = CAIRN_EXIT_FAILURE;
+        _cleanup_free_ char *abs_context = NULL;
+        _cleanup_error_ struct cairn_error *err = NULL;
+        struct cairn_secret *secrets = cairn_xzalloc((n_secret_args + 1) * sizeof(*secrets));
+        struct cairn_spec *spec = NULL;
+        struct cairn_engine *e = NULL;
+        /* Everything about the input is checked before the store is touched. */
+        for (size_t i = 0; i < n_secret_args; i++) {
+                char *colon = strchr(secret_args[i], ':');
+                if (!colon || colon == secret_args[i] || !colon[1]) {
+                        status = cairn_cli_usage_error("build", "--secret takes ID:FILE, not \"%s\"", secret_args[i]);
+                        goto out;
+                }
+                secrets[i].id = cairn_xstrndup(secret_args[i], (size_t) (colon - secret_args[i]));
+                char *data = NULL;
+                size_t len = 0;
+                if (cairn_read_file(colon + 1, 1 << 20, &data, &len, &err) < 0) {
+                        cairn_error_prefix(&err, "secret \"%s\"", secrets[i].id);
+                        cairn_cli_report(err);
+                        goto out;
+                }
+                secrets[i].value = data;
+                secrets[i].len = len;
+        }
+        if (access(context, R_OK | X_OK) < 0) {
+                fprintf(stderr, "cairn build: cannot use the context directory \"%s\": %s\n", context, strerror(errno));
+                goto out;
+        }
+        if (cairn_spec_load(file, &spec, &err) < 0) {
+                cairn_cli_report(err);
+                goto out;
+        }
+        if (!(e = cairn_cli_open_engine(store)))
+                goto out;
+        struct sigaction sa = { .sa_handler = on_signal };
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        abs_context = realpath(context, NULL);
+        struct log_state ls = { .tty = isatty(STDOUT_FILENO), .at_line_start = true };
+        struct cairn_build_request req = {
+                .spec = spec, .context_dir = abs_context ? abs_context : context, .secrets = secrets,
+                .n_secrets = n_secret_args, .log = print_log, .log_userdata = &ls, .cancel = &cancelled,
+        };
+        char id[65];
+        if (cairn_engine_build(e, &req, id, &err) < 0) {
+                fflush(stdout);
+                if (err->code == -ECANCELED || cancelled)
+                        fprintf(stderr, "Cancelled at user's request\n");
+                else
+                        fprintf(stderr, "Build step failed: %s\n", err->message);
+                goto out;
+        }
+        printf("Got: \"%s\"\n", id);
+        status = fflush(stdout) == 0 ? CAIRN_EXIT_OK : CAIRN_EXIT_FAILURE;
+out:
+        cairn_engine_close(e);
+        cairn_spec_free(spec);
+        for (size_t i = 0; i < n_secret_args; i++) {
+                free((char *) secrets[i].id);
+                free((char *) secrets[i].value);
+        }
+        free(secrets);
+        free(secret_args);
+        return status;
+}

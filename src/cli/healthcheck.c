@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdio.h>
+
+#include "base/cleanup.h"
+#include "base/strbuf.h"
+#include "build/engine.h"
+#include "cli/cli.h"
+
+const struct cairn_verb cairn_healthcheck_verb = {
+        .name = "healthcheck",
+        .run = cmd_healthcheck,
+        .summary = "check that the store and sandbox work",
+        .help = "Usage: cairn healthcheck [--store=KIND:PATH]\n"
+                "\n"
+                "Run \"echo healthcheck\" with /bin/sh -c on the image \"busybox\" (import it\n"
+                "first) and delete the result.  Prints \"Healthcheck passed\", or the error\n"
+                "and the captured log on stderr.\n"
+                "\n" CAIRN_CLI_STORE_HELP,
+};
+
+static void capture(enum cairn_log_kind kind, const char *data, size_t len, void *ud)
+{
+        (void) kind;
+        cairn_buf_add(ud, data, len);
+}
+
+int cmd_healthcheck(int argc, char **argv)
+{
+        const char *store;
+        int first = cairn_cli_store_options("healthcheck", argc, argv, &store);
+        if (first < 0)
+                return CAIRN_EXIT_USAGE;
+        if (first != argc)
+                return cairn_cli_usage_error("healthcheck", "unexpected argument \"%s\"", argv[first]);
+        struct cairn_engine *e = cairn_cli_open_engine(store);
+        if (!e)
+                return CAIRN_EXIT_FAILURE;
+        _cleanup_error_ struct cairn_error *err = NULL;
+        _cleanup_buf_ struct cairn_buf log = CAIRN_BUF_INIT;
+        int status = CAIRN_EXIT_OK;
+        if (cairn_engine_healthcheck(e, capture, &log, &err) < 0) {
+                fprintf(stderr, "Healthcheck failed: %s\n%s", err->message, cairn_buf_str(&log));
+                status = CAIRN_EXIT_FAILURE;
+        } else {
+                printf("Healthcheck passed\n");
+        }
+        cairn_engine_close(e);
+        return status;
+}

@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/cleanup.h"
+#include "build/engine.h"
+#include "cli/cli.h"
+#include "fetch/image.h"
+
+const struct cairn_verb cairn_image_verb = {
+        .name = "image",
+        .run = cmd_image,
+        .summary = "import, list and remove base images",
+        .help = "Usage: cairn image import [--store=KIND:PATH] [--env K=V]... NAME FILE|DIR\n"
+                "       cairn image ls [--store=KIND:PATH]\n"
+                "       cairn image rm [--store=KIND:PATH] NAME...\n"
+                "\n"
+                "import reads an OCI image layout (a directory, or a tarball of one), a\n"
+                "docker-archive tarball (docker save), or a plain root filesystem tarball,\n"
+                "and stores it as NAME, which (from NAME) then uses.  --env adds variables\n"
+                "to the image's environment (a plain tarball has none).  Layers are checked\n"
+                "as they are unpacked: nothing in an image can write outside its root.\n"
+                "\n"
+                CAIRN_CLI_STORE_HELP
+                "      --env=K=V            add to the image's environment (import)\n",
+};
+
+static int image_import(int argc, char **argv)
+{
+        enum { OPT_STORE = 256, OPT_ENV };
+        static const struct option options[] = {
+                { "store", required_argument, NULL, OPT_STORE },
+                { "env", required_argument, NULL, OPT_ENV },
+                {},
+        };
+        const char *store = NULL;
+        const char **env = NULL;
+        size_t n_env = 0;
+        int c;
+        opterr = 0;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, ":", options, NULL)) >= 0) {
+                if (c == OPT_STORE) {
+                        store = optarg;
+                } else if (c == OPT_ENV) {
+                        env = cairn_xreallocarray(env, n_env + 1, sizeof(*env));
+                        env[n_env++] = optarg;
+                } else {
+                        free(env);
+                        return cairn_cli_usage_error("image import", "unknown option or missing value \"%s\"",
+                                                     argv[optind - 1]);
+                }
+        }
+        if (argc - optind != 2) {
+                free(env);
+                return cairn_cli_usage_error("image import", "expected NAME and FILE|DIR");
+        }
+        struct cairn_engine *e = cairn_cli_open_engine(store);
+        if (!e) {
+                free(env);
+                return CAIRN_EXIT_FAILURE;
+        }
+        _cleanup_error_ struct cairn_error *err = NULL;
+        struct cairn_image *img = NULL;
+        int status = CAIRN_EXIT_OK;
+        if (cairn_image_import(cairn_engine_store_root(e), argv[optind], argv[optind + 1], env, n_env, &img, &err) < 0) {
+                cairn_cli_report(err);
+                status = CAIRN_EXIT_FAILURE;
+        } else {
+                printf("Imported %s (%s, %zu layer%s, %s)\n", img->name, img->format, img->n_layers,
+                       img->n_layers == 1 ? "" : "s", img->digest);
+                cairn_image_free(img);
+        }
+        cairn_engine_close(e);
+        free(env);
+        return status;
+}
+
+static int image_ls(int argc, char **argv)
+{
+        const char *store;
+        int first = cairn_cli_store_options("image ls", argc, argv, &store);
+        if (first < 0)
+                return CAIRN_EXIT_USAGE;
+        if (first != argc)
+                return cairn_cli_usage_error("image ls", "unexpected argument \"%s\"", argv[first]);
+        struct cairn_engine *e = cairn_cli_open_engine(store);
+        if (!e)
+                return CAIRN_EXIT_FAILURE;
+        struct cairn_image **all = NULL;
+        size_t n = 0;
+        cairn_image_list(cairn_engine_store_root(e), &all, &n, NULL);
+        printf("%-30s %-16s %-15s %10s  %s\n", "NAME", "FORMAT", "DIGEST", "SIZE", "IMPORTED");
+        for (size_t i = 0; i < n; i++) {
+                printf("%-30s %-16s %-15.15s %10llu  %s\n", all[i]->name, all[i]->format, all[i]->digest,
+                       (unsigned long long) all[i]->size, all[i]->created);
+                cairn_image_free(all[i]);
+        }
+        free(all);
+        cairn_engine_close(e);
+        return CAIRN_EXIT_OK;
+}
+
+static int image_rm(int argc, char **argv)
+{
+        const char *store;
+        int first = cairn_cli_store_options("image rm", argc, argv, &store);
+        if (first < 0)
+                return CAIRN_EXIT_USAGE;
+        if (first == argc)
+                return cairn_cli_usage_error("image rm", "expected at least one NAME");
+        struct cairn_engine *e = cairn_cli_open_engine(store);
+        if (!e)
+                return CAIRN_EXIT_FAILURE;
+        int status = CAIRN_EXIT_OK;
+        for (int i = first; i < argc; i++) {
+                _cleanup_error_ struct cairn_error *err = NULL;
+                if (cairn_image_remove(cairn_engine_store_root(e), argv[i], &err) < 0) {
+                        cairn_cli_report(err);
+                        status = CAIRN_EXIT_FAILURE;
+                } else {
+                        printf("Removed %s\n", argv[i]);
+                }
+        }
+        cairn_engine_close(e);
+        return status;
+}
+
+int cmd_image(int argc, char **argv)
+{
+        if (argc < 2)
+                return cairn_cli_usage_error("image", "expected import, ls or rm");
+        if (strcmp(argv[1], "import") == 0)
+                return image_import(argc - 1, argv + 1);
+        if (strcmp(argv[1], "ls") == 0)
+                return image_ls(argc - 1, argv + 1);
+        if (strcmp(argv[1], "rm") == 0)
+                return image_rm(argc - 1, argv + 1);
+        return cairn_cli_usage_error("image", "unknown subcommand \"%s\": expected import, ls or rm", argv[1]);
+}

@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "db/db.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+
+struct cairn_db {
+        sqlite3 *db;
+        char *path;
+};
+
+static int db_error(struct cairn_db *db, struct cairn_error **err, const char *what)
+{
+        return cairn_error_set(err, -EIO, "database \"%s\": %s: %s", db->path, what, sqlite3_errmsg(db->db));
+}
+
+void cairn_db_format_time(time_t t, char out[20])
+{
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        char buf[64];
+        snprintf(buf, sizeof(buf), "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                 tm.tm_hour, tm.tm_min, tm.tm_sec);
+        memcpy(out, buf, 19);
+        out[19] = '\0';
+}
+
+static const char schema[] =
+        "CREATE TABLE IF NOT EXISTS builds ("
+        "  id       TEXT PRIMARY KEY,"
+        "  created  DATETIME NOT NULL,"
+        "  used     DATETIME NOT NULL,"
+        "  rc       INTEGER NOT NULL,"
+        "  parent   TEXT,"
+        "  FOREIGN KEY (parent) REFERENCES builds (id) ON DELETE RESTRICT"
+        ");"
+        "CREATE INDEX IF NOT EXISTS lru ON builds (rc, used);";
+
+int cairn_db_open(const char *path, struct cairn_db **ret, struct cairn_error **err)
+{
+        struct cairn_db *db = cairn_xzalloc(sizeof(*db));
+        db->path = cairn_xstrdup(path);
+        int rc = sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
+        if (rc != SQLITE_OK) {
+                int r = cairn_error_set(err, -EIO, "cannot open the database \"%s\": %s", path,
+                                        db->db ? sqlite3_errmsg(db->db) : sqlite3_errstr(rc));
+                cairn_db_close(db);
+                return r;
+        }
+        /* Several cairn processes may share the store; wait for each other
+         * instead of failing with SQLITE_BUSY. */
+        sqlite3_busy_timeout(db->db, 30000);
+        char *msg = NULL;
+        if (sqlite3_exec(db->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(db->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+                int r = cairn_error_set(err, -EIO, "cannot set up the database \"%s\": %s", path, msg ? msg : "?");
+                sqlite3_free(msg);
+                cairn_db_close(db);
+                return r;
+        }
+        *ret = db;
+        return 0;
+}
+
+void cairn_db_close(struct cairn_db *db)
+{
+        if (!db)
+                return;
+        sqlite3_close(db->db);
+        free(db->path);
+        free(db);
+}
+
+static int prepare(struct cairn_db *db, const char *sql, sqlite3_stmt **st, struct cairn_error **err)
+{
+        if (sqlite3_prepare_v2(db->db, sql, -1, st, NULL) != SQLITE_OK)
+                return db_error(db, err, "prepare");
+        return 0;
+}
+
+static int exec_simple(struct cairn_db *db, const char *sql, struct cairn_error **err)
+{
+        char *msg = NULL;
+        if (sqlite3_exec(db->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+                int r = cairn_error_set(err, -EIO, "database \"%s\": %s: %s", db->path, sql, msg ? msg : "?");
+                sqlite3_free(msg);
+                return r;
+        }
+        return 0;
+}
+
+int cairn_db_exists(struct cairn_db *db, const char *id, struct cairn_error **err)
+{
+        sqlite3_stmt *st;
+        if (prepare(db, "SELECT EXISTS(SELECT 1 FROM builds WHERE id = ?)", &st, err) < 0)
+                return -EIO;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        int r = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : db_error(db, err, "exists");
+        sqlite3_finalize(st);
+        return r;
+}
+
+static int exec_bound(struct cairn_db *db, const char *sql, const char *a, const char *b, long n,
+                      struct cairn_error **err)
+{
+        sqlite3_stmt *st;
+        if (prepare(db, sql, &st, err) < 0)
+                return -EIO;
+        int i = 1;
+        if (a)
+                sqlite3_bind_text(st, i++, a, -1, SQLITE_STATIC);
+        if (b)
+                sqlite3_bind_text(st, i++, b, -1, SQLITE_STATIC);
+        if (n)
+                sqlite3_bind_int64(st, i++, n);
+        int r = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(db, err, sql);
+        sqlite3_finalize(st);
+        return r;
+}
+
+int cairn_db_add(struct cairn_db *db, const char *id, const char *parent, struct cairn_error **err)
+{
+        char now[20];
+        cairn_db_format_time(time(NULL), now);
+        if (exec_simple(db, "BEGIN IMMEDIATE", err) < 0)
+                return -EIO;
+        sqlite3_stmt *st;
+        int r = prepare(db, "INSERT OR REPLACE INTO builds (id, created, used, rc, parent) VALUES (?, ?, ?, 0, ?)", &st,
+                        err);
+        if (r == 0) {
+                sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 3, now, -1, SQLITE_STATIC);
+                if (parent)
+                        sqlite3_bind_text(st, 4, parent, -1, SQLITE_STATIC);
+                else
+                        sqlite3_bind_null(st, 4);
+                r = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(db, err, "add");
+                sqlite3_finalize(st);
+        }
+        if (r == 0 && parent)
+                r = exec_bound(db, "UPDATE builds SET rc = rc + 1 WHERE id = ?", parent, NULL, 0, err);
+        if (r < 0) {
+                exec_simple(db, "ROLLBACK", NULL);
+                return r;
+        }
+        return exec_simple(db, "COMMIT", err);
+}
+
+int cairn_db_touch(struct cairn_db *db, const char *id, struct cairn_error **err)
+{
+        char now[20];
+        cairn_db_format_time(time(NULL), now);
+        return exec_bound(db, "UPDATE builds SET used = ? WHERE id = ?", now, id, 0, err);
+}
+
+int cairn_db_get(struct cairn_db *db, const char *id, struct cairn_db_row *ret, struct cairn_error **err)
+{
+        sqlite3_stmt *st;
+        if (prepare(db, "SELECT id, created, used, rc, parent FROM builds WHERE id = ?", &st, err) < 0)
+                return -EIO;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st), r = 0;
+        if (rc == SQLITE_ROW) {
+                memset(ret, 0, sizeof(*ret));
+                snprintf(ret->id, sizeof(ret->id), "%s", (const char *) sqlite3_column_text(st, 0));
+                snprintf(ret->created, sizeof(ret->created), "%s", (const char *) sqlite3_column_text(st, 1));
+                snprintf(ret->used, sizeof(ret->used), "%s", (const char *) sqlite3_column_text(st, 2));
+                ret->rc = sqlite3_column_int64(st, 3);
+                const unsigned char *p = sqlite3_column_text(st, 4);
+                snprintf(ret->parent, sizeof(ret->parent), "%s", p ? (const char *) p : "");
+                r = 1;
+        } else if (rc != SQLITE_DONE) {
+                r = db_error(db, err, "get");
+        }
+        sqlite3_finalize(st);
+        return r;
+}
+
+int cairn_db_delete(struct cairn_db *db, const char *id, struct cairn_error **err)
+{
+        if (exec_simple(db, "BEGIN IMMEDIATE", err) < 0)
+                return -EIO;
+        struct cairn_db_row row;
+        int r = cairn_db_get(db, id, &row, err);
+        if (r > 0) {
+                r = exec_bound(db, "DELETE FROM builds WHERE id = ?", id, NULL, 0, err);
+                if (r == 0 && row.parent[0])
+                        r = exec_bound(db, "UPDATE builds SET rc = rc - 1 WHERE id = ?", row.parent, NULL, 0, err);
+        }
+        if (r < 0) {
+                exec_simple(db, "ROLLBACK", NULL);
+                return r;
+        }
+        return exec_simple(db, "COMMIT", err);
+}
+
+static int collect(struct cairn_db *db, sqlite3_stmt *st, char ***ret, struct cairn_error **err)
+{
+        char **v = NULL;
+        size_t n = 0;
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                v = cairn_xreallocarray(v, n + 2, sizeof(*v));
+                v[n++] = cairn_xstrdup((const char *) sqlite3_column_text(st, 0));
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) {
+                if (v)
+                        v[n] = NULL;
+                cairn_strv_free(v);
+                return db_error(db, err, "query");
+        }
+        v = cairn_xreallocarray(v, n + 1, sizeof(*v));
+        v[n] = NULL;
+        *ret = v;
+        return (int) n;
+}
+
+int cairn_db_children(struct cairn_db *db, const char *id, char ***ret, struct cairn_error **err)
+{
+        sqlite3_stmt *st;
+        if (prepare(db, "SELECT id FROM builds WHERE parent = ? ORDER BY id", &st, err) < 0)
+                return -EIO;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        return collect(db, st, ret, err);
+}
+
+int cairn_db_lru(struct cairn_db *db, time_t before, size_t limit, char ***ret, struct cairn_error **err)
+{
+        char b[20];
+        cairn_db_format_time(before, b);
+        sqlite3_stmt *st;
+        if (prepare(db, "SELECT id FROM builds WHERE rc = 0 AND used < ? ORDER BY used ASC LIMIT ?", &st, err) < 0)
+                return -EIO;
+        sqlite3_bind_text(st, 1, b, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64) limit);
+        return collect(db, st, ret, err);
+}
+
+int cairn_db_foreach(struct cairn_db *db, int (*fn)(const struct cairn_db_row *row, void *userdata), void *userdata,
+                     struct cairn_error **err)
+{
+        sqlite3_stmt *st;
+        if (prepare(db, "SELECT id, created, used, rc, parent FROM builds ORDER BY used ASC, id", &st, err) < 0)
+                return -EIO;
+        int rc, r = 0;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct cairn_db_row row = { 0 };
+                snprintf(row.id, sizeof(row.id), "%s", (const char *) sqlite3_column_text(st, 0));
+                snprintf(row.created, sizeof(row.created), "%s", (const char *) sqlite3_column_text(st, 1));
+                snprintf(row.used, sizeof(row.used), "%s", (const char *) sqlite3_column_text(st, 2));
+                row.rc = sqlite3_column_int64(st, 3);
+                const unsigned char *p = sqlite3_column_text(st, 4);
+                snprintf(row.parent, sizeof(row.parent), "%s", p ? (const char *) p : "");
+                if ((r = fn(&row, userdata)) < 0)
+                        break;
+        }
+        if (r >= 0 && rc != SQLITE_DONE)
+                r = db_error(db, err, "list");
+        sqlite3_finalize(st);
+        return r < 0 ? r : 0;
+}
+
+long cairn_db_count(struct cairn_db *db)
+{
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(db->db, "SELECT COUNT(*) FROM builds", -1, &st, NULL) != SQLITE_OK)
+                return -1;
+        long n = sqlite3_step(st) == SQLITE_ROW ? (long) sqlite3_column_int64(st, 0) : -1;
+        sqlite3_finalize(st);
+        return n;
+}
+
+void cairn_strv_free(char **v)
+{
+        if (!v)
+                return;
+        for (char **p = v; *p; p++)
+                free(*p);
+        free(v);
+}

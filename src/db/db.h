@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The store's SQLite database, in OBuilder's schema so that either program
+ * can open a store the other wrote (reference section 7):
+ *
+ *   builds (id TEXT PRIMARY KEY, created DATETIME, used DATETIME,
+ *           rc INTEGER, parent TEXT)      rc = number of child rows
+ *   INDEX lru ON builds (rc, used)
+ *
+ * Timestamps are UTC text "YYYY-MM-DD HH:MM:SS".  WAL journal,
+ * synchronous=NORMAL, and a busy timeout so several cairn processes can share
+ * one store.
+ */
+#ifndef CAIRN_DB_DB_H
+#define CAIRN_DB_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "base/error.h"
+
+struct cairn_db;
+
+struct cairn_db_row {
+        char id[65];
+        char parent[65];         /* "" when none */
+        char created[20];
+        char used[20];
+        long rc;
+};
+
+int cairn_db_open(const char *path, struct cairn_db **ret, struct cairn_error **err);
+void cairn_db_close(struct cairn_db *db);
+
+/* 1 if id has a row, 0 if not. */
+int cairn_db_exists(struct cairn_db *db, const char *id, struct cairn_error **err);
+/* Record a new result (parent may be NULL) and count it in its parent's rc,
+ * in one transaction. */
+int cairn_db_add(struct cairn_db *db, const char *id, const char *parent, struct cairn_error **err);
+/* Mark id as used now (a cache hit). */
+int cairn_db_touch(struct cairn_db *db, const char *id, struct cairn_error **err);
+/* Delete id's row and uncount it from its parent. */
+int cairn_db_delete(struct cairn_db *db, const char *id, struct cairn_error **err);
+/* The ids whose parent is id. *ret is a NULL-terminated array owned by the caller
+ * (free each and the array). */
+int cairn_db_children(struct cairn_db *db, const char *id, char ***ret, struct cairn_error **err);
+/* Leaves (rc = 0) used before `before`, least recently used first, at most limit. */
+int cairn_db_lru(struct cairn_db *db, time_t before, size_t limit, char ***ret, struct cairn_error **err);
+/* Call fn for every row, oldest use first; stops early if fn returns < 0. */
+int cairn_db_foreach(struct cairn_db *db, int (*fn)(const struct cairn_db_row *row, void *userdata), void *userdata,
+                     struct cairn_error **err);
+/* Get one row; returns 0 if there is none. */
+int cairn_db_get(struct cairn_db *db, const char *id, struct cairn_db_row *ret, struct cairn_error **err);
+long cairn_db_count(struct cairn_db *db);
+
+/* Free a NULL-terminated array of strings. */
+void cairn_strv_free(char **v);
+
+/* "YYYY-MM-DD HH:MM:SS" in UTC. */
+void cairn_db_format_time(time_t t, char out[20]);
+
+#endif

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Sandboxes: run one command in a root filesystem, isolated.  One ops table
+ * per backend; today the native Linux sandbox (namespaces, no helper
+ * process).  The engine prepares everything host-side (secret files, cache
+ * copies, the rootfs) and describes the run with struct cairn_sandbox_config.
+ */
+#ifndef CAIRN_SANDBOX_SANDBOX_H
+#define CAIRN_SANDBOX_SANDBOX_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+
+struct cairn_sandbox_mount {
+        const char *src;          /* host path (file or directory) */
+        const char *dst;          /* absolute path inside the container */
+        bool readonly;
+};
+
+struct cairn_sandbox_config {
+        const char *rootfs;
+        const char *const *argv;  /* NULL-terminated; argv[0] searched in the container's PATH */
+        const char *const *env;   /* NULL-terminated "K=V" */
+        const char *cwd;          /* created if missing */
+        uid_t uid;
+        gid_t gid;
+        const char *hostname;
+        bool network_host;        /* share the host's network (and its resolv.conf) */
+        const struct cairn_sandbox_mount *mounts;
+        size_t n_mounts;
+        /* Each chunk of the command's output (stdout and stderr merged). */
+        void (*output)(const char *data, size_t len, void *userdata);
+        void *userdata;
+        /* Set to non-zero (from a signal handler, say) to kill the step. */
+        volatile sig_atomic_t *cancel;
+};
+
+struct cairn_sandbox_ops {
+        const char *kind;
+        /*
+         * Run the command and wait for it and everything it started.  Returns
+         * 0 with *ret_status set to a wait(2) status, or < 0 when the sandbox
+         * could not be set up (the command did not run).  A cancelled run
+         * returns -ECANCELED.
+         */
+        int (*run)(const struct cairn_sandbox_config *c, int *ret_status, struct cairn_error **err);
+};
+
+extern const struct cairn_sandbox_ops cairn_sandbox_native_ops;
+
+#endif

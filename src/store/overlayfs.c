@@ -1,0 +1,675 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The overlayfs store, in OBuilder's layout (reference 4.3):
+ *
+ *   result/ID/          a published result: rootfs/, log, env (base images),
+ *                       and `parent`, a symlink to the parent's result dir
+ *   in-progress/ID/     the upper directory while ID is being built
+ *   merged/ID/          the overlay mount while ID is being built
+ *   work/ID/            overlayfs's work directory
+ *   cache/c-NAME/       persistent caches; cache-{result,work,merged}/ for
+ *                       the per-step copies
+ *   state/              db/db.sqlite
+ *
+ * A result holds only its own changes; its full root is the overlay of its
+ * ancestors, found by following `parent` links.  So that deep chains mount,
+ * the lower directories are given to the kernel through a directory of
+ * one-character-ish symlinks and relative names (the mount data is limited
+ * to one page: absolute paths would stop at about 45 layers).  The kernel
+ * itself stacks at most 500 layers.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/cleanup.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "base/strbuf.h"
+#include "store/store.h"
+
+#define OVERLAY_MAX_LAYERS 500
+
+struct cache_state {
+        char *name;
+        unsigned long generation;
+        unsigned users;
+        struct cache_state *next;
+};
+
+struct overlay_store {
+        struct cairn_store pub;
+        int lock_fd;
+        unsigned long next_cache;
+        struct cache_state *caches;
+};
+
+struct overlay_cache {
+        struct cache_state *state;
+        unsigned long generation;
+        char *upper, *work, *merged;
+};
+
+static const char *const dirs[] = {
+        "state", "cache", "cache-result", "cache-work", "cache-merged", "result", "in-progress", "merged", "work",
+};
+
+/* What a crash can leave behind, wiped at start-up. */
+static const char *const temp_dirs[] = {
+        "in-progress", "merged", "cache-result", "cache-work", "cache-merged", "work",
+};
+
+static char *sub(const struct overlay_store *s, const char *a, const char *b)
+{
+        if (b)
+                return cairn_xasprintf("%s/%s/%s", s->pub.root, a, b);
+        return cairn_xasprintf("%s/%s", s->pub.root, a);
+}
+
+/* Unmount everything mounted below root, deepest first. */
+static void unmount_below(const char *root)
+{
+        FILE *f = fopen("/proc/self/mountinfo", "re");
+        if (!f)
+                return;
+        char **points = NULL;
+        size_t n = 0;
+        char *line = NULL;
+        size_t cap = 0;
+        size_t rlen = strlen(root);
+        while (getline(&line, &cap, f) > 0) {
+                char mp[4096];
+                if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
+                        continue;
+                if (strncmp(mp, root, rlen) == 0 && mp[rlen] == '/') {
+                        points = cairn_xreallocarray(points, n + 1, sizeof(*points));
+                        points[n++] = cairn_xstrdup(mp);
+                }
+        }
+        free(line);
+        fclose(f);
+        for (size_t i = n; i-- > 0;) {
+                cairn_warn("unmounting \"%s\", left over from an earlier run", points[i]);
+                if (umount2(points[i], MNT_DETACH) < 0)
+                        cairn_warn("cannot unmount \"%s\": %s", points[i], strerror(errno));
+                free(points[i]);
+        }
+        free(points);
+}
+
+static int wipe_contents(const char *dir, struct cairn_error **err)
+{
+        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return cairn_error_set_errno(err, errno, "cannot open \"%s\"", dir);
+        DIR *d = fdopendir(dup(fd));
+        if (!d)
+                return cairn_error_set_errno(err, errno, "cannot list \"%s\"", dir);
+        int r = 0;
+        for (struct dirent *de; (de = readdir(d)) && r >= 0;) {
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                r = cairn_rm_rf_at(fd, de->d_name, err);
+        }
+        closedir(d);
+        return r;
+}
+
+static int overlay_open(const char *root, struct cairn_store **ret, struct cairn_error **err)
+{
+        _cleanup_free_ char *lock = NULL;
+        struct overlay_store *s = cairn_xzalloc(sizeof(*s));
+        s->pub.ops = &cairn_store_overlayfs_ops;
+        s->pub.root = cairn_xstrdup(root);
+        s->lock_fd = -1;
+        size_t len = strlen(s->pub.root);
+        while (len > 1 && s->pub.root[len - 1] == '/')
+                s->pub.root[--len] = '\0';
+        s->pub.state_dir = sub(s, "state", NULL);
+        int r = cairn_mkdir_p(s->pub.root, 0755, err);
+        for (size_t i = 0; r >= 0 && i < CAIRN_ARRAY_SIZE(dirs); i++) {
+                _cleanup_free_ char *d = sub(s, dirs[i], NULL);
+                r = cairn_mkdir_p(d, 0755, err);
+        }
+        if (r < 0)
+                goto fail;
+        /* Every cairn process using the store holds a shared lock; start-up
+         * recovery runs only when it can take the lock exclusively, so it
+         * never wipes the temporary results of a running build. */
+        lock = sub(s, "state", "lock");
+        s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (s->lock_fd < 0) {
+                r = cairn_error_set_errno(err, errno, "cannot open \"%s\"", lock);
+                goto fail;
+        }
+        if (flock(s->lock_fd, LOCK_EX | LOCK_NB) == 0) {
+                unmount_below(s->pub.root);
+                for (size_t i = 0; r >= 0 && i < CAIRN_ARRAY_SIZE(temp_dirs); i++) {
+                        _cleanup_free_ char *d = sub(s, temp_dirs[i], NULL);
+                        r = wipe_contents(d, err);
+                }
+                if (r < 0)
+                        goto fail;
+        }
+        if (flock(s->lock_fd, LOCK_SH) < 0) {
+                r = cairn_error_set_errno(err, errno, "cannot lock \"%s\"", lock);
+                goto fail;
+        }
+        *ret = &s->pub;
+        return 0;
+fail:
+        cairn_store_overlayfs_ops.close(&s->pub);
+        return r;
+}
+
+static void overlay_close(struct cairn_store *pub)
+{
+        struct overlay_store *s = (struct overlay_store *) pub;
+        if (s->lock_fd >= 0)
+                close(s->lock_fd);
+        for (struct cache_state *c = s->caches, *next; c; c = next) {
+                next = c->next;
+                free(c->name);
+                free(c);
+        }
+        free(s->pub.root);
+        free(s->pub.state_dir);
+        free(s);
+}
+
+static int overlay_result(struct cairn_store *pub, const char *id, char **ret_dir, struct cairn_error **err)
+{
+        struct overlay_store *s = (struct overlay_store *) pub;
+        char *dir = sub(s, "result", id);
+        struct stat st;
+        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+                *ret_dir = dir;
+                return 1;
+        }
+        free(dir);
+        return 0;
+}
+
+/*
+ * Mount an overlay at `merged` with `lowers` (top first).  The lower paths go
+ * through a directory of short symlinks named by index, and the mount is made
+ * with that directory as the working directory, so each layer costs a few
+ * bytes of mount data instead of a full path.
+ */
+static int mount_overlay(const char *linkdir, char *const *lowers, size_t n, const char *upper, const char *work,
+                         const char *merged, struct cairn_error **err)
+{
+        if (n > OVERLAY_MAX_LAYERS)
+                return cairn_error_set(err, -E2BIG, "%zu layers: overlayfs stacks at most %d", n, OVERLAY_MAX_LAYERS);
+        int r = cairn_mkdir_p(linkdir, 0700, err);
+        if (r < 0)
+                return r;
+        struct cairn_buf opts = CAIRN_BUF_INIT;
+        cairn_buf_adds(&opts, "lowerdir=");
+        for (size_t i = 0; i < n; i++) {
+                char name[16];
+                snprintf(name, sizeof(name), "%zx", i);
+                _cleanup_free_ char *link = cairn_xasprintf("%s/%s", linkdir, name);
+                if (symlink(lowers[i], link) < 0) {
+                        r = cairn_error_set_errno(err, errno, "cannot create \"%s\"", link);
+                        goto out;
+                }
+                cairn_buf_printf(&opts, "%s%s", i ? ":" : "", name);
+        }
+        if (upper)
+                cairn_buf_printf(&opts, ",upperdir=%s,workdir=%s", upper, work);
+        cairn_buf_adds(&opts, ",index=off,redirect_dir=off,metacopy=off");
+        if (opts.len >= 4096) {
+                r = cairn_error_set(err, -E2BIG, "overlay mount options too long (%zu bytes)", opts.len);
+                goto out;
+        }
+        int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (cwd < 0 || chdir(linkdir) < 0) {
+                r = cairn_error_set_errno(err, errno, "cannot enter \"%s\"", linkdir);
+                if (cwd >= 0)
+                        close(cwd);
+                goto out;
+        }
+        if (mount("overlay", merged, "overlay", upper ? 0 : MS_RDONLY, opts.data) < 0)
+                r = cairn_error_set_errno(err, errno, "cannot mount an overlay of %zu layers on \"%s\"", n, merged);
+        if (fchdir(cwd) < 0)
+                cairn_warn("cannot return to the working directory: %s", strerror(errno));
+        close(cwd);
+out:
+        cairn_buf_release(&opts);
+        struct cairn_error *ignored = NULL;
+        cairn_rm_rf(linkdir, &ignored);
+        cairn_error_free(ignored);
+        return r;
+}
+
+struct overlay_build {
+        char *in_progress, *merged, *work;
+        bool mounted;
+};
+
+static void build_free(struct cairn_store_build *b)
+{
+        struct overlay_build *ob = b->priv;
+        free(ob->in_progress);
+        free(ob->merged);
+        free(ob->work);
+        free(ob);
+        free(b->dir);
+        free(b->rootfs);
+        free(b->log_path);
+        free(b);
+}
+
+static void discard(struct overlay_build *ob)
+{
+        struct cairn_error *err = NULL;
+        if (ob->mounted && umount2(ob->merged, MNT_DETACH) < 0)
+                cairn_warn("cannot unmount \"%s\": %s", ob->merged, strerror(errno));
+        ob->mounted = false;
+        const char *paths[] = { ob->merged, ob->work, ob->in_progress };
+        for (size_t i = 0; i < 3; i++)
+                if (cairn_rm_rf(paths[i], &err) < 0) {
+                        cairn_warn("%s", err->message);
+                        cairn_error_free(err);
+                        err = NULL;
+                }
+}
+
+static int overlay_begin(struct cairn_store *pub, const char *base, const char *id, struct cairn_store_build **ret,
+                         struct cairn_error **err)
+{
+        struct overlay_store *s = (struct overlay_store *) pub;
+        _cleanup_free_ char *parent = NULL, *parent_link = NULL, *env_target = NULL, *env_link = NULL;
+        _cleanup_free_ char *leaf = NULL, *linkdir = NULL;
+        struct cairn_store_build *b = cairn_xzalloc(sizeof(*b));
+        struct overlay_build *ob = cairn_xzalloc(sizeof(*ob));
+        b->priv = ob;
+        snprintf(b->id, sizeof(b->id), "%s", id);
+        ob->in_progress = sub(s, "in-progress", id);
+        ob->merged = sub(s, "merged", id);
+        ob->work = sub(s, "work", id);
+        b->log_path = cairn_xasprintf("%s/log", ob->in_progress);
+        char **lowers = NULL;
+        size_t n = 0;
+        int r = 0;
+        discard(ob);
+        if ((r = cairn_mkdir_p(ob->in_progress, 0755, err)) < 0)
+                goto fail;
+        if (!base) {
+                b->dir = cairn_xstrdup(ob->in_progress);
+                b->rootfs = cairn_xasprintf("%s/rootfs", b->dir);
+                if (mkdir(b->rootfs, 0755) < 0) {
+                        r = cairn_error_set_errno(err, errno, "cannot create \"%s\"", b->rootfs);
+                        goto fail;
+                }
+                *ret = b;
+                return 0;
+        }
+        if ((r = cairn_mkdir_p(ob->merged, 0755, err)) < 0 || (r = cairn_mkdir_p(ob->work, 0755, err)) < 0)
+                goto fail;
+        parent = sub(s, "result", base);
+        parent_link = cairn_xasprintf("%s/parent", ob->in_progress);
+        env_target = cairn_xasprintf("%s/env", parent);
+        env_link = cairn_xasprintf("%s/env", ob->in_progress);
+        if (symlink(parent, parent_link) < 0 || symlink(env_target, env_link) < 0) {
+                r = cairn_error_set_errno(err, errno, "cannot link \"%s\" to its parent", ob->in_progress);
+                goto fail;
+        }
+        /* The ancestors, nearest first, by their parent links. */
+        char *dir = cairn_xstrdup(parent);
+        while (dir) {
+                lowers = cairn_xreallocarray(lowers, n + 1, sizeof(*lowers));
+                lowers[n++] = dir;
+                if (n > OVERLAY_MAX_LAYERS + 1)
+                        break;
+                _cleanup_free_ char *link = cairn_xasprintf("%s/parent", dir);
+                dir = cairn_read_link(link);
+        }
+        leaf = cairn_xasprintf(".l-%s", id);
+        linkdir = sub(s, "merged", leaf);
+        r = mount_overlay(linkdir, lowers, n, ob->in_progress, ob->work, ob->merged, err);
+        if (r < 0)
+                goto fail;
+        ob->mounted = true;
+        b->dir = cairn_xstrdup(ob->merged);
+        b->rootfs = cairn_xasprintf("%s/rootfs", b->dir);
+        for (size_t i = 0; i < n; i++)
+                free(lowers[i]);
+        free(lowers);
+        *ret = b;
+        return 0;
+fail:
+        for (size_t i = 0; i < n; i++)
+                free(lowers[i]);
+        free(lowers);
+        discard(ob);
+        build_free(b);
+        return r;
+}
+
+static int overlay_commit(struct cairn_store *pub, struct cairn_store_build *b, struct cairn_error **err)
+{
+        struct overlay_store *s = (struct overlay_store *) pub;
+        struct overlay_build *ob = b->priv;
+        _cleanup_free_ char *result = NULL;
+        int r = 0;
+        if (ob->mounted) {
+                if (umount2(ob->merged, 0) < 0 && umount2(ob->merged, MNT_DETACH) < 0) {
+                        r = cairn_error_set_errno(err, errno, "cannot unmount \"%s\"", ob->merged);
+                        goto out;
+                }
+                ob->mounted = false;
+        }
+        result = sub(s, "result", b->id);
+        if (rename(ob->in_progress, result) < 0)
+                r = cairn_error_set_errno(err, errno, "cannot publish \"%s\"", result);
+out:
+        discard(ob);
+        build_free(b);
+        return r;
+}
+
+static void overlay_abort(struct cairn_store *pub, struct cairn_store_build *b)
+{
+        discard(b->priv);
+        build_free(b);
+}
+
+/* Delete result `id` and every result whose parent chain reaches it. */
+static int overlay_delete(struct cairn_store *pub, const char *id, struct cairn_error **err)
+{
+        struct overlay_store *s = (struct overlay_store *) pub;
+        _cleanup_free_ char *results = sub(s, "result", NULL);
+        _cleanup_free_ char *target = sub(s, "result", id);
+        DIR *d = opendir(results);
+        if (!d)
+                return cairn_error_set_errno(err, errno, "cannot list \"%s\"", results);
+        char **children = NULL;
+        size_t n = 0;
+        for (struct dirent *de; (de = readdir(d));) {
+                if (de->d_name[0] == '.')
+                        continue;
+                _cleanup_free_ char *link = cairn_xasprintf("%s/%s/parent", results, de->d_name);
+                _cleanup_free_ char *p = cairn_read_link(link);
+                if (p && strcmp(p, target) == 0) {
+                        children = cairn_xreallocarray(children, n + 1, sizeof(*children));
+                        children[n++] = cairn_xstrdup(de->d_name);
+                }
+        }
+        closedir(d);
+        int r = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (r >= 0)
+                        r = overlay_delete(pub, children[i], err);
+                free(children[i]);
+        }
+        free(children);
+        if (r < 0)
+                return r;
+        return cairn_rm_rf(target, err);
+}
+
+static struct cache_state *cache_state(struct overlay_store *s, const char *name)
+{
+        for (struct cache_state *c = s->caches; c; c = c->next)
+                if (strcmp(c->name, name) == 0)
+                        return c;
+        struct cache_state *c = cairn_xzalloc(sizeof(*c));
+        c->name = cairn_xstrdup(name);
+        c->next = s->caches;
+        s->caches = c;
+        return c;
+}
+
+static int overlay_cache_get(struct cairn_store *pub, const char *name, uid_t uid, gid_t gid,
+                             struct cairn_store_cache **ret, struct cairn_error **err)
+{
+        struct overlay_store *s = (struct overlay_store *) pub;
+        _cleanup_free_ char *dirname = cairn_store_cache_dirname(name);
+        _cleanup_free_ char *master = sub(s, "cache", dirname);
+        struct stat st;
+        if (stat(master, &st) < 0) {
+                if (mkdir(master, 0755) < 0 && errno != EEXIST)
+                        return cairn_error_set_errno(err, errno, "cannot create the cache \"%s\"", master);
+                if (chown(master, uid, gid) < 0)
+                        return cairn_error_set_errno(err, errno, "cannot set the owner of \"%s\"", master);
+        }
+        struct cache_state *cs = cache_state(s, name);
+        struct overlay_cache *oc = cairn_xzalloc(sizeof(*oc));
+        oc->state = cs;
+        oc->generation = cs->generation;
+        unsigned long n = s->next_cache++;
+        _cleanup_free_ char *leaf = cairn_xasprintf("%lu-%s", n, dirname);
+        oc->upper = sub(s, "cache-result", leaf);
+        oc->work = sub(s, "cache-work", leaf);
+        oc->merged = sub(s, "cache-merged", leaf);
+        int r;
+        if ((r = cairn_mkdir_p(oc->upper, 0755, err)) < 0 || (r = cairn_mkdir_p(oc->work, 0755, err)) < 0 ||
+            (r = cairn_mkdir_p(oc->merged, 0755, err)) < 0)
+                goto fail;
+        /* The root of the overlay takes the upper directory's owner: the
+         * step's user can always write at the top of its cache. */
+        if (chown(oc->upper, uid, gid) < 0) {
+                r = cairn_error_set_errno(err, errno, "cannot set the owner of \"%s\"", oc->upper);
+                goto fail;
+        }
+        {
+                _cleanup_free_ char *l = cairn_xasprintf(".l-%s", leaf);
+                _cleanup_free_ char *linkdir = sub(s, "cache-merged", l);
+                char *lowers[] = { master };
+                r = mount_overlay(linkdir, lowers, 1, oc->upper, oc->work, oc->merged, err);
+        }
+        if (r < 0)
+                goto fail;
+        cs->users++;
+        struct cairn_store_cache *c = cairn_xzalloc(sizeof(*c));
+        c->name = cairn_xstrdup(name);
+        c->path = cairn_xstrdup(oc->merged);
+        c->priv = oc;
+        *ret = c;
+        return 0;
+fail:
+        cairn_rm_rf(oc->upper, NULL);
+        cairn_rm_rf(oc->work, NULL);
+        cairn_rm_rf(oc->merged, NULL);
+        free(oc->upper);
+        free(oc->work);
+        free(oc->merged);
+        free(oc);
+        return r;
+}
+
+static bool is_whiteout(const struct stat *st)
+{
+        return S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0);
+}
+
+static bool is_opaque(int dirfd, const char *name)
+{
+        char v[4];
+        _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        ssize_t n = fgetxattr(fd, "trusted.overlay.opaque", v, sizeof(v));
+        return n == 1 && v[0] == 'y';
+}
+
+/*
+ * Apply an overlay upper directory to its lower one, as the overlay showed
+ * it: whiteouts delete, opaque directories replace, everything else moves
+ * over (upper directories hold full copies: metacopy is off).
+ */
+static int apply_upper(int upper, int lower, struct cairn_error **err)
+{
+        DIR *d = fdopendir(dup(upper));
+        if (!d)
+                return cairn_error_set_errno(err, errno, "cannot list a cache layer");
+        int r = 0;
+        for (struct dirent *de; (de = readdir(d)) && r >= 0;) {
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                struct stat st, lst;
+                if (fstatat(upper, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                if (is_whiteout(&st)) {
+                        r = cairn_rm_rf_at(lower, de->d_name, err);
+                        continue;
+                }
+                bool lower_dir = fstatat(lower, de->d_name, &lst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(lst.st_mode);
+                if (S_ISDIR(st.st_mode) && lower_dir && !is_opaque(upper, de->d_name)) {
+                        int u = openat(upper, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        int l = openat(lower, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (u >= 0 && l >= 0) {
+                                r = apply_upper(u, l, err);
+                                (void) !fchown(l, st.st_uid, st.st_gid);
+                                (void) !fchmod(l, st.st_mode & 07777);
+                        }
+                        if (u >= 0)
+                                close(u);
+                        if (l >= 0)
+                                close(l);
+                        continue;
+                }
+                if ((r = cairn_rm_rf_at(lower, de->d_name, err)) < 0)
+                        break;
+                if (renameat(upper, de->d_name, lower, de->d_name) < 0) {
+                        r = cairn_error_set_errno(err, errno, "cannot move \"%s\" into the cache", de->d_name);
+                        break;
+                }
+                if (S_ISDIR(st.st_mode)) {
+                        int fd = openat(lower, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (fd >= 0) {
+                                fremovexattr(fd, "trusted.overlay.opaque");
+                                close(fd);
+                        }
+                }
+        }
+        closedir(d);
+        return r;
+}
+
+static int overlay_cache_release(struct cairn_store *pub, struct cairn_store_cache *c, struct cairn_error **err)
+{
+        struct overlay_store *s = (struct overlay_store *) pub;
+        struct overlay_cache *oc = c->priv;
+        int r = 0;
+        if (umount2(oc->merged, 0) < 0 && umount2(oc->merged, MNT_DETACH) < 0)
+                r = cairn_error_set_errno(err, errno, "cannot unmount the cache \"%s\"", oc->merged);
+        oc->state->users--;
+        if (r == 0 && oc->generation == oc->state->generation) {
+                /* First releaser wins: later copies of the same generation
+                 * are discarded. */
+                oc->state->generation++;
+                _cleanup_free_ char *dirname = cairn_store_cache_dirname(c->name);
+                _cleanup_free_ char *master = sub(s, "cache", dirname);
+                _cleanup_close_ int u = open(oc->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                _cleanup_close_ int l = open(master, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (u < 0 || l < 0)
+                        r = cairn_error_set_errno(err, errno, "cannot open the cache \"%s\"", master);
+                else
+                        r = apply_upper(u, l, err);
+        }
+        struct cairn_error *e2 = NULL;
+        cairn_rm_rf(oc->upper, &e2);
+        cairn_rm_rf(oc->work, &e2);
+        cairn_rm_rf(oc->merged, &e2);
+        if (e2)
+                cairn_warn("%s", e2->message);
+        cairn_error_free(e2);
+        free(oc->upper);
+        free(oc->work);
+        free(oc->merged);
+        free(oc);
+        free(c->name);
+        free(c->path);
+        free(c);
+        return r;
+}
+
+struct overlay_view {
+        char *mountpoint;    /* NULL when the result is a single layer */
+};
+
+static int overlay_view(struct cairn_store *pub, const char *id, char **ret_rootfs, void **ret_handle,
+                        struct cairn_error **err)
+{
+        struct overlay_store *s = (struct overlay_store *) pub;
+        char **lowers = NULL;
+        size_t n = 0;
+        for (char *dir = sub(s, "result", id); dir;) {
+                lowers = cairn_xreallocarray(lowers, n + 1, sizeof(*lowers));
+                lowers[n++] = dir;
+                if (n > OVERLAY_MAX_LAYERS + 1)
+                        break;
+                _cleanup_free_ char *link = cairn_xasprintf("%s/parent", dir);
+                dir = cairn_read_link(link);
+        }
+        struct overlay_view *v = cairn_xzalloc(sizeof(*v));
+        int r = 0;
+        if (n == 1) {
+                /* A base result holds its whole root. */
+                *ret_rootfs = cairn_xasprintf("%s/rootfs", lowers[0]);
+        } else {
+                unsigned long k = s->next_cache++;
+                _cleanup_free_ char *leaf = cairn_xasprintf(".view-%d-%lu", (int) getpid(), k);
+                _cleanup_free_ char *lleaf = cairn_xasprintf(".l-view-%d-%lu", (int) getpid(), k);
+                _cleanup_free_ char *linkdir = sub(s, "merged", lleaf);
+                v->mountpoint = sub(s, "merged", leaf);
+                if ((r = cairn_mkdir_p(v->mountpoint, 0755, err)) == 0) {
+                        /* No upper directory: a read-only overlay. */
+                        r = mount_overlay(linkdir, lowers, n, NULL, NULL, v->mountpoint, err);
+                }
+                if (r == 0)
+                        *ret_rootfs = cairn_xasprintf("%s/rootfs", v->mountpoint);
+        }
+        for (size_t i = 0; i < n; i++)
+                free(lowers[i]);
+        free(lowers);
+        if (r < 0) {
+                if (v->mountpoint)
+                        rmdir(v->mountpoint);
+                free(v->mountpoint);
+                free(v);
+                return r;
+        }
+        *ret_handle = v;
+        return 0;
+}
+
+static void overlay_view_release(struct cairn_store *pub, void *handle)
+{
+        struct overlay_view *v = handle;
+        if (v->mountpoint) {
+                if (umount2(v->mountpoint, MNT_DETACH) < 0)
+                        cairn_warn("cannot unmount \"%s\": %s", v->mountpoint, strerror(errno));
+                rmdir(v->mountpoint);
+                free(v->mountpoint);
+        }
+        free(v);
+}
+
+const struct cairn_store_ops cairn_store_overlayfs_ops = {
+        .view = overlay_view,
+        .view_release = overlay_view_release,
+        .kind = "overlayfs",
+        .open = overlay_open,
+        .close = overlay_close,
+        .result = overlay_result,
+        .begin = overlay_begin,
+        .commit = overlay_commit,
+        .abort = overlay_abort,
+        .delete = overlay_delete,
+        .cache_get = overlay_cache_get,
+        .cache_release = overlay_cache_release,
+};

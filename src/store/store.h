@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Stores: where step results (snapshots) live.  One ops table per backend,
+ * chosen in one place (cairn_store_open) from a "KIND:PATH" string.
+ *
+ * A result is a directory holding rootfs/ (the container root), log (the
+ * step's output) and, for base images, env.  Building a result:
+ *
+ *   begin(base, id)  a writable temporary result, empty or a clone of base
+ *   commit(build)    publish it atomically as id
+ *   abort(build)     throw it away (also what start-up recovery does to any
+ *                    temporary left by a crash)
+ *
+ * The engine never calls begin for an id that exists or twice at once for
+ * one id.  Persistent caches ((run (cache ...))) are directories a step
+ * mounts read-write; see cache_get / cache_release.
+ */
+#ifndef CAIRN_STORE_STORE_H
+#define CAIRN_STORE_STORE_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+
+struct cairn_store;
+
+struct cairn_store_build {
+        char id[65];
+        char *dir;          /* the temporary result: rootfs/ and log live here */
+        char *rootfs;       /* dir/rootfs, the container root */
+        char *log_path;     /* where the step's output goes */
+        void *priv;
+};
+
+struct cairn_store_cache {
+        char *name;
+        char *path;         /* what the step mounts */
+        void *priv;
+};
+
+struct cairn_store_ops {
+        const char *kind;
+        int (*open)(const char *root, struct cairn_store **ret, struct cairn_error **err);
+        void (*close)(struct cairn_store *s);
+        /* The directory of result id: returns 1 and sets *ret_dir, or 0. */
+        int (*result)(struct cairn_store *s, const char *id, char **ret_dir, struct cairn_error **err);
+        int (*begin)(struct cairn_store *s, const char *base, const char *id, struct cairn_store_build **ret,
+                     struct cairn_error **err);
+        int (*commit)(struct cairn_store *s, struct cairn_store_build *b, struct cairn_error **err);
+        void (*abort)(struct cairn_store *s, struct cairn_store_build *b);
+        /* Delete result id (and, where results depend on each other on disk,
+         * every result built on it). */
+        int (*delete)(struct cairn_store *s, const char *id, struct cairn_error **err);
+        /* A writable copy of cache `name` (created empty, owned by uid:gid,
+         * if missing). */
+        int (*cache_get)(struct cairn_store *s, const char *name, uid_t uid, gid_t gid, struct cairn_store_cache **ret,
+                         struct cairn_error **err);
+        /* A read-only view of result id's complete root filesystem (for
+         * copying out of a stage): *ret_rootfs until view_release. */
+        int (*view)(struct cairn_store *s, const char *id, char **ret_rootfs, void **ret_handle,
+                    struct cairn_error **err);
+        void (*view_release)(struct cairn_store *s, void *handle);
+        /* Done with a cache copy: its changes become the cache unless another
+         * copy was released since this one was taken (first releaser wins). */
+        int (*cache_release)(struct cairn_store *s, struct cairn_store_cache *c, struct cairn_error **err);
+};
+
+struct cairn_store {
+        const struct cairn_store_ops *ops;
+        char *root;         /* absolute */
+        char *state_dir;    /* root/state: db/db.sqlite lives here */
+};
+
+/* Open "overlayfs:/path" or "copy:/path" (and OBuilder's "rsync:/path").
+ * Recovers from a crash: temporary results and stale mounts are removed. */
+int cairn_store_open(const char *spec, struct cairn_store **ret, struct cairn_error **err);
+void cairn_store_close(struct cairn_store *s);
+
+/* The default store: overlayfs:/var/lib/cairn. */
+#define CAIRN_STORE_DEFAULT "overlayfs:/var/lib/cairn"
+
+/* Cache names as directory names, injectively: "c-" + the name with every
+ * byte outside [-._A-Za-z0-9] written as %XX (two hex digits), so no two
+ * names collide and none can contain "/" or be "..". */
+char *cairn_store_cache_dirname(const char *name);
+
+extern const struct cairn_store_ops cairn_store_overlayfs_ops;
+
+#endif
