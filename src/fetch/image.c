@@ -199,6 +199,38 @@ static int stage_archive(const char *path, const char *dir, struct cairn_error *
         return r;
 }
 
+/* Which kind of tarball this is, from its entry names alone: 'o' for an OCI
+ * layout (index.json), 'd' for docker-archive (manifest.json), 'r' for a root
+ * filesystem.  Nothing is written. */
+static int detect_archive(const char *path, char *ret, struct cairn_error **err)
+{
+        struct archive *a = archive_read_new();
+        archive_read_support_filter_all(a);
+        archive_read_support_format_all(a);
+        if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
+                int r = cairn_error_set(err, -EINVAL, "cannot read \"%s\": %s", path, archive_error_string(a));
+                archive_read_free(a);
+                return r;
+        }
+        *ret = 'r';
+        struct archive_entry *e;
+        int ar;
+        while ((ar = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+                const char *name = archive_entry_pathname(e);
+                while (name && name[0] == '.' && name[1] == '/')
+                        name += 2;
+                if (name && strcmp(name, "index.json") == 0)
+                        *ret = 'o';
+                else if (name && strcmp(name, "manifest.json") == 0 && *ret != 'o')
+                        *ret = 'd';
+        }
+        int r = 0;
+        if (ar != ARCHIVE_EOF)
+                r = cairn_error_set(err, -EINVAL, "cannot read \"%s\": %s", path, archive_error_string(a));
+        archive_read_free(a);
+        return r;
+}
+
 static bool exists_in(const char *dir, const char *name)
 {
         _cleanup_free_ char *p = cairn_xasprintf("%s/%s", dir, name);
@@ -469,9 +501,12 @@ int cairn_image_import(const char *root, const char *name, const char *path, con
         _cleanup_free_ char *staging = NULL;
         const char *dir = NULL;
         int r = 0;
+        char kind = 'r';
         if (S_ISDIR(st.st_mode)) {
                 dir = path;
-        } else {
+        } else if ((r = detect_archive(path, &kind, err)) < 0) {
+                goto out;
+        } else if (kind != 'r') {
                 _cleanup_free_ char *tmpdir = cairn_xasprintf("%s/tmp", root);
                 if ((r = cairn_mkdir_p(tmpdir, 0700, err)) < 0)
                         goto out;

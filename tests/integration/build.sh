@@ -1,0 +1,378 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# cairn build end to end, as root, on a real overlayfs store with real
+# namespaces.  The base image is made here from Debian's busybox-static.
+set -u
+: "${CAIRN:?path to the cairn binary}" "${CAIRN_SRCDIR:?source tree}"
+. "$CAIRN_SRCDIR/tests/lib/tap.sh"
+
+need() {
+        if [ "${CAIRN_TEST_MUST_WORK:-}" = 1 ]; then
+                ok 1 "prerequisite: $1"
+                tap_done
+                exit 1
+        fi
+        skip "$1" "build tests"
+        tap_done
+        exit 0
+}
+[ "$(id -u)" = 0 ] || need "needs root"
+BUSYBOX=$(command -v busybox || true)
+[ -n "$BUSYBOX" ] && file -L "$BUSYBOX" 2>/dev/null | grep -q static || BUSYBOX=/bin/busybox
+[ -x "$BUSYBOX" ] || need "needs busybox-static"
+grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || true
+grep -qw overlay /proc/filesystems || need "needs overlayfs"
+
+tmp=$(mktemp -d /tmp/cairn-build-test.XXXXXX)
+cleanup() {
+        grep " $tmp" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
+        rm -rf "$tmp"
+}
+trap cleanup EXIT
+export CAIRN_STORE="overlayfs:$tmp/store"
+store="$tmp/store"
+cd "$tmp"
+
+# --- a busybox image --------------------------------------------------------
+mkdir -p rootfs/bin rootfs/etc rootfs/tmp rootfs/root
+chmod 1777 rootfs/tmp
+cp "$BUSYBOX" rootfs/bin/busybox
+for a in $(rootfs/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "rootfs/bin/$a"; done
+printf 'root:x:0:0:root:/root:/bin/sh\nopam:x:1000:1000::/home/opam:/bin/sh\n' >rootfs/etc/passwd
+printf 'root:x:0:\nopam:x:1000:\n' >rootfs/etc/group
+tar -C rootfs -cf busybox.tar .
+PATHV=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+run_cmd "$CAIRN" image import --env "PATH=$PATHV" busybox busybox.tar
+is_status 0 "image import of a rootfs tarball"
+has "$out" "Imported busybox (rootfs, 1 layer" "import reports what it stored"
+
+run_cmd "$CAIRN" healthcheck
+is_status 0 "healthcheck passes"
+is "$out" "Healthcheck passed
+" "healthcheck prints OBuilder's line"
+
+# --- IDs equal to OBuilder's --------------------------------------------------
+mkdir ctx
+cat >hc.spec <<'SPEC'
+((from busybox)
+ (shell /bin/sh -c)
+ (run (shell "echo healthcheck")))
+SPEC
+run_cmd "$CAIRN" build -f hc.spec ctx
+is_status 0 "the reference run step builds"
+has "$out" 'Got: "849be1f0bfad511b4bb7fa02312079870a5dda1d6b57b57c90913b9482305987"' \
+        "the run ID equals the one computed in reference 2.2"
+has "$out" '(from busybox)
+Unpacking busybox' "the base heading comes first"
+has "$out" '---> using "9d75f0d7c398df565d7ac04c6819b62d6d8f9560f5eb4672596ecd8f7e96ae91" from cache' \
+        "the base ID is sha256(busybox), cached from the healthcheck"
+has "$out" '/: (run (shell "echo healthcheck"))
+healthcheck
+---> saved as "849be1f0' "heading, output and note in reference 9's format"
+
+# --- every op, cache hits and replay -----------------------------------------
+mkdir -p ctx/dir/sub
+echo "file one" >ctx/one.txt
+echo "nested" >ctx/dir/sub/deep.txt
+echo "skip me" >ctx/dir/skip.log
+printf '#!/bin/sh\necho script ran\n' >ctx/run.sh
+chmod 700 ctx/run.sh
+ln -s one.txt ctx/link
+cat >all.spec <<'SPEC'
+((build tools
+        ((from busybox)
+         (shell /bin/sh -c)
+         (workdir /build)
+         (run (shell "echo built-in-stage > artifact"))))
+ (from busybox)
+ (comment "every operation")
+ (shell /bin/sh -c)
+ (workdir /src)
+ (workdir rel)
+ (env A 1)
+ (env B 2)
+ (env A 3)
+ (run (shell "pwd; echo A=$A B=$B; env | grep -c '^PATH='"))
+ (copy (src one.txt run.sh link) (dst ./))
+ (copy (src dir) (dst /opt/d) (exclude skip.log))
+ (copy (from (build tools)) (src /build/artifact) (dst /from-stage))
+ (run (shell "cat /src/rel/one.txt /opt/d/sub/deep.txt /from-stage; ls /opt/d; ./run.sh; ls -l run.sh one.txt | cut -c1-10; readlink link"))
+ (user (uid 1000) (gid 1000))
+ (run (shell "id -u; id -g; touch /tmp/mine; stat -c %u:%g /tmp/mine"))
+ (copy (src one.txt) (dst /home/opam/owned))
+ (run (shell "stat -c %u:%g:%a /home/opam/owned"))
+ (user (name opam))
+ (run (shell "id -u"))
+)
+SPEC
+run_cmd "$CAIRN" build -f all.spec ctx
+is_status 0 "a spec using every operation builds"
+first=$out
+has "$out" '(build "tools" …)' "the stage heading"
+has "$out" '--> finished "tools"' "the stage end note"
+has "$out" "/src/rel
+A=3 B=2
+1" "workdir is joined, the newest env wins, the image env follows"
+has "$out" "file one
+nested
+built-in-stage" "copied files, a directory and a file from a stage are in place"
+has "$out" "built-in-stage
+sub
+script ran" "excluded names are not copied"
+has "$out" "script ran" "an executable file stays executable"
+has "$out" "-rw-r--r--
+-rwxr-xr-x" "file modes are 0755 when executable, else 0644"
+has "$out" "-rwxr-xr-x
+one.txt" "a symlink is copied as a symlink"
+has "$out" "1000
+1000
+1000:1000" "user switches uid and gid"
+has "$out" "1000:1000:644" "copied files belong to the step's user"
+has "$out" '/src/rel: (user (name opam))
+/src/rel: (run (shell "id -u"))
+1000' "a user name is resolved in the image's /etc/passwd"
+got=$(printf '%s\n' "$out" | sed -n 's/^Got: "\(.*\)"$/\1/p')
+ok $([ ${#got} = 64 ]; echo $?) "the build ends with Got: ID"
+
+run_cmd "$CAIRN" build -f all.spec ctx
+is_status 0 "the same spec builds again"
+lacks "$out" "saved as" "nothing is rebuilt"
+is "$(printf '%s\n' "$out" | grep -c 'from cache')" "$(printf '%s\n' "$first" | grep -c -e 'saved as' -e 'from cache')" \
+        "every step comes from the cache"
+has "$out" "A=3 B=2" "the output of cached steps is replayed"
+is "$(printf '%s' "$out" | tail -n 1)" "Got: \"$got\"" "with the same final ID"
+
+echo "file one, changed" >ctx/one.txt
+run_cmd "$CAIRN" build -f all.spec ctx
+is "$(printf '%s\n' "$out" | grep -c 'saved as')" 8 "changing a copied file rebuilds every step from that copy on"
+echo "file one" >ctx/one.txt
+chmod 755 ctx/one.txt
+run_cmd "$CAIRN" build -f all.spec ctx
+lacks "$out" "saved as" "a mode change alone does not change the copy ID (as in OBuilder)"
+chmod 644 ctx/one.txt
+
+# --- failures ---------------------------------------------------------------
+cat >fail.spec <<'SPEC'
+((from busybox)
+ (shell /bin/sh -c)
+ (run (shell "echo before; echo partial > /leftover; exit 3")))
+SPEC
+run_cmd "$CAIRN" build -f fail.spec ctx
+is_status 1 "a failing step fails the build"
+is "$err" 'Build step failed: "/bin/sh" "-c" "echo before; echo partial > /leftover; exit 3" failed with exit status 3' \
+        "with OBuilder's message"
+run_cmd "$CAIRN" build -f fail.spec ctx
+has "$out" "before" "a failed step is not cached: it runs again"
+lacks "$out" "from cache
+before" "and is not replayed"
+is "$(find "$store/in-progress" "$store/merged" "$store/work" -mindepth 1 | wc -l)" 0 \
+        "a failed step leaves no temporary result"
+
+printf '((from busybox) (shell /bin/sh -c) (run (shell "kill -9 $$")))' >sig.spec
+run_cmd "$CAIRN" build -f sig.spec ctx
+has "$err" 'failed with signal SIGKILL' "death by signal is reported as OBuilder does"
+
+for case in 'file2|Source path "file2" not found' \
+            'one.txt/x|Not a directory: one.txt (in "one.txt/x")' \
+            '../one.txt|Can'"'"'t use .. in source paths! (in "../one.txt")' \
+            'link/x|Not a regular file: link (in "link/x")'; do
+        src=${case%%|*}
+        msg=${case#*|}
+        printf '((from busybox) (copy (src "%s") (dst /x)))' "$src" >copyerr.spec
+        run_cmd "$CAIRN" build -f copyerr.spec ctx
+        is "$err" "Build step failed: $msg" "copy error: $msg"
+done
+printf '((from busybox) (copy (src) (dst /x)))' >copyerr.spec
+run_cmd "$CAIRN" build -f copyerr.spec ctx
+is "$err" "Build step failed: No source items for copy!" "copy error: no sources"
+printf '((from busybox) (copy (src one.txt run.sh) (dst /x)))' >copyerr.spec
+run_cmd "$CAIRN" build -f copyerr.spec ctx
+is "$err" "Build step failed: When copying multiple items, the destination must end with '/'" \
+        "copy error: several items need a directory"
+
+printf '((from busybox) (run (network a b) (shell x)))' >net.spec
+run_cmd "$CAIRN" build -f net.spec ctx
+is "$err" 'Build step failed: Unsupported network configuration ["a"; "b"]' "unknown networks are refused"
+
+printf '((from nosuchimage))' >noimg.spec
+run_cmd "$CAIRN" build -f noimg.spec ctx
+is_status 1 "a missing image fails"
+has "$err" 'no image named "nosuchimage"' "with a clear message"
+
+printf '((from busybox) (run (shell x))' >bad.spec
+before=$(ls "$store/result" | sort)
+run_cmd "$CAIRN" build -f bad.spec ctx
+is_status 1 "a malformed spec fails"
+is "$err" "bad.spec:1:1: unbalanced parentheses: this '(' is never closed" "with the position of the problem"
+is "$(ls "$store/result" | sort)" "$before" "and the store is untouched"
+
+# --- secrets ----------------------------------------------------------------
+printf 's3cr3t-value' >secret.txt
+cat >secret.spec <<'SPEC'
+((from busybox)
+ (shell /bin/sh -c)
+ (run (secrets (token (target /run/secrets/token)) (other (target /etc/other-secret)))
+      (shell "cat /run/secrets/token; echo; cat /etc/other-secret; echo; echo x > /run/secrets/token 2>&1 || echo read-only"))
+ (run (shell "ls /run/secrets 2>&1; cat /etc/other-secret 2>&1 || echo gone")))
+SPEC
+run_cmd "$CAIRN" build -f secret.spec ctx
+is_status 1 "a build without its secret fails"
+is "$err" "Build step failed: Couldn't find value for requested secret 'token'" "naming the secret, as OBuilder"
+printf 'other-value' >other.txt
+run_cmd "$CAIRN" build -f secret.spec --secret token:secret.txt --secret other:other.txt ctx
+is_status 0 "a build with its secrets succeeds"
+has "$out" "s3cr3t-value
+other-value" "secrets are at their targets"
+has "$out" "Read-only file system
+read-only" "read-only"
+has "$out" "gone" "and absent from the result"
+ok $(grep -rqs s3cr3t-value "$store"/result/*/rootfs && echo 1 || echo 0) "no secret value is stored in any result's filesystem"
+printf 'rotated' >secret.txt
+run_cmd "$CAIRN" build -f secret.spec --secret token:secret.txt --secret other:other.txt ctx
+has "$out" "rotated" "a new secret value reruns the step (it is part of the ID, as in OBuilder)"
+
+# --- caches -----------------------------------------------------------------
+cat >cache.spec <<'SPEC'
+((from busybox)
+ (shell /bin/sh -c)
+ (user (uid 1000) (gid 1000))
+ (run (cache (downloads (target /cache)))
+      (shell "echo run >> /cache/log; wc -l < /cache/log; rm -f /cache/old; id -u > /cache/who")))
+SPEC
+mkdir -p ctx2
+run_cmd "$CAIRN" build -f cache.spec ctx2
+has "$out" "
+1
+" "a new cache starts empty"
+"$CAIRN" delete "$(printf '%s\n' "$out" | sed -n 's/^Got: "\(.*\)"$/\1/p')" >/dev/null
+run_cmd "$CAIRN" build -f cache.spec ctx2
+has "$out" "
+2
+" "a cache keeps what earlier steps wrote"
+ok $([ "$(stat -c %u "$store/cache/c-downloads/log")" = 1000 ]; echo $?) "cache files belong to the step's user"
+touch "$store/cache/c-downloads/old"
+"$CAIRN" delete "$(printf '%s\n' "$out" | sed -n 's/^Got: "\(.*\)"$/\1/p')" >/dev/null
+run_cmd "$CAIRN" build -f cache.spec ctx2
+ok $([ ! -e "$store/cache/c-downloads/old" ]; echo $?) "deletions in a cache are kept too"
+printf '((from busybox) (shell /bin/sh -c) (run (cache ("a/../b" (target /c))) (shell "touch /c/f")))' >esc.spec
+run_cmd "$CAIRN" build -f esc.spec ctx2
+is_status 0 "a cache name with / and .. works"
+ok $([ -e "$store/cache/c-a%2f..%2fb/f" ]; echo $?) "and stays inside the cache directory (injective escaping)"
+
+# --- network ----------------------------------------------------------------
+printf '((from busybox) (shell /bin/sh -c) (run (shell "ls /sys/class/net")))' >nonet.spec
+run_cmd "$CAIRN" build -f nonet.spec ctx2
+is "$(printf '%s\n' "$out" | sed -n '/ls \/sys/,/saved/p' | sed '1d;$d')" "lo" "without (network host) only lo exists"
+printf '((from busybox) (shell /bin/sh -c) (run (network host) (shell "ls /sys/class/net | wc -l; test -e /etc/resolv.conf && echo resolv")))' >hostnet.spec
+run_cmd "$CAIRN" build -f hostnet.spec ctx2
+want=$(ls /sys/class/net | wc -l)
+has "$out" "$want" "(network host) sees the host's interfaces"
+[ -e /etc/resolv.conf ] && has "$out" "resolv" "and gets the host's resolv.conf"
+
+# --- delete and clean -------------------------------------------------------
+printf '((from busybox) (shell /bin/sh -c) (run (shell "echo one")) (run (shell "echo two")))' >two.spec
+run_cmd "$CAIRN" build -f two.spec ctx2
+first_step=$(printf '%s\n' "$out" | grep -m1 'saved as' | sed 's/.*"\(.*\)".*/\1/')
+run_cmd "$CAIRN" delete "$first_step"
+is "$(printf '%s' "$out" | grep -c '^Removing ')" 2 "delete removes the step and its child (reference 11)"
+run_cmd "$CAIRN" build -f two.spec ctx2
+is "$(printf '%s\n' "$out" | grep -c 'saved as')" 2 "and they build again"
+
+# --- kill -9 in the middle of a step -----------------------------------------
+printf '((from busybox) (shell /bin/sh -c) (run (shell "echo started; sleep 30; echo done")))' >slow.spec
+"$CAIRN" build -f slow.spec ctx2 >slow.out 2>&1 &
+pid=$!
+for i in $(seq 50); do grep -q started slow.out && break; sleep 0.1; done
+kill -9 $pid
+wait $pid 2>/dev/null
+sleep 0.5
+ok $(pgrep -f "sleep 30" >/dev/null && echo 1 || echo 0) "kill -9 of cairn kills the step's processes"
+printf '((from busybox) (shell /bin/sh -c) (run (shell "echo started; echo done")))' >slow.spec
+run_cmd "$CAIRN" build -f slow.spec ctx2
+is_status 0 "the next build succeeds"
+ok $(grep -q " $store/" /proc/self/mountinfo && echo 1 || echo 0) "no mount is left behind"
+is "$(find "$store/in-progress" "$store/merged" "$store/work" -mindepth 1 | wc -l)" 0 "and no temporary result"
+
+# --- a deep chain -------------------------------------------------------------
+{
+        echo '((from busybox) (shell /bin/sh -c)'
+        for i in $(seq 100); do echo " (run (shell \"echo $i >> /steps\"))"; done
+        echo ' (run (shell "wc -l < /steps; tail -n 1 /steps")))'
+} >deep.spec
+run_cmd "$CAIRN" build -f deep.spec ctx2
+is_status 0 "a 100-step spec builds (101 overlay layers)"
+has "$out" "
+100
+100
+" "every layer is visible in the last step"
+run_cmd "$CAIRN" build -f deep.spec ctx2
+is "$(printf '%s\n' "$out" | grep -c 'from cache')" 102 "and is fully cached the second time"
+
+# --- hostile layers -----------------------------------------------------------
+python3 - "$tmp" <<'PY'
+import io, sys, tarfile
+tmp = sys.argv[1]
+def add(t, name, data=None, kind=tarfile.REGTYPE, link=""):
+    i = tarfile.TarInfo(name); i.type = kind; i.linkname = link
+    if data is not None:
+        i.size = len(data); t.addfile(i, io.BytesIO(data))
+    else:
+        t.addfile(i)
+def base(t):
+    for d in ("bin", "tmp"):
+        add(t, d, kind=tarfile.DIRTYPE)
+    with open(f"{tmp}/rootfs/bin/busybox", "rb") as f:
+        data = f.read()
+    i = tarfile.TarInfo("bin/busybox"); i.size = len(data); i.mode = 0o755
+    t.addfile(i, io.BytesIO(data))
+    for a in ("sh", "cat", "ls"):
+        add(t, "bin/" + a, kind=tarfile.SYMTYPE, link="busybox")
+with tarfile.open(f"{tmp}/symlinks.tar", "w") as t:
+    base(t)
+    add(t, "abs", kind=tarfile.SYMTYPE, link="/")
+    add(t, "abs/tmp/pwned-abs", b"inside")
+    add(t, "up", kind=tarfile.SYMTYPE, link="../../../../../../..")
+    add(t, "up/tmp/pwned-up", b"inside")
+with tarfile.open(f"{tmp}/hardlink.tar", "w") as t:
+    add(t, "hl", kind=tarfile.LNKTYPE, link="../../../../etc/passwd")
+with tarfile.open(f"{tmp}/dotdot.tar", "w") as t:
+    add(t, "../../escaped", b"gotcha")
+with tarfile.open(f"{tmp}/dangling.tar", "w") as t:
+    add(t, "etc", kind=tarfile.SYMTYPE, link=f"{tmp}/outside")
+    add(t, "etc/pwned", b"gotcha")
+PY
+mkdir -p outside
+for img in symlinks hardlink dotdot dangling; do
+        run_cmd "$CAIRN" image import "$img" "$img.tar"
+        is_status 0 "image $img imports (layers are checked when unpacked)"
+done
+printf '((from symlinks) (shell /bin/sh -c) (run (shell "cat /tmp/pwned-abs /tmp/pwned-up")))' >sym.spec
+run_cmd "$CAIRN" build -f sym.spec ctx2
+is_status 0 "links to / and up past the root are followed inside the root"
+has "$out" "insideinside" "so the files land inside the image"
+ok $([ ! -e /tmp/pwned-abs ] && [ ! -e /tmp/pwned-up ]; echo $?) "and not on the host"
+printf '((from hardlink))' >hl.spec
+run_cmd "$CAIRN" build -f hl.spec ctx2
+is_status 1 "a hard link climbing out of the root is refused"
+has "$err" "hard link target escapes the root" "with a clear message"
+printf '((from dotdot))' >dotdot.spec
+run_cmd "$CAIRN" build -f dotdot.spec ctx2
+is_status 1 "a layer entry with .. is refused"
+has "$err" 'escapes the root ("..")' "with a clear message"
+ok $([ ! -e "$tmp/escaped" ] && [ ! -e "$store/escaped" ]; echo $?) "and nothing escaped"
+printf '((from dangling))' >dangling.spec
+run_cmd "$CAIRN" build -f dangling.spec ctx2
+is_status 1 "writing through a symlink to a host path fails"
+ok $([ ! -e outside/pwned ]; echo $?) "and writes nothing on the host"
+is "$(find "$store/in-progress" "$store/merged" "$store/work" -mindepth 1 | wc -l)" 0 \
+        "failed unpacks leave no temporary result"
+
+# --- clean --------------------------------------------------------------------
+run_cmd "$CAIRN" clean
+is_status 0 "clean succeeds"
+has "$out" "Removed " "clean counts what it removed"
+run_cmd "$CAIRN" ls
+is "$(printf '%s' "$out" | sed 1d)" "" "nothing is left but the header"
+is "$(ls -A "$store/result")" "" "and the result directory is empty"
+
+tap_done
