@@ -7,6 +7,7 @@
 #include "base/alloc.h"
 #include "base/cleanup.h"
 #include "build/engine.h"
+#include "build/ids.h"
 #include "cli/cli.h"
 #include "fetch/image.h"
 
@@ -64,16 +65,32 @@ static int image_import(int argc, char **argv)
                 return CAIRN_EXIT_FAILURE;
         }
         _cleanup_error_ struct cairn_error *err = NULL;
-        struct cairn_image *img = NULL;
+        struct cairn_image *img = NULL, *old = NULL;
+        const char *name = argv[optind];
         int status = CAIRN_EXIT_OK;
-        if (cairn_image_import(cairn_engine_store_root(e), argv[optind], argv[optind + 1], env, n_env, &img, &err) < 0) {
+        if (cairn_image_lookup(cairn_engine_store_root(e), name, &old, NULL) <= 0)
+                old = NULL;
+        if (cairn_image_import(cairn_engine_store_root(e), name, argv[optind + 1], env, n_env, &img, &err) < 0) {
                 cairn_cli_report(err);
                 status = CAIRN_EXIT_FAILURE;
         } else {
                 printf("Imported %s (%s, %zu layer%s, %s)\n", img->name, img->format, img->n_layers,
                        img->n_layers == 1 ? "" : "s", img->digest);
+                /* (from NAME) results are keyed by the name alone (as in
+                 * OBuilder), so results built on the old contents must go. */
+                if (old && strcmp(old->name, img->name) == 0 && strcmp(old->digest, img->digest) != 0) {
+                        char id[65];
+                        cairn_base_id(img->name, id);
+                        if (cairn_engine_delete_if_present(e, id, &err) < 0) {
+                                cairn_cli_report(err);
+                                status = CAIRN_EXIT_FAILURE;
+                        } else {
+                                printf("The image changed: results built on the previous %s were removed\n", img->name);
+                        }
+                }
                 cairn_image_free(img);
         }
+        cairn_image_free(old);
         cairn_engine_close(e);
         free(env);
         return status;

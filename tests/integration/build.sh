@@ -367,6 +367,20 @@ ok $([ ! -e outside/pwned ]; echo $?) "and writes nothing on the host"
 is "$(find "$store/in-progress" "$store/merged" "$store/work" -mindepth 1 | wc -l)" 0 \
         "failed unpacks leave no temporary result"
 
+# --- re-importing an image under the same name -------------------------------
+echo "extra" >rootfs/etc/extra
+tar -C rootfs -cf busybox2.tar .
+run_cmd "$CAIRN" image import --env "PATH=$PATHV" busybox busybox2.tar
+has "$out" "The image changed: results built on the previous busybox were removed" \
+        "re-importing a changed image drops the results built on the old one"
+printf '((from busybox) (shell /bin/sh -c) (run (shell "cat /etc/extra")))' >extra.spec
+run_cmd "$CAIRN" build -f extra.spec ctx2
+has "$out" '---> saved as "9d75f0d7c398df565d7ac04c6819b62d6d8f9560f5eb4672596ecd8f7e96ae91"' \
+        "so the base is unpacked again"
+has "$out" "extra" "from the new contents"
+run_cmd "$CAIRN" image import --env "PATH=$PATHV" busybox busybox2.tar
+lacks "$out" "changed" "importing the same contents again keeps every result"
+
 # --- clean --------------------------------------------------------------------
 run_cmd "$CAIRN" clean
 is_status 0 "clean succeeds"
