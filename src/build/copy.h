@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Writing a copy step's files into the step's root filesystem.
+ *
+ * OBuilder streams a tar into `tar -xf -` inside the container; cairn writes
+ * the files itself, so the image needs no tar, and every path is resolved
+ * inside the root (openat2 RESOLVE_IN_ROOT): a symlink in the image cannot
+ * send a write outside it.  The rules are OBuilder's (reference 1.5): files
+ * get mode 0755 if any execute bit is set and 0644 otherwise, directories
+ * 0755, symlinks are copied as symlinks, times are kept, and everything is
+ * owned by the step's user.  Each file's contents are hashed again as they
+ * are copied and must match the manifest, so a file changed between hashing
+ * and copying fails the step instead of caching the wrong contents.
+ *
+ * Unlike OBuilder, directories that already exist on the way to the
+ * destination keep their owner and mode.
+ */
+#ifndef CAIRN_BUILD_COPY_H
+#define CAIRN_BUILD_COPY_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+#include "build/manifest.h"
+
+int cairn_copy_into_root(const char *src_dir, struct cairn_manifest *const *items, size_t n_items, bool copy_items,
+                         const char *dst, const char *rootfs, uid_t uid, gid_t gid, struct cairn_error **err);
+
+#endif

@@ -1,0 +1,932 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "build/engine.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/cleanup.h"
+#include "base/file.h"
+#include "base/fs.h"
+#include "base/hash.h"
+#include "base/log.h"
+#include "base/strbuf.h"
+#include "build/copy.h"
+#include "build/ids.h"
+#include "build/manifest.h"
+#include "db/db.h"
+#include "fetch/image.h"
+#include "sandbox/sandbox.h"
+#include "store/store.h"
+
+struct cairn_engine {
+        struct cairn_store *store;
+        struct cairn_db *db;
+        const struct cairn_sandbox_ops *sandbox;
+        struct cairn_hasher *hasher;
+};
+
+int cairn_engine_open(const char *store_spec, struct cairn_engine **ret, struct cairn_error **err)
+{
+        _cleanup_free_ char *dbdir = NULL, *dbpath = NULL;
+        struct cairn_engine *e = cairn_xzalloc(sizeof(*e));
+        e->sandbox = &cairn_sandbox_native_ops;
+        int r = cairn_store_open(store_spec, &e->store, err);
+        if (r < 0)
+                goto fail;
+        dbdir = cairn_path_join(e->store->state_dir, "db");
+        if ((r = cairn_mkdir_p(dbdir, 0755, err)) < 0)
+                goto fail;
+        dbpath = cairn_path_join(dbdir, "db.sqlite");
+        if ((r = cairn_db_open(dbpath, &e->db, err)) < 0)
+                goto fail;
+        e->hasher = cairn_hasher_new(0);
+        *ret = e;
+        return 0;
+fail:
+        cairn_engine_close(e);
+        return r;
+}
+
+void cairn_engine_close(struct cairn_engine *e)
+{
+        if (!e)
+                return;
+        cairn_db_close(e->db);
+        cairn_store_close(e->store);
+        cairn_hasher_free(e->hasher);
+        free(e);
+}
+
+const char *cairn_engine_store_root(const struct cairn_engine *e)
+{
+        return e->store->root;
+}
+
+/* The build context (reference 1.5). */
+struct ctx {
+        struct cairn_env_var *env;     /* newest first; strings owned */
+        size_t n_env;
+        struct cairn_spec_user user;
+        char *user_name;               /* owned copy for user.name */
+        char *workdir;
+        char **shell;
+        size_t n_shell;
+        /* Stages in scope: name -> result ID. */
+        char **scope_names;
+        char **scope_ids;
+        size_t n_scope;
+};
+
+struct run {
+        struct cairn_engine *e;
+        const struct cairn_build_request *req;
+};
+
+static void ctx_init(struct ctx *c)
+{
+        memset(c, 0, sizeof(*c));
+        c->workdir = cairn_xstrdup("/");
+        static const char *const sh[] = { "/usr/bin/env", "bash", "-c" };
+        c->n_shell = 3;
+        c->shell = cairn_xzalloc(3 * sizeof(char *));
+        for (size_t i = 0; i < 3; i++)
+                c->shell[i] = cairn_xstrdup(sh[i]);
+}
+
+static void ctx_clear(struct ctx *c)
+{
+        for (size_t i = 0; i < c->n_env; i++) {
+                free((char *) c->env[i].name);
+                free((char *) c->env[i].value);
+        }
+        free(c->env);
+        free(c->user_name);
+        free(c->workdir);
+        for (size_t i = 0; i < c->n_shell; i++)
+                free(c->shell[i]);
+        free(c->shell);
+        for (size_t i = 0; i < c->n_scope; i++) {
+                free(c->scope_names[i]);
+                free(c->scope_ids[i]);
+        }
+        free(c->scope_names);
+        free(c->scope_ids);
+}
+
+static void ctx_bind(struct ctx *c, const char *name, const char *id)
+{
+        c->scope_names = cairn_xreallocarray(c->scope_names, c->n_scope + 1, sizeof(char *));
+        c->scope_ids = cairn_xreallocarray(c->scope_ids, c->n_scope + 1, sizeof(char *));
+        c->scope_names[c->n_scope] = cairn_xstrdup(name);
+        c->scope_ids[c->n_scope] = cairn_xstrdup(id);
+        c->n_scope++;
+}
+
+static const char *ctx_lookup(const struct ctx *c, const char *name)
+{
+        /* Later bindings shadow earlier ones. */
+        for (size_t i = c->n_scope; i-- > 0;)
+                if (strcmp(c->scope_names[i], name) == 0)
+                        return c->scope_ids[i];
+        return NULL;
+}
+
+/* (env K V): remove K, put (K, V) at the front. */
+static void ctx_setenv(struct ctx *c, const char *name, const char *value)
+{
+        size_t k = 0;
+        for (size_t i = 0; i < c->n_env; i++) {
+                if (strcmp(c->env[i].name, name) == 0) {
+                        free((char *) c->env[i].name);
+                        free((char *) c->env[i].value);
+                        continue;
+                }
+                c->env[k++] = c->env[i];
+        }
+        c->env = cairn_xreallocarray(c->env, k + 1, sizeof(*c->env));
+        memmove(c->env + 1, c->env, k * sizeof(*c->env));
+        c->env[0] = (struct cairn_env_var) { cairn_xstrdup(name), cairn_xstrdup(value) };
+        c->n_env = k + 1;
+}
+
+static void emit(const struct run *R, enum cairn_log_kind kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void emit(const struct run *R, enum cairn_log_kind kind, const char *fmt, ...)
+{
+        if (!R->req->log)
+                return;
+        struct cairn_buf b = CAIRN_BUF_INIT;
+        va_list ap;
+        va_start(ap, fmt);
+        cairn_buf_vprintf(&b, fmt, ap);
+        va_end(ap);
+        cairn_buf_addc(&b, '\n');
+        R->req->log(kind, b.data, b.len, R->req->log_userdata);
+        cairn_buf_release(&b);
+}
+
+static void replay_log(const struct run *R, const char *dir)
+{
+        if (!R->req->log)
+                return;
+        _cleanup_free_ char *path = cairn_path_join(dir, "log");
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        char buf[65536];
+        ssize_t n;
+        while ((n = read(fd, buf, sizeof(buf))) > 0)
+                R->req->log(CAIRN_LOG_OUTPUT, buf, (size_t) n, R->req->log_userdata);
+}
+
+/* What a step does once it has its temporary result. */
+typedef int step_fn(const struct run *R, struct cairn_store_build *b, int log_fd, void *arg, struct cairn_error **err);
+
+struct output_sink {
+        const struct run *R;
+        int log_fd;
+};
+
+static void sink_output(const char *data, size_t len, void *ud)
+{
+        struct output_sink *s = ud;
+        if (s->log_fd >= 0 && write(s->log_fd, data, len) != (ssize_t) len)
+                cairn_warn("cannot write the step log: %s", strerror(errno));
+        if (s->R->req->log)
+                s->R->req->log(CAIRN_LOG_OUTPUT, data, len, s->R->req->log_userdata);
+}
+
+/*
+ * Reuse result id if the store has it; otherwise build it on base with fn
+ * and publish it.  A failed step is never published.
+ */
+static int get_or_build(const struct run *R, const char *base, const char *id, step_fn *fn, void *arg,
+                        struct cairn_error **err)
+{
+        struct cairn_engine *e = R->e;
+        char *dir = NULL;
+        int r = e->store->ops->result(e->store, id, &dir, err);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                replay_log(R, dir);
+                free(dir);
+                /* A result from before the database was (re)created still counts. */
+                if (cairn_db_exists(e->db, id, NULL) == 1)
+                        cairn_db_touch(e->db, id, NULL);
+                else
+                        cairn_db_add(e->db, id, base, NULL);
+                emit(R, CAIRN_LOG_NOTE, "---> using \"%s\" from cache", id);
+                return 0;
+        }
+        struct cairn_store_build *b = NULL;
+        if ((r = e->store->ops->begin(e->store, base, id, &b, err)) < 0)
+                return r;
+        unlink(b->log_path);
+        int log_fd = open(b->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (log_fd < 0) {
+                r = cairn_error_set_errno(err, errno, "cannot create the step log \"%s\"", b->log_path);
+                e->store->ops->abort(e->store, b);
+                return r;
+        }
+        r = fn(R, b, log_fd, arg, err);
+        close(log_fd);
+        if (r < 0) {
+                e->store->ops->abort(e->store, b);
+                return r;
+        }
+        if ((r = e->store->ops->commit(e->store, b, err)) < 0)
+                return r;
+        if ((r = cairn_db_add(e->db, id, base, err)) < 0)
+                return r;
+        emit(R, CAIRN_LOG_NOTE, "---> saved as \"%s\"", id);
+        return 0;
+}
+
+/* --- base images ----------------------------------------------------- */
+
+struct base_arg {
+        const char *from;
+};
+
+static int fetch_base(const struct run *R, struct cairn_store_build *b, int log_fd, void *arg, struct cairn_error **err)
+{
+        struct base_arg *a = arg;
+        const char *root = R->e->store->root;
+        struct cairn_image *img = NULL;
+        int r = cairn_image_lookup(root, a->from, &img, err);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return cairn_error_set(err, -ENOENT,
+                                       "no image named \"%s\" in the store: import one with 'cairn image import %s FILE'",
+                                       a->from, a->from);
+        struct output_sink sink = { R, log_fd };
+        char line[512];
+        snprintf(line, sizeof(line), "Unpacking %s (%zu layer%s, %s)\n", img->name, img->n_layers,
+                 img->n_layers == 1 ? "" : "s", img->digest);
+        sink_output(line, strlen(line), &sink);
+        r = cairn_image_unpack(root, img, b->rootfs, err);
+        if (r == 0) {
+                /* ((env ((K V) ...))), as OBuilder saves it. */
+                struct cairn_arena *ar = cairn_arena_new();
+                struct cairn_sexp **pairs = cairn_arena_array(ar, img->n_env, sizeof(*pairs));
+                for (size_t i = 0; i < img->n_env; i++) {
+                        const char *eq = strchr(img->env[i], '=');
+                        pairs[i] = cairn_sexp_list(ar, cairn_sexp_atomn(ar, img->env[i], (size_t) (eq - img->env[i])),
+                                                   cairn_sexp_atom(ar, eq + 1), NULL);
+                }
+                struct cairn_sexp *doc = cairn_sexp_list(
+                        ar, cairn_sexp_list(ar, cairn_sexp_atom(ar, "env"), cairn_sexp_listv(ar, pairs, img->n_env), NULL),
+                        NULL);
+                struct cairn_buf text = CAIRN_BUF_INIT;
+                cairn_sexp_print_mach(&text, doc);
+                cairn_buf_addc(&text, '\n');
+                _cleanup_free_ char *envp = cairn_path_join(b->dir, "env");
+                r = cairn_write_file(envp, text.data, text.len, 0644, err);
+                cairn_buf_release(&text);
+                cairn_arena_free(ar);
+        }
+        cairn_image_free(img);
+        return r;
+}
+
+/* Read a base result's env file: ((env ((K V) ...))). */
+static int read_base_env(const char *dir, struct ctx *c, struct cairn_error **err)
+{
+        _cleanup_free_ char *path = cairn_path_join(dir, "env");
+        _cleanup_free_ char *data = NULL;
+        size_t len;
+        struct cairn_error *ignored = NULL;
+        if (cairn_read_file(path, 1 << 20, &data, &len, &ignored) < 0) {
+                cairn_error_free(ignored);
+                return 0;   /* no env file: an empty environment */
+        }
+        struct cairn_arena *a = cairn_arena_new();
+        struct cairn_sexp *s;
+        int r = cairn_sexp_read(a, path, data, len, &s, NULL, err);
+        if (r == 0) {
+                const struct cairn_sexp *env = NULL;
+                if (s->kind == CAIRN_SEXP_LIST)
+                        for (size_t i = 0; i < s->n; i++) {
+                                const struct cairn_sexp *f = s->items[i];
+                                if (f->kind == CAIRN_SEXP_LIST && f->n == 2 && cairn_sexp_is_atom(f->items[0], "env") &&
+                                    f->items[1]->kind == CAIRN_SEXP_LIST)
+                                        env = f->items[1];
+                        }
+                for (size_t i = 0; env && i < env->n; i++) {
+                        const struct cairn_sexp *kv = env->items[i];
+                        if (kv->kind != CAIRN_SEXP_LIST || kv->n != 2 || kv->items[0]->kind != CAIRN_SEXP_ATOM ||
+                            kv->items[1]->kind != CAIRN_SEXP_ATOM) {
+                                r = cairn_error_set(err, -EINVAL, "%s: malformed environment entry", path);
+                                break;
+                        }
+                        /* Image env goes after the caller's, in image order. */
+                        c->env = cairn_xreallocarray(c->env, c->n_env + 1, sizeof(*c->env));
+                        c->env[c->n_env++] = (struct cairn_env_var) { cairn_xstrdup(kv->items[0]->atom),
+                                                                      cairn_xstrdup(kv->items[1]->atom) };
+                }
+        }
+        cairn_arena_free(a);
+        return r;
+}
+
+static int get_base(const struct run *R, const char *from, struct ctx *c, char out_id[65], struct cairn_error **err)
+{
+        struct cairn_buf h = CAIRN_BUF_INIT;
+        cairn_buf_adds(&h, "(from ");
+        cairn_sexp_print_atom(&h, from, strlen(from));
+        cairn_buf_addc(&h, ')');
+        emit(R, CAIRN_LOG_HEADING, "%s", cairn_buf_str(&h));
+        cairn_buf_release(&h);
+        cairn_base_id(from, out_id);
+        struct base_arg a = { from };
+        int r = get_or_build(R, NULL, out_id, fetch_base, &a, err);
+        if (r < 0)
+                return r;
+        char *dir = NULL;
+        if (R->e->store->ops->result(R->e->store, out_id, &dir, err) <= 0)
+                return cairn_error_set(err, -ENOENT, "Build result \"%s\" not found", out_id);
+        r = read_base_env(dir, c, err);
+        free(dir);
+        return r;
+}
+
+/* --- run ------------------------------------------------------------- */
+
+struct run_arg {
+        const struct ctx *c;
+        const struct cairn_spec_run *op;
+        const struct cairn_secret_value *secrets;
+        uid_t uid;
+        gid_t gid;
+};
+
+/* Look up a user name in the image's /etc/passwd, without leaving it. */
+static int resolve_user(const char *rootfs, const char *name, uid_t *uid, gid_t *gid, struct cairn_error **err)
+{
+        _cleanup_close_ int rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int fd = rootfd < 0 ? -1 : cairn_open_in_root(rootfd, "/etc/passwd", O_RDONLY, 0);
+        if (fd < 0)
+                return cairn_error_set(err, -ENOENT, "user \"%s\": the image has no /etc/passwd", name);
+        FILE *f = fdopen(fd, "r");
+        if (!f)
+                return cairn_error_set_errno(err, errno, "fdopen");
+        fd = -1;
+        char *line = NULL;
+        size_t cap = 0;
+        int r = cairn_error_set(NULL, -ENOENT, "x");
+        while (getline(&line, &cap, f) > 0) {
+                char *save = NULL, *fields[4] = { 0 };
+                char *p = line;
+                for (int i = 0; i < 4; i++) {
+                        fields[i] = strsep(&p, ":");
+                        if (!fields[i])
+                                break;
+                }
+                (void) save;
+                if (fields[3] && strcmp(fields[0], name) == 0) {
+                        *uid = (uid_t) strtoul(fields[2], NULL, 10);
+                        *gid = (gid_t) strtoul(fields[3], NULL, 10);
+                        r = 0;
+                        break;
+                }
+        }
+        free(line);
+        fclose(f);
+        if (r < 0)
+                return cairn_error_set(err, -ENOENT, "no user \"%s\" in the image's /etc/passwd", name);
+        return 0;
+}
+
+static int user_ids(const struct ctx *c, const char *rootfs, uid_t *uid, gid_t *gid, struct cairn_error **err)
+{
+        if (c->user.by_name)
+                return resolve_user(rootfs, c->user.name, uid, gid, err);
+        if (c->user.uid < 0 || c->user.uid > UINT32_MAX - 1 || c->user.gid < 0 || c->user.gid > UINT32_MAX - 1)
+                return cairn_error_set(err, -EINVAL, "uid %" PRId64 " / gid %" PRId64 " is out of range", c->user.uid,
+                                       c->user.gid);
+        *uid = (uid_t) c->user.uid;
+        *gid = (gid_t) c->user.gid;
+        return 0;
+}
+
+static void quote_argv(struct cairn_buf *b, char *const *argv, size_t n, const char *last)
+{
+        for (size_t i = 0; i < n; i++)
+                cairn_buf_printf(b, "%s\"%s\"", i ? " " : "", argv[i]);
+        if (last)
+                cairn_buf_printf(b, "%s\"%s\"", n ? " " : "", last);
+}
+
+/* Did a mount target exist before the run?  Empty files cairn had to create
+ * for secret mounts are removed afterwards so nothing of a secret stays. */
+static bool exists_in_root(const char *rootfs, const char *path)
+{
+        _cleanup_close_ int rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (rootfd < 0)
+                return false;
+        int fd = cairn_open_in_root(rootfd, path, O_PATH | O_NOFOLLOW, 0);
+        if (fd < 0)
+                return false;
+        close(fd);
+        return true;
+}
+
+static void remove_if_empty_file(const char *rootfs, const char *path)
+{
+        _cleanup_close_ int rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (rootfd < 0)
+                return;
+        int dirfd;
+        const char *name;
+        struct cairn_error *ignored = NULL;
+        if (cairn_open_parent_in_root(rootfd, path, &dirfd, &name, &ignored) < 0) {
+                cairn_error_free(ignored);
+                return;
+        }
+        struct stat st;
+        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) && st.st_size == 0)
+                unlinkat(dirfd, name, 0);
+        close(dirfd);
+}
+
+static int run_step(const struct run *R, struct cairn_store_build *b, int log_fd, void *arg, struct cairn_error **err)
+{
+        struct run_arg *a = arg;
+        const struct ctx *c = a->c;
+        struct cairn_engine *e = R->e;
+        uid_t uid = 0;
+        gid_t gid = 0;
+        int r = user_ids(c, b->rootfs, &uid, &gid, err);
+        if (r < 0)
+                return r;
+        size_t n_mounts = a->op->n_caches + a->op->n_secrets;
+        struct cairn_sandbox_mount *mounts = cairn_xzalloc((n_mounts + 1) * sizeof(*mounts));
+        struct cairn_store_cache **caches = cairn_xzalloc((a->op->n_caches + 1) * sizeof(*caches));
+        bool *secret_existed = cairn_xzalloc((a->op->n_secrets + 1) * sizeof(bool));
+        char secret_dir[] = "/tmp/cairn-secrets-XXXXXX";
+        bool have_secret_dir = false;
+        size_t k = 0, n_caches = 0;
+        for (size_t i = 0; i < a->op->n_caches && r >= 0; i++) {
+                r = e->store->ops->cache_get(e->store, a->op->caches[i].id, uid, gid, &caches[n_caches], err);
+                if (r < 0)
+                        break;
+                mounts[k++] = (struct cairn_sandbox_mount) { caches[n_caches]->path, a->op->caches[i].target, false };
+                n_caches++;
+        }
+        if (r >= 0 && a->op->n_secrets) {
+                if (!mkdtemp(secret_dir)) {
+                        r = cairn_error_set_errno(err, errno, "cannot create a directory for secrets");
+                } else {
+                        have_secret_dir = true;
+                        for (size_t i = 0; i < a->op->n_secrets && r >= 0; i++) {
+                                char *p = cairn_xasprintf("%s/secret-%zu", secret_dir, i);
+                                r = cairn_write_file(p, a->secrets[i].value, a->secrets[i].len, 0400, err);
+                                secret_existed[i] = exists_in_root(b->rootfs, a->op->secrets[i].target);
+                                mounts[k++] = (struct cairn_sandbox_mount) { p, a->op->secrets[i].target, true };
+                        }
+                }
+        }
+        /* argv = shell @ [cmd]; env as K=V, context order. */
+        const char **argv = cairn_xzalloc((c->n_shell + 2) * sizeof(char *));
+        for (size_t i = 0; i < c->n_shell; i++)
+                argv[i] = c->shell[i];
+        argv[c->n_shell] = a->op->shell;
+        const char **envp = cairn_xzalloc((c->n_env + 1) * sizeof(char *));
+        for (size_t i = 0; i < c->n_env; i++)
+                envp[i] = cairn_xasprintf("%s=%s", c->env[i].name, c->env[i].value);
+        bool network_host = a->op->n_network == 1 && strcmp(a->op->network[0], "host") == 0;
+        if (r >= 0 && a->op->n_network && !network_host) {
+                struct cairn_buf nb = CAIRN_BUF_INIT;
+                for (size_t i = 0; i < a->op->n_network; i++)
+                        cairn_buf_printf(&nb, "%s\"%s\"", i ? "; " : "", a->op->network[i]);
+                r = cairn_error_set(err, -EINVAL, "Unsupported network configuration [%s]", cairn_buf_str(&nb));
+                cairn_buf_release(&nb);
+        }
+        if (r >= 0) {
+                struct output_sink sink = { R, log_fd };
+                struct cairn_sandbox_config cfg = {
+                        .rootfs = b->rootfs, .argv = argv, .env = envp, .cwd = c->workdir, .uid = uid, .gid = gid,
+                        .hostname = "builder", .network_host = network_host, .mounts = mounts, .n_mounts = k,
+                        .output = sink_output, .userdata = &sink, .cancel = R->req->cancel,
+                };
+                int status = 0;
+                r = e->sandbox->run(&cfg, &status, err);
+                if (r >= 0 && status != 0) {
+                        struct cairn_buf msg = CAIRN_BUF_INIT;
+                        quote_argv(&msg, c->shell, c->n_shell, a->op->shell);
+                        if (WIFEXITED(status))
+                                cairn_buf_printf(&msg, " failed with exit status %d", WEXITSTATUS(status));
+                        else if (WIFSIGNALED(status))
+                                cairn_buf_printf(&msg, " failed with signal SIG%s", sigabbrev_np(WTERMSIG(status))
+                                                                                        ? sigabbrev_np(WTERMSIG(status))
+                                                                                        : "?");
+                        r = cairn_error_set(err, -EIO, "%s", cairn_buf_str(&msg));
+                        cairn_buf_release(&msg);
+                }
+        }
+        /* Caches are released whether the step worked or not, as OBuilder. */
+        for (size_t i = 0; i < n_caches; i++) {
+                struct cairn_error *e2 = NULL;
+                if (e->store->ops->cache_release(e->store, caches[i], &e2) < 0) {
+                        cairn_warn("%s", e2->message);
+                        cairn_error_free(e2);
+                }
+        }
+        if (have_secret_dir) {
+                for (size_t i = 0; i < a->op->n_secrets; i++)
+                        if (!secret_existed[i])
+                                remove_if_empty_file(b->rootfs, a->op->secrets[i].target);
+                cairn_rm_rf(secret_dir, NULL);
+        }
+        for (size_t i = 0; i < a->op->n_caches + a->op->n_secrets; i++)
+                if (i >= a->op->n_caches && mounts[i].src)
+                        free((char *) mounts[i].src);
+        for (size_t i = 0; i < c->n_env; i++)
+                free((char *) envp[i]);
+        free(envp);
+        free(argv);
+        free(mounts);
+        free(caches);
+        free(secret_existed);
+        return r;
+}
+
+static int do_run(const struct run *R, const struct ctx *c, const char *base, const struct cairn_spec_run *op,
+                  char out_id[65], struct cairn_error **err)
+{
+        /* Secrets are resolved before hashing: their values are in the key. */
+        struct cairn_secret_value *sv = cairn_xzalloc((op->n_secrets + 1) * sizeof(*sv));
+        int r = 0;
+        for (size_t i = 0; i < op->n_secrets; i++) {
+                const struct cairn_secret *found = NULL;
+                for (size_t j = 0; j < R->req->n_secrets; j++)
+                        if (strcmp(R->req->secrets[j].id, op->secrets[i].id) == 0)
+                                found = &R->req->secrets[j];
+                if (!found) {
+                        r = cairn_error_set(err, -ENOENT, "Couldn't find value for requested secret '%s'",
+                                            op->secrets[i].id);
+                        goto out;
+                }
+                sv[i] = (struct cairn_secret_value) { found->value, found->len, op->secrets[i].target };
+        }
+        struct cairn_run_key key = {
+                .base = base, .workdir = c->workdir, .user = &c->user, .env = c->env, .n_env = c->n_env,
+                .cmd = op->shell, .shell = (const char *const *) c->shell, .n_shell = c->n_shell,
+                .network = op->network, .n_network = op->n_network, .secrets = sv, .n_secrets = op->n_secrets,
+        };
+        cairn_run_id(&key, out_id, NULL);
+        struct run_arg a = { .c = c, .op = op, .secrets = sv };
+        r = get_or_build(R, base, out_id, run_step, &a, err);
+out:
+        free(sv);
+        return r;
+}
+
+/* --- copy ------------------------------------------------------------ */
+
+struct copy_arg {
+        const struct ctx *c;
+        const char *src_dir;
+        struct cairn_manifest **items;
+        size_t n_items;
+        bool copy_items;
+        const char *dst;
+};
+
+static int copy_step(const struct run *R, struct cairn_store_build *b, int log_fd, void *arg, struct cairn_error **err)
+{
+        struct copy_arg *a = arg;
+        uid_t uid = 0;
+        gid_t gid = 0;
+        int r = user_ids(a->c, b->rootfs, &uid, &gid, err);
+        if (r < 0)
+                return r;
+        return cairn_copy_into_root(a->src_dir, a->items, a->n_items, a->copy_items, a->dst, b->rootfs, uid, gid, err);
+}
+
+static char *concat_path(const char *dir, const char *name)
+{
+        /* OCaml's Filename.concat: no normalisation. */
+        size_t n = strlen(dir);
+        if (n == 0 || dir[n - 1] == '/')
+                return cairn_xasprintf("%s%s", dir, name);
+        return cairn_xasprintf("%s/%s", dir, name);
+}
+
+static int do_copy(const struct run *R, const struct ctx *c, const char *base, const struct cairn_spec_copy *op,
+                   char out_id[65], struct cairn_error **err)
+{
+        struct cairn_engine *e = R->e;
+        _cleanup_free_ char *dst = op->dst[0] == '/' ? cairn_xstrdup(op->dst) : concat_path(c->workdir, op->dst);
+        const char *src_dir = R->req->context_dir;
+        char *view_rootfs = NULL;
+        void *view = NULL;
+        int r = 0;
+        if (op->from_build) {
+                const char *id = ctx_lookup(c, op->from_build);
+                char *dir = NULL;
+                if (!id || e->store->ops->result(e->store, id, &dir, err) <= 0)
+                        return cairn_error_set(err, -ENOENT, "Build result \"%s\" not found", id ? id : op->from_build);
+                free(dir);
+                if ((r = e->store->ops->view(e->store, id, &view_rootfs, &view, err)) < 0)
+                        return r;
+                src_dir = view_rootfs;
+        }
+        struct cairn_arena *arena = cairn_arena_new();
+        struct cairn_manifest **items = cairn_arena_array(arena, op->n_src + 1, sizeof(*items));
+        for (size_t i = 0; i < op->n_src && r >= 0; i++)
+                r = cairn_manifest_generate(e->hasher, arena, src_dir, op->src[i], op->exclude, op->n_exclude, &items[i],
+                                            err);
+        size_t dlen = strlen(dst);
+        bool copy_items = dlen > 0 && dst[dlen - 1] == '/';
+        if (r >= 0) {
+                if (op->n_src == 0)
+                        r = cairn_error_set(err, -EINVAL, "No source items for copy!");
+                else if (!copy_items && op->n_src != 1)
+                        r = cairn_error_set(err, -EINVAL,
+                                            "When copying multiple items, the destination must end with '/'");
+        }
+        if (r >= 0) {
+                cairn_copy_id(base, &c->user, copy_items, items, op->n_src, dst, out_id, NULL);
+                struct copy_arg a = { c, src_dir, items, op->n_src, copy_items, dst };
+                r = get_or_build(R, base, out_id, copy_step, &a, err);
+        }
+        cairn_arena_free(arena);
+        if (view)
+                e->store->ops->view_release(e->store, view);
+        free(view_rootfs);
+        return r;
+}
+
+/* --- the spec ---------------------------------------------------------- */
+
+static int build_spec(const struct run *R, const struct cairn_spec *spec, struct ctx *c, char out_id[65],
+                      struct cairn_error **err);
+
+static int run_ops(const struct run *R, const struct cairn_spec *spec, struct ctx *c, char base[65],
+                   struct cairn_error **err)
+{
+        for (size_t i = 0; i < spec->n_ops; i++) {
+                const struct cairn_spec_op *op = &spec->ops[i];
+                if (R->req->cancel && *R->req->cancel)
+                        return cairn_error_set(err, -ECANCELED, "Cancelled at user's request");
+                struct cairn_buf h = CAIRN_BUF_INIT;
+                struct cairn_pp pp = { &h, 0 };
+                cairn_pp_str(&pp, c->workdir);
+                cairn_pp_str(&pp, ": ");
+                cairn_spec_print_op(&pp, op);
+                emit(R, CAIRN_LOG_HEADING, "%s", cairn_buf_str(&h));
+                cairn_buf_release(&h);
+                char id[65];
+                int r = 0;
+                switch (op->kind) {
+                case CAIRN_SPEC_COMMENT:
+                        break;
+                case CAIRN_SPEC_WORKDIR: {
+                        char *w = op->workdir[0] == '/' ? cairn_xstrdup(op->workdir) : concat_path(c->workdir, op->workdir);
+                        free(c->workdir);
+                        c->workdir = w;
+                        break;
+                }
+                case CAIRN_SPEC_USER:
+                        free(c->user_name);
+                        c->user = op->user;
+                        c->user_name = op->user.by_name ? cairn_xstrdup(op->user.name) : NULL;
+                        c->user.name = c->user_name;
+                        break;
+                case CAIRN_SPEC_ENV:
+                        ctx_setenv(c, op->env.name, op->env.value);
+                        break;
+                case CAIRN_SPEC_SHELL:
+                        for (size_t k = 0; k < c->n_shell; k++)
+                                free(c->shell[k]);
+                        free(c->shell);
+                        c->n_shell = op->shell.n;
+                        c->shell = cairn_xzalloc((op->shell.n + 1) * sizeof(char *));
+                        for (size_t k = 0; k < op->shell.n; k++)
+                                c->shell[k] = cairn_xstrdup(op->shell.args[k]);
+                        break;
+                case CAIRN_SPEC_RUN:
+                        r = do_run(R, c, base, &op->run, id, err);
+                        if (r >= 0)
+                                memcpy(base, id, 65);
+                        break;
+                case CAIRN_SPEC_COPY:
+                        r = do_copy(R, c, base, &op->copy, id, err);
+                        if (r >= 0)
+                                memcpy(base, id, 65);
+                        break;
+                }
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int build_spec(const struct run *R, const struct cairn_spec *spec, struct ctx *c, char out_id[65],
+                      struct cairn_error **err)
+{
+        for (size_t i = 0; i < spec->n_stages; i++) {
+                const struct cairn_spec_stage *st = &spec->stages[i];
+                struct cairn_buf h = CAIRN_BUF_INIT;
+                cairn_buf_adds(&h, "(build ");
+                cairn_sexp_print_quoted(&h, st->name, strlen(st->name));
+                cairn_buf_adds(&h, " \xe2\x80\xa6)");
+                emit(R, CAIRN_LOG_HEADING, "%s", cairn_buf_str(&h));
+                cairn_buf_release(&h);
+                /* A stage starts from a fresh context that sees the stages
+                 * bound so far. */
+                struct ctx child;
+                ctx_init(&child);
+                for (size_t k = 0; k < c->n_scope; k++)
+                        ctx_bind(&child, c->scope_names[k], c->scope_ids[k]);
+                char id[65];
+                int r = build_spec(R, st->spec, &child, id, err);
+                ctx_clear(&child);
+                if (r < 0)
+                        return r;
+                struct cairn_buf n = CAIRN_BUF_INIT;
+                cairn_sexp_print_quoted(&n, st->name, strlen(st->name));
+                emit(R, CAIRN_LOG_NOTE, "--> finished %s", cairn_buf_str(&n));
+                cairn_buf_release(&n);
+                ctx_bind(c, st->name, id);
+        }
+        char base[65];
+        int r = get_base(R, spec->from, c, base, err);
+        if (r < 0)
+                return r;
+        r = run_ops(R, spec, c, base, err);
+        if (r < 0)
+                return r;
+        memcpy(out_id, base, 65);
+        return 0;
+}
+
+int cairn_engine_build(struct cairn_engine *e, const struct cairn_build_request *req, char out_id[65],
+                       struct cairn_error **err)
+{
+        struct run R = { e, req };
+        struct ctx c;
+        ctx_init(&c);
+        int r = build_spec(&R, req->spec, &c, out_id, err);
+        ctx_clear(&c);
+        return r;
+}
+
+/* --- delete, prune, list ------------------------------------------------ */
+
+static int delete_rec(struct cairn_engine *e, const char *id, void (*removed)(const char *, void *), void *ud,
+                      struct cairn_error **err)
+{
+        char **children = NULL;
+        int r = cairn_db_children(e->db, id, &children, err);
+        if (r < 0)
+                return r;
+        for (char **p = children; *p && r >= 0; p++)
+                r = delete_rec(e, *p, removed, ud, err);
+        cairn_strv_free(children);
+        if (r < 0)
+                return r;
+        if (removed)
+                removed(id, ud);
+        if ((r = e->store->ops->delete(e->store, id, err)) < 0)
+                return r;
+        return cairn_db_delete(e->db, id, err);
+}
+
+int cairn_engine_delete(struct cairn_engine *e, const char *id, void (*removed)(const char *id, void *ud), void *ud,
+                        struct cairn_error **err)
+{
+        int r = cairn_db_exists(e->db, id, err);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                cairn_warn("ID \"%s\" not in database!", id);
+        return delete_rec(e, id, removed, ud, err);
+}
+
+int cairn_engine_delete_if_present(struct cairn_engine *e, const char *id, struct cairn_error **err)
+{
+        char *dir = NULL;
+        int r = e->store->ops->result(e->store, id, &dir, err);
+        free(dir);
+        if (r <= 0 && cairn_db_exists(e->db, id, NULL) != 1)
+                return r;
+        return delete_rec(e, id, NULL, NULL, err);
+}
+
+long cairn_engine_prune(struct cairn_engine *e, time_t before, long limit, void (*removed)(const char *id, void *ud),
+                        void *ud, struct cairn_error **err)
+{
+        long done = 0;
+        while (done < limit) {
+                char **ids = NULL;
+                size_t batch = (size_t) (limit - done < 1000 ? limit - done : 1000);
+                int n = cairn_db_lru(e->db, before, batch, &ids, err);
+                if (n < 0)
+                        return n;
+                if (n == 0) {
+                        cairn_strv_free(ids);
+                        break;
+                }
+                for (char **p = ids; *p && done < limit; p++) {
+                        if (removed)
+                                removed(*p, ud);
+                        int r = e->store->ops->delete(e->store, *p, err);
+                        if (r < 0 || (r = cairn_db_delete(e->db, *p, err)) < 0) {
+                                cairn_strv_free(ids);
+                                return r;
+                        }
+                        done++;
+                }
+                cairn_strv_free(ids);
+        }
+        return done;
+}
+
+static unsigned long long du(int dirfd)
+{
+        unsigned long long total = 0;
+        int fd = dup(dirfd);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!d)
+                return 0;
+        for (struct dirent *de; (de = readdir(d));) {
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                struct stat st;
+                if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                total += (unsigned long long) st.st_blocks * 512;
+                if (S_ISDIR(st.st_mode)) {
+                        int sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (sub >= 0) {
+                                total += du(sub);
+                                close(sub);
+                        }
+                }
+        }
+        closedir(d);
+        return total;
+}
+
+struct list_ctx {
+        struct cairn_engine *e;
+        int (*fn)(const struct cairn_result_info *r, void *ud);
+        void *ud;
+};
+
+static int list_row(const struct cairn_db_row *row, void *ud)
+{
+        struct list_ctx *l = ud;
+        char *dir = NULL;
+        unsigned long long bytes = 0;
+        if (l->e->store->ops->result(l->e->store, row->id, &dir, NULL) > 0) {
+                int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd >= 0) {
+                        bytes = du(fd);
+                        close(fd);
+                }
+        }
+        free(dir);
+        struct cairn_result_info info = { row->id, row->parent, row->created, row->used, row->rc, bytes };
+        return l->fn(&info, l->ud);
+}
+
+int cairn_engine_list(struct cairn_engine *e, int (*fn)(const struct cairn_result_info *r, void *ud), void *ud,
+                      struct cairn_error **err)
+{
+        struct list_ctx l = { e, fn, ud };
+        return cairn_db_foreach(e->db, list_row, &l, err);
+}
+
+/* --- healthcheck ------------------------------------------------------- */
+
+int cairn_engine_healthcheck(struct cairn_engine *e, cairn_log_fn *log, void *ud, struct cairn_error **err)
+{
+        static const char text[] = "((from busybox) (shell /bin/sh -c) (run (shell \"echo healthcheck\")))";
+        struct cairn_spec *spec = NULL;
+        int r = cairn_spec_parse("<healthcheck>", text, strlen(text), &spec, err);
+        if (r < 0)
+                return r;
+        struct cairn_build_request req = { .spec = spec, .context_dir = "/", .log = log, .log_userdata = ud };
+        char id[65];
+        r = cairn_engine_build(e, &req, id, err);
+        if (r >= 0)
+                r = cairn_engine_delete(e, id, NULL, NULL, err);
+        cairn_spec_free(spec);
+        return r;
+}

@@ -1,0 +1,444 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "build/manifest.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/cleanup.h"
+#include "base/strbuf.h"
+
+struct cache_entry {
+        dev_t dev;
+        ino_t ino;
+        off_t size;
+        struct timespec mtime, ctime;
+        char hash[CAIRN_SHA256_HEX_LEN + 1];
+        bool used;
+};
+
+struct cairn_hasher {
+        unsigned threads;
+        struct cache_entry *table;
+        size_t cap, n;
+        atomic_ulong hashed;
+};
+
+struct cairn_hasher *cairn_hasher_new(unsigned threads)
+{
+        struct cairn_hasher *h = cairn_xzalloc(sizeof(*h));
+        if (threads == 0) {
+                long n = sysconf(_SC_NPROCESSORS_ONLN);
+                threads = n < 1 ? 1 : n > 16 ? 16 : (unsigned) n;
+        }
+        h->threads = threads;
+        return h;
+}
+
+void cairn_hasher_free(struct cairn_hasher *h)
+{
+        if (!h)
+                return;
+        free(h->table);
+        free(h);
+}
+
+unsigned long cairn_hasher_files_hashed(const struct cairn_hasher *h)
+{
+        return atomic_load(&((struct cairn_hasher *) h)->hashed);
+}
+
+static size_t slot_of(const struct cairn_hasher *h, dev_t dev, ino_t ino)
+{
+        uint64_t k = (uint64_t) dev * 0x9e3779b97f4a7c15ull ^ (uint64_t) ino * 0xc2b2ae3d27d4eb4full;
+        return (size_t) (k ^ (k >> 29)) & (h->cap - 1);
+}
+
+static struct cache_entry *cache_find(struct cairn_hasher *h, const struct stat *st, bool create)
+{
+        if (create && (h->n + 1) * 2 > h->cap) {
+                struct cache_entry *old = h->table;
+                size_t old_cap = h->cap;
+                h->cap = old_cap ? old_cap * 2 : 256;
+                h->table = cairn_xzalloc(h->cap * sizeof(*h->table));
+                h->n = 0;
+                for (size_t i = 0; i < old_cap; i++)
+                        if (old[i].used) {
+                                size_t s = slot_of(h, old[i].dev, old[i].ino);
+                                while (h->table[s].used)
+                                        s = (s + 1) & (h->cap - 1);
+                                h->table[s] = old[i];
+                                h->n++;
+                        }
+                free(old);
+        }
+        if (!h->cap)
+                return NULL;
+        for (size_t s = slot_of(h, st->st_dev, st->st_ino);; s = (s + 1) & (h->cap - 1)) {
+                struct cache_entry *e = &h->table[s];
+                if (!e->used) {
+                        if (!create)
+                                return NULL;
+                        e->used = true;
+                        e->dev = st->st_dev;
+                        e->ino = st->st_ino;
+                        h->n++;
+                        return e;
+                }
+                if (e->dev == st->st_dev && e->ino == st->st_ino)
+                        return e;
+        }
+}
+
+static bool same_version(const struct cache_entry *e, const struct stat *st)
+{
+        return e->size == st->st_size && e->mtime.tv_sec == st->st_mtim.tv_sec &&
+               e->mtime.tv_nsec == st->st_mtim.tv_nsec && e->ctime.tv_sec == st->st_ctim.tv_sec &&
+               e->ctime.tv_nsec == st->st_ctim.tv_nsec && e->hash[0];
+}
+
+/* A file waiting for its hash. */
+struct job {
+        struct cairn_manifest *node;
+        int dirfd;               /* directory holding it (owned by the walk) */
+        const char *name;
+        struct stat st;
+        int error;               /* errno, 0 when hashed */
+};
+
+struct walk {
+        struct cairn_hasher *h;
+        struct cairn_arena *arena;
+        const char *const *exclude;
+        size_t n_exclude;
+        struct job *jobs;
+        size_t n_jobs, cap_jobs;
+        int *fds;                /* directory fds to close at the end */
+        size_t n_fds, cap_fds;
+        struct cairn_error **err;
+};
+
+static int hash_fd(int fd, char out[CAIRN_SHA256_HEX_LEN + 1])
+{
+        struct cairn_sha256 sha;
+        cairn_sha256_init(&sha);
+        static __thread char *buf;
+        if (!buf)
+                buf = cairn_xmalloc(1 << 18);
+        for (;;) {
+                ssize_t n = read(fd, buf, 1 << 18);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        int e = errno;
+                        cairn_sha256_final_hex(&sha, out);
+                        return -e;
+                }
+                if (n == 0)
+                        break;
+                cairn_sha256_update(&sha, buf, (size_t) n);
+        }
+        cairn_sha256_final_hex(&sha, out);
+        return 0;
+}
+
+static void run_job(struct cairn_hasher *h, struct job *j)
+{
+        _cleanup_close_ int fd = openat(j->dirfd, j->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+                j->error = errno;
+                return;
+        }
+        struct stat st;
+        if (fstat(fd, &st) < 0 || st.st_ino != j->st.st_ino || st.st_dev != j->st.st_dev) {
+                j->error = ENOENT;
+                return;
+        }
+        int r = hash_fd(fd, j->node->hash);
+        j->error = r < 0 ? -r : 0;
+        atomic_fetch_add(&h->hashed, 1);
+}
+
+struct pool {
+        struct cairn_hasher *h;
+        struct job *jobs;
+        size_t n;
+        atomic_size_t next;
+};
+
+static void *worker(void *arg)
+{
+        struct pool *p = arg;
+        for (;;) {
+                size_t i = atomic_fetch_add(&p->next, 1);
+                if (i >= p->n)
+                        return NULL;
+                run_job(p->h, &p->jobs[i]);
+        }
+}
+
+static void run_jobs(struct cairn_hasher *h, struct job *jobs, size_t n)
+{
+        struct pool p = { .h = h, .jobs = jobs, .n = n };
+        unsigned threads = h->threads;
+        if (threads > n)
+                threads = (unsigned) n;
+        pthread_t tids[16];
+        unsigned started = 0;
+        for (unsigned i = 1; i < threads; i++)
+                if (pthread_create(&tids[started], NULL, worker, &p) == 0)
+                        started++;
+        worker(&p);
+        for (unsigned i = 0; i < started; i++)
+                pthread_join(tids[i], NULL);
+}
+
+static bool excluded(const struct walk *w, const char *name)
+{
+        for (size_t i = 0; i < w->n_exclude; i++)
+                if (strcmp(w->exclude[i], name) == 0)
+                        return true;
+        return false;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static int keep_fd(struct walk *w, int fd)
+{
+        if (w->n_fds == w->cap_fds) {
+                w->cap_fds = w->cap_fds ? w->cap_fds * 2 : 16;
+                w->fds = cairn_xreallocarray(w->fds, w->cap_fds, sizeof(int));
+        }
+        w->fds[w->n_fds++] = fd;
+        return fd;
+}
+
+static char *join(struct cairn_arena *a, const char *dir, const char *name)
+{
+        if (!*dir)
+                return cairn_arena_strdup(a, name);
+        size_t n = strlen(dir) + strlen(name) + 2;
+        char *s = cairn_arena_alloc(a, n);
+        snprintf(s, n, "%s/%s", dir, name);
+        return s;
+}
+
+/* Walk the entry `name` of directory dirfd, whose manifest path is `path`. */
+static int walk_entry(struct walk *w, int dirfd, const char *name, const char *path, struct cairn_manifest **ret)
+{
+        struct stat st;
+        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                if (errno == ENOENT)
+                        return cairn_error_set(w->err, -ENOENT, "File \"%s\" not found in source directory", path);
+                return cairn_error_set_errno(w->err, errno, "cannot read \"%s\" in the source directory", path);
+        }
+        struct cairn_manifest *m = cairn_arena_alloc(w->arena, sizeof(*m));
+        m->path = path;
+        m->mode = st.st_mode;
+        m->mtime = st.st_mtim;
+        m->size = st.st_size;
+        if (S_ISREG(st.st_mode)) {
+                m->kind = CAIRN_MANIFEST_FILE;
+                struct cache_entry *e = cache_find(w->h, &st, false);
+                if (e && same_version(e, &st)) {
+                        memcpy(m->hash, e->hash, sizeof(m->hash));
+                } else {
+                        if (w->n_jobs == w->cap_jobs) {
+                                w->cap_jobs = w->cap_jobs ? w->cap_jobs * 2 : 64;
+                                w->jobs = cairn_xreallocarray(w->jobs, w->cap_jobs, sizeof(*w->jobs));
+                        }
+                        w->jobs[w->n_jobs++] = (struct job) {
+                                .node = m, .dirfd = dirfd, .name = cairn_arena_strdup(w->arena, name), .st = st,
+                        };
+                }
+        } else if (S_ISLNK(st.st_mode)) {
+                m->kind = CAIRN_MANIFEST_SYMLINK;
+                char target[PATH_MAX + 1];
+                ssize_t n = readlinkat(dirfd, name, target, sizeof(target) - 1);
+                if (n < 0)
+                        return cairn_error_set_errno(w->err, errno, "cannot read the link \"%s\"", path);
+                m->target = cairn_arena_strndup(w->arena, target, (size_t) n);
+        } else if (S_ISDIR(st.st_mode)) {
+                m->kind = CAIRN_MANIFEST_DIR;
+                int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0)
+                        return cairn_error_set_errno(w->err, errno, "cannot open the directory \"%s\"", path);
+                keep_fd(w, fd);
+                int dup_fd = dup(fd);
+                DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+                if (!d) {
+                        if (dup_fd >= 0)
+                                close(dup_fd);
+                        return cairn_error_set_errno(w->err, errno, "cannot list \"%s\"", path);
+                }
+                char **names = NULL;
+                size_t n = 0, cap = 0;
+                for (struct dirent *de; (de = readdir(d));) {
+                        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 || excluded(w, de->d_name))
+                                continue;
+                        if (n == cap) {
+                                cap = cap ? cap * 2 : 16;
+                                names = cairn_xreallocarray(names, cap, sizeof(*names));
+                        }
+                        names[n++] = cairn_arena_strdup(w->arena, de->d_name);
+                }
+                closedir(d);
+                qsort(names, n, sizeof(*names), cmp_str);
+                m->children = cairn_arena_array(w->arena, n, sizeof(*m->children));
+                m->n_children = n;
+                int r = 0;
+                for (size_t i = 0; i < n && r >= 0; i++)
+                        r = walk_entry(w, fd, names[i], join(w->arena, path, names[i]), &m->children[i]);
+                free(names);
+                if (r < 0)
+                        return r;
+        } else {
+                return cairn_error_set(w->err, -EINVAL, "Unsupported file type for \"%s\"", path);
+        }
+        *ret = m;
+        return 0;
+}
+
+/* Follow src's components from the source root, as OBuilder's check_path. */
+static int check_path(struct walk *w, int rootfd, const char *src, int *ret_dirfd, char **ret_name, char **ret_path)
+{
+        _cleanup_free_ char *copy = cairn_xstrdup(src);
+        struct cairn_buf done = CAIRN_BUF_INIT;
+        int dirfd = rootfd;
+        char *last = NULL;
+        int r = 0;
+        char *save = NULL;
+        /* Split by hand: strtok would merge empty components, which is fine
+         * as they are skipped anyway. */
+        for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+                if (strcmp(c, ".") == 0)
+                        continue;
+                if (strcmp(c, "..") == 0) {
+                        r = cairn_error_set(w->err, -EINVAL, "Can't use .. in source paths! (in \"%s\")", src);
+                        goto out;
+                }
+                if (last) {
+                        /* The previous component must be a directory. */
+                        struct stat st;
+                        if (fstatat(dirfd, last, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                                r = cairn_error_set(w->err, -ENOENT, "Source path \"%s\" not found", src);
+                                goto out;
+                        }
+                        if (S_ISREG(st.st_mode)) {
+                                r = cairn_error_set(w->err, -ENOTDIR, "Not a directory: %s (in \"%s\")",
+                                                    cairn_buf_str(&done), src);
+                                goto out;
+                        }
+                        if (!S_ISDIR(st.st_mode)) {
+                                r = cairn_error_set(w->err, -EINVAL, "Not a regular file: %s (in \"%s\")",
+                                                    cairn_buf_str(&done), src);
+                                goto out;
+                        }
+                        int fd = openat(dirfd, last, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (fd < 0) {
+                                r = cairn_error_set_errno(w->err, errno, "cannot open \"%s\" in the source directory",
+                                                          cairn_buf_str(&done));
+                                goto out;
+                        }
+                        dirfd = keep_fd(w, fd);
+                }
+                last = c;
+                cairn_buf_printf(&done, "%s%s", done.len ? "/" : "", c);
+        }
+        if (last) {
+                struct stat st;
+                if (fstatat(dirfd, last, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        r = cairn_error_set(w->err, -ENOENT, "Source path \"%s\" not found", src);
+                        goto out;
+                }
+                if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+                        r = cairn_error_set(w->err, -EINVAL, "Not a regular file: %s (in \"%s\")",
+                                            cairn_buf_str(&done), src);
+                        goto out;
+                }
+                *ret_name = cairn_arena_strdup(w->arena, last);
+        } else {
+                *ret_name = cairn_arena_strdup(w->arena, ".");
+        }
+        *ret_dirfd = dirfd;
+        *ret_path = cairn_arena_strdup(w->arena, cairn_buf_str(&done));
+out:
+        cairn_buf_release(&done);
+        return r;
+}
+
+int cairn_manifest_generate(struct cairn_hasher *h, struct cairn_arena *arena, const char *src_dir,
+                            const char *src, const char *const *exclude, size_t n_exclude,
+                            struct cairn_manifest **ret, struct cairn_error **err)
+{
+        struct walk w = { .h = h, .arena = arena, .exclude = exclude, .n_exclude = n_exclude, .err = err };
+        int rootfd = open(src_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (rootfd < 0)
+                return cairn_error_set_errno(err, errno, "cannot open the source directory \"%s\"", src_dir);
+        keep_fd(&w, rootfd);
+        int dirfd = -1;
+        char *name = NULL, *path = NULL;
+        struct cairn_manifest *m = NULL;
+        int r = check_path(&w, rootfd, src, &dirfd, &name, &path);
+        if (r >= 0)
+                r = walk_entry(&w, dirfd, name, path, &m);
+        if (r >= 0 && w.n_jobs) {
+                run_jobs(h, w.jobs, w.n_jobs);
+                for (size_t i = 0; i < w.n_jobs; i++) {
+                        struct job *j = &w.jobs[i];
+                        if (j->error) {
+                                if (j->error == ENOENT)
+                                        r = cairn_error_set(err, -ENOENT, "File \"%s\" not found in source directory",
+                                                            j->node->path);
+                                else
+                                        r = cairn_error_set(err, -j->error, "cannot read \"%s\": %s", j->node->path,
+                                                            strerror(j->error));
+                                break;
+                        }
+                        struct cache_entry *e = cache_find(h, &j->st, true);
+                        e->size = j->st.st_size;
+                        e->mtime = j->st.st_mtim;
+                        e->ctime = j->st.st_ctim;
+                        memcpy(e->hash, j->node->hash, sizeof(e->hash));
+                }
+        }
+        for (size_t i = 0; i < w.n_fds; i++)
+                close(w.fds[i]);
+        free(w.fds);
+        free(w.jobs);
+        if (r < 0)
+                return r;
+        *ret = m;
+        return 0;
+}
+
+struct cairn_sexp *cairn_manifest_to_sexp(struct cairn_arena *a, const struct cairn_manifest *m)
+{
+        struct cairn_sexp *path = cairn_sexp_atom(a, m->path);
+        switch (m->kind) {
+        case CAIRN_MANIFEST_FILE:
+                return cairn_sexp_list(a, cairn_sexp_atom(a, "File"),
+                                       cairn_sexp_list(a, path, cairn_sexp_atom(a, m->hash), NULL), NULL);
+        case CAIRN_MANIFEST_SYMLINK:
+                return cairn_sexp_list(a, cairn_sexp_atom(a, "Symlink"),
+                                       cairn_sexp_list(a, path, cairn_sexp_atom(a, m->target), NULL), NULL);
+        case CAIRN_MANIFEST_DIR:
+                break;
+        }
+        struct cairn_sexp **items = cairn_arena_array(a, m->n_children, sizeof(*items));
+        for (size_t i = 0; i < m->n_children; i++)
+                items[i] = cairn_manifest_to_sexp(a, m->children[i]);
+        return cairn_sexp_list(a, cairn_sexp_atom(a, "Dir"),
+                               cairn_sexp_list(a, path, cairn_sexp_listv(a, items, m->n_children), NULL), NULL);
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Copy manifests: what a (copy (src ...)) will copy, hashed exactly as
+ * OBuilder hashes it, so copy steps get OBuilder's IDs.
+ *
+ * A manifest is a tree of File (path, SHA-256 of the contents), Symlink
+ * (path, target) and Dir (path, children sorted byte-wise) nodes.  Paths are
+ * relative to the source root with leading "/" and "." or empty components
+ * removed.  Children whose basename is in `exclude` are left out at every
+ * depth below the item itself.  Modes, times and owners are not part of the
+ * hash (as in OBuilder) but are recorded for the copy itself.
+ *
+ * File contents are hashed in parallel, and each file only once per build:
+ * the context keeps every hash it computed, keyed by the file's identity and
+ * change time.
+ */
+#ifndef CAIRN_BUILD_MANIFEST_H
+#define CAIRN_BUILD_MANIFEST_H
+
+#include <stddef.h>
+#include <sys/stat.h>
+
+#include "base/arena.h"
+#include "base/error.h"
+#include "base/hash.h"
+#include "spec/sexp.h"
+
+enum cairn_manifest_kind {
+        CAIRN_MANIFEST_FILE,
+        CAIRN_MANIFEST_SYMLINK,
+        CAIRN_MANIFEST_DIR,
+};
+
+struct cairn_manifest {
+        enum cairn_manifest_kind kind;
+        const char *path;            /* relative to the source root; "" for the root */
+        char hash[CAIRN_SHA256_HEX_LEN + 1];   /* FILE */
+        const char *target;          /* SYMLINK */
+        struct cairn_manifest **children;      /* DIR */
+        size_t n_children;
+        mode_t mode;                 /* from lstat, for the copy */
+        struct timespec mtime;
+        off_t size;
+};
+
+/* Per-build state: the file-hash cache and the worker count. */
+struct cairn_hasher;
+
+struct cairn_hasher *cairn_hasher_new(unsigned threads);
+void cairn_hasher_free(struct cairn_hasher *h);
+/* Number of file contents actually read and hashed so far (for tests). */
+unsigned long cairn_hasher_files_hashed(const struct cairn_hasher *h);
+
+/*
+ * The manifest of one src item of a copy, under src_dir.  Fails with
+ * OBuilder's messages: "Source path \"x\" not found", "Can't use .. in source
+ * paths! (in \"../x\")", "Not a directory: a (in \"a/b\")", "Not a regular
+ * file: link (in \"link/file\")", "Unsupported file type for \"x\"".
+ * Nodes are allocated in arena.
+ */
+int cairn_manifest_generate(struct cairn_hasher *h, struct cairn_arena *arena, const char *src_dir,
+                            const char *src, const char *const *exclude, size_t n_exclude,
+                            struct cairn_manifest **ret, struct cairn_error **err);
+
+/* OBuilder's sexp of a manifest: (File (PATH HASH)), (Symlink (PATH TARGET)),
+ * (Dir (PATH (CHILD ...))). */
+struct cairn_sexp *cairn_manifest_to_sexp(struct cairn_arena *arena, const struct cairn_manifest *m);
+
+#endif
