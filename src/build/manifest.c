@@ -126,15 +126,14 @@ struct walk {
         struct cairn_error **err;
 };
 
-static int hash_fd(int fd, char out[CAIRN_SHA256_HEX_LEN + 1])
+#define HASH_CHUNK (1 << 18)
+
+static int hash_fd(int fd, char *buf, char out[CAIRN_SHA256_HEX_LEN + 1])
 {
         struct cairn_sha256 sha;
         cairn_sha256_init(&sha);
-        static __thread char *buf;
-        if (!buf)
-                buf = cairn_xmalloc(1 << 18);
         for (;;) {
-                ssize_t n = read(fd, buf, 1 << 18);
+                ssize_t n = read(fd, buf, HASH_CHUNK);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -150,7 +149,7 @@ static int hash_fd(int fd, char out[CAIRN_SHA256_HEX_LEN + 1])
         return 0;
 }
 
-static void run_job(struct cairn_hasher *h, struct job *j)
+static void run_job(struct cairn_hasher *h, struct job *j, char *buf)
 {
         _cleanup_close_ int fd = openat(j->dirfd, j->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
         if (fd < 0) {
@@ -162,7 +161,7 @@ static void run_job(struct cairn_hasher *h, struct job *j)
                 j->error = ENOENT;
                 return;
         }
-        int r = hash_fd(fd, j->node->hash);
+        int r = hash_fd(fd, buf, j->node->hash);
         j->error = r < 0 ? -r : 0;
         atomic_fetch_add(&h->hashed, 1);
 }
@@ -177,12 +176,15 @@ struct pool {
 static void *worker(void *arg)
 {
         struct pool *p = arg;
+        char *buf = cairn_xmalloc(HASH_CHUNK);
         for (;;) {
                 size_t i = atomic_fetch_add(&p->next, 1);
                 if (i >= p->n)
-                        return NULL;
-                run_job(p->h, &p->jobs[i]);
+                        break;
+                run_job(p->h, &p->jobs[i], buf);
         }
+        free(buf);
+        return NULL;
 }
 
 static void run_jobs(struct cairn_hasher *h, struct job *jobs, size_t n)

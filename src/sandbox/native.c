@@ -89,6 +89,8 @@ static const char *const readonly_paths[] = {
 };
 
 /* Report a setup failure to the parent and exit. */
+static _Noreturn void die(int errfd, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 static _Noreturn void die(int errfd, int errnum, const char *fmt, ...)
 {
         char msg[1024];
