@@ -13,6 +13,9 @@ static const struct {
         const struct cairn_store_ops *ops;
 } kinds[] = {
         { "overlayfs", &cairn_store_overlayfs_ops },
+        { "copy", &cairn_store_copy_ops },
+        /* OBuilder's rsync store has the same layout. */
+        { "rsync", &cairn_store_copy_ops },
 };
 
 int cairn_store_open(const char *spec, struct cairn_store **ret, struct cairn_error **err)

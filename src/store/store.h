@@ -86,5 +86,6 @@ void cairn_store_close(struct cairn_store *s);
 char *cairn_store_cache_dirname(const char *name);
 
 extern const struct cairn_store_ops cairn_store_overlayfs_ops;
+extern const struct cairn_store_ops cairn_store_copy_ops;
 
 #endif

@@ -20,8 +20,20 @@ need() {
 BUSYBOX=$(command -v busybox || true)
 [ -n "$BUSYBOX" ] && file -L "$BUSYBOX" 2>/dev/null | grep -q static || BUSYBOX=/bin/busybox
 [ -x "$BUSYBOX" ] || need "needs busybox-static"
-grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || true
-grep -qw overlay /proc/filesystems || need "needs overlayfs"
+kind=${CAIRN_TEST_STORE_KIND:-overlayfs}
+case $kind in
+overlayfs)
+        grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || true
+        grep -qw overlay /proc/filesystems || need "needs overlayfs"
+        tempdirs="in-progress merged work cache-result cache-work cache-merged"
+        ;;
+copy)   tempdirs="result-tmp cache-tmp" ;;
+*)      echo "unknown CAIRN_TEST_STORE_KIND $kind" >&2; exit 2 ;;
+esac
+leftovers() {
+        local d
+        for d in $tempdirs; do find "$store/$d" -mindepth 1; done | wc -l
+}
 
 tmp=$(mktemp -d /tmp/cairn-build-test.XXXXXX)
 cleanup() {
@@ -29,7 +41,7 @@ cleanup() {
         rm -rf "$tmp"
 }
 trap cleanup EXIT
-export CAIRN_STORE="overlayfs:$tmp/store"
+export CAIRN_STORE="$kind:$tmp/store"
 store="$tmp/store"
 cd "$tmp"
 
@@ -165,7 +177,7 @@ run_cmd "$CAIRN" build -f fail.spec ctx
 has "$out" "before" "a failed step is not cached: it runs again"
 lacks "$out" "from cache
 before" "and is not replayed"
-is "$(find "$store/in-progress" "$store/merged" "$store/work" -mindepth 1 | wc -l)" 0 \
+is "$(leftovers)" 0 \
         "a failed step leaves no temporary result"
 
 printf '((from busybox) (shell /bin/sh -c) (run (shell "kill -9 $$")))' >sig.spec
@@ -291,7 +303,7 @@ printf '((from busybox) (shell /bin/sh -c) (run (shell "echo started; echo done"
 run_cmd "$CAIRN" build -f slow.spec ctx2
 is_status 0 "the next build succeeds"
 ok $(grep -q " $store/" /proc/self/mountinfo && echo 1 || echo 0) "no mount is left behind"
-is "$(find "$store/in-progress" "$store/merged" "$store/work" -mindepth 1 | wc -l)" 0 "and no temporary result"
+is "$(leftovers)" 0 "and no temporary result"
 
 # --- a deep chain -------------------------------------------------------------
 {
@@ -364,7 +376,7 @@ printf '((from dangling))' >dangling.spec
 run_cmd "$CAIRN" build -f dangling.spec ctx2
 is_status 1 "writing through a symlink to a host path fails"
 ok $([ ! -e outside/pwned ]; echo $?) "and writes nothing on the host"
-is "$(find "$store/in-progress" "$store/merged" "$store/work" -mindepth 1 | wc -l)" 0 \
+is "$(leftovers)" 0 \
         "failed unpacks leave no temporary result"
 
 # --- re-importing an image under the same name -------------------------------
