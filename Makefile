@@ -4,7 +4,7 @@
 #   make check   install dependencies, run the whole test suite
 #   make         build only
 
-.PHONY: all build deps demo check clean
+.PHONY: all build deps demo check clean bench
 
 all: build
 
@@ -23,3 +23,6 @@ check:
 
 clean:
 	rm -rf build build-asan build-fuzz build-*.ninja.log
+
+bench:
+	bench/run

@@ -3,6 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <stdbool.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +15,6 @@
 #include "base/alloc.h"
 #include "base/cleanup.h"
 #include "base/fs.h"
-#include "base/hash.h"
 #include "base/strbuf.h"
 
 struct copier {
@@ -63,6 +65,62 @@ static int open_parent(struct copier *c, const char *rel, int *ret_fd, const cha
         return cairn_mkdir_p_in_root(c->rootfd, dir, 0755, c->uid, c->gid, ret_fd, c->err);
 }
 
+/* Whether fd is still the file the manifest hashed: same inode, size,
+ * modification and change times.  Any write to a file updates its change
+ * time, which cannot be set back. */
+static bool same_version(int fd, const struct cairn_manifest *m)
+{
+        struct stat st;
+        return fstat(fd, &st) == 0 && st.st_dev == m->dev && st.st_ino == m->ino && st.st_size == m->size &&
+               st.st_mtim.tv_sec == m->mtime.tv_sec && st.st_mtim.tv_nsec == m->mtime.tv_nsec &&
+               st.st_ctim.tv_sec == m->ctime.tv_sec && st.st_ctim.tv_nsec == m->ctime.tv_nsec;
+}
+
+static int changed(struct copier *c, const struct cairn_manifest *m)
+{
+        return cairn_error_set(c->err, -EAGAIN,
+                               "\"%s\" changed while the build was copying it; the source files must not change "
+                               "during a build",
+                               m->path);
+}
+
+/* Copy size bytes in the kernel: a reflink where the filesystem shares
+ * blocks, copy_file_range otherwise, read/write as the last resort. */
+static int copy_data(int in, int out, off_t size)
+{
+        if (size > 0 && ioctl(out, FICLONE, in) == 0)
+                return 0;
+        off_t left = size;
+        while (left > 0) {
+                ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t) left, 0);
+                if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL))
+                        break;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return -EAGAIN;   /* the file shrank */
+                left -= n;
+        }
+        char buf[1 << 16];
+        while (left > 0) {
+                ssize_t n = read(in, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return n < 0 ? -errno : -EAGAIN;
+                for (ssize_t off = 0; off < n;) {
+                        ssize_t w = write(out, buf + off, (size_t) (n - off));
+                        if (w < 0 && errno == EINTR)
+                                continue;
+                        if (w < 0)
+                                return -errno;
+                        off += w;
+                }
+                left -= n;
+        }
+        return 0;
+}
+
 static int copy_file(struct copier *c, const struct cairn_manifest *m, const char *rel)
 {
         int dirfd;
@@ -92,44 +150,18 @@ static int copy_file(struct copier *c, const struct cairn_manifest *m, const cha
         in = cairn_open_in_root(c->srcfd, *m->path ? m->path : ".", O_RDONLY | O_NOFOLLOW, 0);
         if (in < 0)
                 return cairn_error_set(c->err, -ENOENT, "File \"%s\" not found in source directory", m->path);
+        if (!same_version(in, m))
+                return changed(c, m);
         mode_t mode = (m->mode & 0111) ? 0755 : 0644;
         out = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (out < 0)
                 return cairn_error_set_errno(c->err, errno, "cannot create \"/%s\"", rel);
-        struct cairn_sha256 h;
-        cairn_sha256_init(&h);
-        char buf[1 << 16];
-        for (;;) {
-                ssize_t n = read(in, buf, sizeof(buf));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        char hex[65];
-                        cairn_sha256_final_hex(&h, hex);
-                        return cairn_error_set_errno(c->err, errno, "cannot read \"%s\"", m->path);
-                }
-                if (n == 0)
-                        break;
-                cairn_sha256_update(&h, buf, (size_t) n);
-                for (ssize_t off = 0; off < n;) {
-                        ssize_t w = write(out, buf + off, (size_t) (n - off));
-                        if (w < 0 && errno == EINTR)
-                                continue;
-                        if (w < 0) {
-                                char hex[65];
-                                cairn_sha256_final_hex(&h, hex);
-                                return cairn_error_set_errno(c->err, errno, "cannot write \"/%s\"", rel);
-                        }
-                        off += w;
-                }
-        }
-        char hex[65];
-        cairn_sha256_final_hex(&h, hex);
-        if (strcmp(hex, m->hash) != 0)
-                return cairn_error_set(c->err, -EAGAIN,
-                                       "\"%s\" changed while the build was copying it; the source files must not change "
-                                       "during a build",
-                                       m->path);
+        if ((r = copy_data(in, out, m->size)) < 0)
+                return cairn_error_set_errno(c->err, -r, "cannot copy \"%s\" to \"/%s\"", m->path, rel);
+        /* The copy is of the hashed contents only if the file did not change
+         * while it was copied either: its change time says so. */
+        if (!same_version(in, m))
+                return changed(c, m);
         if (fchown(out, c->uid, c->gid) < 0 || fchmod(out, mode) < 0)
                 return cairn_error_set_errno(c->err, errno, "cannot set the owner and mode of \"/%s\"", rel);
         struct timespec t[2] = { m->mtime, m->mtime };

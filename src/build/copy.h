@@ -8,9 +8,11 @@
  * send a write outside it.  The rules are OBuilder's (reference 1.5): files
  * get mode 0755 if any execute bit is set and 0644 otherwise, directories
  * 0755, symlinks are copied as symlinks, times are kept, and everything is
- * owned by the step's user.  Each file's contents are hashed again as they
- * are copied and must match the manifest, so a file changed between hashing
- * and copying fails the step instead of caching the wrong contents.
+ * owned by the step's user.  Data moves in the kernel (reflink or
+ * copy_file_range).  Each file must still be the version that was hashed --
+ * same inode, size, modification and change time, before and after it is
+ * copied -- so a file changed between hashing and copying fails the step
+ * instead of caching the wrong contents.
  *
  * Unlike OBuilder, directories that already exist on the way to the
  * destination keep their owner and mode.

@@ -250,6 +250,9 @@ static int walk_entry(struct walk *w, int dirfd, const char *name, const char *p
         m->mode = st.st_mode;
         m->mtime = st.st_mtim;
         m->size = st.st_size;
+        m->dev = st.st_dev;
+        m->ino = st.st_ino;
+        m->ctime = st.st_ctim;
         if (S_ISREG(st.st_mode)) {
                 m->kind = CAIRN_MANIFEST_FILE;
                 struct cache_entry *e = cache_find(w->h, &st, false);

@@ -41,6 +41,11 @@ struct cairn_manifest {
         mode_t mode;                 /* from lstat, for the copy */
         struct timespec mtime;
         off_t size;
+        /* Which version of the file was hashed: the copy checks it is
+         * still the same one. */
+        dev_t dev;
+        ino_t ino;
+        struct timespec ctime;
 };
 
 /* Per-build state: the file-hash cache and the worker count. */
