@@ -25,24 +25,6 @@ struct copier {
         struct cairn_error **err;
 };
 
-/* "a/b/c" normalised: no leading "/", no "." or empty components. */
-static char *normalise(const char *path)
-{
-        struct cairn_buf b = CAIRN_BUF_INIT;
-        for (const char *p = path; *p;) {
-                while (*p == '/')
-                        p++;
-                const char *e = p;
-                while (*e && *e != '/')
-                        e++;
-                size_t n = (size_t) (e - p);
-                if (n && !(n == 1 && *p == '.'))
-                        cairn_buf_printf(&b, "%s%.*s", b.len ? "/" : "", (int) n, p);
-                p = e;
-        }
-        return cairn_buf_steal(&b, NULL);
-}
-
 /* Make sure directory rel exists in the destination; new ones are 0755 and
  * owned by the user, existing ones are left alone. */
 static int ensure_dir(struct copier *c, const char *rel)
@@ -214,8 +196,13 @@ int cairn_copy_into_root(const char *src_dir, struct cairn_manifest *const *item
                 close(c.srcfd);
                 return cairn_error_set_errno(err, errno, "cannot open the root \"%s\"", rootfs);
         }
-        _cleanup_free_ char *target = normalise(dst);
+        _cleanup_free_ char *target = cairn_path_normalise(dst);
         int r = 0;
+        if (!target) {
+                close(c.srcfd);
+                close(c.rootfd);
+                return cairn_error_set(err, -EINVAL, "the destination \"%s\" has a \"..\" component", dst);
+        }
         if (copy_items) {
                 r = ensure_dir(&c, target);
                 for (size_t i = 0; i < n_items && r >= 0; i++) {

@@ -74,30 +74,6 @@ static void strset_free(struct strset *set)
         free(set->slots);
 }
 
-/* Normalise an entry name to "a/b/c" (no leading "/", no "." or empty
- * components); NULL when it has a ".." component. */
-static char *clean_path(const char *name)
-{
-        struct cairn_buf b = CAIRN_BUF_INIT;
-        const char *p = name;
-        while (*p) {
-                while (*p == '/')
-                        p++;
-                const char *e = p;
-                while (*e && *e != '/')
-                        e++;
-                size_t n = (size_t) (e - p);
-                if (n == 2 && p[0] == '.' && p[1] == '.') {
-                        cairn_buf_release(&b);
-                        return NULL;
-                }
-                if (n && !(n == 1 && p[0] == '.'))
-                        cairn_buf_printf(&b, "%s%.*s", b.len ? "/" : "", (int) n, p);
-                p = e;
-        }
-        return cairn_buf_steal(&b, NULL);
-}
-
 struct layer {
         int rootfd;
         const char *path;
@@ -174,7 +150,7 @@ static int write_entry(struct layer *l, struct archive *a, struct archive_entry 
         const char *hardlink = archive_entry_hardlink(e);
         mode_t type = archive_entry_filetype(e);
         if (hardlink) {
-                _cleanup_free_ char *target = clean_path(hardlink);
+                _cleanup_free_ char *target = cairn_path_normalise(hardlink);
                 if (!target || !*target) {
                         r = fail(l, rel, 0, "hard link target escapes the root");
                         goto out;
@@ -346,7 +322,7 @@ int cairn_extract_layer(int rootfd, const char *path, const struct cairn_extract
                         r = cairn_error_set(err, -EINVAL, "layer \"%s\": an entry has no name or too long a name", path);
                         break;
                 }
-                _cleanup_free_ char *rel = clean_path(name);
+                _cleanup_free_ char *rel = cairn_path_normalise(name);
                 if (!rel) {
                         r = cairn_error_set(err, -EINVAL, "layer \"%s\": entry \"%s\" escapes the root (\"..\")", path,
                                             name);

@@ -45,22 +45,9 @@ void cairn_image_free(struct cairn_image *img)
         free(img);
 }
 
-static char *escape_name(const char *name)
-{
-        struct cairn_buf b = CAIRN_BUF_INIT;
-        for (const unsigned char *p = (const unsigned char *) name; *p; p++) {
-                if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-                    *p == '.' || *p == '_')
-                        cairn_buf_addc(&b, (char) *p);
-                else
-                        cairn_buf_printf(&b, "%%%02x", *p);
-        }
-        return cairn_buf_steal(&b, NULL);
-}
-
 static char *record_path(const char *root, const char *name)
 {
-        _cleanup_free_ char *e = escape_name(name);
+        _cleanup_free_ char *e = cairn_escape_filename("", name);
         return cairn_xasprintf("%s/images/%s.json", root, e);
 }
 

@@ -33,17 +33,9 @@
 #include "base/log.h"
 #include "store/store.h"
 
-struct cache_state {
-        char *name;
-        unsigned long generation;
-        struct cache_state *next;
-};
-
 struct copy_store {
         struct cairn_store pub;
-        int lock_fd;
         unsigned long next_tmp;
-        struct cache_state *caches;
 };
 
 static char *sub(const struct copy_store *s, const char *a, const char *b)
@@ -241,81 +233,27 @@ static int clone_tree(const char *src, const char *dst, struct cairn_error **err
         return r;
 }
 
-static int wipe(const char *dir)
-{
-        struct cairn_error *err = NULL;
-        DIR *d = opendir(dir);
-        if (!d)
-                return 0;
-        for (struct dirent *de; (de = readdir(d));) {
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                        continue;
-                _cleanup_free_ char *p = cairn_xasprintf("%s/%s", dir, de->d_name);
-                if (cairn_rm_rf(p, &err) < 0) {
-                        cairn_warn("%s", err->message);
-                        cairn_error_free(err);
-                        err = NULL;
-                }
-        }
-        closedir(d);
-        return 0;
-}
-
 static int copy_open(const char *root, struct cairn_store **ret, struct cairn_error **err)
 {
         static const char *const dirs[] = { "state", "cache", "cache-tmp", "result", "result-tmp" };
-        _cleanup_free_ char *lock = NULL;
+        static const char *const temp_dirs[] = { "result-tmp", "cache-tmp" };
         struct copy_store *s = cairn_xzalloc(sizeof(*s));
         s->pub.ops = &cairn_store_copy_ops;
         s->pub.root = cairn_xstrdup(root);
-        s->lock_fd = -1;
-        size_t len = strlen(s->pub.root);
-        while (len > 1 && s->pub.root[len - 1] == '/')
-                s->pub.root[--len] = '\0';
-        s->pub.state_dir = sub(s, "state", NULL);
-        int r = cairn_mkdir_p(s->pub.root, 0755, err);
-        for (size_t i = 0; r >= 0 && i < CAIRN_ARRAY_SIZE(dirs); i++) {
-                _cleanup_free_ char *d = sub(s, dirs[i], NULL);
-                r = cairn_mkdir_p(d, 0755, err);
-        }
-        if (r < 0)
-                goto fail;
-        lock = sub(s, "state", "lock");
-        s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (s->lock_fd < 0) {
-                r = cairn_error_set_errno(err, errno, "cannot open \"%s\"", lock);
-                goto fail;
-        }
-        if (flock(s->lock_fd, LOCK_EX | LOCK_NB) == 0) {
-                _cleanup_free_ char *a = sub(s, "result-tmp", NULL);
-                _cleanup_free_ char *b = sub(s, "cache-tmp", NULL);
-                wipe(a);
-                wipe(b);
-        }
-        if (flock(s->lock_fd, LOCK_SH) < 0) {
-                r = cairn_error_set_errno(err, errno, "cannot lock \"%s\"", lock);
-                goto fail;
+        int r = cairn_store_prepare(&s->pub, dirs, CAIRN_ARRAY_SIZE(dirs), temp_dirs, CAIRN_ARRAY_SIZE(temp_dirs), NULL,
+                                    err);
+        if (r < 0) {
+                cairn_store_copy_ops.close(&s->pub);
+                return r;
         }
         *ret = &s->pub;
         return 0;
-fail:
-        cairn_store_copy_ops.close(&s->pub);
-        return r;
 }
 
 static void copy_close(struct cairn_store *pub)
 {
-        struct copy_store *s = (struct copy_store *) pub;
-        if (s->lock_fd >= 0)
-                close(s->lock_fd);
-        for (struct cache_state *c = s->caches, *next; c; c = next) {
-                next = c->next;
-                free(c->name);
-                free(c);
-        }
-        free(s->pub.root);
-        free(s->pub.state_dir);
-        free(s);
+        cairn_store_release(pub);
+        free(pub);
 }
 
 static int copy_result(struct cairn_store *pub, const char *id, char **ret_dir, struct cairn_error **err)
@@ -414,21 +352,8 @@ static void copy_view_release(struct cairn_store *pub, void *handle)
 }
 
 struct copy_cache {
-        struct cache_state *state;
         unsigned long generation;
 };
-
-static struct cache_state *cache_state(struct copy_store *s, const char *name)
-{
-        for (struct cache_state *c = s->caches; c; c = c->next)
-                if (strcmp(c->name, name) == 0)
-                        return c;
-        struct cache_state *c = cairn_xzalloc(sizeof(*c));
-        c->name = cairn_xstrdup(name);
-        c->next = s->caches;
-        s->caches = c;
-        return c;
-}
 
 static int copy_cache_get(struct cairn_store *pub, const char *name, uid_t uid, gid_t gid,
                           struct cairn_store_cache **ret, struct cairn_error **err)
@@ -450,8 +375,7 @@ static int copy_cache_get(struct cairn_store *pub, const char *name, uid_t uid, 
                 return r;
         }
         struct copy_cache *cc = cairn_xzalloc(sizeof(*cc));
-        cc->state = cache_state(s, name);
-        cc->generation = cc->state->generation;
+        cc->generation = cairn_store_cache_generation(pub, name);
         struct cairn_store_cache *c = cairn_xzalloc(sizeof(*c));
         c->name = cairn_xstrdup(name);
         c->path = copy;
@@ -465,9 +389,8 @@ static int copy_cache_release(struct cairn_store *pub, struct cairn_store_cache 
         struct copy_store *s = (struct copy_store *) pub;
         struct copy_cache *cc = c->priv;
         int r = 0;
-        if (cc->generation == cc->state->generation) {
-                /* First releaser wins: the copy becomes the cache. */
-                cc->state->generation++;
+        /* First releaser wins: the copy becomes the cache. */
+        if (cairn_store_cache_claim(pub, c->name, cc->generation)) {
                 _cleanup_free_ char *dirname = cairn_store_cache_dirname(c->name);
                 _cleanup_free_ char *master = sub(s, "cache", dirname);
                 _cleanup_free_ char *old = cairn_xasprintf("%s.old-%lu", c->path, cc->generation);

@@ -40,22 +40,12 @@
 
 #define OVERLAY_MAX_LAYERS 500
 
-struct cache_state {
-        char *name;
-        unsigned long generation;
-        unsigned users;
-        struct cache_state *next;
-};
-
 struct overlay_store {
         struct cairn_store pub;
-        int lock_fd;
         unsigned long next_cache;
-        struct cache_state *caches;
 };
 
 struct overlay_cache {
-        struct cache_state *state;
         unsigned long generation;
         char *upper, *work, *merged;
 };
@@ -107,84 +97,54 @@ static void unmount_below(const char *root)
         free(points);
 }
 
-static int wipe_contents(const char *dir, struct cairn_error **err)
+static void recover(struct cairn_store *s)
 {
-        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return cairn_error_set_errno(err, errno, "cannot open \"%s\"", dir);
-        DIR *d = fdopendir(dup(fd));
-        if (!d)
-                return cairn_error_set_errno(err, errno, "cannot list \"%s\"", dir);
-        int r = 0;
-        for (struct dirent *de; (de = readdir(d)) && r >= 0;) {
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                        continue;
-                r = cairn_rm_rf_at(fd, de->d_name, err);
-        }
-        closedir(d);
-        return r;
+        unmount_below(s->root);
 }
 
 static int overlay_open(const char *root, struct cairn_store **ret, struct cairn_error **err)
 {
-        _cleanup_free_ char *lock = NULL;
         struct overlay_store *s = cairn_xzalloc(sizeof(*s));
         s->pub.ops = &cairn_store_overlayfs_ops;
         s->pub.root = cairn_xstrdup(root);
-        s->lock_fd = -1;
-        size_t len = strlen(s->pub.root);
-        while (len > 1 && s->pub.root[len - 1] == '/')
-                s->pub.root[--len] = '\0';
-        s->pub.state_dir = sub(s, "state", NULL);
-        int r = cairn_mkdir_p(s->pub.root, 0755, err);
-        for (size_t i = 0; r >= 0 && i < CAIRN_ARRAY_SIZE(dirs); i++) {
-                _cleanup_free_ char *d = sub(s, dirs[i], NULL);
-                r = cairn_mkdir_p(d, 0755, err);
-        }
-        if (r < 0)
-                goto fail;
-        /* Every cairn process using the store holds a shared lock; start-up
-         * recovery runs only when it can take the lock exclusively, so it
-         * never wipes the temporary results of a running build. */
-        lock = sub(s, "state", "lock");
-        s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (s->lock_fd < 0) {
-                r = cairn_error_set_errno(err, errno, "cannot open \"%s\"", lock);
-                goto fail;
-        }
-        if (flock(s->lock_fd, LOCK_EX | LOCK_NB) == 0) {
-                unmount_below(s->pub.root);
-                for (size_t i = 0; r >= 0 && i < CAIRN_ARRAY_SIZE(temp_dirs); i++) {
-                        _cleanup_free_ char *d = sub(s, temp_dirs[i], NULL);
-                        r = wipe_contents(d, err);
-                }
-                if (r < 0)
-                        goto fail;
-        }
-        if (flock(s->lock_fd, LOCK_SH) < 0) {
-                r = cairn_error_set_errno(err, errno, "cannot lock \"%s\"", lock);
-                goto fail;
+        int r = cairn_store_prepare(&s->pub, dirs, CAIRN_ARRAY_SIZE(dirs), temp_dirs, CAIRN_ARRAY_SIZE(temp_dirs),
+                                    recover, err);
+        if (r < 0) {
+                cairn_store_overlayfs_ops.close(&s->pub);
+                return r;
         }
         *ret = &s->pub;
         return 0;
-fail:
-        cairn_store_overlayfs_ops.close(&s->pub);
-        return r;
 }
 
 static void overlay_close(struct cairn_store *pub)
 {
-        struct overlay_store *s = (struct overlay_store *) pub;
-        if (s->lock_fd >= 0)
-                close(s->lock_fd);
-        for (struct cache_state *c = s->caches, *next; c; c = next) {
-                next = c->next;
-                free(c->name);
-                free(c);
+        cairn_store_release(pub);
+        free(pub);
+}
+
+/* result/ID and its ancestors, nearest first, by their parent links. */
+static char **ancestors(struct overlay_store *s, const char *id, size_t *ret_n)
+{
+        char **v = NULL;
+        size_t n = 0;
+        for (char *dir = sub(s, "result", id); dir;) {
+                v = cairn_xreallocarray(v, n + 1, sizeof(*v));
+                v[n++] = dir;
+                if (n > OVERLAY_MAX_LAYERS + 1)
+                        break;
+                _cleanup_free_ char *link = cairn_xasprintf("%s/parent", dir);
+                dir = cairn_read_link(link);
         }
-        free(s->pub.root);
-        free(s->pub.state_dir);
-        free(s);
+        *ret_n = n;
+        return v;
+}
+
+static void free_strv_n(char **v, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
 }
 
 static int overlay_result(struct cairn_store *pub, const char *id, char **ret_dir, struct cairn_error **err)
@@ -326,16 +286,7 @@ static int overlay_begin(struct cairn_store *pub, const char *base, const char *
                 r = cairn_error_set_errno(err, errno, "cannot link \"%s\" to its parent", ob->in_progress);
                 goto fail;
         }
-        /* The ancestors, nearest first, by their parent links. */
-        char *dir = cairn_xstrdup(parent);
-        while (dir) {
-                lowers = cairn_xreallocarray(lowers, n + 1, sizeof(*lowers));
-                lowers[n++] = dir;
-                if (n > OVERLAY_MAX_LAYERS + 1)
-                        break;
-                _cleanup_free_ char *link = cairn_xasprintf("%s/parent", dir);
-                dir = cairn_read_link(link);
-        }
+        lowers = ancestors(s, base, &n);
         leaf = cairn_xasprintf(".l-%s", id);
         linkdir = sub(s, "merged", leaf);
         r = mount_overlay(linkdir, lowers, n, ob->in_progress, ob->work, ob->merged, err);
@@ -344,15 +295,11 @@ static int overlay_begin(struct cairn_store *pub, const char *base, const char *
         ob->mounted = true;
         b->dir = cairn_xstrdup(ob->merged);
         b->rootfs = cairn_xasprintf("%s/rootfs", b->dir);
-        for (size_t i = 0; i < n; i++)
-                free(lowers[i]);
-        free(lowers);
+        free_strv_n(lowers, n);
         *ret = b;
         return 0;
 fail:
-        for (size_t i = 0; i < n; i++)
-                free(lowers[i]);
-        free(lowers);
+        free_strv_n(lowers, n);
         discard(ob);
         build_free(b);
         return r;
@@ -420,18 +367,6 @@ static int overlay_delete(struct cairn_store *pub, const char *id, struct cairn_
         return cairn_rm_rf(target, err);
 }
 
-static struct cache_state *cache_state(struct overlay_store *s, const char *name)
-{
-        for (struct cache_state *c = s->caches; c; c = c->next)
-                if (strcmp(c->name, name) == 0)
-                        return c;
-        struct cache_state *c = cairn_xzalloc(sizeof(*c));
-        c->name = cairn_xstrdup(name);
-        c->next = s->caches;
-        s->caches = c;
-        return c;
-}
-
 static int overlay_cache_get(struct cairn_store *pub, const char *name, uid_t uid, gid_t gid,
                              struct cairn_store_cache **ret, struct cairn_error **err)
 {
@@ -445,10 +380,8 @@ static int overlay_cache_get(struct cairn_store *pub, const char *name, uid_t ui
                 if (chown(master, uid, gid) < 0)
                         return cairn_error_set_errno(err, errno, "cannot set the owner of \"%s\"", master);
         }
-        struct cache_state *cs = cache_state(s, name);
         struct overlay_cache *oc = cairn_xzalloc(sizeof(*oc));
-        oc->state = cs;
-        oc->generation = cs->generation;
+        oc->generation = cairn_store_cache_generation(pub, name);
         unsigned long n = s->next_cache++;
         _cleanup_free_ char *leaf = cairn_xasprintf("%lu-%s", n, dirname);
         oc->upper = sub(s, "cache-result", leaf);
@@ -472,7 +405,6 @@ static int overlay_cache_get(struct cairn_store *pub, const char *name, uid_t ui
         }
         if (r < 0)
                 goto fail;
-        cs->users++;
         struct cairn_store_cache *c = cairn_xzalloc(sizeof(*c));
         c->name = cairn_xstrdup(name);
         c->path = cairn_xstrdup(oc->merged);
@@ -566,11 +498,9 @@ static int overlay_cache_release(struct cairn_store *pub, struct cairn_store_cac
         int r = 0;
         if (umount2(oc->merged, 0) < 0 && umount2(oc->merged, MNT_DETACH) < 0)
                 r = cairn_error_set_errno(err, errno, "cannot unmount the cache \"%s\"", oc->merged);
-        oc->state->users--;
-        if (r == 0 && oc->generation == oc->state->generation) {
-                /* First releaser wins: later copies of the same generation
-                 * are discarded. */
-                oc->state->generation++;
+        /* First releaser wins: later copies of the same generation are
+         * discarded. */
+        if (r == 0 && cairn_store_cache_claim(pub, c->name, oc->generation)) {
                 _cleanup_free_ char *dirname = cairn_store_cache_dirname(c->name);
                 _cleanup_free_ char *master = sub(s, "cache", dirname);
                 _cleanup_close_ int u = open(oc->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -605,16 +535,8 @@ static int overlay_view(struct cairn_store *pub, const char *id, char **ret_root
                         struct cairn_error **err)
 {
         struct overlay_store *s = (struct overlay_store *) pub;
-        char **lowers = NULL;
         size_t n = 0;
-        for (char *dir = sub(s, "result", id); dir;) {
-                lowers = cairn_xreallocarray(lowers, n + 1, sizeof(*lowers));
-                lowers[n++] = dir;
-                if (n > OVERLAY_MAX_LAYERS + 1)
-                        break;
-                _cleanup_free_ char *link = cairn_xasprintf("%s/parent", dir);
-                dir = cairn_read_link(link);
-        }
+        char **lowers = ancestors(s, id, &n);
         struct overlay_view *v = cairn_xzalloc(sizeof(*v));
         int r = 0;
         if (n == 1) {
@@ -633,9 +555,7 @@ static int overlay_view(struct cairn_store *pub, const char *id, char **ret_root
                 if (r == 0)
                         *ret_rootfs = cairn_xasprintf("%s/rootfs", v->mountpoint);
         }
-        for (size_t i = 0; i < n; i++)
-                free(lowers[i]);
-        free(lowers);
+        free_strv_n(lowers, n);
         if (r < 0) {
                 if (v->mountpoint)
                         rmdir(v->mountpoint);

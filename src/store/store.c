@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "store/store.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/cleanup.h"
+#include "base/fs.h"
 #include "base/strbuf.h"
 
 static const struct {
@@ -53,16 +59,112 @@ void cairn_store_close(struct cairn_store *s)
 
 char *cairn_store_cache_dirname(const char *name)
 {
-        struct cairn_buf b = CAIRN_BUF_INIT;
-        cairn_buf_adds(&b, "c-");
-        for (const unsigned char *p = (const unsigned char *) name; *p; p++) {
-                if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-                    *p == '.' || *p == '_')
-                        cairn_buf_addc(&b, (char) *p);
-                else
-                        cairn_buf_printf(&b, "%%%02x", *p);
+        /* The "c-" prefix also keeps "." and ".." from being names. */
+        return cairn_escape_filename("c-", name);
+}
+
+struct cairn_cache_generation {
+        char *name;
+        unsigned long generation;
+        struct cairn_cache_generation *next;
+};
+
+static struct cairn_cache_generation *generation_of(struct cairn_store *s, const char *name)
+{
+        for (struct cairn_cache_generation *g = s->generations; g; g = g->next)
+                if (strcmp(g->name, name) == 0)
+                        return g;
+        struct cairn_cache_generation *g = cairn_xzalloc(sizeof(*g));
+        g->name = cairn_xstrdup(name);
+        g->next = s->generations;
+        s->generations = g;
+        return g;
+}
+
+unsigned long cairn_store_cache_generation(struct cairn_store *s, const char *name)
+{
+        return generation_of(s, name)->generation;
+}
+
+bool cairn_store_cache_claim(struct cairn_store *s, const char *name, unsigned long generation)
+{
+        struct cairn_cache_generation *g = generation_of(s, name);
+        if (g->generation != generation)
+                return false;
+        g->generation++;
+        return true;
+}
+
+static void free_generations(struct cairn_store *s)
+{
+        for (struct cairn_cache_generation *g = s->generations, *next; g; g = next) {
+                next = g->next;
+                free(g->name);
+                free(g);
         }
-        /* "c-." and "c-.." are fine names: the prefix keeps them from being
-         * "." or "..". */
-        return cairn_buf_steal(&b, NULL);
+        s->generations = NULL;
+}
+
+static int wipe_contents(const char *dir, struct cairn_error **err)
+{
+        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return cairn_error_set_errno(err, errno, "cannot open \"%s\"", dir);
+        DIR *d = fdopendir(dup(fd));
+        if (!d)
+                return cairn_error_set_errno(err, errno, "cannot list \"%s\"", dir);
+        int r = 0;
+        for (struct dirent *de; (de = readdir(d)) && r >= 0;) {
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                r = cairn_rm_rf_at(fd, de->d_name, err);
+        }
+        closedir(d);
+        return r;
+}
+
+int cairn_store_prepare(struct cairn_store *s, const char *const *dirs, size_t n_dirs, const char *const *temp_dirs,
+                        size_t n_temp, void (*recover)(struct cairn_store *s), struct cairn_error **err)
+{
+        size_t len = strlen(s->root);
+        while (len > 1 && s->root[len - 1] == '/')
+                s->root[--len] = '\0';
+        s->state_dir = cairn_xasprintf("%s/state", s->root);
+        s->lock_fd = -1;
+        int r = cairn_mkdir_p(s->root, 0755, err);
+        for (size_t i = 0; r >= 0 && i < n_dirs; i++) {
+                _cleanup_free_ char *d = cairn_path_join(s->root, dirs[i]);
+                r = cairn_mkdir_p(d, 0755, err);
+        }
+        if (r < 0)
+                return r;
+        /* Every cairn process using the store holds a shared lock; start-up
+         * recovery runs only when it can take the lock exclusively, so it
+         * never wipes the temporary results of a running build. */
+        _cleanup_free_ char *lock = cairn_path_join(s->state_dir, "lock");
+        s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (s->lock_fd < 0)
+                return cairn_error_set_errno(err, errno, "cannot open \"%s\"", lock);
+        if (flock(s->lock_fd, LOCK_EX | LOCK_NB) == 0) {
+                if (recover)
+                        recover(s);
+                for (size_t i = 0; r >= 0 && i < n_temp; i++) {
+                        _cleanup_free_ char *d = cairn_path_join(s->root, temp_dirs[i]);
+                        r = wipe_contents(d, err);
+                }
+                if (r < 0)
+                        return r;
+        }
+        if (flock(s->lock_fd, LOCK_SH) < 0)
+                return cairn_error_set_errno(err, errno, "cannot lock \"%s\"", lock);
+        return 0;
+}
+
+void cairn_store_release(struct cairn_store *s)
+{
+        if (s->lock_fd >= 0)
+                close(s->lock_fd);
+        free_generations(s);
+        free(s->root);
+        free(s->state_dir);
 }

@@ -66,11 +66,33 @@ struct cairn_store_ops {
         int (*cache_release)(struct cairn_store *s, struct cairn_store_cache *c, struct cairn_error **err);
 };
 
+struct cairn_cache_generation;
+
 struct cairn_store {
         const struct cairn_store_ops *ops;
         char *root;         /* absolute */
         char *state_dir;    /* root/state: db/db.sqlite lives here */
+        int lock_fd;        /* shared lock held while the store is open */
+        struct cairn_cache_generation *generations;
 };
+
+/*
+ * For backends: create root and its dirs, take the store lock, and, if no
+ * other process has the store open, call recover and empty temp_dirs (what
+ * a crash leaves).  Sets root (trailing '/' removed), state_dir, lock_fd.
+ */
+int cairn_store_prepare(struct cairn_store *s, const char *const *dirs, size_t n_dirs, const char *const *temp_dirs,
+                        size_t n_temp, void (*recover)(struct cairn_store *s), struct cairn_error **err);
+/* Free what cairn_store_prepare set up and the cache generations. */
+void cairn_store_release(struct cairn_store *s);
+
+/*
+ * Cache generations, for "first releaser wins": take the current generation
+ * with a copy; on release, cairn_store_cache_claim returns true (and moves
+ * the generation on) only for the first copy of that generation.
+ */
+unsigned long cairn_store_cache_generation(struct cairn_store *s, const char *name);
+bool cairn_store_cache_claim(struct cairn_store *s, const char *name, unsigned long generation);
 
 /* Open "overlayfs:/path" or "copy:/path" (and OBuilder's "rsync:/path").
  * Recovers from a crash: temporary results and stale mounts are removed. */
