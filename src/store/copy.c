@@ -256,19 +256,6 @@ static void copy_close(struct cairn_store *pub)
         free(pub);
 }
 
-static int copy_result(struct cairn_store *pub, const char *id, char **ret_dir, struct cairn_error **err)
-{
-        struct copy_store *s = (struct copy_store *) pub;
-        char *dir = sub(s, "result", id);
-        struct stat st;
-        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
-                *ret_dir = dir;
-                return 1;
-        }
-        free(dir);
-        return 0;
-}
-
 static void build_free(struct cairn_store_build *b)
 {
         free(b->dir);
@@ -410,7 +397,7 @@ const struct cairn_store_ops cairn_store_copy_ops = {
         .kind = "copy",
         .open = copy_open,
         .close = copy_close,
-        .result = copy_result,
+        .result = cairn_store_find_result,
         .begin = copy_begin,
         .commit = copy_commit,
         .abort = copy_abort,

@@ -147,19 +147,6 @@ static void free_strv_n(char **v, size_t n)
         free(v);
 }
 
-static int overlay_result(struct cairn_store *pub, const char *id, char **ret_dir, struct cairn_error **err)
-{
-        struct overlay_store *s = (struct overlay_store *) pub;
-        char *dir = sub(s, "result", id);
-        struct stat st;
-        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
-                *ret_dir = dir;
-                return 1;
-        }
-        free(dir);
-        return 0;
-}
-
 /*
  * Mount an overlay at `merged` with `lowers` (top first).  The lower paths go
  * through a directory of short symlinks named by index, and the mount is made
@@ -585,7 +572,7 @@ const struct cairn_store_ops cairn_store_overlayfs_ops = {
         .kind = "overlayfs",
         .open = overlay_open,
         .close = overlay_close,
-        .result = overlay_result,
+        .result = cairn_store_find_result,
         .begin = overlay_begin,
         .commit = overlay_commit,
         .abort = overlay_abort,

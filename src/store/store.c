@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,19 @@ int cairn_store_prepare(struct cairn_store *s, const char *const *dirs, size_t n
         }
         if (flock(s->lock_fd, LOCK_SH) < 0)
                 return cairn_error_set_errno(err, errno, "cannot lock \"%s\"", lock);
+        return 0;
+}
+
+int cairn_store_find_result(struct cairn_store *s, const char *id, char **ret_dir, struct cairn_error **err)
+{
+        (void) err;
+        char *dir = cairn_xasprintf("%s/result/%s", s->root, id);
+        struct stat st;
+        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+                *ret_dir = dir;
+                return 1;
+        }
+        free(dir);
         return 0;
 }
 

@@ -83,6 +83,9 @@ struct cairn_store {
  */
 int cairn_store_prepare(struct cairn_store *s, const char *const *dirs, size_t n_dirs, const char *const *temp_dirs,
                         size_t n_temp, void (*recover)(struct cairn_store *s), struct cairn_error **err);
+/* result/ID, for backends whose results live there: 1 and *ret_dir, or 0. */
+int cairn_store_find_result(struct cairn_store *s, const char *id, char **ret_dir, struct cairn_error **err);
+
 /* Free what cairn_store_prepare set up and the cache generations. */
 void cairn_store_release(struct cairn_store *s);
 
