@@ -475,7 +475,18 @@ static int run_step(const struct run *R, struct cairn_store_build *b, int log_fd
         size_t n_mounts = a->op->n_caches + a->op->n_secrets;
         struct cairn_sandbox_mount *mounts = cairn_xzalloc((n_mounts + 1) * sizeof(*mounts));
         struct cairn_store_cache **caches = cairn_xzalloc((a->op->n_caches + 1) * sizeof(*caches));
-        bool *secret_existed = cairn_xzalloc((a->op->n_secrets + 1) * sizeof(bool));
+        /* Files the sandbox mounts over: if it has to create them, they are
+         * removed again so that no empty mount point (nor anything of a
+         * secret) stays in the result. */
+        size_t n_targets = a->op->n_secrets + 2;
+        const char **targets = cairn_xzalloc(n_targets * sizeof(char *));
+        bool *existed = cairn_xzalloc(n_targets * sizeof(bool));
+        for (size_t i = 0; i < a->op->n_secrets; i++)
+                targets[i] = a->op->secrets[i].target;
+        targets[a->op->n_secrets] = "/etc/hosts";
+        targets[a->op->n_secrets + 1] = "/etc/resolv.conf";
+        for (size_t i = 0; i < n_targets; i++)
+                existed[i] = exists_in_root(b->rootfs, targets[i]);
         char secret_dir[] = "/tmp/cairn-secrets-XXXXXX";
         bool have_secret_dir = false;
         size_t k = 0, n_caches = 0;
@@ -494,7 +505,6 @@ static int run_step(const struct run *R, struct cairn_store_build *b, int log_fd
                         for (size_t i = 0; i < a->op->n_secrets && r >= 0; i++) {
                                 char *p = cairn_xasprintf("%s/secret-%zu", secret_dir, i);
                                 r = cairn_write_file(p, a->secrets[i].value, a->secrets[i].len, 0400, err);
-                                secret_existed[i] = exists_in_root(b->rootfs, a->op->secrets[i].target);
                                 mounts[k++] = (struct cairn_sandbox_mount) { p, a->op->secrets[i].target, true };
                         }
                 }
@@ -545,12 +555,11 @@ static int run_step(const struct run *R, struct cairn_store_build *b, int log_fd
                         cairn_error_free(e2);
                 }
         }
-        if (have_secret_dir) {
-                for (size_t i = 0; i < a->op->n_secrets; i++)
-                        if (!secret_existed[i])
-                                remove_if_empty_file(b->rootfs, a->op->secrets[i].target);
+        for (size_t i = 0; i < n_targets; i++)
+                if (!existed[i])
+                        remove_if_empty_file(b->rootfs, targets[i]);
+        if (have_secret_dir)
                 cairn_rm_rf(secret_dir, NULL);
-        }
         for (size_t i = 0; i < a->op->n_caches + a->op->n_secrets; i++)
                 if (i >= a->op->n_caches && mounts[i].src)
                         free((char *) mounts[i].src);
@@ -560,7 +569,8 @@ static int run_step(const struct run *R, struct cairn_store_build *b, int log_fd
         free(argv);
         free(mounts);
         free(caches);
-        free(secret_existed);
+        free(existed);
+        free(targets);
         return r;
 }
 
