@@ -55,6 +55,12 @@ int cairn_db_open(const char *path, struct cairn_db **ret, struct cairn_error **
         /* Several cairn processes may share the store; wait for each other
          * instead of failing with SQLITE_BUSY. */
         sqlite3_busy_timeout(db->db, 30000);
+        /* Each cairn command is a short-lived process: checkpointing (and
+         * fsyncing) the WAL every time one exits would cost more than the
+         * build of a cached step.  SQLite checkpoints as the WAL grows. */
+        sqlite3_db_config(db->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+        int persist = 1;
+        sqlite3_file_control(db->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
         char *msg = NULL;
         if (sqlite3_exec(db->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, &msg) != SQLITE_OK ||
             sqlite3_exec(db->db, schema, NULL, NULL, &msg) != SQLITE_OK) {

@@ -124,6 +124,24 @@ static int wipe_contents(const char *dir, struct cairn_error **err)
         return r;
 }
 
+static bool temp_dirs_empty(struct cairn_store *s, const char *const *temp_dirs, size_t n_temp)
+{
+        for (size_t i = 0; i < n_temp; i++) {
+                _cleanup_free_ char *d = cairn_path_join(s->root, temp_dirs[i]);
+                DIR *dir = opendir(d);
+                if (!dir)
+                        return false;
+                bool empty = true;
+                for (struct dirent *de; empty && (de = readdir(dir));)
+                        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+                                empty = false;
+                closedir(dir);
+                if (!empty)
+                        return false;
+        }
+        return true;
+}
+
 int cairn_store_prepare(struct cairn_store *s, const char *const *dirs, size_t n_dirs, const char *const *temp_dirs,
                         size_t n_temp, void (*recover)(struct cairn_store *s), struct cairn_error **err)
 {
@@ -146,7 +164,9 @@ int cairn_store_prepare(struct cairn_store *s, const char *const *dirs, size_t n
         s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (s->lock_fd < 0)
                 return cairn_error_set_errno(err, errno, "cannot open \"%s\"", lock);
-        if (flock(s->lock_fd, LOCK_EX | LOCK_NB) == 0) {
+        if (flock(s->lock_fd, LOCK_EX | LOCK_NB) == 0 && !temp_dirs_empty(s, temp_dirs, n_temp)) {
+                /* Every mount and temporary result lives in a temp dir, so
+                 * empty ones mean a clean store: the common case, kept cheap. */
                 if (recover)
                         recover(s);
                 for (size_t i = 0; r >= 0 && i < n_temp; i++) {
