@@ -925,14 +925,17 @@ int cairn_engine_list(struct cairn_engine *e, int (*fn)(const struct cairn_resul
 
 /* --- healthcheck ------------------------------------------------------- */
 
-int cairn_engine_healthcheck(struct cairn_engine *e, cairn_log_fn *log, void *ud, struct cairn_error **err)
+int cairn_engine_healthcheck(struct cairn_engine *e, cairn_log_fn *log, void *ud, volatile sig_atomic_t *cancel,
+                             struct cairn_error **err)
 {
         static const char text[] = "((from busybox) (shell /bin/sh -c) (run (shell \"echo healthcheck\")))";
         struct cairn_spec *spec = NULL;
         int r = cairn_spec_parse("<healthcheck>", text, strlen(text), &spec, err);
         if (r < 0)
                 return r;
-        struct cairn_build_request req = { .spec = spec, .context_dir = "/", .log = log, .log_userdata = ud };
+        struct cairn_build_request req = {
+                .spec = spec, .context_dir = "/", .log = log, .log_userdata = ud, .cancel = cancel,
+        };
         char id[65];
         r = cairn_engine_build(e, &req, id, err);
         if (r >= 0)

@@ -71,8 +71,10 @@ long cairn_engine_prune(struct cairn_engine *e, time_t before, long limit, void 
                         void *ud, struct cairn_error **err);
 
 /* OBuilder's self-test: on base image `busybox`, run "echo healthcheck" with
- * /bin/sh -c, then delete the result.  The log goes to log. */
-int cairn_engine_healthcheck(struct cairn_engine *e, cairn_log_fn *log, void *ud, struct cairn_error **err);
+ * /bin/sh -c, then delete the result.  The log goes to log; setting *cancel
+ * (a timer, say) stops it. */
+int cairn_engine_healthcheck(struct cairn_engine *e, cairn_log_fn *log, void *ud, volatile sig_atomic_t *cancel,
+                             struct cairn_error **err);
 
 struct cairn_result_info {
         const char *id;

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <signal.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "base/cleanup.h"
 #include "base/strbuf.h"
 #include "build/engine.h"
 #include "cli/cli.h"
+
+#define HEALTHCHECK_SECONDS 300
 
 const struct cairn_verb cairn_healthcheck_verb = {
         .name = "healthcheck",
@@ -13,10 +17,18 @@ const struct cairn_verb cairn_healthcheck_verb = {
         .help = "Usage: cairn healthcheck [--store=KIND:PATH]\n"
                 "\n"
                 "Run \"echo healthcheck\" with /bin/sh -c on the image \"busybox\" (import it\n"
-                "first) and delete the result.  Prints \"Healthcheck passed\", or the error\n"
-                "and the captured log on stderr.\n"
+                "first) and delete the result, within 300 seconds.  Prints \"Healthcheck\n"
+                "passed\", or the error and the captured log on stderr.\n"
                 "\n" CAIRN_CLI_STORE_HELP,
 };
+
+static volatile sig_atomic_t timed_out;
+
+static void on_alarm(int sig)
+{
+        (void) sig;
+        timed_out = 1;
+}
 
 static void capture(enum cairn_log_kind kind, const char *data, size_t len, void *ud)
 {
@@ -38,8 +50,15 @@ int cmd_healthcheck(int argc, char **argv)
         _cleanup_error_ struct cairn_error *err = NULL;
         _cleanup_buf_ struct cairn_buf log = CAIRN_BUF_INIT;
         int status = CAIRN_EXIT_OK;
-        if (cairn_engine_healthcheck(e, capture, &log, &err) < 0) {
-                fprintf(stderr, "Healthcheck failed: %s\n%s", err->message, cairn_buf_str(&log));
+        /* OBuilder gives the check 300 seconds. */
+        struct sigaction sa = { .sa_handler = on_alarm };
+        sigaction(SIGALRM, &sa, NULL);
+        alarm(HEALTHCHECK_SECONDS);
+        if (cairn_engine_healthcheck(e, capture, &log, &timed_out, &err) < 0) {
+                if (timed_out)
+                        fprintf(stderr, "Healthcheck failed: Timeout running healthcheck\n%s", cairn_buf_str(&log));
+                else
+                        fprintf(stderr, "Healthcheck failed: %s\n%s", err->message, cairn_buf_str(&log));
                 status = CAIRN_EXIT_FAILURE;
         } else {
                 printf("Healthcheck passed\n");
