@@ -56,14 +56,6 @@ static inline void cairn_fclosep(FILE **f)
                 _take_fd;                          \
         })
 
-/* Declare a cleanup function for a type with a NULL-tolerant free. */
-#define CAIRN_DEFINE_CLEANUP(type, func)           \
-        static inline void func##p(type **p)       \
-        {                                          \
-                if (*p)                            \
-                        func(*p);                  \
-        }
-
 #define CAIRN_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif
