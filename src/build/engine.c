@@ -25,7 +25,7 @@
 #include "build/ids.h"
 #include "build/manifest.h"
 #include "db/db.h"
-#include "fetch/image.h"
+#include "fetch/fetcher.h"
 #include "sandbox/sandbox.h"
 #include "store/store.h"
 
@@ -33,6 +33,7 @@ struct cairn_engine {
         struct cairn_store *store;
         struct cairn_db *db;
         const struct cairn_sandbox_ops *sandbox;
+        const struct cairn_fetcher_ops *fetcher;
         struct cairn_hasher *hasher;
 };
 
@@ -40,7 +41,10 @@ int cairn_engine_open(const char *store_spec, struct cairn_engine **ret, struct 
 {
         _cleanup_free_ char *dbdir = NULL, *dbpath = NULL;
         struct cairn_engine *e = cairn_xzalloc(sizeof(*e));
+        /* The one place backends are chosen: the store from its spec, the
+         * native sandbox and the local image fetcher. */
         e->sandbox = &cairn_sandbox_native_ops;
+        e->fetcher = &cairn_fetcher_local_ops;
         int r = cairn_store_open(store_spec, &e->store, err);
         if (r < 0)
                 goto fail;
@@ -260,45 +264,43 @@ struct base_arg {
         const char *from;
 };
 
+static void base_log(const char *line, void *ud)
+{
+        sink_output(line, strlen(line), ud);
+}
+
 static int fetch_base(const struct run *R, struct cairn_store_build *b, int log_fd, void *arg, struct cairn_error **err)
 {
         struct base_arg *a = arg;
-        const char *root = R->e->store->root;
-        struct cairn_image *img = NULL;
-        int r = cairn_image_lookup(root, a->from, &img, err);
+        struct output_sink sink = { R, log_fd };
+        char **env = NULL;
+        int r = R->e->fetcher->fetch(R->e->store->root, a->from, b->rootfs, &env, base_log, &sink, err);
         if (r < 0)
                 return r;
-        if (r == 0)
-                return cairn_error_set(err, -ENOENT,
-                                       "no image named \"%s\" in the store: import one with 'cairn image import %s FILE'",
-                                       a->from, a->from);
-        struct output_sink sink = { R, log_fd };
-        char line[512];
-        snprintf(line, sizeof(line), "Unpacking %s (%zu layer%s, %s)\n", img->name, img->n_layers,
-                 img->n_layers == 1 ? "" : "s", img->digest);
-        sink_output(line, strlen(line), &sink);
-        r = cairn_image_unpack(root, img, b->rootfs, err);
-        if (r == 0) {
-                /* ((env ((K V) ...))), as OBuilder saves it. */
-                struct cairn_arena *ar = cairn_arena_new();
-                struct cairn_sexp **pairs = cairn_arena_array(ar, img->n_env, sizeof(*pairs));
-                for (size_t i = 0; i < img->n_env; i++) {
-                        const char *eq = strchr(img->env[i], '=');
-                        pairs[i] = cairn_sexp_list(ar, cairn_sexp_atomn(ar, img->env[i], (size_t) (eq - img->env[i])),
-                                                   cairn_sexp_atom(ar, eq + 1), NULL);
-                }
-                struct cairn_sexp *doc = cairn_sexp_list(
-                        ar, cairn_sexp_list(ar, cairn_sexp_atom(ar, "env"), cairn_sexp_listv(ar, pairs, img->n_env), NULL),
-                        NULL);
-                struct cairn_buf text = CAIRN_BUF_INIT;
-                cairn_sexp_print_mach(&text, doc);
-                cairn_buf_addc(&text, '\n');
-                _cleanup_free_ char *envp = cairn_path_join(b->dir, "env");
-                r = cairn_write_file(envp, text.data, text.len, 0644, err);
-                cairn_buf_release(&text);
-                cairn_arena_free(ar);
+        /* ((env ((K V) ...))), as OBuilder saves it. */
+        struct cairn_arena *ar = cairn_arena_new();
+        size_t n = 0;
+        while (env[n])
+                n++;
+        struct cairn_sexp **pairs = cairn_arena_array(ar, n, sizeof(*pairs));
+        for (size_t i = 0; i < n; i++) {
+                const char *eq = strchr(env[i], '=');
+                size_t klen = eq ? (size_t) (eq - env[i]) : strlen(env[i]);
+                pairs[i] = cairn_sexp_list(ar, cairn_sexp_atomn(ar, env[i], klen), cairn_sexp_atom(ar, eq ? eq + 1 : ""),
+                                           NULL);
         }
-        cairn_image_free(img);
+        struct cairn_sexp *doc = cairn_sexp_list(
+                ar, cairn_sexp_list(ar, cairn_sexp_atom(ar, "env"), cairn_sexp_listv(ar, pairs, n), NULL), NULL);
+        struct cairn_buf text = CAIRN_BUF_INIT;
+        cairn_sexp_print_mach(&text, doc);
+        cairn_buf_addc(&text, '\n');
+        _cleanup_free_ char *envp = cairn_path_join(b->dir, "env");
+        r = cairn_write_file(envp, text.data, text.len, 0644, err);
+        cairn_buf_release(&text);
+        cairn_arena_free(ar);
+        for (size_t i = 0; i < n; i++)
+                free(env[i]);
+        free(env);
         return r;
 }
 
