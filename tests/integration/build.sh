@@ -291,14 +291,19 @@ run_cmd "$CAIRN" build -f two.spec ctx2
 is "$(printf '%s\n' "$out" | grep -c 'saved as')" 2 "and they build again"
 
 # --- kill -9 in the middle of a step -----------------------------------------
-printf '((from busybox) (shell /bin/sh -c) (run (shell "echo started; sleep 30; echo done")))' >slow.spec
+# A marker unique to this run, so that tests running in parallel do not see
+# each other's processes.
+marker="cairn-kill-test-$$-$RANDOM"
+printf '((from busybox) (shell /bin/sh -c) (run (shell "echo started; sleep 30; echo %s")))' "$marker" >slow.spec
 "$CAIRN" build -f slow.spec ctx2 >slow.out 2>&1 &
 pid=$!
-for i in $(seq 50); do grep -q started slow.out && break; sleep 0.1; done
+for i in $(seq 100); do grep -q started slow.out && break; sleep 0.1; done
+pgrep -f "$marker" >/dev/null
+ok $? "the step is running"
 kill -9 $pid
 wait $pid 2>/dev/null || true
-sleep 0.5
-ok $(pgrep -f "sleep 30" >/dev/null && echo 1 || echo 0) "kill -9 of cairn kills the step's processes"
+for i in $(seq 50); do pgrep -f "$marker" >/dev/null || break; sleep 0.1; done
+ok $(pgrep -f "$marker" >/dev/null && echo 1 || echo 0) "kill -9 of cairn kills the step's processes"
 printf '((from busybox) (shell /bin/sh -c) (run (shell "echo started; echo done")))' >slow.spec
 run_cmd "$CAIRN" build -f slow.spec ctx2
 is_status 0 "the next build succeeds"
