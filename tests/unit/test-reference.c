@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fetch/reference.h"
+#include "tap.h"
+
+#define D64 "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static void normalises(const char *in, const char *out, const char *api)
+{
+        struct cairn_image_ref *r = NULL;
+        struct cairn_error *err = NULL;
+        if (!ok(cairn_image_ref_parse(in, &r, &err) == 0, "parses: %s", in)) {
+                tap_diag("%s", err->message);
+                cairn_error_free(err);
+                return;
+        }
+        char *s = cairn_image_ref_string(r);
+        is_str(s, out, "%s -> %s", in, out);
+        is_str(r->api_host, api, "%s: the API is at %s", in, api);
+        free(s);
+        cairn_image_ref_free(r);
+}
+
+static void rejects(const char *in, const char *msg)
+{
+        struct cairn_image_ref *r = NULL;
+        struct cairn_error *err = NULL;
+        ok(cairn_image_ref_parse(in, &r, &err) < 0, "rejected: \"%s\"", in);
+        has_str(err ? err->message : NULL, msg, "message for \"%s\"", in);
+        cairn_error_free(err);
+        cairn_image_ref_free(r);
+}
+
+int main(void)
+{
+        normalises("busybox", "docker.io/library/busybox:latest", "registry-1.docker.io");
+        normalises("busybox:1.36", "docker.io/library/busybox:1.36", "registry-1.docker.io");
+        normalises("ocaml/opam:debian-12-ocaml-4.14", "docker.io/ocaml/opam:debian-12-ocaml-4.14", "registry-1.docker.io");
+        normalises("docker.io/busybox", "docker.io/library/busybox:latest", "registry-1.docker.io");
+        normalises("index.docker.io/library/busybox:x", "docker.io/library/busybox:x", "registry-1.docker.io");
+        normalises("mcr.microsoft.com/windows/servercore:ltsc2022", "mcr.microsoft.com/windows/servercore:ltsc2022",
+                   "mcr.microsoft.com");
+        normalises("localhost/foo", "localhost/foo:latest", "localhost");
+        normalises("localhost:5000/a/b/c:v1.2_3-x", "localhost:5000/a/b/c:v1.2_3-x", "localhost:5000");
+        normalises("127.0.0.1:5000/img@" D64, "127.0.0.1:5000/img@" D64, "127.0.0.1:5000");
+        normalises("127.0.0.1:5000/img:tag@" D64, "127.0.0.1:5000/img:tag@" D64, "127.0.0.1:5000");
+        normalises("a.b__c-d--e", "docker.io/library/a.b__c-d--e:latest", "registry-1.docker.io");
+        normalises("Registry.Example.COM/x", "Registry.Example.COM/x:latest", "Registry.Example.COM");
+        rejects("", "it is empty");
+        rejects("Busybox", "repository names must be lowercase");
+        rejects("busybox:", "invalid tag");
+        rejects("busybox:-x", "invalid tag");
+        rejects("busybox@sha256:abc", "64 lowercase hex digits");
+        rejects("busybox@md5:" "0123456789abcdef0123456789abcdef", "only sha256 digests");
+        rejects("a//b", "an empty path component");
+        rejects("a/b_", "must start and end with a letter or digit");
+        rejects("a/b...c", "single separators");
+        rejects("exa mple.com/x", "invalid");
+        rejects("example.com/", "no repository name");
+        return tap_done();
+}
