@@ -42,9 +42,9 @@ int cairn_engine_open(const char *store_spec, struct cairn_engine **ret, struct 
         _cleanup_free_ char *dbdir = NULL, *dbpath = NULL;
         struct cairn_engine *e = cairn_xzalloc(sizeof(*e));
         /* The one place backends are chosen: the store from its spec, the
-         * native sandbox and the local image fetcher. */
+         * native sandbox and the image fetcher. */
         e->sandbox = &cairn_sandbox_native_ops;
-        e->fetcher = &cairn_fetcher_local_ops;
+        e->fetcher = &cairn_fetcher_default_ops;
         int r = cairn_store_open(store_spec, &e->store, err);
         if (r < 0)
                 goto fail;
@@ -274,7 +274,11 @@ static int fetch_base(const struct run *R, struct cairn_store_build *b, int log_
         struct base_arg *a = arg;
         struct output_sink sink = { R, log_fd };
         char **env = NULL;
-        int r = R->e->fetcher->fetch(R->e->store->root, a->from, b->rootfs, &env, base_log, &sink, err);
+        struct cairn_fetch_request fr = {
+                .store_root = R->e->store->root, .from = a->from, .rootfs = b->rootfs,
+                .registry = R->req->registry, .log = base_log, .userdata = &sink,
+        };
+        int r = R->e->fetcher->fetch(&fr, &env, err);
         if (r < 0)
                 return r;
         /* ((env ((K V) ...))), as OBuilder saves it. */

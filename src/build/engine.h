@@ -39,6 +39,8 @@ struct cairn_secret {
         size_t len;
 };
 
+struct cairn_registry_options;
+
 struct cairn_build_request {
         const struct cairn_spec *spec;
         const char *context_dir;           /* source of (copy (src ...)) */
@@ -47,6 +49,7 @@ struct cairn_build_request {
         cairn_log_fn *log;
         void *log_userdata;
         volatile sig_atomic_t *cancel;     /* set non-zero to stop */
+        const struct cairn_registry_options *registry;   /* for pulls; may be NULL */
 };
 
 int cairn_engine_open(const char *store_spec, struct cairn_engine **ret, struct cairn_error **err);

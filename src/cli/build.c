@@ -12,6 +12,7 @@
 #include "base/cleanup.h"
 #include "base/file.h"
 #include "build/engine.h"
+#include "fetch/registry.h"
 #include "cli/cli.h"
 #include "spec/spec.h"
 
@@ -29,6 +30,7 @@ const struct cairn_verb cairn_build_verb = {
                 "  -f, --file=SPEC          the spec (\"-\" reads standard input)\n"
                 CAIRN_CLI_STORE_HELP
                 "      --secret=ID:FILE     the value of secret ID, read whole from FILE (repeatable)\n"
+                CAIRN_CLI_REGISTRY_HELP
                 "\n"
                 "Exit status: 0 on success; 1 if the spec is invalid or a step failed\n"
                 "(\"Build step failed: ...\" on stderr) or the build was cancelled.\n",
@@ -80,9 +82,11 @@ int cmd_build(int argc, char **argv)
                 { "store", required_argument, NULL, OPT_STORE },
                 { "secret", required_argument, NULL, OPT_SECRET },
                 { "help", no_argument, NULL, 'h' },
+                CAIRN_CLI_REGISTRY_OPTIONS,
                 {},
         };
         const char *file = NULL, *store = NULL;
+        struct cairn_registry_options registry = { 0 };
         char **secret_args = NULL;
         size_t n_secret_args = 0;
         int c;
@@ -98,9 +102,13 @@ int cmd_build(int argc, char **argv)
                         break;
                 case ':':
                         free(secret_args);
+                        cairn_cli_registry_options_free(&registry);
                         return cairn_cli_usage_error("build", "option \"%s\" needs a value", argv[optind - 1]);
                 default:
+                        if (cairn_cli_registry_option(c, optarg, &registry))
+                                break;
                         free(secret_args);
+                        cairn_cli_registry_options_free(&registry);
                         return cairn_cli_usage_error("build", "unknown option \"%s\"", argv[optind - 1]);
                 }
         }
@@ -152,6 +160,7 @@ int cmd_build(int argc, char **argv)
         struct cairn_build_request req = {
                 .spec = spec, .context_dir = abs_context ? abs_context : context, .secrets = secrets,
                 .n_secrets = n_secret_args, .log = print_log, .log_userdata = &ls, .cancel = &cancelled,
+                .registry = &registry,
         };
         char id[65];
         if (cairn_engine_build(e, &req, id, &err) < 0) {
@@ -173,5 +182,6 @@ out:
         }
         free(secrets);
         free(secret_args);
+        cairn_cli_registry_options_free(&registry);
         return status;
 }

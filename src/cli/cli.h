@@ -32,6 +32,8 @@ int cmd_delete(int argc, char **argv);
 int cmd_clean(int argc, char **argv);
 int cmd_healthcheck(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
+int cmd_images(int argc, char **argv);
 
 extern const struct cairn_verb cairn_fmt_verb;
 extern const struct cairn_verb cairn_check_verb;
@@ -42,6 +44,27 @@ extern const struct cairn_verb cairn_delete_verb;
 extern const struct cairn_verb cairn_clean_verb;
 extern const struct cairn_verb cairn_healthcheck_verb;
 extern const struct cairn_verb cairn_ls_verb;
+extern const struct cairn_verb cairn_pull_verb;
+extern const struct cairn_verb cairn_images_verb;
+
+/* Registry options shared by the verbs that may pull (getopt values). */
+enum {
+        CAIRN_OPT_PLATFORM = 512,
+        CAIRN_OPT_REGISTRY_AUTH,
+        CAIRN_OPT_INSECURE_REGISTRY,
+};
+#define CAIRN_CLI_REGISTRY_OPTIONS \
+        { "platform", required_argument, NULL, CAIRN_OPT_PLATFORM }, \
+        { "registry-auth", required_argument, NULL, CAIRN_OPT_REGISTRY_AUTH }, \
+        { "insecure-registry", required_argument, NULL, CAIRN_OPT_INSECURE_REGISTRY }
+#define CAIRN_CLI_REGISTRY_HELP \
+        "      --platform=OS/ARCH   the platform to pull (default this machine's)\n" \
+        "      --registry-auth=USER:PASSWORD  credentials (default ~/.docker/config.json)\n" \
+        "      --insecure-registry=HOST  allow plain HTTP to HOST (loopback always may)\n"
+struct cairn_registry_options;
+/* Handle one registry option; returns 0 if opt is not one. */
+int cairn_cli_registry_option(int opt, const char *arg, struct cairn_registry_options *o);
+void cairn_cli_registry_options_free(struct cairn_registry_options *o);
 
 /* The store to use: --store, else $CAIRN_STORE, else the default. */
 const char *cairn_cli_store(const char *option);

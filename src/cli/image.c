@@ -146,6 +146,21 @@ static int image_rm(int argc, char **argv)
         return status;
 }
 
+const struct cairn_verb cairn_images_verb = {
+        .name = "images",
+        .run = cmd_images,
+        .summary = "list images (cairn image ls)",
+        .help = "Usage: cairn images [--store=KIND:PATH]\n"
+                "\n"
+                "The images (from NAME) can use: name, format, digest, size, when imported.\n"
+                "\n" CAIRN_CLI_STORE_HELP,
+};
+
+int cmd_images(int argc, char **argv)
+{
+        return image_ls(argc, argv);
+}
+
 int cmd_image(int argc, char **argv)
 {
         if (argc < 2)

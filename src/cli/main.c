@@ -20,7 +20,9 @@ static const struct cairn_verb *const verbs[] = {
         &cairn_fmt_verb,
         &cairn_healthcheck_verb,
         &cairn_image_verb,
+        &cairn_images_verb,
         &cairn_ls_verb,
+        &cairn_pull_verb,
 };
 
 static void print_help(FILE *out)

@@ -2,7 +2,7 @@
 /*
  * Fetchers: turn a (from IMAGE) into a base root filesystem and its
  * environment.  One ops table per source; the engine picks one in
- * cairn_engine_open.  Today: the local image store (cairn image import).
+ * cairn_engine_open.
  */
 #ifndef CAIRN_FETCH_FETCHER_H
 #define CAIRN_FETCH_FETCHER_H
@@ -11,18 +11,29 @@
 
 #include "base/error.h"
 
+struct cairn_registry_options;
+
+struct cairn_fetch_request {
+        const char *store_root;   /* the store's directory, beside which images are kept */
+        const char *from;         /* the (from ...) string */
+        const char *rootfs;       /* an empty directory to fill */
+        const struct cairn_registry_options *registry;   /* may be NULL */
+        void (*log)(const char *line, void *ud);         /* progress lines */
+        void *userdata;
+};
+
 struct cairn_fetcher_ops {
         const char *kind;
         /*
-         * Unpack image `from` into the empty directory rootfs and return its
-         * environment as a NULL-terminated array of "K=V" (caller frees each
-         * and the array).  Progress lines go to log.  store_root is the
-         * store's directory, beside which images are kept.
+         * Unpack image req->from into req->rootfs and return its environment
+         * as a NULL-terminated array of "K=V" (caller frees each and the
+         * array).
          */
-        int (*fetch)(const char *store_root, const char *from, const char *rootfs, char ***ret_env,
-                     void (*log)(const char *line, void *ud), void *ud, struct cairn_error **err);
+        int (*fetch)(const struct cairn_fetch_request *req, char ***ret_env, struct cairn_error **err);
 };
 
-extern const struct cairn_fetcher_ops cairn_fetcher_local_ops;
+/* Images imported with `cairn image import`, else pulled from their
+ * registry (and kept) on first use. */
+extern const struct cairn_fetcher_ops cairn_fetcher_default_ops;
 
 #endif

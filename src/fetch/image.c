@@ -51,14 +51,98 @@ static char *record_path(const char *root, const char *name)
         return cairn_xasprintf("%s/images/%s.json", root, e);
 }
 
-static char *blob_path(const char *root, const char *digest)
+char *cairn_blob_path(const char *root, const char *digest)
 {
         return cairn_xasprintf("%s/blobs/sha256/%s", root, digest + strlen("sha256:"));
 }
 
-static bool valid_digest(const char *d)
+bool cairn_digest_valid(const char *d)
 {
         return d && strncmp(d, "sha256:", 7) == 0 && cairn_is_sha256_hex(d + 7);
+}
+
+int cairn_blob_writer_open(const char *root, const char *expected, struct cairn_blob_writer **ret,
+                           struct cairn_error **err)
+{
+        _cleanup_free_ char *dir = cairn_xasprintf("%s/blobs/sha256", root);
+        int r = cairn_mkdir_p(dir, 0755, err);
+        if (r < 0)
+                return r;
+        struct cairn_blob_writer *w = cairn_xzalloc(sizeof(*w));
+        w->dir = TAKE_PTR(dir);
+        w->expected = expected ? cairn_xstrdup(expected) : NULL;
+        w->tmp = cairn_xasprintf("%s/.tmp-XXXXXX", w->dir);
+        w->fd = mkostemp(w->tmp, O_CLOEXEC);
+        if (w->fd < 0) {
+                r = cairn_error_set_errno(err, errno, "cannot create a blob in \"%s\"", w->dir);
+                free(w->tmp);
+                free(w->expected);
+                free(w->dir);
+                free(w);
+                return r;
+        }
+        cairn_sha256_init(&w->hash);
+        *ret = w;
+        return 0;
+}
+
+int cairn_blob_writer_write(struct cairn_blob_writer *w, const void *data, size_t len)
+{
+        cairn_sha256_update(&w->hash, data, len);
+        const char *p = data;
+        while (len) {
+                ssize_t n = write(w->fd, p, len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                p += n;
+                len -= (size_t) n;
+        }
+        w->size += (uint64_t) (p - (const char *) data);
+        return 0;
+}
+
+void cairn_blob_writer_abort(struct cairn_blob_writer *w)
+{
+        if (!w)
+                return;
+        if (w->hash.ctx) {
+                char hex[65];
+                cairn_sha256_final_hex(&w->hash, hex);
+        }
+        close(w->fd);
+        unlink(w->tmp);
+        free(w->tmp);
+        free(w->expected);
+        free(w->dir);
+        free(w);
+}
+
+int cairn_blob_writer_commit(struct cairn_blob_writer *w, const char *what, char **ret_digest,
+                             struct cairn_error **err)
+{
+        char hex[65];
+        cairn_sha256_final_hex(&w->hash, hex);
+        int r = 0;
+        if (w->expected && strcmp(w->expected + 7, hex) != 0)
+                r = cairn_error_set(err, -EINVAL, "%s does not match its digest: expected %s, got sha256:%s", what,
+                                    w->expected, hex);
+        if (r == 0) {
+                _cleanup_free_ char *final = cairn_xasprintf("%s/%s", w->dir, hex);
+                if (fsync(w->fd) < 0 || rename(w->tmp, final) < 0)
+                        r = cairn_error_set_errno(err, errno, "cannot store the blob \"%s\"", final);
+        }
+        if (r == 0 && ret_digest)
+                *ret_digest = cairn_xasprintf("sha256:%s", hex);
+        close(w->fd);
+        if (r < 0)
+                unlink(w->tmp);
+        free(w->tmp);
+        free(w->expected);
+        free(w->dir);
+        free(w);
+        return r;
 }
 
 /*
@@ -117,7 +201,7 @@ static int put_blob(const char *root, int srcfd, const char *what, const char *e
         return 0;
 }
 
-static json_t *load_json(const char *path, const char *what, struct cairn_error **err)
+json_t *cairn_load_json(const char *path, const char *what, struct cairn_error **err)
 {
         _cleanup_free_ char *data = NULL;
         size_t len;
@@ -224,7 +308,7 @@ static bool exists_in(const char *dir, const char *name)
         return access(p, F_OK) == 0;
 }
 
-static const char *host_arch(void)
+const char *cairn_host_arch(void)
 {
         struct utsname u;
         if (uname(&u) == 0) {
@@ -247,11 +331,11 @@ static int import_blob_file(const char *root, const char *dir, const char *rel, 
         return put_blob(root, fd, what, expected, ret_digest, size, err);
 }
 
-static int env_from_config(const char *root, const char *config_digest, struct cairn_image *img,
+int cairn_image_env_from_config(const char *root, const char *config_digest, struct cairn_image *img,
                            struct cairn_error **err)
 {
-        _cleanup_free_ char *p = blob_path(root, config_digest);
-        json_t *cfg = load_json(p, "image config", err);
+        _cleanup_free_ char *p = cairn_blob_path(root, config_digest);
+        json_t *cfg = cairn_load_json(p, "image config", err);
         if (!cfg)
                 return -EINVAL;
         json_t *env = json_object_get(json_object_get(cfg, "config"), "Env");
@@ -271,19 +355,18 @@ static int env_from_config(const char *root, const char *config_digest, struct c
         return 0;
 }
 
-static int add_layer(struct cairn_image *img, char *digest, uint64_t size)
+void cairn_image_add_layer(struct cairn_image *img, char *digest, uint64_t size)
 {
         img->layers = cairn_xreallocarray(img->layers, img->n_layers + 1, sizeof(char *));
         img->layers[img->n_layers++] = digest;
         img->size += size;
-        return 0;
 }
 
 /* OCI image layout: index.json -> (index ->)* manifest -> config + layers. */
 static int import_oci(const char *root, const char *dir, struct cairn_image *img, struct cairn_error **err)
 {
         _cleanup_free_ char *index_path = cairn_xasprintf("%s/index.json", dir);
-        json_t *index = load_json(index_path, "OCI index", err);
+        json_t *index = cairn_load_json(index_path, "OCI index", err);
         if (!index)
                 return -EINVAL;
         int r = 0;
@@ -297,18 +380,18 @@ static int import_oci(const char *root, const char *dir, struct cairn_image *img
                         json_t *plat = json_object_get(m, "platform");
                         const char *os = json_string_value(json_object_get(plat, "os"));
                         const char *arch = json_string_value(json_object_get(plat, "architecture"));
-                        if (!plat || ((!os || strcmp(os, "linux") == 0) && (!arch || strcmp(arch, host_arch()) == 0))) {
+                        if (!plat || ((!os || strcmp(os, "linux") == 0) && (!arch || strcmp(arch, cairn_host_arch()) == 0))) {
                                 pick = m;
                                 break;
                         }
                 }
                 if (!pick) {
-                        r = cairn_error_set(err, -ENOENT, "no image for linux/%s in the OCI index", host_arch());
+                        r = cairn_error_set(err, -ENOENT, "no image for linux/%s in the OCI index", cairn_host_arch());
                         break;
                 }
                 const char *digest = json_string_value(json_object_get(pick, "digest"));
                 const char *mt = json_string_value(json_object_get(pick, "mediaType"));
-                if (!valid_digest(digest)) {
+                if (!cairn_digest_valid(digest)) {
                         r = cairn_error_set(err, -EINVAL, "invalid digest in the OCI index");
                         break;
                 }
@@ -316,8 +399,8 @@ static int import_oci(const char *root, const char *dir, struct cairn_image *img
                 char *got = NULL;
                 if ((r = import_blob_file(root, dir, rel, digest, &got, NULL, err)) < 0)
                         break;
-                _cleanup_free_ char *bp = blob_path(root, got);
-                json_t *doc = load_json(bp, "OCI manifest", err);
+                _cleanup_free_ char *bp = cairn_blob_path(root, got);
+                json_t *doc = cairn_load_json(bp, "OCI manifest", err);
                 if (!doc) {
                         free(got);
                         r = -EINVAL;
@@ -345,14 +428,14 @@ static int import_oci(const char *root, const char *dir, struct cairn_image *img
         }
         img->digest = manifest_digest;
         const char *cfg = json_string_value(json_object_get(json_object_get(manifest, "config"), "digest"));
-        if (!valid_digest(cfg)) {
+        if (!cairn_digest_valid(cfg)) {
                 json_decref(manifest);
                 return cairn_error_set(err, -EINVAL, "the image manifest has no valid config digest");
         }
         _cleanup_free_ char *cfg_rel = cairn_xasprintf("blobs/sha256/%s", cfg + 7);
         char *cfg_digest = NULL;
         if ((r = import_blob_file(root, dir, cfg_rel, cfg, &cfg_digest, NULL, err)) == 0)
-                r = env_from_config(root, cfg_digest, img, err);
+                r = cairn_image_env_from_config(root, cfg_digest, img, err);
         free(cfg_digest);
         json_t *layers = json_object_get(manifest, "layers"), *l;
         size_t i;
@@ -360,7 +443,7 @@ static int import_oci(const char *root, const char *dir, struct cairn_image *img
                 if (r < 0)
                         break;
                 const char *d = json_string_value(json_object_get(l, "digest"));
-                if (!valid_digest(d)) {
+                if (!cairn_digest_valid(d)) {
                         r = cairn_error_set(err, -EINVAL, "the image manifest has an invalid layer digest");
                         break;
                 }
@@ -368,7 +451,7 @@ static int import_oci(const char *root, const char *dir, struct cairn_image *img
                 char *got = NULL;
                 uint64_t size = 0;
                 if ((r = import_blob_file(root, dir, rel, d, &got, &size, err)) == 0)
-                        add_layer(img, got, size);
+                        cairn_image_add_layer(img, got, size);
         }
         json_decref(manifest);
         img->format = cairn_xstrdup("oci");
@@ -379,7 +462,7 @@ static int import_oci(const char *root, const char *dir, struct cairn_image *img
 static int import_docker(const char *root, const char *dir, struct cairn_image *img, struct cairn_error **err)
 {
         _cleanup_free_ char *mp = cairn_xasprintf("%s/manifest.json", dir);
-        json_t *m = load_json(mp, "docker-archive manifest", err);
+        json_t *m = cairn_load_json(mp, "docker-archive manifest", err);
         if (!m)
                 return -EINVAL;
         json_t *first = json_array_get(m, 0);
@@ -391,7 +474,7 @@ static int import_docker(const char *root, const char *dir, struct cairn_image *
         }
         char *cfg_digest = NULL;
         if ((r = import_blob_file(root, dir, cfg, NULL, &cfg_digest, NULL, err)) == 0)
-                r = env_from_config(root, cfg_digest, img, err);
+                r = cairn_image_env_from_config(root, cfg_digest, img, err);
         img->digest = cfg_digest;
         json_t *layers = json_object_get(first, "Layers"), *l;
         size_t i;
@@ -406,14 +489,14 @@ static int import_docker(const char *root, const char *dir, struct cairn_image *
                 char *got = NULL;
                 uint64_t size = 0;
                 if ((r = import_blob_file(root, dir, rel, NULL, &got, &size, err)) == 0)
-                        add_layer(img, got, size);
+                        cairn_image_add_layer(img, got, size);
         }
         json_decref(m);
         img->format = cairn_xstrdup("docker-archive");
         return r;
 }
 
-static int save_record(const char *root, const struct cairn_image *img, struct cairn_error **err)
+int cairn_image_save(const char *root, const struct cairn_image *img, struct cairn_error **err)
 {
         json_t *j = json_object();
         json_object_set_new(j, "name", json_string(img->name));
@@ -445,7 +528,7 @@ static int save_record(const char *root, const struct cairn_image *img, struct c
 
 static struct cairn_image *load_record(const char *path, struct cairn_error **err)
 {
-        json_t *j = load_json(path, "image record", err);
+        json_t *j = cairn_load_json(path, "image record", err);
         if (!j)
                 return NULL;
         struct cairn_image *img = cairn_xzalloc(sizeof(*img));
@@ -458,9 +541,9 @@ static struct cairn_image *load_record(const char *path, struct cairn_error **er
         json_t *v;
         size_t i;
         json_array_foreach(json_object_get(j, "layers"), i, v) {
-                if (!valid_digest(json_string_value(v)))
+                if (!cairn_digest_valid(json_string_value(v)))
                         continue;
-                add_layer(img, cairn_xstrdup(json_string_value(v)), 0);
+                cairn_image_add_layer(img, cairn_xstrdup(json_string_value(v)), 0);
         }
         json_array_foreach(json_object_get(j, "env"), i, v) {
                 if (!json_string_value(v))
@@ -519,7 +602,7 @@ int cairn_image_import(const char *root, const char *name, const char *path, con
                 if (fd < 0)
                         r = cairn_error_set_errno(err, errno, "cannot open \"%s\"", path);
                 else if ((r = put_blob(root, fd, what, NULL, &digest, &size, err)) == 0) {
-                        add_layer(img, digest, size);
+                        cairn_image_add_layer(img, digest, size);
                         img->digest = cairn_xstrdup(digest);
                 }
                 img->format = cairn_xstrdup("rootfs");
@@ -537,7 +620,7 @@ int cairn_image_import(const char *root, const char *name, const char *path, con
                 img->env = cairn_xreallocarray(img->env, img->n_env + 1, sizeof(char *));
                 img->env[img->n_env++] = cairn_xstrdup(extra_env[i]);
         }
-        r = save_record(root, img, err);
+        r = cairn_image_save(root, img, err);
 out:
         if (staging) {
                 struct cairn_error *e2 = NULL;
@@ -583,7 +666,7 @@ int cairn_image_unpack(const char *root, const struct cairn_image *img, const ch
         if (fd < 0)
                 return cairn_error_set_errno(err, errno, "cannot open \"%s\"", rootfs);
         for (size_t i = 0; i < img->n_layers; i++) {
-                _cleanup_free_ char *p = blob_path(root, img->layers[i]);
+                _cleanup_free_ char *p = cairn_blob_path(root, img->layers[i]);
                 int r = cairn_extract_layer(fd, p, NULL, err);
                 if (r < 0)
                         return cairn_error_prefix(err, "image \"%s\": layer %zu (%s)", img->name, i + 1, img->layers[i]);
@@ -647,7 +730,7 @@ int cairn_image_remove(const char *root, const char *name, struct cairn_error **
                         for (size_t j = 0; j < all[k]->n_layers && !used; j++)
                                 used = strcmp(all[k]->layers[j], img->layers[i]) == 0;
                 if (!used) {
-                        _cleanup_free_ char *b = blob_path(root, img->layers[i]);
+                        _cleanup_free_ char *b = cairn_blob_path(root, img->layers[i]);
                         unlink(b);
                 }
         }

@@ -52,4 +52,43 @@ int cairn_image_list(const char *root, struct cairn_image ***ret, size_t *ret_n,
 /* Forget an image (its blobs stay while another image uses them). */
 int cairn_image_remove(const char *root, const char *name, struct cairn_error **err);
 
+/* --- for the importers and the registry client --------------------------- */
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "base/hash.h"
+
+/* ROOT/blobs/sha256/HEX for "sha256:HEX". */
+char *cairn_blob_path(const char *root, const char *digest);
+/* "sha256:" + 64 lowercase hex digits. */
+bool cairn_digest_valid(const char *digest);
+/* This machine's OCI architecture name ("amd64", "arm64"). */
+const char *cairn_host_arch(void);
+/* A JSON document from a file of at most 4 MiB; what names it in errors. */
+json_t *cairn_load_json(const char *path, const char *what, struct cairn_error **err);
+/* Append the Env of the image config blob `digest` to img->env. */
+int cairn_image_env_from_config(const char *root, const char *digest, struct cairn_image *img,
+                                struct cairn_error **err);
+/* Append a layer (takes digest). */
+void cairn_image_add_layer(struct cairn_image *img, char *digest, uint64_t size);
+/* Write img's record (atomically). */
+int cairn_image_save(const char *root, const struct cairn_image *img, struct cairn_error **err);
+
+/* A blob being written: hashed as it goes, published under its digest by
+ * commit only if it matches `expected` (when given). */
+struct cairn_blob_writer {
+        char *dir, *tmp, *expected;
+        int fd;
+        struct cairn_sha256 hash;
+        uint64_t size;
+};
+
+int cairn_blob_writer_open(const char *root, const char *expected, struct cairn_blob_writer **ret,
+                           struct cairn_error **err);
+int cairn_blob_writer_write(struct cairn_blob_writer *w, const void *data, size_t len);
+int cairn_blob_writer_commit(struct cairn_blob_writer *w, const char *what, char **ret_digest,
+                             struct cairn_error **err);
+void cairn_blob_writer_abort(struct cairn_blob_writer *w);
+
 #endif

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The local fetcher: images imported with `cairn image import`. */
+/* The default fetcher: the local image store, filled by `cairn image import`
+ * or, on a miss, by pulling the image from its registry. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,18 +8,26 @@
 #include "base/alloc.h"
 #include "fetch/fetcher.h"
 #include "fetch/image.h"
+#include "fetch/registry.h"
 
-static int local_fetch(const char *store_root, const char *from, const char *rootfs, char ***ret_env,
-                       void (*log)(const char *line, void *ud), void *ud, struct cairn_error **err)
+static int default_fetch(const struct cairn_fetch_request *req, char ***ret_env, struct cairn_error **err)
 {
+        const char *store_root = req->store_root, *from = req->from, *rootfs = req->rootfs;
+        void (*log)(const char *, void *) = req->log;
+        void *ud = req->userdata;
         struct cairn_image *img = NULL;
         int r = cairn_image_lookup(store_root, from, &img, err);
         if (r < 0)
                 return r;
-        if (r == 0)
-                return cairn_error_set(err, -ENOENT,
-                                       "no image named \"%s\" in the store: import one with 'cairn image import %s FILE'",
-                                       from, from);
+        if (r == 0) {
+                struct cairn_registry_options o = { 0 };
+                if (req->registry)
+                        o = *req->registry;
+                o.log = log;
+                o.userdata = ud;
+                if ((r = cairn_registry_pull(store_root, from, from, &o, &img, err)) < 0)
+                        return cairn_error_prefix(err, "no image \"%s\" in the store (cairn image import), and", from);
+        }
         if (log) {
                 char line[512];
                 snprintf(line, sizeof(line), "Unpacking %s (%zu layer%s, %s)\n", img->name, img->n_layers,
@@ -36,7 +45,7 @@ static int local_fetch(const char *store_root, const char *from, const char *roo
         return r;
 }
 
-const struct cairn_fetcher_ops cairn_fetcher_local_ops = {
-        .kind = "local",
-        .fetch = local_fetch,
+const struct cairn_fetcher_ops cairn_fetcher_default_ops = {
+        .kind = "default",
+        .fetch = default_fetch,
 };

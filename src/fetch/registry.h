@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A client for OCI / Docker registries (HTTP API v2), on libcurl.
+ *
+ * It pings /v2/, answers the registry's challenge (anonymous or Bearer
+ * tokens from the realm it names, Basic with credentials), negotiates the
+ * manifest (OCI index, Docker manifest list, Docker schema 2, OCI manifest)
+ * and picks this machine's platform from an index, then downloads the
+ * config and the layers -- several at once -- into the blob store, each
+ * verified against its digest and size.  Transient failures are retried
+ * with back-off, and an interrupted download resumes where it stopped.
+ * Plain HTTP is used only for loopback registries and the ones named as
+ * insecure.
+ */
+#ifndef CAIRN_FETCH_REGISTRY_H
+#define CAIRN_FETCH_REGISTRY_H
+
+#include <stddef.h>
+
+#include "base/error.h"
+#include "fetch/image.h"
+
+struct cairn_registry_options {
+        const char *platform;              /* "os/arch[/variant]"; NULL for this machine */
+        const char *const *insecure;       /* registries allowed over plain HTTP */
+        size_t n_insecure;
+        const char *credentials;           /* "USER:PASSWORD" for the registry, or NULL */
+        const char *docker_config;         /* NULL: $DOCKER_CONFIG/config.json or ~/.docker/config.json */
+        unsigned parallel;                 /* layers downloaded at once; 0 for 4 */
+        void (*log)(const char *line, void *ud);
+        void *userdata;
+};
+
+/*
+ * Pull the image reference `ref` into the image store under ROOT, recorded
+ * as `name` (what (from NAME) says).  *ret is the record; may be NULL.
+ */
+int cairn_registry_pull(const char *root, const char *name, const char *ref, const struct cairn_registry_options *o,
+                        struct cairn_image **ret, struct cairn_error **err);
+
+#endif
