@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Pulling from a real registry: Debian's docker-registry on 127.0.0.1, images
+# pushed with skopeo, builds as root on a real overlayfs store.
+set -u
+: "${CAIRN:?path to the cairn binary}" "${CAIRN_SRCDIR:?source tree}"
+. "$CAIRN_SRCDIR/tests/lib/tap.sh"
+
+need() {
+        if [ "${CAIRN_TEST_MUST_WORK:-}" = 1 ]; then
+                ok 1 "prerequisite: $1"
+                tap_done
+                exit 1
+        fi
+        skip "$1" "registry tests"
+        tap_done
+        exit 0
+}
+[ "$(id -u)" = 0 ] || need "needs root"
+command -v docker-registry >/dev/null || need "needs docker-registry"
+command -v skopeo >/dev/null || need "needs skopeo"
+[ -x /bin/busybox ] || need "needs busybox-static"
+
+tmp=$(mktemp -d /tmp/cairn-registry-test.XXXXXX)
+regpid=
+stop_registry() {
+        [ -n "$regpid" ] && kill "$regpid" 2>/dev/null && wait "$regpid" 2>/dev/null
+        regpid=
+}
+cleanup() {
+        stop_registry
+        grep " $tmp" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
+        rm -rf "$tmp"
+}
+trap cleanup EXIT
+cd "$tmp"
+export CAIRN_STORE="overlayfs:$tmp/store"
+store=$tmp/store
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+reg=127.0.0.1:$port
+
+start_registry() { # [auth yaml]
+        cat >config.yml <<YAML
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $tmp/data
+http:
+  addr: $reg
+${1:-}
+YAML
+        docker-registry serve config.yml >registry.log 2>&1 &
+        regpid=$!
+        for i in $(seq 100); do
+                curl -s -o /dev/null "http://$reg/v2/" && return 0
+                sleep 0.1
+        done
+        cat registry.log
+        return 1
+}
+push() { # KIND NAME:TAG
+        local dir=$tmp/layout-${2//[:\/]/_}
+        python3 "$CAIRN_SRCDIR/tests/lib/make-image.py" "$1" "$dir" "${2#*:}" /bin/busybox >"$dir.digest"
+        skopeo copy --all --quiet --dest-tls-verify=false ${creds:+--dest-creds "$creds"} \
+                "oci:$dir:${2#*:}" "docker://$reg/$2" >/dev/null 2>&1
+}
+
+start_registry
+ok $? "a docker-registry listens on $reg"
+mkdir ctx
+
+# --- one layer ------------------------------------------------------------------
+push simple test/simple:v1
+ok $? "skopeo pushes a one-layer image"
+run_cmd "$CAIRN" pull "$reg/test/simple:v1"
+is_status 0 "cairn pull"
+has "$out" "Digest: $(cat layout-test_simple_v1.digest)" "the pulled manifest digest is the one pushed"
+has "$out" "Pulled $reg/test/simple:v1 (1 layer" "pull reports the image"
+run_cmd "$CAIRN" images
+has "$out" "$reg/test/simple:v1" "cairn images lists it"
+printf '((from %s/test/simple:v1) (shell /bin/sh -c) (run (shell "echo REG=$REG")))' "$reg" >simple.spec
+run_cmd "$CAIRN" build -f simple.spec ctx
+is_status 0 "a build on the pulled image"
+has "$out" "REG=yes" "with the image's environment"
+
+# --- (from REF) pulls on a miss -----------------------------------------------------
+push layered test/layered:v2
+printf '((from %s/test/layered:v2) (shell /bin/sh -c) (run (shell "cat /etc/keep /opq/new /hard2; ls /etc /opq")))' "$reg" >layered.spec
+run_cmd "$CAIRN" build -f layered.spec ctx
+is_status 0 "(from REF) pulls a missing image by itself"
+has "$out" "Pulling $reg/test/layered:v2" "and says so in the log"
+has "$out" "keep
+new
+linked" "two layers, a hard link"
+lacks "$out" "gone" "a whiteout deletes"
+lacks "$out" "old" "an opaque directory hides the lower layer"
+
+# --- an index with several platforms ---------------------------------------------------
+push multiarch test/multi:v1
+printf '((from %s/test/multi:v1) (shell /bin/sh -c) (run (shell "echo ARCH=$ARCH")))' "$reg" >multi.spec
+run_cmd "$CAIRN" build -f multi.spec ctx
+is_status 0 "a build on a multi-platform index"
+has "$out" "ARCH=amd64" "picks this machine's platform"
+run_cmd "$CAIRN" pull --platform linux/s390x "$reg/test/multi:v1"
+is_status 0 "--platform picks another one"
+run_cmd "$CAIRN" pull --platform linux/riscv64 "$reg/test/multi:v1"
+is_status 1 "a platform the index lacks fails"
+has "$err" "has no image for linux/riscv64" "with a clear message"
+
+# --- a pinned digest ---------------------------------------------------------------------
+digest=$(cat layout-test_simple_v1.digest)
+printf '((from %s/test/simple@%s) (shell /bin/sh -c) (run (shell "echo pinned")))' "$reg" "$digest" >pinned.spec
+run_cmd "$CAIRN" build -f pinned.spec ctx
+is_status 0 "(from NAME@sha256:...) pulls by digest"
+has "$out" "Digest: $digest" "the pinned digest"
+bad=sha256:$(printf '%064d' 0)
+run_cmd "$CAIRN" pull "$reg/test/simple@$bad"
+is_status 1 "an unknown digest fails"
+has "$err" "no such image" "clearly"
+
+# --- a corrupt blob -------------------------------------------------------------------------
+push simple test/corrupt:v1
+layer=$(python3 -c "import json,sys; m=json.load(open('layout-test_corrupt_v1/blobs/sha256/' + open('layout-test_corrupt_v1.digest').read().strip()[7:])); print(m['layers'][0]['digest'][7:])")
+data=$(find data -path "*/blobs/sha256/${layer:0:2}/$layer/data")
+printf 'X' | dd of="$data" bs=1 seek=100 conv=notrunc 2>/dev/null
+images_before=$(ls "$store/images")
+run_cmd "$CAIRN" pull "$reg/test/corrupt:v1"
+is_status 1 "a blob that does not match its digest is refused"
+has "$err" "does not match its digest" "with a clear message"
+is "$(ls "$store/images")" "$images_before" "and no image is recorded"
+ok $([ ! -e "$store/blobs/sha256/$layer" ]; echo $?) "nor the bad blob kept"
+
+# --- the registry goes away and comes back ------------------------------------------------------
+push simple test/later:v1
+stop_registry
+run_cmd "$CAIRN" pull "$reg/test/later:v1"
+is_status 1 "a pull from a stopped registry fails after its retries"
+has "$err" "Couldn't connect" "saying why"
+start_registry
+run_cmd "$CAIRN" pull "$reg/test/later:v1"
+is_status 0 "and succeeds once the registry is back"
+
+# --- hostile layers -------------------------------------------------------------------------------
+push hostile test/hostile:v1
+printf '((from %s/test/hostile:v1))' "$reg" >hostile.spec
+run_cmd "$CAIRN" build -f hostile.spec ctx
+is_status 1 "a pulled layer with .. names is refused when unpacked"
+has "$err" 'escapes the root ("..")' "with a clear message"
+ok $([ ! -e "$tmp/escaped" ] && [ ! -e "$store/escaped" ]; echo $?) "and nothing escaped"
+
+# --- Basic auth -----------------------------------------------------------------------------------
+stop_registry
+python3 -W ignore -c "import crypt; print('alice:' + crypt.crypt('s3cret', crypt.mksalt(crypt.METHOD_BLOWFISH)))" >htpasswd
+start_registry "auth:
+  htpasswd:
+    realm: cairn-test
+    path: $tmp/htpasswd"
+ok $? "the registry restarts with Basic auth"
+creds=alice:s3cret push simple test/private:v1
+run_cmd "$CAIRN" pull "$reg/test/private:v1"
+is_status 1 "a pull without credentials is refused"
+has "$err" "requires a user name and password" "and says what is missing"
+run_cmd "$CAIRN" pull --registry-auth alice:wrong "$reg/test/private:v1"
+is_status 1 "wrong credentials are refused"
+run_cmd "$CAIRN" pull --registry-auth alice:s3cret "$reg/test/private:v1"
+is_status 0 "--registry-auth USER:PASSWORD works"
+mkdir -p dockercfg
+printf '{"auths": {"%s": {"auth": "%s"}}}' "$reg" "$(printf 'alice:s3cret' | base64)" >dockercfg/config.json
+run_cmd env DOCKER_CONFIG="$tmp/dockercfg" "$CAIRN" pull "$reg/test/private:v1"
+is_status 0 "credentials from a docker config.json work"
+
+tap_done

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Make OCI image layouts for the tests, from a static busybox.
+
+  make-image.py KIND DIR TAG BUSYBOX
+
+KIND: simple (one gzip layer, env REG=yes), layered (two layers with
+whiteouts, an opaque directory and a hard link), multiarch (an index for
+linux/amd64 and linux/s390x), hostile (a layer with ".." names and links
+out of the root).  The layout's index names the image TAG.  Prints the
+digest of what TAG points to.
+"""
+import gzip, hashlib, io, json, os, sys, tarfile
+
+kind, out, tag, busybox = sys.argv[1:5]
+os.makedirs(f"{out}/blobs/sha256", exist_ok=True)
+bb = open(busybox, "rb").read()
+D, R, S, H = tarfile.DIRTYPE, tarfile.REGTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE
+
+
+def tar_bytes(entries):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        for name, k, data, link in entries:
+            i = tarfile.TarInfo(name); i.type = k; i.linkname = link; i.mode = 0o755
+            if data is not None:
+                i.size = len(data); t.addfile(i, io.BytesIO(data))
+            else:
+                t.addfile(i)
+    return buf.getvalue()
+
+
+def blob(b):
+    h = hashlib.sha256(b).hexdigest()
+    open(f"{out}/blobs/sha256/{h}", "wb").write(b)
+    return {"digest": "sha256:" + h, "size": len(b)}
+
+
+def image(layers, env, arch="amd64"):
+    diff_ids = ["sha256:" + hashlib.sha256(l).hexdigest() for l in layers]
+    cfg = json.dumps({"architecture": arch, "os": "linux", "config": {"Env": env},
+                      "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
+    descs = []
+    for l in layers:
+        z = gzip.compress(l)
+        descs.append(dict(blob(z), mediaType="application/vnd.oci.image.layer.v1.tar+gzip"))
+    man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                      "config": dict(blob(cfg), mediaType="application/vnd.oci.image.config.v1+json"),
+                      "layers": descs}).encode()
+    return dict(blob(man), mediaType="application/vnd.oci.image.manifest.v1+json")
+
+
+base = [("bin", D, None, ""), ("bin/busybox", R, bb, "")] + \
+       [("bin/" + a, S, None, "busybox") for a in ("sh", "echo", "cat", "ls", "test", "readlink")]
+env = ["PATH=/bin", "REG=yes"]
+if kind == "simple":
+    top = image([tar_bytes(base)], env)
+elif kind == "layered":
+    l1 = tar_bytes(base + [("etc", D, None, ""), ("etc/keep", R, b"keep\n", ""), ("etc/gone", R, b"gone\n", ""),
+                           ("opq", D, None, ""), ("opq/old", R, b"old\n", ""), ("hard", R, b"linked\n", "")])
+    l2 = tar_bytes([("etc/.wh.gone", R, b"", ""), ("opq/.wh..wh..opq", R, b"", ""), ("opq/new", R, b"new\n", ""),
+                    ("hard2", H, None, "hard")])
+    top = image([l1, l2], env)
+elif kind == "multiarch":
+    amd = dict(image([tar_bytes(base)], env + ["ARCH=amd64"]), platform={"os": "linux", "architecture": "amd64"})
+    s390 = dict(image([tar_bytes([("s390x-only", R, b"x", "")])], ["ARCH=s390x"], "s390x"),
+                platform={"os": "linux", "architecture": "s390x"})
+    idx = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                      "manifests": [s390, amd]}).encode()
+    top = dict(blob(idx), mediaType="application/vnd.oci.image.index.v1+json")
+elif kind == "hostile":
+    l = tar_bytes(base + [("../../escaped", R, b"gotcha", "")])
+    top = image([l], env)
+else:
+    sys.exit(f"unknown kind {kind}")
+top["annotations"] = {"org.opencontainers.image.ref.name": tag}
+json.dump({"schemaVersion": 2, "manifests": [top]}, open(f"{out}/index.json", "w"))
+open(f"{out}/oci-layout", "w").write('{"imageLayoutVersion": "1.0.0"}')
+print(top["digest"])
