@@ -26,7 +26,10 @@ static int default_fetch(const struct cairn_fetch_request *req, char ***ret_env,
                 o.log = log;
                 o.userdata = ud;
                 if ((r = cairn_registry_pull(store_root, from, from, &o, &img, err)) < 0)
-                        return cairn_error_prefix(err, "no image \"%s\" in the store (cairn image import), and", from);
+                        return cairn_error_prefix(err,
+                                                  "image \"%s\" is not in the store (see cairn image import) and "
+                                                  "could not be pulled",
+                                                  from);
         }
         if (log) {
                 char line[512];

@@ -133,8 +133,7 @@ static bool transient(CURLcode rc, long status)
 {
         if (rc != CURLE_OK)
                 return rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_RECV_ERROR ||
-                       rc == CURLE_SEND_ERROR || rc == CURLE_PARTIAL_FILE || rc == CURLE_GOT_NOTHING ||
-                       rc == CURLE_COULDNT_RESOLVE_HOST;
+                       rc == CURLE_SEND_ERROR || rc == CURLE_PARTIAL_FILE || rc == CURLE_GOT_NOTHING;
         return status == 429 || status >= 500;
 }
 

@@ -206,10 +206,13 @@ printf '((from busybox) (run (network a b) (shell x)))' >net.spec
 run_cmd "$CAIRN" build -f net.spec ctx
 is "$err" 'Build step failed: Unsupported network configuration ["a"; "b"]' "unknown networks are refused"
 
-printf '((from nosuchimage))' >noimg.spec
+# Not a valid reference either, so nothing is tried over the network.
+printf '((from NoSuchImage))' >noimg.spec
 run_cmd "$CAIRN" build -f noimg.spec ctx
 is_status 1 "a missing image fails"
-has "$err" 'no image named "nosuchimage"' "with a clear message"
+has "$err" 'image "NoSuchImage" is not in the store (see cairn image import) and could not be pulled' \
+        "with a clear message"
+has "$err" "repository names must be lowercase" "and the reason"
 
 printf '((from busybox) (run (shell x))' >bad.spec
 before=$(ls "$store/result" | sort)
