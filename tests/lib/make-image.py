@@ -9,11 +9,18 @@ whiteouts, an opaque directory and a hard link), multiarch (an index for
 linux/amd64 and linux/s390x), hostile (a layer with ".." names and links
 out of the root).  The layout's index names the image TAG.  Prints the
 digest of what TAG points to.
+
+  make-image.py docker-archive FILE BUSYBOX
+
+writes the layered image as `docker save` would.
 """
 import gzip, hashlib, io, json, os, sys, tarfile
 
-kind, out, tag, busybox = sys.argv[1:5]
-os.makedirs(f"{out}/blobs/sha256", exist_ok=True)
+if sys.argv[1] == "docker-archive":
+    kind, out, tag, busybox = sys.argv[1], None, None, sys.argv[3]
+else:
+    kind, out, tag, busybox = sys.argv[1:5]
+    os.makedirs(f"{out}/blobs/sha256", exist_ok=True)
 bb = open(busybox, "rb").read()
 D, R, S, H = tarfile.DIRTYPE, tarfile.REGTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE
 
@@ -55,11 +62,19 @@ base = [("bin", D, None, ""), ("bin/busybox", R, bb, "")] + \
 env = ["PATH=/bin", "REG=yes"]
 if kind == "simple":
     top = image([tar_bytes(base)], env)
-elif kind == "layered":
+elif kind in ("layered", "docker-archive"):
     l1 = tar_bytes(base + [("etc", D, None, ""), ("etc/keep", R, b"keep\n", ""), ("etc/gone", R, b"gone\n", ""),
                            ("opq", D, None, ""), ("opq/old", R, b"old\n", ""), ("hard", R, b"linked\n", "")])
     l2 = tar_bytes([("etc/.wh.gone", R, b"", ""), ("opq/.wh..wh..opq", R, b"", ""), ("opq/new", R, b"new\n", ""),
-                    ("hard2", H, None, "hard")])
+                    ("hard2", H, None, "hard"), ("etc/added", R, b"added\n", "")])
+    if kind == "docker-archive":
+        cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Env": env}}).encode()
+        with tarfile.open(sys.argv[2], "w") as t:
+            for name, data in (("cfg.json", cfg), ("l1/layer.tar", l1), ("l2/layer.tar", l2),
+                               ("manifest.json", json.dumps([{"Config": "cfg.json", "RepoTags": ["x:latest"],
+                                                              "Layers": ["l1/layer.tar", "l2/layer.tar"]}]).encode())):
+                i = tarfile.TarInfo(name); i.size = len(data); t.addfile(i, io.BytesIO(data))
+        sys.exit(0)
     top = image([l1, l2], env)
 elif kind == "multiarch":
     amd = dict(image([tar_bytes(base)], env + ["ARCH=amd64"]), platform={"os": "linux", "architecture": "amd64"})

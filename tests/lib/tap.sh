@@ -74,6 +74,19 @@ skip() {
         echo "ok $_tap_n - $2 # SKIP $1"
 }
 
+# A prerequisite is missing: skip the whole script, unless
+# CAIRN_TEST_MUST_WORK=1 (CI), where that is a failure.
+need() {
+        if [ "${CAIRN_TEST_MUST_WORK:-}" = 1 ]; then
+                ok 1 "prerequisite: $1"
+                tap_done
+                exit 1
+        fi
+        skip "$1" "${0##*/}"
+        tap_done
+        exit 0
+}
+
 tap_done() {
         echo "1..$_tap_n"
         [ "$_tap_failed" = 0 ]
