@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include "base/log.h"
 #include "base/strbuf.h"
 #include "build/copy.h"
+#include "build/engine-internal.h"
 #include "build/ids.h"
 #include "build/manifest.h"
 #include "db/db.h"
@@ -70,6 +72,11 @@ void cairn_engine_close(struct cairn_engine *e)
         cairn_store_close(e->store);
         cairn_hasher_free(e->hasher);
         free(e);
+}
+
+struct cairn_store *cairn_engine_store(struct cairn_engine *e)
+{
+        return e->store;
 }
 
 const char *cairn_engine_store_root(const struct cairn_engine *e)
@@ -164,6 +171,29 @@ static void ctx_setenv(struct ctx *c, const char *name, const char *value)
         c->n_env = k + 1;
 }
 
+/* The context a step ran in, beside its log: what an exported image's
+ * config says (env, working directory, user).  Not part of any ID. */
+static int save_context(const struct ctx *c, const char *dir, struct cairn_error **err)
+{
+        json_t *j = json_object();
+        json_t *env = json_array();
+        for (size_t i = 0; i < c->n_env; i++) {
+                _cleanup_free_ char *kv = cairn_xasprintf("%s=%s", c->env[i].name, c->env[i].value);
+                json_array_append_new(env, json_string(kv));
+        }
+        json_object_set_new(j, "env", env);
+        json_object_set_new(j, "workdir", json_string(c->workdir));
+        _cleanup_free_ char *user = c->user.by_name ? cairn_xstrdup(c->user.name)
+                                                    : cairn_xasprintf("%" PRId64 ":%" PRId64, c->user.uid, c->user.gid);
+        json_object_set_new(j, "user", json_string(user));
+        char *text = json_dumps(j, JSON_COMPACT);
+        json_decref(j);
+        _cleanup_free_ char *path = cairn_path_join(dir, "context.json");
+        int r = cairn_write_file(path, text, strlen(text), 0644, err);
+        free(text);
+        return r;
+}
+
 static void emit(const struct run *R, enum cairn_log_kind kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void emit(const struct run *R, enum cairn_log_kind kind, const char *fmt, ...)
@@ -215,8 +245,15 @@ static void sink_output(const char *data, size_t len, void *ud)
  * Reuse result id if the store has it; otherwise build it on base with fn
  * and publish it.  A failed step is never published.
  */
+struct ctx;
+static int save_context(const struct ctx *c, const char *dir, struct cairn_error **err);
+
+/*
+ * Reuse result id if the store has it; otherwise build it on base with fn
+ * and publish it, with the context it was built in (for `cairn export`).
+ */
 static int get_or_build(const struct run *R, const char *base, const char *id, step_fn *fn, void *arg,
-                        struct cairn_error **err)
+                        const struct ctx *c, struct cairn_error **err)
 {
         struct cairn_engine *e = R->e;
         char *dir = NULL;
@@ -246,6 +283,8 @@ static int get_or_build(const struct run *R, const char *base, const char *id, s
         }
         r = fn(R, b, log_fd, arg, err);
         close(log_fd);
+        if (r >= 0 && c)
+                r = save_context(c, b->dir, err);
         if (r < 0) {
                 e->store->ops->abort(e->store, b);
                 return r;
@@ -358,7 +397,7 @@ static int get_base(const struct run *R, const char *from, struct ctx *c, char o
         cairn_buf_release(&h);
         cairn_base_id(from, out_id);
         struct base_arg a = { from };
-        int r = get_or_build(R, NULL, out_id, fetch_base, &a, err);
+        int r = get_or_build(R, NULL, out_id, fetch_base, &a, NULL, err);
         if (r < 0)
                 return r;
         char *dir = NULL;
@@ -605,7 +644,7 @@ static int do_run(const struct run *R, const struct ctx *c, const char *base, co
         };
         cairn_run_id(&key, out_id, NULL);
         struct run_arg a = { .c = c, .op = op, .secrets = sv };
-        r = get_or_build(R, base, out_id, run_step, &a, err);
+        r = get_or_build(R, base, out_id, run_step, &a, c, err);
 out:
         free(sv);
         return r;
@@ -678,7 +717,7 @@ static int do_copy(const struct run *R, const struct ctx *c, const char *base, c
         if (r >= 0) {
                 cairn_copy_id(base, &c->user, copy_items, items, op->n_src, dst, out_id, NULL);
                 struct copy_arg a = { c, src_dir, items, op->n_src, copy_items, dst };
-                r = get_or_build(R, base, out_id, copy_step, &a, err);
+                r = get_or_build(R, base, out_id, copy_step, &a, c, err);
         }
         cairn_arena_free(arena);
         if (view)

@@ -79,6 +79,11 @@ long cairn_engine_prune(struct cairn_engine *e, time_t before, long limit, void 
 int cairn_engine_healthcheck(struct cairn_engine *e, cairn_log_fn *log, void *ud, volatile sig_atomic_t *cancel,
                              struct cairn_error **err);
 
+/* Write result id as an OCI image layout: a directory, or a tarball when
+ * target ends in ".tar".  tag names the image in the layout's index. */
+int cairn_engine_export_oci(struct cairn_engine *e, const char *id, const char *target, const char *tag,
+                            struct cairn_error **err);
+
 struct cairn_result_info {
         const char *id;
         const char *parent;      /* "" if none */

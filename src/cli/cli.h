@@ -33,6 +33,7 @@ int cmd_clean(int argc, char **argv);
 int cmd_healthcheck(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 int cmd_images(int argc, char **argv);
 
 extern const struct cairn_verb cairn_fmt_verb;
@@ -45,6 +46,7 @@ extern const struct cairn_verb cairn_clean_verb;
 extern const struct cairn_verb cairn_healthcheck_verb;
 extern const struct cairn_verb cairn_ls_verb;
 extern const struct cairn_verb cairn_pull_verb;
+extern const struct cairn_verb cairn_export_verb;
 extern const struct cairn_verb cairn_images_verb;
 
 /* Registry options shared by the verbs that may pull (getopt values). */

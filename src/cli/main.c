@@ -17,6 +17,7 @@ static const struct cairn_verb *const verbs[] = {
         &cairn_clean_verb,
         &cairn_delete_verb,
         &cairn_dockerfile_verb,
+        &cairn_export_verb,
         &cairn_fmt_verb,
         &cairn_healthcheck_verb,
         &cairn_image_verb,

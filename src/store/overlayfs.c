@@ -566,7 +566,23 @@ static void overlay_view_release(struct cairn_store *pub, void *handle)
         free(v);
 }
 
+static int overlay_layers(struct cairn_store *pub, const char *id, char ***ret, bool *ret_overlay_diffs,
+                          struct cairn_error **err)
+{
+        struct overlay_store *s = (struct overlay_store *) pub;
+        size_t n = 0;
+        char **chain = ancestors(s, id, &n);
+        char **v = cairn_xzalloc((n + 1) * sizeof(char *));
+        for (size_t i = 0; i < n; i++)
+                v[i] = cairn_xasprintf("%s/rootfs", chain[n - 1 - i]);
+        free_strv_n(chain, n);
+        *ret = v;
+        *ret_overlay_diffs = true;
+        return 0;
+}
+
 const struct cairn_store_ops cairn_store_overlayfs_ops = {
+        .layers = overlay_layers,
         .view = overlay_view,
         .view_release = overlay_view_release,
         .kind = "overlayfs",

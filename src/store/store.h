@@ -61,6 +61,13 @@ struct cairn_store_ops {
         int (*view)(struct cairn_store *s, const char *id, char **ret_rootfs, void **ret_handle,
                     struct cairn_error **err);
         void (*view_release)(struct cairn_store *s, void *handle);
+        /* The directories that, applied in order, make result id's root
+         * (for `cairn export`): overlayfs gives each ancestor's own changes,
+         * base first, with *ret_overlay_diffs set (whiteouts are overlayfs
+         * whiteouts); the copy store gives the one complete root.  *ret is
+         * a NULL-terminated array the caller frees. */
+        int (*layers)(struct cairn_store *s, const char *id, char ***ret, bool *ret_overlay_diffs,
+                      struct cairn_error **err);
         /* Done with a cache copy: its changes become the cache unless another
          * copy was released since this one was taken (first releaser wins). */
         int (*cache_release)(struct cairn_store *s, struct cairn_store_cache *c, struct cairn_error **err);

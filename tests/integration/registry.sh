@@ -140,6 +140,27 @@ is_status 1 "a pulled layer with .. names is refused when unpacked"
 has "$err" 'escapes the root ("..")' "with a clear message"
 ok $([ ! -e "$tmp/escaped" ] && [ ! -e "$store/escaped" ]; echo $?) "and nothing escaped"
 
+# --- an exported result, pushed and pulled back --------------------------------------------
+printf '((from %s/test/simple:v1) (shell /bin/sh -c) (workdir /app) (env MADE by-cairn)
+  (run (shell "echo exported > /app/file; ln /app/file /app/link; rm /bin/readlink")))' "$reg" >export.spec
+run_cmd "$CAIRN" build -f export.spec ctx
+id=$(printf '%s\n' "$out" | sed -n 's/^Got: "\(.*\)"$/\1/p')
+run_cmd "$CAIRN" export "$id" --oci "$tmp/exported" --tag v1
+is_status 0 "cairn export writes an OCI layout"
+run_cmd skopeo copy --dest-tls-verify=false "oci:$tmp/exported:v1" "docker://$reg/test/exported:v1"
+is_status 0 "skopeo pushes the exported image"
+printf '((from %s/test/exported:v1) (shell /bin/sh -c) (run (shell "echo $MADE; cat /app/file /app/link; test -e /bin/readlink || echo deleted")))' "$reg" >back.spec
+run_cmd "$CAIRN" build -f back.spec ctx
+is_status 0 "cairn pulls it back and builds on it"
+has "$out" "by-cairn
+exported
+exported
+deleted" "with the step's environment, its files, a hard link and a deletion"
+run_cmd "$CAIRN" export "$id" --oci "$tmp/exported.tar"
+is_status 0 "export to a tarball"
+run_cmd "$CAIRN" image import from-tar "$tmp/exported.tar"
+is_status 0 "which imports as an OCI archive"
+
 # --- Basic auth -----------------------------------------------------------------------------------
 stop_registry
 python3 -W ignore -c "import crypt; print('alice:' + crypt.crypt('s3cret', crypt.mksalt(crypt.METHOD_BLOWFISH)))" >htpasswd
