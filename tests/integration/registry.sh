@@ -13,12 +13,14 @@ command -v skopeo >/dev/null || need "needs skopeo"
 
 tmp=$(mktemp -d /tmp/cairn-registry-test.XXXXXX)
 regpid=
+tokpid=
 stop_registry() {
         [ -n "$regpid" ] && kill "$regpid" 2>/dev/null && wait "$regpid" 2>/dev/null
         regpid=
 }
 cleanup() {
         stop_registry
+        [ -n "$tokpid" ] && kill "$tokpid" 2>/dev/null
         grep " $tmp" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
         rm -rf "$tmp"
 }
@@ -181,5 +183,29 @@ mkdir -p dockercfg
 printf '{"auths": {"%s": {"auth": "%s"}}}' "$reg" "$(printf 'alice:s3cret' | base64)" >dockercfg/config.json
 run_cmd env DOCKER_CONFIG="$tmp/dockercfg" "$CAIRN" pull "$reg/test/private:v1"
 is_status 0 "credentials from a docker config.json work"
+
+# --- Bearer tokens from a token service ---------------------------------------------------------------
+stop_registry
+tport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+openssl req -x509 -newkey rsa:2048 -nodes -keyout token.key -out token.crt -days 2 -subj /CN=cairn-test-token \
+        >/dev/null 2>&1
+python3 "$CAIRN_SRCDIR/tests/lib/token-server.py" "$tport" token.key token.crt cairn-issuer cairn-registry \
+        bob:t0ken >token.log 2>&1 &
+tokpid=$!
+start_registry "auth:
+  token:
+    realm: http://127.0.0.1:$tport/token
+    service: cairn-registry
+    issuer: cairn-issuer
+    rootcertbundle: $tmp/token.crt"
+ok $? "the registry restarts with token authentication"
+creds=bob:t0ken push simple test/tokened:v1
+ok $? "skopeo pushes through the token service"
+run_cmd "$CAIRN" pull "$reg/test/tokened:v1"
+is_status 1 "a pull without credentials gets no token"
+has "$err" "the token service http://127.0.0.1:$tport/token answered 401" "and says so"
+run_cmd "$CAIRN" pull --registry-auth bob:t0ken "$reg/test/tokened:v1"
+is_status 0 "with credentials cairn gets a Bearer token and pulls"
+kill "$tokpid" 2>/dev/null
 
 tap_done
