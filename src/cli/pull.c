@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/cleanup.h"
@@ -89,6 +90,7 @@ int cmd_pull(int argc, char **argv)
                 return CAIRN_EXIT_FAILURE;
         }
         o.log = print_line;
+        o.tty = isatty(STDOUT_FILENO);
         _cleanup_error_ struct cairn_error *err = NULL;
         struct cairn_image *img = NULL;
         int status = CAIRN_EXIT_OK;

@@ -48,12 +48,36 @@ static void say(const struct client *c, const char *fmt, ...)
         if (!c->o->log)
                 return;
         char line[1024];
+        size_t off = 0;
+        if (c->o->tty) {
+                /* Over the progress line. */
+                strcpy(line, "\r\033[K");
+                off = strlen(line);
+        }
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(line, sizeof(line) - 1, fmt, ap);
+        vsnprintf(line + off, sizeof(line) - 1 - off, fmt, ap);
         va_end(ap);
         strcat(line, "\n");
         c->o->log(line, c->o->userdata);
+}
+
+static double now_seconds(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static void human_bytes(double b, char *out, size_t n)
+{
+        const char *unit[] = { "B", "kB", "MB", "GB", "TB" };
+        int u = 0;
+        while (b >= 1000 && u < 4) {
+                b /= 1000;
+                u++;
+        }
+        snprintf(out, n, u ? "%.1f %s" : "%.0f %s", b, unit[u]);
 }
 
 static bool is_loopback(const char *host)
@@ -511,6 +535,7 @@ static int download_all(struct client *c, struct download *dl, size_t n)
         unsigned parallel = c->o->parallel ? c->o->parallel : 4;
         size_t next = 0, running = 0, done = 0;
         int r = 0;
+        double start = now_seconds(), last_draw = 0;
         while (done < n && r == 0) {
                 while (running < parallel && next < n && r == 0) {
                         _cleanup_free_ char *p = cairn_blob_path(c->root, dl[next].digest);
@@ -528,7 +553,29 @@ static int download_all(struct client *c, struct download *dl, size_t n)
                         break;
                 int still;
                 curl_multi_perform(multi, &still);
-                curl_multi_poll(multi, NULL, 0, 500, NULL);
+                curl_multi_poll(multi, NULL, 0, 200, NULL);
+                double t = now_seconds();
+                if (c->o->tty && c->o->log && t - last_draw >= 0.5) {
+                        /* One line: each layer in flight, then the rate. */
+                        struct cairn_buf line = CAIRN_BUF_INIT;
+                        uint64_t total = 0;
+                        cairn_buf_adds(&line, "\r\033[K");
+                        for (size_t i = 0; i < n; i++) {
+                                if (!dl[i].w)
+                                        continue;
+                                char got[32], want[32];
+                                human_bytes((double) dl[i].w->size, got, sizeof(got));
+                                human_bytes((double) dl[i].size, want, sizeof(want));
+                                cairn_buf_printf(&line, "%.19s %s/%s  ", dl[i].digest, got, want);
+                                total += dl[i].w->size;
+                        }
+                        char rate[32];
+                        human_bytes((double) total / (t - start > 0.001 ? t - start : 0.001), rate, sizeof(rate));
+                        cairn_buf_printf(&line, "%s/s", rate);
+                        c->o->log(cairn_buf_str(&line), c->o->userdata);
+                        cairn_buf_release(&line);
+                        last_draw = t;
+                }
                 CURLMsg *msg;
                 int left;
                 while ((msg = curl_multi_info_read(multi, &left))) {

@@ -15,6 +15,7 @@
 #ifndef CAIRN_FETCH_REGISTRY_H
 #define CAIRN_FETCH_REGISTRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/error.h"
@@ -29,6 +30,9 @@ struct cairn_registry_options {
         unsigned parallel;                 /* layers downloaded at once; 0 for 4 */
         void (*log)(const char *line, void *ud);
         void *userdata;
+        /* log goes to a terminal: a progress line (bytes and rate of each
+         * layer) is redrawn in place while layers download. */
+        bool tty;
 };
 
 /*
