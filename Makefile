@@ -4,7 +4,7 @@
 #   make check   install dependencies, run the whole test suite
 #   make         build only
 
-.PHONY: all build deps demo check clean bench
+.PHONY: all build deps demo check clean bench bench-pull
 
 all: build
 
@@ -26,3 +26,6 @@ clean:
 
 bench:
 	bench/run
+
+bench-pull:
+	bench/pull
