@@ -14,6 +14,7 @@ command -v skopeo >/dev/null || need "needs skopeo"
 tmp=$(mktemp -d /tmp/cairn-registry-test.XXXXXX)
 regpid=
 tokpid=
+proxypid=
 stop_registry() {
         [ -n "$regpid" ] && kill "$regpid" 2>/dev/null && wait "$regpid" 2>/dev/null
         regpid=
@@ -21,6 +22,7 @@ stop_registry() {
 cleanup() {
         stop_registry
         [ -n "$tokpid" ] && kill "$tokpid" 2>/dev/null
+        [ -n "$proxypid" ] && kill "$proxypid" 2>/dev/null
         grep " $tmp" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
         rm -rf "$tmp"
 }
@@ -133,6 +135,21 @@ has "$err" "Couldn't connect" "saying why"
 start_registry
 run_cmd "$CAIRN" pull "$reg/test/later:v1"
 is_status 0 "and succeeds once the registry is back"
+
+# --- a download cut half-way resumes -----------------------------------------------------------
+push layered test/resume:v1
+pport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 "$CAIRN_SRCDIR/tests/lib/flaky-proxy.py" "$pport" "$reg" proxy.log >proxy.err 2>&1 &
+proxypid=$!
+for i in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$pport/v2/" && break; sleep 0.1; done
+run_cmd "$CAIRN" pull "127.0.0.1:$pport/test/resume:v1"
+is_status 0 "a pull through a proxy that cuts every blob half-way succeeds"
+has "$out" "retrying" "after retrying"
+ok $(grep -q ' bytes=[0-9][0-9]*-$' proxy.log; echo $?) "and resuming with a Range request where the download stopped"
+kill "$proxypid" 2>/dev/null
+printf '((from 127.0.0.1:%s/test/resume:v1) (shell /bin/sh -c) (run (shell "cat /etc/keep")))' "$pport" >resume.spec
+run_cmd "$CAIRN" build -f resume.spec ctx
+is_status 0 "the resumed layers are intact"
 
 # --- hostile layers -------------------------------------------------------------------------------
 push hostile test/hostile:v1

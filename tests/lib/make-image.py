@@ -57,7 +57,9 @@ def image(layers, env, arch="amd64"):
     return dict(blob(man), mediaType="application/vnd.oci.image.manifest.v1+json")
 
 
-base = [("bin", D, None, ""), ("bin/busybox", R, bb, "")] + \
+# Every image gets its own first layer (the registry shares identical blobs
+# between repositories, so a test that corrupts one must not hit others).
+base = [("bin", D, None, ""), ("bin/busybox", R, bb, ""), ("image-name", R, f"{out}:{tag}".encode(), "")] + \
        [("bin/" + a, S, None, "busybox") for a in ("sh", "echo", "cat", "ls", "test", "readlink")]
 env = ["PATH=/bin", "REG=yes"]
 if kind == "simple":
