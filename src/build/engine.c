@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -268,6 +269,7 @@ static int get_or_build(const struct run *R, const char *base, const char *id, s
                         cairn_db_touch(e->db, id, NULL);
                 else
                         cairn_db_add(e->db, id, base, NULL);
+                cairn_db_stat_add(e->db, "hits", 1, NULL);
                 emit(R, CAIRN_LOG_NOTE, "---> using \"%s\" from cache", id);
                 return 0;
         }
@@ -293,6 +295,7 @@ static int get_or_build(const struct run *R, const char *base, const char *id, s
                 return r;
         if ((r = cairn_db_add(e->db, id, base, err)) < 0)
                 return r;
+        cairn_db_stat_add(e->db, "misses", 1, NULL);
         emit(R, CAIRN_LOG_NOTE, "---> saved as \"%s\"", id);
         return 0;
 }
@@ -912,6 +915,86 @@ long cairn_engine_prune(struct cairn_engine *e, time_t before, long limit, void 
         return done;
 }
 
+static unsigned long long du(int dirfd);
+
+static unsigned long long result_bytes(struct cairn_engine *e, const char *id)
+{
+        char *dir = NULL;
+        unsigned long long bytes = 0;
+        if (e->store->ops->result(e->store, id, &dir, NULL) > 0) {
+                int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd >= 0) {
+                        bytes = du(fd);
+                        close(fd);
+                }
+        }
+        free(dir);
+        return bytes;
+}
+
+static int free_space(struct cairn_engine *e, unsigned long long *ret_free, double *ret_percent)
+{
+        struct statvfs sv;
+        if (statvfs(e->store->root, &sv) < 0)
+                return -errno;
+        *ret_free = (unsigned long long) sv.f_bavail * sv.f_frsize;
+        *ret_percent = sv.f_blocks ? 100.0 * (double) sv.f_bavail / (double) sv.f_blocks : 100.0;
+        return 0;
+}
+
+static int sum_bytes(const struct cairn_result_info *r, void *ud)
+{
+        *(unsigned long long *) ud += r->bytes;
+        return 0;
+}
+
+long cairn_engine_prune_policy(struct cairn_engine *e, const struct cairn_prune_policy *p,
+                               void (*removed)(const char *id, void *ud), void *ud, struct cairn_error **err)
+{
+        long count = cairn_db_count(e->db);
+        unsigned long long used = 0;
+        if (p->max_bytes)
+                cairn_engine_list(e, sum_bytes, &used, NULL);
+        long done = 0;
+        for (;;) {
+                unsigned long long free_b = 0;
+                double free_pct = 100;
+                if ((p->keep_free_bytes || p->keep_free_percent > 0) && free_space(e, &free_b, &free_pct) < 0)
+                        return cairn_error_set_errno(err, errno, "cannot read the free space of \"%s\"", e->store->root);
+                bool over = (p->max_items >= 0 && count > p->max_items) || (p->max_bytes && used > p->max_bytes) ||
+                            (p->keep_free_bytes && free_b < p->keep_free_bytes) ||
+                            (p->keep_free_percent > 0 && free_pct < p->keep_free_percent);
+                time_t before;
+                if (over)
+                        before = time(NULL) + 1;
+                else if (p->older_than >= 0)
+                        before = time(NULL) - p->older_than;
+                else
+                        break;
+                char **ids = NULL;
+                int n = cairn_db_lru(e->db, before, 1, &ids, err);
+                if (n < 0)
+                        return n;
+                if (n == 0) {
+                        cairn_strv_free(ids);
+                        break;
+                }
+                unsigned long long bytes = p->max_bytes ? result_bytes(e, ids[0]) : 0;
+                if (removed)
+                        removed(ids[0], ud);
+                int r = e->store->ops->delete(e->store, ids[0], err);
+                if (r >= 0)
+                        r = cairn_db_delete(e->db, ids[0], err);
+                cairn_strv_free(ids);
+                if (r < 0)
+                        return r;
+                done++;
+                count--;
+                used = used > bytes ? used - bytes : 0;
+        }
+        return done;
+}
+
 static unsigned long long du(int dirfd)
 {
         unsigned long long total = 0;
@@ -959,6 +1042,16 @@ static int list_row(const struct cairn_db_row *row, void *ud)
         free(dir);
         struct cairn_result_info info = { row->id, row->parent, row->created, row->used, row->rc, bytes };
         return l->fn(&info, l->ud);
+}
+
+long cairn_engine_stat(struct cairn_engine *e, const char *name)
+{
+        return cairn_db_stat_get(e->db, name);
+}
+
+long cairn_engine_count(struct cairn_engine *e)
+{
+        return cairn_db_count(e->db);
 }
 
 int cairn_engine_list(struct cairn_engine *e, int (*fn)(const struct cairn_result_info *r, void *ud), void *ud,

@@ -73,6 +73,23 @@ int cairn_engine_delete_if_present(struct cairn_engine *e, const char *id, struc
 long cairn_engine_prune(struct cairn_engine *e, time_t before, long limit, void (*removed)(const char *id, void *ud),
                         void *ud, struct cairn_error **err);
 
+/* What `cairn prune` may delete: least recently used leaves first, until
+ * every limit holds.  A field left at its "none" value does not apply. */
+struct cairn_prune_policy {
+        long long older_than;            /* seconds; also delete leaves unused for this long (-1: none) */
+        long max_items;                  /* at most this many results (-1: none) */
+        unsigned long long max_bytes;    /* results' disk use at most this (0: none) */
+        unsigned long long keep_free_bytes;   /* free space on the store's filesystem (0: none) */
+        double keep_free_percent;        /* same, as a percentage (0: none) */
+};
+
+long cairn_engine_prune_policy(struct cairn_engine *e, const struct cairn_prune_policy *p,
+                               void (*removed)(const char *id, void *ud), void *ud, struct cairn_error **err);
+
+/* Counters kept across runs ("hits", "misses"), and the number of results. */
+long cairn_engine_stat(struct cairn_engine *e, const char *name);
+long cairn_engine_count(struct cairn_engine *e);
+
 /* OBuilder's self-test: on base image `busybox`, run "echo healthcheck" with
  * /bin/sh -c, then delete the result.  The log goes to log; setting *cancel
  * (a timer, say) stops it. */

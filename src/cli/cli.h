@@ -34,6 +34,11 @@ int cmd_healthcheck(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
+int cmd_du(int argc, char **argv);
+
+/* A size: 123, 10K, 500M, 2G, 1T (binary units, optional B or iB). */
+int cairn_cli_parse_size(const char *s, unsigned long long *ret);
 int cmd_images(int argc, char **argv);
 
 extern const struct cairn_verb cairn_fmt_verb;
@@ -47,6 +52,8 @@ extern const struct cairn_verb cairn_healthcheck_verb;
 extern const struct cairn_verb cairn_ls_verb;
 extern const struct cairn_verb cairn_pull_verb;
 extern const struct cairn_verb cairn_export_verb;
+extern const struct cairn_verb cairn_prune_verb;
+extern const struct cairn_verb cairn_du_verb;
 extern const struct cairn_verb cairn_images_verb;
 
 /* Registry options shared by the verbs that may pull (getopt values). */

@@ -17,12 +17,14 @@ static const struct cairn_verb *const verbs[] = {
         &cairn_clean_verb,
         &cairn_delete_verb,
         &cairn_dockerfile_verb,
+        &cairn_du_verb,
         &cairn_export_verb,
         &cairn_fmt_verb,
         &cairn_healthcheck_verb,
         &cairn_image_verb,
         &cairn_images_verb,
         &cairn_ls_verb,
+        &cairn_prune_verb,
         &cairn_pull_verb,
 };
 

@@ -39,7 +39,9 @@ static const char schema[] =
         "  parent   TEXT,"
         "  FOREIGN KEY (parent) REFERENCES builds (id) ON DELETE RESTRICT"
         ");"
-        "CREATE INDEX IF NOT EXISTS lru ON builds (rc, used);";
+        "CREATE INDEX IF NOT EXISTS lru ON builds (rc, used);"
+        /* cairn's own counters; OBuilder ignores tables it does not know. */
+        "CREATE TABLE IF NOT EXISTS cairn_stats (name TEXT PRIMARY KEY, value INTEGER NOT NULL);";
 
 int cairn_db_open(const char *path, struct cairn_db **ret, struct cairn_error **err)
 {
@@ -281,6 +283,32 @@ long cairn_db_count(struct cairn_db *db)
         long n = sqlite3_step(st) == SQLITE_ROW ? (long) sqlite3_column_int64(st, 0) : -1;
         sqlite3_finalize(st);
         return n;
+}
+
+int cairn_db_stat_add(struct cairn_db *db, const char *name, long delta, struct cairn_error **err)
+{
+        sqlite3_stmt *st;
+        if (prepare(db,
+                    "INSERT INTO cairn_stats (name, value) VALUES (?, ?) "
+                    "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+                    &st, err) < 0)
+                return -EIO;
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, delta);
+        int r = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(db, err, "stats");
+        sqlite3_finalize(st);
+        return r;
+}
+
+long cairn_db_stat_get(struct cairn_db *db, const char *name)
+{
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(db->db, "SELECT value FROM cairn_stats WHERE name = ?", -1, &st, NULL) != SQLITE_OK)
+                return 0;
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        long v = sqlite3_step(st) == SQLITE_ROW ? (long) sqlite3_column_int64(st, 0) : 0;
+        sqlite3_finalize(st);
+        return v;
 }
 
 void cairn_strv_free(char **v)

@@ -54,6 +54,10 @@ int cairn_db_foreach(struct cairn_db *db, int (*fn)(const struct cairn_db_row *r
 int cairn_db_get(struct cairn_db *db, const char *id, struct cairn_db_row *ret, struct cairn_error **err);
 long cairn_db_count(struct cairn_db *db);
 
+/* cairn's counters (cache hits and misses), kept across runs. */
+int cairn_db_stat_add(struct cairn_db *db, const char *name, long delta, struct cairn_error **err);
+long cairn_db_stat_get(struct cairn_db *db, const char *name);
+
 /* Free a NULL-terminated array of strings. */
 void cairn_strv_free(char **v);
 

@@ -437,6 +437,42 @@ has "$out" "extra" "from the new contents"
 run_cmd "$CAIRN" image import --env "PATH=$PATHV" busybox busybox2.tar
 lacks "$out" "changed" "importing the same contents again keeps every result"
 
+# --- prune and du (in a store of their own) -----------------------------------------
+# Not in a subshell: the TAP counter must carry on.
+saved_store=$CAIRN_STORE
+export CAIRN_STORE="$kind:$tmp/store2"
+{
+        "$CAIRN" image import busybox busybox2.tar >/dev/null
+        for n in 1 2 3 4; do
+                printf '((from busybox) (shell /bin/sh -c) (run (shell "echo %s")))' "$n" >"p$n.spec"
+                "$CAIRN" build -f "p$n.spec" ctx2 >/dev/null
+        done
+        "$CAIRN" build -f p1.spec ctx2 >/dev/null
+        run_cmd "$CAIRN" du
+        has "$out" "results: 5" "du counts the results"
+        has "$out" "cache hits: 5, misses: 5, hit rate: 50.0%" "and the hit rate, kept across runs"
+        run_cmd "$CAIRN" prune
+        is_status 124 "prune without a limit is a usage error (clean deletes everything)"
+        run_cmd "$CAIRN" prune --older-than=1h
+        is "$out" "Removed 0 items
+" "--older-than keeps what was used recently"
+        run_cmd "$CAIRN" prune --max-items=3
+        is_status 0 "prune --max-items"
+        is "$(printf '%s' "$out" | grep -c '^Removing ')" 2 "removes the least recently used leaves down to the limit"
+        run_cmd "$CAIRN" ls
+        is "$(printf '%s' "$out" | sed 1d | wc -l)" 3 "3 results are left"
+        run_cmd "$CAIRN" prune --keep-free=1%
+        is "$out" "Removed 0 items
+" "--keep-free deletes nothing when there is room"
+        run_cmd "$CAIRN" prune --max-size=0
+        has "$out" "Removed 3 items" "--max-size=0 deletes everything, parents after their children"
+        run_cmd "$CAIRN" du
+        has "$out" "results: 0" "and the store is empty"
+        run_cmd "$CAIRN" prune --max-items=-1
+        is_status 124 "a bad limit is a usage error"
+}
+export CAIRN_STORE=$saved_store
+
 # --- clean --------------------------------------------------------------------
 run_cmd "$CAIRN" clean
 is_status 0 "clean succeeds"

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "build/engine.h"
+#include "cli/cli.h"
+
+const struct cairn_verb cairn_prune_verb = {
+        .name = "prune",
+        .run = cmd_prune,
+        .summary = "delete least recently used results until limits hold",
+        .help = "Usage: cairn prune [--store=KIND:PATH] [--keep-free=SIZE|PERCENT%] [--max-items=N]\n"
+                "                   [--max-size=SIZE] [--older-than=DURATION]\n"
+                "\n"
+                "Delete results, least recently used leaves first (a result goes only after\n"
+                "everything built on it), until every limit given holds.  Prints \"Removing ID\"\n"
+                "for each and then \"Removed N items\".\n"
+                "\n" CAIRN_CLI_STORE_HELP
+                "      --keep-free=SIZE|P%  keep at least this much free space on the store's\n"
+                "                           filesystem (10G, 500M, or a percentage)\n"
+                "      --max-items=N        keep at most N results\n"
+                "      --max-size=SIZE      keep the results' disk use under SIZE\n"
+                "      --older-than=DURATION  delete results unused for longer (30s, 10m, 2h, 7d, 2w)\n",
+};
+
+/* 123, 10K, 500M, 2G, 1T (binary units; a trailing B or iB is allowed). */
+int cairn_cli_parse_size(const char *s, unsigned long long *ret)
+{
+        char *end;
+        errno = 0;
+        double v = strtod(s, &end);
+        if (errno || end == s || v < 0)
+                return -EINVAL;
+        double mult = 1;
+        switch (toupper((unsigned char) *end)) {
+        case 'K': mult = 1024.0; end++; break;
+        case 'M': mult = 1024.0 * 1024; end++; break;
+        case 'G': mult = 1024.0 * 1024 * 1024; end++; break;
+        case 'T': mult = 1024.0 * 1024 * 1024 * 1024; end++; break;
+        default: break;
+        }
+        if (mult > 1 && *end == 'i')
+                end++;
+        if (*end == 'B' || *end == 'b')
+                end++;
+        if (*end)
+                return -EINVAL;
+        *ret = (unsigned long long) (v * mult);
+        return 0;
+}
+
+/* 90, 30s, 10m, 2h, 7d, 2w */
+static int parse_duration(const char *s, long long *ret)
+{
+        char *end;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (errno || end == s || v < 0)
+                return -EINVAL;
+        long long mult = 1;
+        if (*end == 's')
+                end++;
+        else if (*end == 'm')
+                mult = 60, end++;
+        else if (*end == 'h')
+                mult = 3600, end++;
+        else if (*end == 'd')
+                mult = 86400, end++;
+        else if (*end == 'w')
+                mult = 7 * 86400, end++;
+        if (*end)
+                return -EINVAL;
+        *ret = v * mult;
+        return 0;
+}
+
+static void removing(const char *id, void *ud)
+{
+        (void) ud;
+        printf("Removing %s\n", id);
+        fflush(stdout);
+}
+
+int cmd_prune(int argc, char **argv)
+{
+        enum { OPT_STORE = 256, OPT_KEEP_FREE, OPT_MAX_ITEMS, OPT_MAX_SIZE, OPT_OLDER_THAN };
+        static const struct option options[] = {
+                { "store", required_argument, NULL, OPT_STORE },
+                { "keep-free", required_argument, NULL, OPT_KEEP_FREE },
+                { "max-items", required_argument, NULL, OPT_MAX_ITEMS },
+                { "max-size", required_argument, NULL, OPT_MAX_SIZE },
+                { "older-than", required_argument, NULL, OPT_OLDER_THAN },
+                {},
+        };
+        struct cairn_prune_policy p = { .older_than = -1, .max_items = -1 };
+        const char *store = NULL;
+        bool any = false;
+        int c;
+        opterr = 0;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, ":", options, NULL)) >= 0) {
+                char *end;
+                size_t len;
+                switch (c) {
+                case OPT_STORE:
+                        store = optarg;
+                        break;
+                case OPT_KEEP_FREE:
+                        len = strlen(optarg);
+                        if (len > 1 && optarg[len - 1] == '%') {
+                                p.keep_free_percent = strtod(optarg, &end);
+                                if (end != optarg + len - 1 || p.keep_free_percent <= 0 || p.keep_free_percent > 100)
+                                        return cairn_cli_usage_error("prune", "--keep-free: \"%s\" is not a percentage",
+                                                                     optarg);
+                        } else if (cairn_cli_parse_size(optarg, &p.keep_free_bytes) < 0) {
+                                return cairn_cli_usage_error("prune", "--keep-free: \"%s\" is not a size or percentage",
+                                                             optarg);
+                        }
+                        any = true;
+                        break;
+                case OPT_MAX_ITEMS:
+                        p.max_items = strtol(optarg, &end, 10);
+                        if (*end || end == optarg || p.max_items < 0)
+                                return cairn_cli_usage_error("prune", "--max-items: \"%s\" is not a count", optarg);
+                        any = true;
+                        break;
+                case OPT_MAX_SIZE:
+                        if (cairn_cli_parse_size(optarg, &p.max_bytes) < 0)
+                                return cairn_cli_usage_error("prune", "--max-size: \"%s\" is not a size", optarg);
+                        if (p.max_bytes == 0)
+                                p.max_items = 0;   /* nothing may stay */
+                        any = true;
+                        break;
+                case OPT_OLDER_THAN:
+                        if (parse_duration(optarg, &p.older_than) < 0)
+                                return cairn_cli_usage_error("prune", "--older-than: \"%s\" is not a duration", optarg);
+                        any = true;
+                        break;
+                default:
+                        return cairn_cli_usage_error("prune", "unknown option or missing value \"%s\"", argv[optind - 1]);
+                }
+        }
+        if (optind != argc)
+                return cairn_cli_usage_error("prune", "unexpected argument \"%s\"", argv[optind]);
+        if (!any)
+                return cairn_cli_usage_error("prune", "give at least one limit (--keep-free, --max-items, --max-size, "
+                                                      "--older-than); cairn clean deletes everything");
+        struct cairn_engine *e = cairn_cli_open_engine(store);
+        if (!e)
+                return CAIRN_EXIT_FAILURE;
+        _cleanup_error_ struct cairn_error *err = NULL;
+        int status = CAIRN_EXIT_OK;
+        long n = cairn_engine_prune_policy(e, &p, removing, NULL, &err);
+        if (n < 0) {
+                cairn_cli_report(err);
+                status = CAIRN_EXIT_FAILURE;
+        } else {
+                printf("Removed %ld items\n", n);
+        }
+        cairn_engine_close(e);
+        return status;
+}
