@@ -33,6 +33,9 @@
 #include "store/store.h"
 
 struct cairn_engine {
+        int lock_fd;                 /* state/steps.lock: one byte-range lock per step ID */
+        char *live_dir;              /* state/live: logs of steps being built, for other processes */
+        char *failed_dir;            /* state/failed: why a step last failed, for other processes */
         struct cairn_store *store;
         struct cairn_db *db;
         const struct cairn_sandbox_ops *sandbox;
@@ -44,6 +47,7 @@ int cairn_engine_open(const char *store_spec, struct cairn_engine **ret, struct 
 {
         _cleanup_free_ char *dbdir = NULL, *dbpath = NULL;
         struct cairn_engine *e = cairn_xzalloc(sizeof(*e));
+        e->lock_fd = -1;
         /* The one place backends are chosen: the store from its spec, the
          * native sandbox and the image fetcher. */
         e->sandbox = &cairn_sandbox_native_ops;
@@ -58,6 +62,18 @@ int cairn_engine_open(const char *store_spec, struct cairn_engine **ret, struct 
         if ((r = cairn_db_open(dbpath, &e->db, err)) < 0)
                 goto fail;
         e->hasher = cairn_hasher_new(0);
+        e->live_dir = cairn_path_join(e->store->state_dir, "live");
+        e->failed_dir = cairn_path_join(e->store->state_dir, "failed");
+        if ((r = cairn_mkdir_p(e->live_dir, 0700, err)) < 0 || (r = cairn_mkdir_p(e->failed_dir, 0700, err)) < 0)
+                goto fail;
+        {
+                _cleanup_free_ char *lock = cairn_path_join(e->store->state_dir, "steps.lock");
+                e->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+                if (e->lock_fd < 0) {
+                        r = cairn_error_set_errno(err, errno, "cannot open \"%s\"", lock);
+                        goto fail;
+                }
+        }
         *ret = e;
         return 0;
 fail:
@@ -69,6 +85,10 @@ void cairn_engine_close(struct cairn_engine *e)
 {
         if (!e)
                 return;
+        if (e->lock_fd >= 0)
+                close(e->lock_fd);
+        free(e->live_dir);
+        free(e->failed_dir);
         cairn_db_close(e->db);
         cairn_store_close(e->store);
         cairn_hasher_free(e->hasher);
@@ -226,11 +246,20 @@ static void replay_log(const struct run *R, const char *dir)
 }
 
 /* What a step does once it has its temporary result. */
-typedef int step_fn(const struct run *R, struct cairn_store_build *b, int log_fd, void *arg, struct cairn_error **err);
+/* Where a step's output goes: its own log, and the live copy other
+ * processes may follow (-1 if none). */
+struct step_log {
+        int log_fd;
+        int live_fd;
+};
+
+typedef int step_fn(const struct run *R, struct cairn_store_build *b, const struct step_log *log, void *arg,
+                    struct cairn_error **err);
 
 struct output_sink {
         const struct run *R;
         int log_fd;
+        int live_fd;
 };
 
 static void sink_output(const char *data, size_t len, void *ud)
@@ -238,6 +267,10 @@ static void sink_output(const char *data, size_t len, void *ud)
         struct output_sink *s = ud;
         if (s->log_fd >= 0 && write(s->log_fd, data, len) != (ssize_t) len)
                 cairn_warn("cannot write the step log: %s", strerror(errno));
+        if (s->live_fd >= 0 && write(s->live_fd, data, len) != (ssize_t) len) {
+                close(s->live_fd);
+                s->live_fd = -1;
+        }
         if (s->R->req->log)
                 s->R->req->log(CAIRN_LOG_OUTPUT, data, len, s->R->req->log_userdata);
 }
@@ -246,12 +279,120 @@ static void sink_output(const char *data, size_t len, void *ud)
  * Reuse result id if the store has it; otherwise build it on base with fn
  * and publish it.  A failed step is never published.
  */
+/*
+ * Step locks, shared by every cairn process on the store: an open-file-
+ * description lock on one byte of state/steps.lock, at an offset taken from
+ * the ID.  Held exclusively while a step is built (so it is built once, and
+ * other processes wait for it), shared on a base while a step is built on it
+ * (so prune leaves it alone).  The kernel drops them when a process dies.
+ */
+static int step_lock(struct cairn_engine *e, const char *id, short type, bool wait)
+{
+        struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_len = 1 };
+        char prefix[16];
+        memcpy(prefix, id, 15);
+        prefix[15] = '\0';
+        fl.l_start = (off_t) strtoull(prefix, NULL, 16);
+        for (;;) {
+                if (fcntl(e->lock_fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl) == 0)
+                        return 0;
+                if (errno != EINTR || !wait)
+                        return -errno;
+        }
+}
+
+static void step_unlock(struct cairn_engine *e, const char *id)
+{
+        step_lock(e, id, F_UNLCK, false);
+}
+
 struct ctx;
 static int save_context(const struct ctx *c, const char *dir, struct cairn_error **err);
+
+static void sleep_ms(long ms)
+{
+        struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+        nanosleep(&ts, NULL);
+}
+
+/* Copy what is new in the live log of another process's build to the user. */
+static bool drain(const struct run *R, int fd)
+{
+        char buf[65536];
+        bool any = false;
+        ssize_t n;
+        while ((n = read(fd, buf, sizeof(buf))) > 0) {
+                any = true;
+                if (R->req->log)
+                        R->req->log(CAIRN_LOG_OUTPUT, buf, (size_t) n, R->req->log_userdata);
+        }
+        return any;
+}
+
+/*
+ * Another process is building id: follow its log from the start until it
+ * lets the step go, then take its result, or its failure.  Returns 1 when the
+ * step is done (result or error in *err), 0 when this process now holds the
+ * step's lock and must build it itself (the other one was cancelled or died).
+ */
+static int attach(const struct run *R, const char *id, struct cairn_error **err)
+{
+        struct cairn_engine *e = R->e;
+        _cleanup_free_ char *live_path = cairn_path_join(e->live_dir, id);
+        _cleanup_free_ char *failed_path = cairn_path_join(e->failed_dir, id);
+        struct timespec since;
+        clock_gettime(CLOCK_REALTIME, &since);
+        int live = -1;
+        bool streamed = false;
+        for (;;) {
+                if (live < 0)
+                        live = open(live_path, O_RDONLY | O_CLOEXEC);
+                if (live >= 0 && drain(R, live))
+                        streamed = true;
+                if (step_lock(e, id, F_WRLCK, false) == 0)
+                        break;
+                if (R->req->cancel && *R->req->cancel) {
+                        if (live >= 0)
+                                close(live);
+                        return cairn_error_set(err, -ECANCELED, "Cancelled at user's request");
+                }
+                sleep_ms(50);
+        }
+        if (live >= 0) {
+                if (drain(R, live))
+                        streamed = true;
+                close(live);
+        }
+        char *dir = NULL;
+        if (e->store->ops->result(e->store, id, &dir, NULL) > 0) {
+                if (!streamed)
+                        replay_log(R, dir);
+                free(dir);
+                step_unlock(e, id);
+                emit(R, CAIRN_LOG_NOTE, "---> saved as \"%s\"", id);
+                return 1;
+        }
+        struct stat st;
+        if (stat(failed_path, &st) == 0 && (st.st_mtim.tv_sec > since.tv_sec ||
+                                            (st.st_mtim.tv_sec == since.tv_sec && st.st_mtim.tv_nsec >= since.tv_nsec))) {
+                _cleanup_free_ char *why = NULL;
+                size_t len;
+                struct cairn_error *ignored = NULL;
+                if (cairn_read_file(failed_path, 65536, &why, &len, &ignored) < 0) {
+                        cairn_error_free(ignored);
+                        why = cairn_xstrdup("the step failed in another cairn process");
+                }
+                step_unlock(e, id);
+                cairn_error_set(err, -EIO, "%s", why);
+                return 1;
+        }
+        return 0;
+}
 
 /*
  * Reuse result id if the store has it; otherwise build it on base with fn
  * and publish it, with the context it was built in (for `cairn export`).
+ * Across processes, each step is built once: the others attach to it.
  */
 static int get_or_build(const struct run *R, const char *base, const char *id, step_fn *fn, void *arg,
                         const struct ctx *c, struct cairn_error **err)
@@ -273,31 +414,64 @@ static int get_or_build(const struct run *R, const char *base, const char *id, s
                 emit(R, CAIRN_LOG_NOTE, "---> using \"%s\" from cache", id);
                 return 0;
         }
+        if (step_lock(e, id, F_WRLCK, false) < 0) {
+                r = attach(R, id, err);
+                if (r != 0)
+                        return r < 0 ? r : (*err ? (*err)->code : 0);
+        } else if (e->store->ops->result(e->store, id, &dir, NULL) > 0) {
+                /* Built by another process between our look and our lock. */
+                replay_log(R, dir);
+                free(dir);
+                step_unlock(e, id);
+                emit(R, CAIRN_LOG_NOTE, "---> using \"%s\" from cache", id);
+                return 0;
+        }
+        /* This process builds the step; its base must not be pruned meanwhile. */
+        if (base)
+                step_lock(e, base, F_RDLCK, true);
+        _cleanup_free_ char *live_path = cairn_path_join(e->live_dir, id);
+        _cleanup_free_ char *failed_path = cairn_path_join(e->failed_dir, id);
         struct cairn_store_build *b = NULL;
+        int log_fd = -1, live_fd = -1;
         if ((r = e->store->ops->begin(e->store, base, id, &b, err)) < 0)
-                return r;
+                goto out;
         unlink(b->log_path);
-        int log_fd = open(b->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        log_fd = open(b->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (log_fd < 0) {
                 r = cairn_error_set_errno(err, errno, "cannot create the step log \"%s\"", b->log_path);
                 e->store->ops->abort(e->store, b);
-                return r;
+                goto out;
         }
-        r = fn(R, b, log_fd, arg, err);
+        unlink(live_path);
+        live_fd = open(live_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        struct step_log slog = { log_fd, live_fd };
+        r = fn(R, b, &slog, arg, err);
         close(log_fd);
         if (r >= 0 && c)
                 r = save_context(c, b->dir, err);
         if (r < 0) {
                 e->store->ops->abort(e->store, b);
-                return r;
+                /* Processes attached to this step get the same failure;
+                 * a cancelled step is simply taken over. */
+                if (r != -ECANCELED && *err)
+                        cairn_write_file(failed_path, (*err)->message, strlen((*err)->message), 0600, NULL);
+                goto out;
         }
         if ((r = e->store->ops->commit(e->store, b, err)) < 0)
-                return r;
+                goto out;
         if ((r = cairn_db_add(e->db, id, base, err)) < 0)
-                return r;
+                goto out;
+        unlink(failed_path);
         cairn_db_stat_add(e->db, "misses", 1, NULL);
         emit(R, CAIRN_LOG_NOTE, "---> saved as \"%s\"", id);
-        return 0;
+out:
+        if (live_fd >= 0)
+                close(live_fd);
+        unlink(live_path);
+        step_unlock(e, id);
+        if (base)
+                step_unlock(e, base);
+        return r;
 }
 
 /* --- base images ----------------------------------------------------- */
@@ -311,10 +485,11 @@ static void base_log(const char *line, void *ud)
         sink_output(line, strlen(line), ud);
 }
 
-static int fetch_base(const struct run *R, struct cairn_store_build *b, int log_fd, void *arg, struct cairn_error **err)
+static int fetch_base(const struct run *R, struct cairn_store_build *b, const struct step_log *log, void *arg,
+                      struct cairn_error **err)
 {
         struct base_arg *a = arg;
-        struct output_sink sink = { R, log_fd };
+        struct output_sink sink = { R, log->log_fd, log->live_fd };
         char **env = NULL;
         struct cairn_fetch_request fr = {
                 .store_root = R->e->store->root, .from = a->from, .rootfs = b->rootfs,
@@ -510,7 +685,8 @@ static void remove_if_empty_file(const char *rootfs, const char *path)
         close(dirfd);
 }
 
-static int run_step(const struct run *R, struct cairn_store_build *b, int log_fd, void *arg, struct cairn_error **err)
+static int run_step(const struct run *R, struct cairn_store_build *b, const struct step_log *log, void *arg,
+                    struct cairn_error **err)
 {
         struct run_arg *a = arg;
         const struct ctx *c = a->c;
@@ -574,7 +750,7 @@ static int run_step(const struct run *R, struct cairn_store_build *b, int log_fd
                 cairn_buf_release(&nb);
         }
         if (r >= 0) {
-                struct output_sink sink = { R, log_fd };
+                struct output_sink sink = { R, log->log_fd, log->live_fd };
                 struct cairn_sandbox_config cfg = {
                         .rootfs = b->rootfs, .argv = argv, .env = envp, .cwd = c->workdir, .uid = uid, .gid = gid,
                         .hostname = "builder", .network_host = network_host, .mounts = mounts, .n_mounts = k,
@@ -664,7 +840,8 @@ struct copy_arg {
         const char *dst;
 };
 
-static int copy_step(const struct run *R, struct cairn_store_build *b, int log_fd, void *arg, struct cairn_error **err)
+static int copy_step(const struct run *R, struct cairn_store_build *b, const struct step_log *log, void *arg,
+                     struct cairn_error **err)
 {
         struct copy_arg *a = arg;
         uid_t uid = 0;
@@ -900,15 +1077,26 @@ long cairn_engine_prune(struct cairn_engine *e, time_t before, long limit, void 
                         cairn_strv_free(ids);
                         break;
                 }
+                long before_done = done;
                 for (char **p = ids; *p && done < limit; p++) {
+                        /* Never a result a running build is using. */
+                        if (step_lock(e, *p, F_WRLCK, false) < 0)
+                                continue;
                         if (removed)
                                 removed(*p, ud);
                         int r = e->store->ops->delete(e->store, *p, err);
-                        if (r < 0 || (r = cairn_db_delete(e->db, *p, err)) < 0) {
+                        if (r >= 0)
+                                r = cairn_db_delete(e->db, *p, err);
+                        step_unlock(e, *p);
+                        if (r < 0) {
                                 cairn_strv_free(ids);
                                 return r;
                         }
                         done++;
+                }
+                if (done == before_done) {
+                        cairn_strv_free(ids);
+                        break;
                 }
                 cairn_strv_free(ids);
         }
@@ -972,19 +1160,25 @@ long cairn_engine_prune_policy(struct cairn_engine *e, const struct cairn_prune_
                 else
                         break;
                 char **ids = NULL;
-                int n = cairn_db_lru(e->db, before, 1, &ids, err);
+                int n = cairn_db_lru(e->db, before, 64, &ids, err);
                 if (n < 0)
                         return n;
-                if (n == 0) {
+                /* The least recently used leaf no running build is using. */
+                const char *victim = NULL;
+                for (int i = 0; i < n && !victim; i++)
+                        if (step_lock(e, ids[i], F_WRLCK, false) == 0)
+                                victim = ids[i];
+                if (!victim) {
                         cairn_strv_free(ids);
                         break;
                 }
-                unsigned long long bytes = p->max_bytes ? result_bytes(e, ids[0]) : 0;
+                unsigned long long bytes = p->max_bytes ? result_bytes(e, victim) : 0;
                 if (removed)
-                        removed(ids[0], ud);
-                int r = e->store->ops->delete(e->store, ids[0], err);
+                        removed(victim, ud);
+                int r = e->store->ops->delete(e->store, victim, err);
                 if (r >= 0)
-                        r = cairn_db_delete(e->db, ids[0], err);
+                        r = cairn_db_delete(e->db, victim, err);
+                step_unlock(e, victim);
                 cairn_strv_free(ids);
                 if (r < 0)
                         return r;
