@@ -84,6 +84,23 @@ distinct=$(( ${#prefixes[@]} + 16 ))
 is "$(( $(misses) - before ))" "$distinct" "every distinct step was built exactly once"
 ok $(grep -L 'step4' m*.out | wc -l) "each build saw its whole chain"
 
+# --- SIGINT with a second build attached ------------------------------------------------------
+printf '((from busybox) (shell /bin/sh -c) (run (shell "echo takeover-begin; sleep 2; echo takeover-end")))' >take.spec
+"$CAIRN" build -f take.spec ctx >ta.out 2>ta.err &
+a=$!
+for i in $(seq 100); do grep -q takeover-begin ta.out && break; sleep 0.05; done
+"$CAIRN" build -f take.spec ctx >tb.out 2>&1 &
+b=$!
+sleep 0.5
+kill -INT $a
+wait $a
+is $? 1 "SIGINT stops the first build"
+is "$(cat ta.err)" "Cancelled at user's request" "with OBuilder's message"
+wait $b
+ok $? "the attached build takes the step over and succeeds"
+has "$(cat tb.out)" "takeover-end" "running the step to its end"
+ok $(pgrep -f takeover-begin >/dev/null && echo 1 || echo 0) "no process of the cancelled step is left"
+
 # --- prune and clean leave running builds' results alone ----------------------------------------
 printf '((from busybox) (shell /bin/sh -c) (run (shell "echo a > /a")) (run (shell "sleep 2; cat /a")))' >long.spec
 "$CAIRN" build -f long.spec ctx >long.out 2>&1 &
