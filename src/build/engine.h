@@ -17,6 +17,7 @@
 #define CAIRN_BUILD_ENGINE_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -85,6 +86,16 @@ struct cairn_prune_policy {
 
 long cairn_engine_prune_policy(struct cairn_engine *e, const struct cairn_prune_policy *p,
                                void (*removed)(const char *id, void *ud), void *ud, struct cairn_error **err);
+
+/*
+ * Check the store against its database and what a crash can leave: temporary
+ * results and mounts, rows whose result is gone, results without rows, wrong
+ * child counts.  With repair, fix each (temporary items only when no other
+ * process uses the store).  report gets one line per finding.  Returns the
+ * number of findings.
+ */
+long cairn_engine_fsck(struct cairn_engine *e, bool repair, void (*report)(const char *line, void *ud), void *ud,
+                       struct cairn_error **err);
 
 /* Counters kept across runs ("hits", "misses"), and the number of results. */
 long cairn_engine_stat(struct cairn_engine *e, const char *name);

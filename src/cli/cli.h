@@ -36,6 +36,7 @@ int cmd_pull(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 int cmd_du(int argc, char **argv);
+int cmd_fsck(int argc, char **argv);
 
 /* A size: 123, 10K, 500M, 2G, 1T (binary units, optional B or iB). */
 int cairn_cli_parse_size(const char *s, unsigned long long *ret);
@@ -54,6 +55,7 @@ extern const struct cairn_verb cairn_pull_verb;
 extern const struct cairn_verb cairn_export_verb;
 extern const struct cairn_verb cairn_prune_verb;
 extern const struct cairn_verb cairn_du_verb;
+extern const struct cairn_verb cairn_fsck_verb;
 extern const struct cairn_verb cairn_images_verb;
 
 /* Registry options shared by the verbs that may pull (getopt values). */

@@ -20,6 +20,7 @@ static const struct cairn_verb *const verbs[] = {
         &cairn_du_verb,
         &cairn_export_verb,
         &cairn_fmt_verb,
+        &cairn_fsck_verb,
         &cairn_healthcheck_verb,
         &cairn_image_verb,
         &cairn_images_verb,

@@ -285,6 +285,23 @@ long cairn_db_count(struct cairn_db *db)
         return n;
 }
 
+long cairn_db_recount(struct cairn_db *db, bool fix, struct cairn_error **err)
+{
+        sqlite3_stmt *st;
+        if (prepare(db, "SELECT COUNT(*) FROM builds WHERE rc != (SELECT COUNT(*) FROM builds AS child "
+                        "WHERE child.parent = builds.id)",
+                    &st, err) < 0)
+                return -EIO;
+        long n = sqlite3_step(st) == SQLITE_ROW ? (long) sqlite3_column_int64(st, 0) : 0;
+        sqlite3_finalize(st);
+        if (fix && n > 0 &&
+            exec_simple(db,
+                        "UPDATE builds SET rc = (SELECT COUNT(*) FROM builds AS child WHERE child.parent = builds.id)",
+                        err) < 0)
+                return -EIO;
+        return n;
+}
+
 int cairn_db_stat_add(struct cairn_db *db, const char *name, long delta, struct cairn_error **err)
 {
         sqlite3_stmt *st;

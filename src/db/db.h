@@ -54,6 +54,9 @@ int cairn_db_foreach(struct cairn_db *db, int (*fn)(const struct cairn_db_row *r
 int cairn_db_get(struct cairn_db *db, const char *id, struct cairn_db_row *ret, struct cairn_error **err);
 long cairn_db_count(struct cairn_db *db);
 
+/* Rows whose rc is not their number of children; with fix, correct them. */
+long cairn_db_recount(struct cairn_db *db, bool fix, struct cairn_error **err);
+
 /* cairn's counters (cache hits and misses), kept across runs. */
 int cairn_db_stat_add(struct cairn_db *db, const char *name, long delta, struct cairn_error **err);
 long cairn_db_stat_get(struct cairn_db *db, const char *name);

@@ -13,6 +13,7 @@
 #include "base/alloc.h"
 #include "base/cleanup.h"
 #include "base/fs.h"
+#include "base/hash.h"
 #include "base/strbuf.h"
 
 static const struct {
@@ -124,6 +125,8 @@ static int wipe_contents(const char *dir, struct cairn_error **err)
         return r;
 }
 
+unsigned cairn_store_count_leftovers(struct cairn_store *s);
+
 static bool temp_dirs_empty(struct cairn_store *s, const char *const *temp_dirs, size_t n_temp)
 {
         for (size_t i = 0; i < n_temp; i++) {
@@ -150,6 +153,9 @@ int cairn_store_prepare(struct cairn_store *s, const char *const *dirs, size_t n
                 s->root[--len] = '\0';
         s->state_dir = cairn_xasprintf("%s/state", s->root);
         s->lock_fd = -1;
+        s->temp_dirs = temp_dirs;
+        s->n_temp = n_temp;
+        s->recover = recover;
         int r = cairn_mkdir_p(s->root, 0755, err);
         for (size_t i = 0; r >= 0 && i < n_dirs; i++) {
                 _cleanup_free_ char *d = cairn_path_join(s->root, dirs[i]);
@@ -167,6 +173,7 @@ int cairn_store_prepare(struct cairn_store *s, const char *const *dirs, size_t n
         if (flock(s->lock_fd, LOCK_EX | LOCK_NB) == 0 && !temp_dirs_empty(s, temp_dirs, n_temp)) {
                 /* Every mount and temporary result lives in a temp dir, so
                  * empty ones mean a clean store: the common case, kept cheap. */
+                s->recovered = cairn_store_count_leftovers(s);
                 if (recover)
                         recover(s);
                 for (size_t i = 0; r >= 0 && i < n_temp; i++) {
@@ -192,6 +199,66 @@ int cairn_store_find_result(struct cairn_store *s, const char *id, char **ret_di
         }
         free(dir);
         return 0;
+}
+
+static unsigned count_entries(const char *dir)
+{
+        unsigned n = 0;
+        DIR *d = opendir(dir);
+        if (!d)
+                return 0;
+        for (struct dirent *de; (de = readdir(d));)
+                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+                        n++;
+        closedir(d);
+        return n;
+}
+
+unsigned cairn_store_count_leftovers(struct cairn_store *s)
+{
+        unsigned n = 0;
+        for (size_t i = 0; i < s->n_temp; i++) {
+                _cleanup_free_ char *d = cairn_path_join(s->root, s->temp_dirs[i]);
+                n += count_entries(d);
+        }
+        return n;
+}
+
+int cairn_store_recover(struct cairn_store *s, unsigned *ret_removed, struct cairn_error **err)
+{
+        if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+                flock(s->lock_fd, LOCK_SH);
+                return cairn_error_set(err, -EBUSY, "the store \"%s\" is in use by another cairn process", s->root);
+        }
+        *ret_removed = cairn_store_count_leftovers(s);
+        if (s->recover)
+                s->recover(s);
+        int r = 0;
+        for (size_t i = 0; r >= 0 && i < s->n_temp; i++) {
+                _cleanup_free_ char *d = cairn_path_join(s->root, s->temp_dirs[i]);
+                r = wipe_contents(d, err);
+        }
+        flock(s->lock_fd, LOCK_SH);
+        return r;
+}
+
+char **cairn_store_list_results(struct cairn_store *s)
+{
+        _cleanup_free_ char *dir = cairn_path_join(s->root, "result");
+        char **v = cairn_xzalloc(sizeof(char *));
+        size_t n = 0;
+        DIR *d = opendir(dir);
+        if (!d)
+                return v;
+        for (struct dirent *de; (de = readdir(d));) {
+                if (!cairn_is_sha256_hex(de->d_name))
+                        continue;
+                v = cairn_xreallocarray(v, n + 2, sizeof(char *));
+                v[n++] = cairn_xstrdup(de->d_name);
+                v[n] = NULL;
+        }
+        closedir(d);
+        return v;
 }
 
 void cairn_store_release(struct cairn_store *s)

@@ -81,7 +81,23 @@ struct cairn_store {
         char *state_dir;    /* root/state: db/db.sqlite lives here */
         int lock_fd;        /* shared lock held while the store is open */
         struct cairn_cache_generation *generations;
+        /* Set by cairn_store_prepare, for cairn_store_recover. */
+        const char *const *temp_dirs;
+        size_t n_temp;
+        void (*recover)(struct cairn_store *s);
+        unsigned recovered;  /* temporary items removed when the store was opened */
 };
+
+/*
+ * Remove what a crash left (mounts, temporary results) now, as start-up
+ * does when the store is idle.  Fails with -EBUSY when another process has
+ * the store open.  *ret_removed counts the temporary items removed.
+ */
+int cairn_store_recover(struct cairn_store *s, unsigned *ret_removed, struct cairn_error **err);
+/* Count what a crash left, without removing anything. */
+unsigned cairn_store_count_leftovers(struct cairn_store *s);
+/* The IDs in result/ (NULL-terminated; the caller frees each and the array). */
+char **cairn_store_list_results(struct cairn_store *s);
 
 /*
  * For backends: create root and its dirs, take the store lock, and, if no

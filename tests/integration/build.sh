@@ -471,6 +471,40 @@ export CAIRN_STORE="$kind:$tmp/store2"
         run_cmd "$CAIRN" prune --max-items=-1
         is_status 124 "a bad limit is a usage error"
 }
+# --- fsck (in a store of its own) ----------------------------------------------------
+export CAIRN_STORE="$kind:$tmp/store3"
+s3=$tmp/store3
+"$CAIRN" image import busybox busybox2.tar >/dev/null
+printf '((from busybox) (shell /bin/sh -c) (run (shell "echo one")) (run (shell "echo two")))' >f.spec
+"$CAIRN" build -f f.spec ctx2 >f.out
+step1=$(grep 'saved as' f.out | sed -n 2p | sed 's/.*"\(.*\)".*/\1/')
+step2=$(grep 'saved as' f.out | tail -n 1 | sed 's/.*"\(.*\)".*/\1/')
+run_cmd "$CAIRN" fsck
+is "$out" "The store is consistent
+" "fsck of a sound store finds nothing"
+# Damage it: a result lost, a row lost, a crash's leftover.
+rm -rf "$s3/result/$step2"
+python3 -c "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); db.execute('DELETE FROM builds WHERE id = ?', (sys.argv[2],)); db.commit()" \
+        "$s3/state/db/db.sqlite" "$step1"
+mkdir -p "$s3/${tempdirs%% *}/leftover/rootfs"
+run_cmd "$CAIRN" fsck --check
+is_status 1 "fsck --check fails on a damaged store"
+has "$out" "1 temporary item left by an interrupted build: removed when the store was opened" \
+        "it reports the crash's leftover, which opening the store removed"
+has "$out" "$step2: in the database but not in the store" "the row whose result is gone"
+has "$out" "$step1: in the store but not in the database" "the result without a row"
+has "$out" "with a wrong count of children" "and the wrong child counts"
+run_cmd "$CAIRN" fsck --check
+has "$out" "$step1: in the store but not in the database" "--check changes nothing"
+run_cmd "$CAIRN" fsck
+is_status 0 "fsck repairs"
+has "$out" "problems repaired" "and says so"
+run_cmd "$CAIRN" fsck --check
+is "$out" "The store is consistent
+" "after which the store is consistent"
+run_cmd "$CAIRN" build -f f.spec ctx2
+is_status 0 "and builds work again"
+has "$out" "saved as \"$step2\"" "rebuilding what was lost"
 export CAIRN_STORE=$saved_store
 
 # --- clean --------------------------------------------------------------------
