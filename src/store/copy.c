@@ -348,12 +348,20 @@ static int copy_cache_get(struct cairn_store *pub, const char *name, uid_t uid, 
         struct copy_store *s = (struct copy_store *) pub;
         _cleanup_free_ char *dirname = cairn_store_cache_dirname(name);
         _cleanup_free_ char *master = sub(s, "cache", dirname);
+        int lock = cairn_store_cache_lock(pub, name, err);
+        if (lock < 0)
+                return lock;
         struct stat st;
-        if (stat(master, &st) < 0 && (mkdir(master, 0755) < 0 || chown(master, uid, gid) < 0))
+        if (stat(master, &st) < 0 && (mkdir(master, 0755) < 0 || chown(master, uid, gid) < 0)) {
+                cairn_store_cache_unlock(lock);
                 return cairn_error_set_errno(err, errno, "cannot create the cache \"%s\"", master);
-        _cleanup_free_ char *leaf = cairn_xasprintf("%lu-%s", s->next_tmp++, dirname);
+        }
+        /* Unique across the processes sharing the store. */
+        _cleanup_free_ char *leaf = cairn_xasprintf("%d-%lu-%s", (int) getpid(), s->next_tmp++, dirname);
         char *copy = sub(s, "cache-tmp", leaf);
+        unsigned long generation = cairn_store_cache_read_generation(lock);
         int r = clone_tree(master, copy, err);
+        cairn_store_cache_unlock(lock);
         if (r == 0 && chown(copy, uid, gid) < 0)
                 r = cairn_error_set_errno(err, errno, "cannot set the owner of \"%s\"", copy);
         if (r < 0) {
@@ -362,7 +370,7 @@ static int copy_cache_get(struct cairn_store *pub, const char *name, uid_t uid, 
                 return r;
         }
         struct copy_cache *cc = cairn_xzalloc(sizeof(*cc));
-        cc->generation = cairn_store_cache_generation(pub, name);
+        cc->generation = generation;
         struct cairn_store_cache *c = cairn_xzalloc(sizeof(*c));
         c->name = cairn_xstrdup(name);
         c->path = copy;
@@ -377,14 +385,20 @@ static int copy_cache_release(struct cairn_store *pub, struct cairn_store_cache 
         struct copy_cache *cc = c->priv;
         int r = 0;
         /* First releaser wins: the copy becomes the cache. */
-        if (cairn_store_cache_claim(pub, c->name, cc->generation)) {
+        int lock = cairn_store_cache_lock(pub, c->name, err);
+        if (lock < 0)
+                r = lock;
+        else if (cairn_store_cache_read_generation(lock) == cc->generation) {
                 _cleanup_free_ char *dirname = cairn_store_cache_dirname(c->name);
                 _cleanup_free_ char *master = sub(s, "cache", dirname);
-                _cleanup_free_ char *old = cairn_xasprintf("%s.old-%lu", c->path, cc->generation);
+                _cleanup_free_ char *old = cairn_xasprintf("%s.old", c->path);
                 if (rename(master, old) < 0 || rename(c->path, master) < 0)
                         r = cairn_error_set_errno(err, errno, "cannot update the cache \"%s\"", master);
+                else
+                        cairn_store_cache_write_generation(lock, cc->generation + 1);
                 cairn_rm_rf(old, NULL);
         }
+        cairn_store_cache_unlock(lock);
         cairn_rm_rf(c->path, NULL);
         free(cc);
         free(c->name);

@@ -368,9 +368,16 @@ static int overlay_cache_get(struct cairn_store *pub, const char *name, uid_t ui
                         return cairn_error_set_errno(err, errno, "cannot set the owner of \"%s\"", master);
         }
         struct overlay_cache *oc = cairn_xzalloc(sizeof(*oc));
-        oc->generation = cairn_store_cache_generation(pub, name);
+        int lock = cairn_store_cache_lock(pub, name, err);
+        if (lock < 0) {
+                free(oc);
+                return lock;
+        }
+        oc->generation = cairn_store_cache_read_generation(lock);
+        cairn_store_cache_unlock(lock);
         unsigned long n = s->next_cache++;
-        _cleanup_free_ char *leaf = cairn_xasprintf("%lu-%s", n, dirname);
+        /* Unique across the processes sharing the store. */
+        _cleanup_free_ char *leaf = cairn_xasprintf("%d-%lu-%s", (int) getpid(), n, dirname);
         oc->upper = sub(s, "cache-result", leaf);
         oc->work = sub(s, "cache-work", leaf);
         oc->merged = sub(s, "cache-merged", leaf);
@@ -487,7 +494,8 @@ static int overlay_cache_release(struct cairn_store *pub, struct cairn_store_cac
                 r = cairn_error_set_errno(err, errno, "cannot unmount the cache \"%s\"", oc->merged);
         /* First releaser wins: later copies of the same generation are
          * discarded. */
-        if (r == 0 && cairn_store_cache_claim(pub, c->name, oc->generation)) {
+        int lock = r == 0 ? cairn_store_cache_lock(pub, c->name, err) : -1;
+        if (lock >= 0 && cairn_store_cache_read_generation(lock) == oc->generation) {
                 _cleanup_free_ char *dirname = cairn_store_cache_dirname(c->name);
                 _cleanup_free_ char *master = sub(s, "cache", dirname);
                 _cleanup_close_ int u = open(oc->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -496,7 +504,12 @@ static int overlay_cache_release(struct cairn_store *pub, struct cairn_store_cac
                         r = cairn_error_set_errno(err, errno, "cannot open the cache \"%s\"", master);
                 else
                         r = apply_upper(u, l, err);
+                if (r == 0)
+                        cairn_store_cache_write_generation(lock, oc->generation + 1);
+        } else if (lock < 0 && r == 0) {
+                r = lock;
         }
+        cairn_store_cache_unlock(lock);
         struct cairn_error *e2 = NULL;
         cairn_rm_rf(oc->upper, &e2);
         cairn_rm_rf(oc->work, &e2);

@@ -14,6 +14,7 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/hash.h"
+#include "base/log.h"
 #include "base/strbuf.h"
 
 static const struct {
@@ -65,46 +66,46 @@ char *cairn_store_cache_dirname(const char *name)
         return cairn_escape_filename("c-", name);
 }
 
-struct cairn_cache_generation {
-        char *name;
-        unsigned long generation;
-        struct cairn_cache_generation *next;
-};
-
-static struct cairn_cache_generation *generation_of(struct cairn_store *s, const char *name)
+int cairn_store_cache_lock(struct cairn_store *s, const char *name, struct cairn_error **err)
 {
-        for (struct cairn_cache_generation *g = s->generations; g; g = g->next)
-                if (strcmp(g->name, name) == 0)
-                        return g;
-        struct cairn_cache_generation *g = cairn_xzalloc(sizeof(*g));
-        g->name = cairn_xstrdup(name);
-        g->next = s->generations;
-        s->generations = g;
-        return g;
-}
-
-unsigned long cairn_store_cache_generation(struct cairn_store *s, const char *name)
-{
-        return generation_of(s, name)->generation;
-}
-
-bool cairn_store_cache_claim(struct cairn_store *s, const char *name, unsigned long generation)
-{
-        struct cairn_cache_generation *g = generation_of(s, name);
-        if (g->generation != generation)
-                return false;
-        g->generation++;
-        return true;
-}
-
-static void free_generations(struct cairn_store *s)
-{
-        for (struct cairn_cache_generation *g = s->generations, *next; g; g = next) {
-                next = g->next;
-                free(g->name);
-                free(g);
+        _cleanup_free_ char *dir = cairn_path_join(s->state_dir, "cache-locks");
+        int r = cairn_mkdir_p(dir, 0700, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *leaf = cairn_store_cache_dirname(name);
+        _cleanup_free_ char *path = cairn_path_join(dir, leaf);
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return cairn_error_set_errno(err, errno, "cannot open \"%s\"", path);
+        while (flock(fd, LOCK_EX) < 0) {
+                if (errno != EINTR) {
+                        r = cairn_error_set_errno(err, errno, "cannot lock \"%s\"", path);
+                        close(fd);
+                        return r;
+                }
         }
-        s->generations = NULL;
+        return fd;
+}
+
+void cairn_store_cache_unlock(int fd)
+{
+        if (fd >= 0)
+                close(fd);
+}
+
+unsigned long cairn_store_cache_read_generation(int fd)
+{
+        unsigned long long g = 0;
+        if (pread(fd, &g, sizeof(g), 0) != (ssize_t) sizeof(g))
+                g = 0;
+        return (unsigned long) g;
+}
+
+void cairn_store_cache_write_generation(int fd, unsigned long generation)
+{
+        unsigned long long g = generation;
+        if (pwrite(fd, &g, sizeof(g), 0) != (ssize_t) sizeof(g))
+                cairn_warn("cannot record a cache generation: %s", strerror(errno));
 }
 
 static int wipe_contents(const char *dir, struct cairn_error **err)
@@ -265,7 +266,6 @@ void cairn_store_release(struct cairn_store *s)
 {
         if (s->lock_fd >= 0)
                 close(s->lock_fd);
-        free_generations(s);
         free(s->root);
         free(s->state_dir);
 }

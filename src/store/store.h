@@ -73,14 +73,11 @@ struct cairn_store_ops {
         int (*cache_release)(struct cairn_store *s, struct cairn_store_cache *c, struct cairn_error **err);
 };
 
-struct cairn_cache_generation;
-
 struct cairn_store {
         const struct cairn_store_ops *ops;
         char *root;         /* absolute */
         char *state_dir;    /* root/state: db/db.sqlite lives here */
         int lock_fd;        /* shared lock held while the store is open */
-        struct cairn_cache_generation *generations;
         /* Set by cairn_store_prepare, for cairn_store_recover. */
         const char *const *temp_dirs;
         size_t n_temp;
@@ -113,12 +110,17 @@ int cairn_store_find_result(struct cairn_store *s, const char *id, char **ret_di
 void cairn_store_release(struct cairn_store *s);
 
 /*
- * Cache generations, for "first releaser wins": take the current generation
- * with a copy; on release, cairn_store_cache_claim returns true (and moves
- * the generation on) only for the first copy of that generation.
+ * Caches, shared by every process on the store.  Each cache has a lock file
+ * (state/cache-locks/c-NAME) holding its generation, for "first releaser
+ * wins": a copy remembers the generation it was taken at; on release, under
+ * the lock, it becomes the cache only if the generation is unchanged, and the
+ * generation moves on.  Backends hold the lock while they take a copy or
+ * update the cache.
  */
-unsigned long cairn_store_cache_generation(struct cairn_store *s, const char *name);
-bool cairn_store_cache_claim(struct cairn_store *s, const char *name, unsigned long generation);
+int cairn_store_cache_lock(struct cairn_store *s, const char *name, struct cairn_error **err);
+void cairn_store_cache_unlock(int fd);
+unsigned long cairn_store_cache_read_generation(int lock_fd);
+void cairn_store_cache_write_generation(int lock_fd, unsigned long generation);
 
 /* Open "overlayfs:/path" or "copy:/path" (and OBuilder's "rsync:/path").
  * Recovers from a crash: temporary results and stale mounts are removed. */

@@ -15,6 +15,7 @@ cleanup() {
         rm -rf "$tmp"
 }
 trap cleanup EXIT
+[ -n "${KEEP:-}" ] && trap - EXIT
 cd "$tmp"
 export CAIRN_STORE="overlayfs:$tmp/store"
 mkdir -p rootfs/bin rootfs/tmp ctx
@@ -54,35 +55,35 @@ ok $([ $sa = 1 ] && [ $sb = 1 ]; echo $?) "both builds of a failing step fail"
 is "$(cat fb.err)" "$(cat fa.err)" "with the same message"
 has "$(cat fb.err)" "failed with exit status 7" "the step's failure"
 
-# --- many builds sharing steps --------------------------------------------------------------
+# --- the stress test: 100 random four-step builds sharing a cache, 10 at a time ------------
 before=$(misses)
-declare -A prefixes
-for i in $(seq 24); do
+declare -A steps
+RANDOM=42
+for i in $(seq 100); do
         spec="((from busybox) (shell /bin/sh -c)"
         key=
         for k in 1 2 3 4; do
-                v=$(( (i >> (k - 1)) & 1 ))
+                v=$((RANDOM % 3))
                 key="$key/$v"
-                prefixes[$key]=1
-                spec="$spec (run (shell \"echo step$k-$v >> /log\"))"
+                steps[$key]=1
+                spec="$spec (run (cache (shared (target /c))) (shell \"echo step$k-$v >> /log; echo x >> /c/seen\"))"
         done
-        echo "$spec (run (shell \"cat /log\")))" >"m$i.spec"
+        echo "$spec)" >"m$i.spec"
 done
 pids=()
 fails=0
-for i in $(seq 24); do
+for i in $(seq 100); do
         "$CAIRN" build -f "m$i.spec" ctx >"m$i.out" 2>&1 &
         pids+=($!)
-        if [ ${#pids[@]} = 6 ]; then
+        if [ ${#pids[@]} = 10 ]; then
                 for p in "${pids[@]}"; do wait "$p" || fails=$((fails + 1)); done
                 pids=()
         fi
 done
 for p in "${pids[@]}"; do wait "$p" || fails=$((fails + 1)); done
-is "$fails" 0 "24 builds sharing steps, 6 at a time, all succeed"
-distinct=$(( ${#prefixes[@]} + 16 ))
-is "$(( $(misses) - before ))" "$distinct" "every distinct step was built exactly once"
-ok $(grep -L 'step4' m*.out | wc -l) "each build saw its whole chain"
+is "$fails" 0 "100 random four-step builds sharing a cache, 10 at a time, all succeed"
+is "$(( $(misses) - before ))" "${#steps[@]}" "every one of the ${#steps[@]} distinct steps was built exactly once"
+ok $(grep -L 'Got: ' m*.out | wc -l) "every build ended with its result"
 
 # --- SIGINT with a second build attached ------------------------------------------------------
 printf '((from busybox) (shell /bin/sh -c) (run (shell "echo takeover-begin; sleep 2; echo takeover-end")))' >take.spec
@@ -114,5 +115,12 @@ ok $? "the running build still succeeds: its base was left alone"
 has "$(cat long.out)" "
 a
 " "and its step saw its base"
+
+# --- prune everything ------------------------------------------------------------------------------
+run_cmd "$CAIRN" clean
+is_status 0 "a final clean"
+run_cmd "$CAIRN" du
+has "$out" "results: 0" "leaves an empty database"
+is "$(ls -A "$tmp/store/result")" "" "and an empty store"
 
 tap_done
