@@ -310,6 +310,21 @@ static void step_unlock(struct cairn_engine *e, const char *id)
 struct ctx;
 static int save_context(const struct ctx *c, const char *dir, struct cairn_error **err);
 
+/*
+ * Fault injection for the tests: with CAIRN_TEST_PAUSE=STAGE in the
+ * environment, a build stops at that stage (saying so on stderr) long enough
+ * to be killed there.  Stages: fetch, run, copy, publish, prune.
+ */
+static void test_pause(const char *stage)
+{
+        const char *want = getenv("CAIRN_TEST_PAUSE");
+        if (!want || strcmp(want, stage) != 0)
+                return;
+        fprintf(stderr, "cairn: paused at %s\n", stage);
+        fflush(stderr);
+        sleep(60);
+}
+
 static void sleep_ms(long ms)
 {
         struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -450,6 +465,8 @@ static int get_or_build(const struct run *R, const char *base, const char *id, s
         close(log_fd);
         if (r >= 0 && c)
                 r = save_context(c, b->dir, err);
+        if (r >= 0)
+                test_pause("publish");
         if (r < 0) {
                 e->store->ops->abort(e->store, b);
                 /* Processes attached to this step get the same failure;
@@ -492,6 +509,7 @@ static int fetch_base(const struct run *R, struct cairn_store_build *b, const st
         struct base_arg *a = arg;
         struct output_sink sink = { R, log->log_fd, log->live_fd };
         char **env = NULL;
+        test_pause("fetch");
         struct cairn_fetch_request fr = {
                 .store_root = R->e->store->root, .from = a->from, .rootfs = b->rootfs,
                 .registry = R->req->registry, .log = base_log, .userdata = &sink,
@@ -758,6 +776,7 @@ static int run_step(const struct run *R, struct cairn_store_build *b, const stru
                         .output = sink_output, .userdata = &sink, .cancel = R->req->cancel,
                 };
                 int status = 0;
+                test_pause("run");
                 r = e->sandbox->run(&cfg, &status, err);
                 if (r >= 0 && status != 0) {
                         struct cairn_buf msg = CAIRN_BUF_INIT;
@@ -850,6 +869,7 @@ static int copy_step(const struct run *R, struct cairn_store_build *b, const str
         int r = user_ids(a->c, b->rootfs, &uid, &gid, err);
         if (r < 0)
                 return r;
+        test_pause("copy");
         return cairn_copy_into_root(a->src_dir, a->items, a->n_items, a->copy_items, a->dst, b->rootfs, uid, gid, err);
 }
 
@@ -1086,6 +1106,7 @@ long cairn_engine_prune(struct cairn_engine *e, time_t before, long limit, void 
                         if (removed)
                                 removed(*p, ud);
                         int r = e->store->ops->delete(e->store, *p, err);
+                        test_pause("prune");
                         if (r >= 0)
                                 r = cairn_db_delete(e->db, *p, err);
                         step_unlock(e, *p);
@@ -1177,6 +1198,8 @@ long cairn_engine_prune_policy(struct cairn_engine *e, const struct cairn_prune_
                 if (removed)
                         removed(victim, ud);
                 int r = e->store->ops->delete(e->store, victim, err);
+                /* Between the two: the window a crash during prune leaves. */
+                test_pause("prune");
                 if (r >= 0)
                         r = cairn_db_delete(e->db, victim, err);
                 step_unlock(e, victim);

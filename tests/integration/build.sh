@@ -303,6 +303,42 @@ is_status 0 "the next build succeeds"
 ok $(grep -q " $store/" /proc/self/mountinfo && echo 1 || echo 0) "no mount is left behind"
 is "$(leftovers)" 0 "and no temporary result"
 
+# --- kill -9 at each stage of a step (CAIRN_TEST_PAUSE stops a build there) ------------
+"$CAIRN" image import busybox-fault busybox.tar >/dev/null
+echo "fault" >ctx2/fault.txt
+for stage in fetch run copy publish; do
+        printf '((from busybox-fault) (shell /bin/sh -c) (env STAGE %s) (run (shell "echo ran")) (copy (src fault.txt) (dst /fault-%s)))' \
+                "$stage" "$stage" >fault.spec
+        CAIRN_TEST_PAUSE=$stage "$CAIRN" build -f fault.spec ctx2 >fault.out 2>fault.err &
+        pid=$!
+        for i in $(seq 200); do grep -q "paused at $stage" fault.err && break; sleep 0.05; done
+        grep -q "paused at $stage" fault.err
+        ok $? "a build paused at $stage"
+        kill -9 $pid
+        wait $pid 2>/dev/null || true
+        run_cmd "$CAIRN" build -f fault.spec ctx2
+        is_status 0 "after kill -9 at $stage, the next build succeeds"
+        run_cmd "$CAIRN" fsck --check
+        is "$out" "The store is consistent
+" "and the store is consistent"
+        is "$(leftovers)" 0 "with no temporary result left"
+        ok $(grep -q " $store/" /proc/self/mountinfo && echo 1 || echo 0) "and no mount"
+        # The next round must fetch again.
+        "$CAIRN" delete "$(printf busybox-fault | sha256sum | cut -c1-64)" >/dev/null
+done
+CAIRN_TEST_PAUSE=prune "$CAIRN" prune --max-items=0 >prune.out 2>prune.err &
+pid=$!
+for i in $(seq 200); do grep -q "paused at prune" prune.err && break; sleep 0.05; done
+kill -9 $pid
+wait $pid 2>/dev/null || true
+run_cmd "$CAIRN" fsck --check
+is_status 1 "kill -9 in the middle of a prune leaves a row without its result"
+has "$out" "in the database but not in the store" "which fsck finds"
+run_cmd "$CAIRN" fsck
+run_cmd "$CAIRN" fsck --check
+is "$out" "The store is consistent
+" "and repairs"
+
 # --- a deep chain -------------------------------------------------------------
 {
         echo '((from busybox) (shell /bin/sh -c)'
