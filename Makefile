@@ -4,7 +4,7 @@
 #   make check   install dependencies, run the whole test suite
 #   make         build only
 
-.PHONY: all build deps demo check clean bench bench-pull
+.PHONY: all build deps demo check clean bench bench-pull bench-prune
 
 all: build
 
@@ -29,3 +29,6 @@ bench:
 
 bench-pull:
 	bench/pull
+
+bench-prune:
+	bench/prune

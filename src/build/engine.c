@@ -1058,7 +1058,7 @@ static int delete_rec(struct cairn_engine *e, const char *id, void (*removed)(co
                 return r;
         if (removed)
                 removed(id, ud);
-        if ((r = e->store->ops->delete(e->store, id, err)) < 0)
+        if ((r = e->store->ops->delete(e->store, id, false, err)) < 0)
                 return r;
         return cairn_db_delete(e->db, id, err);
 }
@@ -1105,7 +1105,7 @@ long cairn_engine_prune(struct cairn_engine *e, time_t before, long limit, void 
                                 continue;
                         if (removed)
                                 removed(*p, ud);
-                        int r = e->store->ops->delete(e->store, *p, err);
+                        int r = e->store->ops->delete(e->store, *p, true, err);
                         test_pause("prune");
                         if (r >= 0)
                                 r = cairn_db_delete(e->db, *p, err);
@@ -1197,7 +1197,7 @@ long cairn_engine_prune_policy(struct cairn_engine *e, const struct cairn_prune_
                 unsigned long long bytes = p->max_bytes ? result_bytes(e, victim) : 0;
                 if (removed)
                         removed(victim, ud);
-                int r = e->store->ops->delete(e->store, victim, err);
+                int r = e->store->ops->delete(e->store, victim, true, err);
                 /* Between the two: the window a crash during prune leaves. */
                 test_pause("prune");
                 if (r >= 0)
@@ -1351,6 +1351,29 @@ long cairn_engine_fsck(struct cairn_engine *e, bool repair, void (*report)(const
                 free(f.missing[i]);
         }
         free(f.missing);
+        if (r < 0)
+                return r;
+        /* Results whose parent is gone (a crash in the middle of a prune):
+         * an overlay built on a missing layer cannot be used. */
+        char **all = cairn_store_list_results(e->store);
+        for (char **p = all; *p && r >= 0; p++) {
+                _cleanup_free_ char *link = cairn_xasprintf("%s/result/%s/parent", e->store->root, *p);
+                _cleanup_free_ char *target = cairn_read_link(link);
+                struct stat st;
+                if (!target || stat(target, &st) == 0)
+                        continue;
+                char *dir = NULL;
+                if (e->store->ops->result(e->store, *p, &dir, NULL) <= 0)
+                        continue;   /* already removed with its parent */
+                free(dir);
+                finding(&f, "%s: built on a result that is gone%s", *p, repair ? ": removed" : "");
+                if (repair) {
+                        r = e->store->ops->delete(e->store, *p, false, err);
+                        if (r >= 0 && cairn_db_exists(e->db, *p, NULL) == 1)
+                                r = delete_rec(e, *p, NULL, NULL, err);
+                }
+        }
+        cairn_strv_free(all);
         if (r < 0)
                 return r;
         /* Results the database does not know (a crash between publishing and

@@ -315,7 +315,7 @@ static void copy_abort(struct cairn_store *pub, struct cairn_store_build *b)
         build_free(b);
 }
 
-static int copy_delete(struct cairn_store *pub, const char *id, struct cairn_error **err)
+static int copy_delete(struct cairn_store *pub, const char *id, bool leaf, struct cairn_error **err)
 {
         struct copy_store *s = (struct copy_store *) pub;
         _cleanup_free_ char *dir = sub(s, "result", id);

@@ -321,11 +321,13 @@ static void overlay_abort(struct cairn_store *pub, struct cairn_store_build *b)
 }
 
 /* Delete result `id` and every result whose parent chain reaches it. */
-static int overlay_delete(struct cairn_store *pub, const char *id, struct cairn_error **err)
+static int overlay_delete(struct cairn_store *pub, const char *id, bool leaf, struct cairn_error **err)
 {
         struct overlay_store *s = (struct overlay_store *) pub;
         _cleanup_free_ char *results = sub(s, "result", NULL);
         _cleanup_free_ char *target = sub(s, "result", id);
+        if (leaf)
+                return cairn_rm_rf(target, err);
         DIR *d = opendir(results);
         if (!d)
                 return cairn_error_set_errno(err, errno, "cannot list \"%s\"", results);
@@ -345,7 +347,7 @@ static int overlay_delete(struct cairn_store *pub, const char *id, struct cairn_
         int r = 0;
         for (size_t i = 0; i < n; i++) {
                 if (r >= 0)
-                        r = overlay_delete(pub, children[i], err);
+                        r = overlay_delete(pub, children[i], false, err);
                 free(children[i]);
         }
         free(children);

@@ -49,9 +49,10 @@ struct cairn_store_ops {
                      struct cairn_error **err);
         int (*commit)(struct cairn_store *s, struct cairn_store_build *b, struct cairn_error **err);
         void (*abort)(struct cairn_store *s, struct cairn_store_build *b);
-        /* Delete result id (and, where results depend on each other on disk,
-         * every result built on it). */
-        int (*delete)(struct cairn_store *s, const char *id, struct cairn_error **err);
+        /* Delete result id and, where results depend on each other on disk,
+         * every result built on it.  leaf: the caller knows nothing is built
+         * on it (a leaf of the database), so no search is needed. */
+        int (*delete)(struct cairn_store *s, const char *id, bool leaf, struct cairn_error **err);
         /* A writable copy of cache `name` (created empty, owned by uid:gid,
          * if missing). */
         int (*cache_get)(struct cairn_store *s, const char *name, uid_t uid, gid_t gid, struct cairn_store_cache **ret,

@@ -541,6 +541,21 @@ is "$out" "The store is consistent
 run_cmd "$CAIRN" build -f f.spec ctx2
 is_status 0 "and builds work again"
 has "$out" "saved as \"$step2\"" "rebuilding what was lost"
+if [ "$kind" = overlayfs ]; then
+        # A layer lost under a result built on it (a crash in the middle of a prune).
+        printf '((from busybox) (shell /bin/sh -c) (run (shell "echo three")) (run (shell "echo four")))' >g.spec
+        "$CAIRN" build -f g.spec ctx2 >g.out
+        g1=$(grep 'saved as' g.out | sed -n 1p | sed 's/.*"\(.*\)".*/\1/')
+        g2=$(grep 'saved as' g.out | sed -n 2p | sed 's/.*"\(.*\)".*/\1/')
+        rm -rf "$s3/result/$g1"
+        run_cmd "$CAIRN" fsck --check
+        has "$out" "$g2: built on a result that is gone" "fsck finds a result whose layer below is gone"
+        run_cmd "$CAIRN" fsck
+        run_cmd "$CAIRN" fsck --check
+        is "$out" "The store is consistent
+" "and removes it"
+        ok $([ ! -e "$s3/result/$g2" ]; echo $?) "from the store"
+fi
 export CAIRN_STORE=$saved_store
 
 # --- clean --------------------------------------------------------------------
