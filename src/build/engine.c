@@ -421,11 +421,9 @@ static int get_or_build(const struct run *R, const char *base, const char *id, s
         if (r > 0) {
                 replay_log(R, dir);
                 free(dir);
-                /* A result from before the database was (re)created still counts. */
-                if (cairn_db_exists(e->db, id, NULL) == 1)
-                        cairn_db_touch(e->db, id, NULL);
-                else
-                        cairn_db_add(e->db, id, base, NULL);
+                /* Marks it used; also records a result from before the
+                 * database was (re)created. */
+                cairn_db_add(e->db, id, base, NULL);
                 cairn_db_stat_add(e->db, "hits", 1, NULL);
                 emit(R, CAIRN_LOG_NOTE, "---> using \"%s\" from cache", id);
                 return 0;

@@ -137,22 +137,30 @@ int cairn_db_add(struct cairn_db *db, const char *id, const char *parent, struct
         cairn_db_format_time(time(NULL), now);
         if (exec_simple(db, "BEGIN IMMEDIATE", err) < 0)
                 return -EIO;
-        sqlite3_stmt *st;
-        int r = prepare(db, "INSERT OR REPLACE INTO builds (id, created, used, rc, parent) VALUES (?, ?, ?, 0, ?)", &st,
-                        err);
-        if (r == 0) {
-                sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-                sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
-                sqlite3_bind_text(st, 3, now, -1, SQLITE_STATIC);
-                if (parent)
-                        sqlite3_bind_text(st, 4, parent, -1, SQLITE_STATIC);
-                else
-                        sqlite3_bind_null(st, 4);
-                r = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(db, err, "add");
-                sqlite3_finalize(st);
+        /* Idempotent, inside one writer transaction: when two processes
+         * record the same result (one built it, the other found it before
+         * its row existed), the parent is counted once.  OBuilder's INSERT OR
+         * REPLACE would count it twice and reset the row's own count. */
+        int r = cairn_db_exists(db, id, err);
+        if (r == 1) {
+                r = exec_bound(db, "UPDATE builds SET used = ? WHERE id = ?", now, id, 0, err);
+        } else if (r == 0) {
+                sqlite3_stmt *st;
+                r = prepare(db, "INSERT INTO builds (id, created, used, rc, parent) VALUES (?, ?, ?, 0, ?)", &st, err);
+                if (r == 0) {
+                        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+                        sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
+                        sqlite3_bind_text(st, 3, now, -1, SQLITE_STATIC);
+                        if (parent)
+                                sqlite3_bind_text(st, 4, parent, -1, SQLITE_STATIC);
+                        else
+                                sqlite3_bind_null(st, 4);
+                        r = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(db, err, "add");
+                        sqlite3_finalize(st);
+                }
+                if (r == 0 && parent)
+                        r = exec_bound(db, "UPDATE builds SET rc = rc + 1 WHERE id = ?", parent, NULL, 0, err);
         }
-        if (r == 0 && parent)
-                r = exec_bound(db, "UPDATE builds SET rc = rc + 1 WHERE id = ?", parent, NULL, 0, err);
         if (r < 0) {
                 exec_simple(db, "ROLLBACK", NULL);
                 return r;

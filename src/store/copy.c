@@ -294,13 +294,9 @@ fail:
 
 static int copy_commit(struct cairn_store *pub, struct cairn_store_build *b, struct cairn_error **err)
 {
-        struct copy_store *s = (struct copy_store *) pub;
-        _cleanup_free_ char *result = sub(s, "result", b->id);
-        int r = 0;
-        if (rename(b->dir, result) < 0) {
-                r = cairn_error_set_errno(err, errno, "cannot publish \"%s\"", result);
+        int r = cairn_store_publish(pub, b->dir, b->id, false, err);
+        if (r < 0)
                 cairn_rm_rf(b->dir, NULL);
-        }
         build_free(b);
         return r;
 }

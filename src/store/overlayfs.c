@@ -294,9 +294,8 @@ fail:
 
 static int overlay_commit(struct cairn_store *pub, struct cairn_store_build *b, struct cairn_error **err)
 {
-        struct overlay_store *s = (struct overlay_store *) pub;
         struct overlay_build *ob = b->priv;
-        _cleanup_free_ char *result = NULL;
+        bool base_mounted = ob->mounted;
         int r = 0;
         if (ob->mounted) {
                 if (umount2(ob->merged, 0) < 0 && umount2(ob->merged, MNT_DETACH) < 0) {
@@ -305,9 +304,9 @@ static int overlay_commit(struct cairn_store *pub, struct cairn_store_build *b, 
                 }
                 ob->mounted = false;
         }
-        result = sub(s, "result", b->id);
-        if (rename(ob->in_progress, result) < 0)
-                r = cairn_error_set_errno(err, errno, "cannot publish \"%s\"", result);
+        /* Unmounting an overlay flushes its upper directory; a base result
+         * was written straight into it and is flushed here. */
+        r = cairn_store_publish(pub, ob->in_progress, b->id, base_mounted, err);
 out:
         discard(ob);
         build_free(b);

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -157,6 +158,8 @@ int cairn_store_prepare(struct cairn_store *s, const char *const *dirs, size_t n
         s->temp_dirs = temp_dirs;
         s->n_temp = n_temp;
         s->recover = recover;
+        const char *sync = getenv("CAIRN_STORE_SYNC");
+        s->sync = !(sync && strcmp(sync, "0") == 0);
         int r = cairn_mkdir_p(s->root, 0755, err);
         for (size_t i = 0; r >= 0 && i < n_dirs; i++) {
                 _cleanup_free_ char *d = cairn_path_join(s->root, dirs[i]);
@@ -186,6 +189,25 @@ int cairn_store_prepare(struct cairn_store *s, const char *const *dirs, size_t n
         }
         if (flock(s->lock_fd, LOCK_SH) < 0)
                 return cairn_error_set_errno(err, errno, "cannot lock \"%s\"", lock);
+        return 0;
+}
+
+int cairn_store_publish(struct cairn_store *s, const char *tmp, const char *id, bool flushed, struct cairn_error **err)
+{
+        /* Durable before visible: the data first (one syncfs for the whole
+         * tree, unless the caller's unmount already flushed it), then the
+         * rename, then the directory that holds it.  After a power loss a
+         * result is complete or absent. */
+        _cleanup_close_ int rootfd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (!flushed && s->sync && rootfd >= 0 && syncfs(rootfd) < 0)
+                return cairn_error_set_errno(err, errno, "cannot flush \"%s\"", s->root);
+        _cleanup_free_ char *result = cairn_xasprintf("%s/result/%s", s->root, id);
+        if (rename(tmp, result) < 0)
+                return cairn_error_set_errno(err, errno, "cannot publish \"%s\"", result);
+        _cleanup_free_ char *dir = cairn_path_join(s->root, "result");
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (s->sync && dfd >= 0 && fsync(dfd) < 0)
+                return cairn_error_set_errno(err, errno, "cannot flush \"%s\"", dir);
         return 0;
 }
 

@@ -84,7 +84,15 @@ struct cairn_store {
         size_t n_temp;
         void (*recover)(struct cairn_store *s);
         unsigned recovered;  /* temporary items removed when the store was opened */
+        bool sync;           /* flush results before publishing (CAIRN_STORE_SYNC=0 turns it off) */
 };
+
+/*
+ * For backends: rename the finished temporary result tmp to result/ID,
+ * durably -- flushing the filesystem first unless `flushed` says the data is
+ * already on disk, and the result directory after.
+ */
+int cairn_store_publish(struct cairn_store *s, const char *tmp, const char *id, bool flushed, struct cairn_error **err);
 
 /*
  * Remove what a crash left (mounts, temporary results) now, as start-up
