@@ -33,15 +33,15 @@ const struct cairn_verb cairn_build_verb = {
                 CAIRN_CLI_REGISTRY_HELP
                 "\n"
                 "Exit status: 0 on success; 1 if the spec is invalid or a step failed\n"
-                "(\"Build step failed: ...\" on stderr) or the build was cancelled.\n",
+                "(\"Build step failed: ...\" on stderr); 130 or 143 when SIGINT or SIGTERM\n"
+                "cancelled it (\"Cancelled at user's request\").\n",
 };
 
 static volatile sig_atomic_t cancelled;
 
 static void on_signal(int sig)
 {
-        (void) sig;
-        cancelled = 1;
+        cancelled = sig;
 }
 
 struct log_state {
@@ -165,10 +165,13 @@ int cmd_build(int argc, char **argv)
         char id[65];
         if (cairn_engine_build(e, &req, id, &err) < 0) {
                 fflush(stdout);
-                if (err->code == -ECANCELED || cancelled)
+                if (err->code == -ECANCELED || cancelled) {
                         fprintf(stderr, "Cancelled at user's request\n");
-                else
+                        /* The conventional status of death by that signal. */
+                        status = 128 + (cancelled ? (int) cancelled : SIGINT);
+                } else {
                         fprintf(stderr, "Build step failed: %s\n", err->message);
+                }
                 goto out;
         }
         printf("Got: \"%s\"\n", id);

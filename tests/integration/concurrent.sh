@@ -95,7 +95,7 @@ b=$!
 sleep 0.5
 kill -INT $a
 wait $a
-is $? 1 "SIGINT stops the first build"
+is $? 130 "SIGINT stops the first build, with the conventional status"
 is "$(cat ta.err)" "Cancelled at user's request" "with OBuilder's message"
 wait $b
 ok $? "the attached build takes the step over and succeeds"
