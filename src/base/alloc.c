@@ -69,3 +69,12 @@ char *cairn_xasprintf(const char *fmt, ...)
                 oom();
         return s;
 }
+
+void cairn_strv_free(char **v)
+{
+        if (!v)
+                return;
+        for (char **p = v; *p; p++)
+                free(*p);
+        free(v);
+}

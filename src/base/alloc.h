@@ -22,5 +22,7 @@ char *cairn_xstrdup(const char *s);
 char *cairn_xstrndup(const char *s, size_t n);
 /* printf into a new string. */
 char *cairn_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Free a NULL-terminated array of strings (NULL is fine). */
+void cairn_strv_free(char **v);
 
 #endif

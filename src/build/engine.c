@@ -501,24 +501,12 @@ static void base_log(const char *line, void *ud)
         sink_output(line, strlen(line), ud);
 }
 
-static int fetch_base(const struct run *R, struct cairn_store_build *b, const struct step_log *log, void *arg,
-                      struct cairn_error **err)
+/* ((env ((K V) ...))), as OBuilder saves a base's environment. */
+static int save_base_env(const char *dir, char *const *env, struct cairn_error **err)
 {
-        struct base_arg *a = arg;
-        struct output_sink sink = { R, log->log_fd, log->live_fd };
-        char **env = NULL;
-        test_pause("fetch");
-        struct cairn_fetch_request fr = {
-                .store_root = R->e->store->root, .from = a->from, .rootfs = b->rootfs,
-                .registry = R->req->registry, .log = base_log, .userdata = &sink,
-        };
-        int r = R->e->fetcher->fetch(&fr, &env, err);
-        if (r < 0)
-                return r;
-        /* ((env ((K V) ...))), as OBuilder saves it. */
         struct cairn_arena *ar = cairn_arena_new();
         size_t n = 0;
-        while (env[n])
+        while (env && env[n])
                 n++;
         struct cairn_sexp **pairs = cairn_arena_array(ar, n, sizeof(*pairs));
         for (size_t i = 0; i < n; i++) {
@@ -532,13 +520,53 @@ static int fetch_base(const struct run *R, struct cairn_store_build *b, const st
         struct cairn_buf text = CAIRN_BUF_INIT;
         cairn_sexp_print_mach(&text, doc);
         cairn_buf_addc(&text, '\n');
-        _cleanup_free_ char *envp = cairn_path_join(b->dir, "env");
-        r = cairn_write_file(envp, text.data, text.len, 0644, err);
+        _cleanup_free_ char *path = cairn_path_join(dir, "env");
+        int r = cairn_write_file(path, text.data, text.len, 0644, err);
         cairn_buf_release(&text);
         cairn_arena_free(ar);
-        for (size_t i = 0; i < n; i++)
-                free(env[i]);
-        free(env);
+        return r;
+}
+
+/* image.json beside the env file: which image a base was unpacked from
+ * (its name, manifest digest and layers).  OBuilder keys a base by the
+ * (from ...) string alone; this records what that string resolved to.  Not
+ * part of any ID, and OBuilder ignores the file. */
+static int save_base_image(const char *dir, const char *from, const struct cairn_fetch_result *res,
+                           struct cairn_error **err)
+{
+        json_t *j = json_object();
+        json_object_set_new(j, "from", json_string(from));
+        json_object_set_new(j, "image", json_string(res->image ? res->image : ""));
+        json_object_set_new(j, "digest", json_string(res->digest ? res->digest : ""));
+        json_t *layers = json_array();
+        for (size_t i = 0; res->layers && res->layers[i]; i++)
+                json_array_append_new(layers, json_string(res->layers[i]));
+        json_object_set_new(j, "layers", layers);
+        char *text = json_dumps(j, JSON_COMPACT);
+        json_decref(j);
+        _cleanup_free_ char *path = cairn_path_join(dir, "image.json");
+        int r = cairn_write_file(path, text, strlen(text), 0644, err);
+        free(text);
+        return r;
+}
+
+static int fetch_base(const struct run *R, struct cairn_store_build *b, const struct step_log *log, void *arg,
+                      struct cairn_error **err)
+{
+        struct base_arg *a = arg;
+        struct output_sink sink = { R, log->log_fd, log->live_fd };
+        struct cairn_fetch_result res = { 0 };
+        test_pause("fetch");
+        struct cairn_fetch_request fr = {
+                .store_root = R->e->store->root, .from = a->from, .rootfs = b->rootfs,
+                .registry = R->req->registry, .log = base_log, .userdata = &sink,
+        };
+        int r = R->e->fetcher->fetch(&fr, &res, err);
+        if (r >= 0)
+                r = save_base_env(b->dir, res.env, err);
+        if (r >= 0)
+                r = save_base_image(b->dir, a->from, &res, err);
+        cairn_fetch_result_clear(&res);
         return r;
 }
 
@@ -1246,18 +1274,70 @@ struct list_ctx {
 static int list_row(const struct cairn_db_row *row, void *ud)
 {
         struct list_ctx *l = ud;
-        char *dir = NULL;
-        unsigned long long bytes = 0;
-        if (l->e->store->ops->result(l->e->store, row->id, &dir, NULL) > 0) {
-                int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (fd >= 0) {
-                        bytes = du(fd);
-                        close(fd);
-                }
-        }
-        free(dir);
-        struct cairn_result_info info = { row->id, row->parent, row->created, row->used, row->rc, bytes };
+        struct cairn_result_info info = { row->id, row->parent, row->created, row->used, row->rc,
+                                          result_bytes(l->e, row->id) };
         return l->fn(&info, l->ud);
+}
+
+/* A JSON file beside a result's log, or NULL if it has none (or it is
+ * unreadable: these files describe, they never decide). */
+static json_t *load_json(const char *dir, const char *name)
+{
+        _cleanup_free_ char *path = cairn_path_join(dir, name);
+        return json_load_file(path, 0, NULL);
+}
+
+int cairn_engine_inspect(struct cairn_engine *e, const char *id, char **ret, struct cairn_error **err)
+{
+        struct cairn_db_row row;
+        int r = cairn_db_get(e->db, id, &row, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *dir = NULL;
+        if (r == 0 || e->store->ops->result(e->store, id, &dir, NULL) <= 0)
+                return cairn_error_set(err, -ENOENT, "Build result \"%s\" not found", id);
+        json_t *j = json_object();
+        json_object_set_new(j, "id", json_string(row.id));
+        json_object_set_new(j, "parent", row.parent[0] ? json_string(row.parent) : json_null());
+        json_object_set_new(j, "created", json_string(row.created));
+        json_object_set_new(j, "used", json_string(row.used));
+        json_object_set_new(j, "children", json_integer(row.rc));
+        json_object_set_new(j, "size", json_integer((json_int_t) result_bytes(e, id)));
+        json_t *context = load_json(dir, "context.json");
+        if (context)
+                json_object_set_new(j, "context", context);
+        /* The image the chain starts from: follow parents to the base. */
+        struct cairn_db_row base = row;
+        int depth = 0;
+        while (base.parent[0] && depth < 100000) {
+                char parent[65];
+                memcpy(parent, base.parent, sizeof(parent));
+                if ((r = cairn_db_get(e->db, parent, &base, err)) < 0) {
+                        json_decref(j);
+                        return r;
+                }
+                if (r == 0) {
+                        memcpy(base.id, parent, sizeof(base.id));
+                        base.parent[0] = '\0';
+                        break;
+                }
+                depth++;
+        }
+        json_object_set_new(j, "depth", json_integer(depth));
+        json_t *image = NULL;
+        _cleanup_free_ char *base_dir = NULL;
+        if (e->store->ops->result(e->store, base.id, &base_dir, NULL) > 0)
+                image = load_json(base_dir, "image.json");
+        if (!image)
+                image = json_object();
+        json_object_set_new(image, "id", json_string(base.id));
+        json_object_set_new(j, "base", image);
+        char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        json_decref(j);
+        if (!text)
+                return cairn_error_set(err, -ENOMEM, "cannot describe result \"%s\"", id);
+        *ret = text;
+        return 0;
 }
 
 long cairn_engine_stat(struct cairn_engine *e, const char *name)

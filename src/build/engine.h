@@ -121,6 +121,11 @@ struct cairn_result_info {
         unsigned long long bytes;   /* on disk, this result only */
 };
 
+/* Describe result id as JSON (*ret, free()d by the caller): its row, the
+ * context its step ran in, and the image its chain starts from (name,
+ * manifest digest and layers, when the base was fetched by cairn). */
+int cairn_engine_inspect(struct cairn_engine *e, const char *id, char **ret, struct cairn_error **err);
+
 int cairn_engine_list(struct cairn_engine *e, int (*fn)(const struct cairn_result_info *r, void *ud), void *ud,
                       struct cairn_error **err);
 

@@ -41,6 +41,7 @@ int cmd_fsck(int argc, char **argv);
 /* A size: 123, 10K, 500M, 2G, 1T (binary units, optional B or iB). */
 int cairn_cli_parse_size(const char *s, unsigned long long *ret);
 int cmd_images(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 
 extern const struct cairn_verb cairn_fmt_verb;
 extern const struct cairn_verb cairn_check_verb;
@@ -57,6 +58,7 @@ extern const struct cairn_verb cairn_prune_verb;
 extern const struct cairn_verb cairn_du_verb;
 extern const struct cairn_verb cairn_fsck_verb;
 extern const struct cairn_verb cairn_images_verb;
+extern const struct cairn_verb cairn_inspect_verb;
 
 /* Registry options shared by the verbs that may pull (getopt values). */
 enum {

@@ -24,6 +24,7 @@ static const struct cairn_verb *const verbs[] = {
         &cairn_healthcheck_verb,
         &cairn_image_verb,
         &cairn_images_verb,
+        &cairn_inspect_verb,
         &cairn_ls_verb,
         &cairn_prune_verb,
         &cairn_pull_verb,

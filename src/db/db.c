@@ -335,12 +335,3 @@ long cairn_db_stat_get(struct cairn_db *db, const char *name)
         sqlite3_finalize(st);
         return v;
 }
-
-void cairn_strv_free(char **v)
-{
-        if (!v)
-                return;
-        for (char **p = v; *p; p++)
-                free(*p);
-        free(v);
-}

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "base/alloc.h"   /* cairn_strv_free, for the arrays returned here */
 #include "base/error.h"
 
 struct cairn_db;
@@ -60,9 +61,6 @@ long cairn_db_recount(struct cairn_db *db, bool fix, struct cairn_error **err);
 /* cairn's counters (cache hits and misses), kept across runs. */
 int cairn_db_stat_add(struct cairn_db *db, const char *name, long delta, struct cairn_error **err);
 long cairn_db_stat_get(struct cairn_db *db, const char *name);
-
-/* Free a NULL-terminated array of strings. */
-void cairn_strv_free(char **v);
 
 /* "YYYY-MM-DD HH:MM:SS" in UTC. */
 void cairn_db_format_time(time_t t, char out[20]);

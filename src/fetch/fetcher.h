@@ -22,14 +22,21 @@ struct cairn_fetch_request {
         void *userdata;
 };
 
+/* What a fetch found: the image's environment and which image it was. */
+struct cairn_fetch_result {
+        char **env;               /* NULL-terminated "K=V" */
+        char *image;              /* the image's name in the local store */
+        char *digest;             /* its manifest digest, "sha256:HEX" */
+        char **layers;            /* NULL-terminated layer digests, bottom first */
+};
+
+void cairn_fetch_result_clear(struct cairn_fetch_result *res);
+
 struct cairn_fetcher_ops {
         const char *kind;
-        /*
-         * Unpack image req->from into req->rootfs and return its environment
-         * as a NULL-terminated array of "K=V" (caller frees each and the
-         * array).
-         */
-        int (*fetch)(const struct cairn_fetch_request *req, char ***ret_env, struct cairn_error **err);
+        /* Unpack image req->from into req->rootfs and fill *res (the caller
+         * clears it with cairn_fetch_result_clear). */
+        int (*fetch)(const struct cairn_fetch_request *req, struct cairn_fetch_result *res, struct cairn_error **err);
 };
 
 /* Images imported with `cairn image import`, else pulled from their

@@ -10,7 +10,24 @@
 #include "fetch/image.h"
 #include "fetch/registry.h"
 
-static int default_fetch(const struct cairn_fetch_request *req, char ***ret_env, struct cairn_error **err)
+void cairn_fetch_result_clear(struct cairn_fetch_result *res)
+{
+        cairn_strv_free(res->env);
+        cairn_strv_free(res->layers);
+        free(res->image);
+        free(res->digest);
+        *res = (struct cairn_fetch_result) { 0 };
+}
+
+static char **strv_dup(char *const *v, size_t n)
+{
+        char **out = cairn_xzalloc((n + 1) * sizeof(char *));
+        for (size_t i = 0; i < n; i++)
+                out[i] = cairn_xstrdup(v[i]);
+        return out;
+}
+
+static int default_fetch(const struct cairn_fetch_request *req, struct cairn_fetch_result *res, struct cairn_error **err)
 {
         const char *store_root = req->store_root, *from = req->from, *rootfs = req->rootfs;
         void (*log)(const char *, void *) = req->log;
@@ -39,10 +56,10 @@ static int default_fetch(const struct cairn_fetch_request *req, char ***ret_env,
         }
         r = cairn_image_unpack(store_root, img, rootfs, err);
         if (r == 0) {
-                char **env = cairn_xzalloc((img->n_env + 1) * sizeof(char *));
-                for (size_t i = 0; i < img->n_env; i++)
-                        env[i] = cairn_xstrdup(img->env[i]);
-                *ret_env = env;
+                res->env = strv_dup(img->env, img->n_env);
+                res->layers = strv_dup(img->layers, img->n_layers);
+                res->image = cairn_xstrdup(img->name);
+                res->digest = cairn_xstrdup(img->digest);
         }
         cairn_image_free(img);
         return r;

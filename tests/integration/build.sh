@@ -71,6 +71,11 @@ has "$out" '---> using "9d75f0d7c398df565d7ac04c6819b62d6d8f9560f5eb4672596ecd8f
 has "$out" '/: (run (shell "echo healthcheck"))
 healthcheck
 ---> saved as "849be1f0' "heading, output and note in reference 9's format"
+run_cmd "$CAIRN" inspect 849be1f0bfad511b4bb7fa02312079870a5dda1d6b57b57c90913b9482305987
+is_status 0 "cairn inspect on a local image's result"
+has "$out" '"id": "9d75f0d7c398df565d7ac04c6819b62d6d8f9560f5eb4672596ecd8f7e96ae91"' "names its base"
+has "$out" '"image": "busybox"' "and the image the base was unpacked from"
+has "$out" '"digest": "sha256:' "with that image's digest"
 
 # --- every op, cache hits and replay -----------------------------------------
 mkdir -p ctx/dir/sub

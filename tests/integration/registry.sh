@@ -109,6 +109,10 @@ printf '((from %s/test/simple@%s) (shell /bin/sh -c) (run (shell "echo pinned"))
 run_cmd "$CAIRN" build -f pinned.spec ctx
 is_status 0 "(from NAME@sha256:...) pulls by digest"
 has "$out" "Digest: $digest" "the pinned digest"
+pid=$(printf '%s\n' "$out" | sed -n 's/^Got: "\(.*\)"$/\1/p')
+run_cmd "$CAIRN" inspect "$pid"
+has "$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["base"]["digest"])')" "$digest" \
+        "inspect shows the pinned digest as data"
 bad=sha256:$(printf '%064d' 0)
 run_cmd "$CAIRN" pull "$reg/test/simple@$bad"
 is_status 1 "an unknown digest fails"
@@ -164,6 +168,31 @@ printf '((from %s/test/simple:v1) (shell /bin/sh -c) (workdir /app) (env MADE by
   (run (shell "echo exported > /app/file; ln /app/file /app/link; rm /bin/readlink")))' "$reg" >export.spec
 run_cmd "$CAIRN" build -f export.spec ctx
 id=$(printf '%s\n' "$out" | sed -n 's/^Got: "\(.*\)"$/\1/p')
+run_cmd "$CAIRN" inspect "$id"
+is_status 0 "cairn inspect describes a result"
+# Fields, each as "key=value" on a line of its own.
+fields=$(printf '%s' "$out" | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+print("digest=" + j["base"]["digest"])
+print("from=" + j["base"]["from"])
+print("image=" + j["base"]["image"])
+print("layers=%d" % len(j["base"]["layers"]))
+print("depth=%d" % j["depth"])
+print("workdir=" + j["context"]["workdir"])
+print("env=" + ",".join(j["context"]["env"]))
+print("base_is_root=%s" % (j["base"]["id"] != j["id"] and j["parent"] is not None))')
+has "$fields" "digest=$(cat layout-test_simple_v1.digest)" "the resolved manifest digest is recorded with the base"
+has "$fields" "from=$reg/test/simple:v1" "with the (from ...) string"
+has "$fields" "image=$reg/test/simple:v1" "and the image's name"
+has "$fields" "layers=1" "and its layers"
+has "$fields" "depth=1" "depth counts the results above the base (workdir and env make none)"
+has "$fields" "workdir=/app" "the step's context"
+has "$fields" "MADE=by-cairn" "with its environment"
+has "$fields" "base_is_root=True" "the base is the chain's root"
+run_cmd "$CAIRN" inspect "$(printf '%064d' 7)"
+is_status 1 "inspecting an unknown ID fails"
+has "$err" "not found" "clearly"
 run_cmd "$CAIRN" export "$id" --oci "$tmp/exported" --tag v1
 is_status 0 "cairn export writes an OCI layout"
 run_cmd skopeo copy --dest-tls-verify=false "oci:$tmp/exported:v1" "docker://$reg/test/exported:v1"
