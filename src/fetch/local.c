@@ -2,10 +2,16 @@
 /* The default fetcher: the local image store, filled by `cairn image import`
  * or, on a miss, by pulling the image from its registry. */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/cleanup.h"
+#include "fetch/extract.h"
 #include "fetch/fetcher.h"
 #include "fetch/image.h"
 #include "fetch/registry.h"
@@ -27,6 +33,125 @@ static char **strv_dup(char *const *v, size_t n)
         return out;
 }
 
+/*
+ * Unpacking while pulling: a thread applies layer k as soon as it is in the
+ * blob store (verified) and layers 0..k-1 are applied, while the layers above
+ * still download.  Layers are applied in order, so whiteouts see what they
+ * delete; nothing unverified is ever unpacked.
+ */
+struct unpacker {
+        pthread_mutex_t lock;
+        pthread_cond_t changed;
+        const char *store_root;
+        int rootfd;
+        char **ready;             /* digest of each layer in the store, by index */
+        size_t n_layers;          /* known once the first layer is ready */
+        size_t applied;
+        bool pull_over;           /* no more layers will come */
+        struct cairn_error *err;  /* the first extraction failure */
+};
+
+static void layer_ready(size_t index, size_t n_layers, const char *digest, void *ud)
+{
+        struct unpacker *u = ud;
+        pthread_mutex_lock(&u->lock);
+        if (!u->ready) {
+                u->ready = cairn_xzalloc(n_layers * sizeof(char *));
+                u->n_layers = n_layers;
+        }
+        if (index < u->n_layers && !u->ready[index])
+                u->ready[index] = cairn_xstrdup(digest);
+        pthread_cond_signal(&u->changed);
+        pthread_mutex_unlock(&u->lock);
+}
+
+static void *unpack_thread(void *arg)
+{
+        struct unpacker *u = arg;
+        pthread_mutex_lock(&u->lock);
+        for (;;) {
+                if (u->err || (u->ready && u->applied == u->n_layers))
+                        break;
+                if (!u->ready || !u->ready[u->applied]) {
+                        if (u->pull_over)
+                                break;
+                        pthread_cond_wait(&u->changed, &u->lock);
+                        continue;
+                }
+                size_t k = u->applied;
+                const char *digest = u->ready[k];
+                pthread_mutex_unlock(&u->lock);
+                _cleanup_free_ char *p = cairn_blob_path(u->store_root, digest);
+                struct cairn_error *e = NULL;
+                int r = cairn_extract_layer(u->rootfd, p, NULL, &e);
+                if (r < 0)
+                        cairn_error_prefix(&e, "layer %zu (%s)", k + 1, digest);
+                pthread_mutex_lock(&u->lock);
+                if (r < 0)
+                        u->err = e;
+                else
+                        u->applied++;
+        }
+        pthread_mutex_unlock(&u->lock);
+        return NULL;
+}
+
+/* Pull `from` while a thread unpacks its layers into rootfs.  *pulled says
+ * whether the pull itself succeeded (a failure after it is the unpacking's). */
+static int pull_and_unpack(const struct cairn_fetch_request *req, struct cairn_image **ret, bool *pulled,
+                           struct cairn_error **err)
+{
+        struct unpacker u = { .store_root = req->store_root };
+        pthread_mutex_init(&u.lock, NULL);
+        pthread_cond_init(&u.changed, NULL);
+        u.rootfd = open(req->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (u.rootfd < 0)
+                return cairn_error_set_errno(err, errno, "cannot open \"%s\"", req->rootfs);
+        struct cairn_registry_options o = { 0 };
+        if (req->registry)
+                o = *req->registry;
+        o.log = req->log;
+        o.userdata = req->userdata;
+        o.layer_ready = layer_ready;
+        o.layer_userdata = &u;
+        pthread_t t;
+        int r = -pthread_create(&t, NULL, unpack_thread, &u);
+        if (r < 0) {
+                close(u.rootfd);
+                return cairn_error_set(err, r, "cannot start a thread to unpack layers");
+        }
+        r = cairn_registry_pull(req->store_root, req->from, req->from, &o, ret, err);
+        *pulled = r == 0;
+        pthread_mutex_lock(&u.lock);
+        u.pull_over = true;
+        pthread_cond_signal(&u.changed);
+        pthread_mutex_unlock(&u.lock);
+        pthread_join(t, NULL);
+        if (r == 0 && u.err) {
+                /* The pull succeeded, so *err is empty: the extraction's
+                 * failure is the one to report. */
+                r = u.err->code < 0 ? u.err->code : -EIO;
+                cairn_error_prefix(&u.err, "image \"%s\"", req->from);
+                if (err)
+                        cairn_error_append(err, &u.err);
+        } else if (r == 0 && u.applied != (*ret)->n_layers) {
+                r = cairn_error_set(err, -EIO, "image \"%s\": %zu of %zu layers unpacked", req->from, u.applied,
+                                    (*ret)->n_layers);
+        }
+        if (r < 0 && *ret) {
+                cairn_image_free(*ret);
+                *ret = NULL;
+        }
+        cairn_error_free(u.err);
+        for (size_t i = 0; u.ready && i < u.n_layers; i++)
+                free(u.ready[i]);
+        free(u.ready);
+        close(u.rootfd);
+        pthread_cond_destroy(&u.changed);
+        pthread_mutex_destroy(&u.lock);
+        return r;
+}
+
 static int default_fetch(const struct cairn_fetch_request *req, struct cairn_fetch_result *res, struct cairn_error **err)
 {
         const char *store_root = req->store_root, *from = req->from, *rootfs = req->rootfs;
@@ -36,25 +161,26 @@ static int default_fetch(const struct cairn_fetch_request *req, struct cairn_fet
         int r = cairn_image_lookup(store_root, from, &img, err);
         if (r < 0)
                 return r;
+        bool unpacked = false;
         if (r == 0) {
-                struct cairn_registry_options o = { 0 };
-                if (req->registry)
-                        o = *req->registry;
-                o.log = log;
-                o.userdata = ud;
-                if ((r = cairn_registry_pull(store_root, from, from, &o, &img, err)) < 0)
-                        return cairn_error_prefix(err,
-                                                  "image \"%s\" is not in the store (see cairn image import) and "
-                                                  "could not be pulled",
-                                                  from);
+                bool pulled = false;
+                if ((r = pull_and_unpack(req, &img, &pulled, err)) < 0)
+                        return pulled ? r
+                                      : cairn_error_prefix(err,
+                                                           "image \"%s\" is not in the store (see cairn image import) "
+                                                           "and could not be pulled",
+                                                           from);
+                unpacked = true;
         }
         if (log) {
                 char line[512];
-                snprintf(line, sizeof(line), "Unpacking %s (%zu layer%s, %s)\n", img->name, img->n_layers,
+                snprintf(line, sizeof(line), "%s %s (%zu layer%s, %s)\n",
+                         unpacked ? "Unpacked, as it downloaded," : "Unpacking", img->name, img->n_layers,
                          img->n_layers == 1 ? "" : "s", img->digest);
                 log(line, ud);
         }
-        r = cairn_image_unpack(store_root, img, rootfs, err);
+        if (!unpacked)
+                r = cairn_image_unpack(store_root, img, rootfs, err);
         if (r == 0) {
                 res->env = strv_dup(img->env, img->n_env);
                 res->layers = strv_dup(img->layers, img->n_layers);

@@ -528,6 +528,14 @@ static void end_transfer(struct download *d, CURLM *multi)
         d->headers = NULL;
 }
 
+/* Descriptor i is in the store: tell the caller if it is a layer
+ * (descriptor 0 is the config). */
+static void ready(const struct client *c, const struct download *dl, size_t n, size_t i)
+{
+        if (i > 0 && c->o->layer_ready)
+                c->o->layer_ready(i - 1, n - 1, dl[i].result_digest, c->o->layer_userdata);
+}
+
 /* Download every descriptor that is not in the store yet, `parallel` at a time. */
 static int download_all(struct client *c, struct download *dl, size_t n)
 {
@@ -542,6 +550,7 @@ static int download_all(struct client *c, struct download *dl, size_t n)
                         if (access(p, F_OK) == 0) {
                                 dl[next].result_digest = cairn_xstrdup(dl[next].digest);
                                 say(c, "%s: already present", dl[next].digest);
+                                ready(c, dl, n, next);
                                 next++;
                                 done++;
                                 continue;
@@ -617,8 +626,10 @@ static int download_all(struct client *c, struct download *dl, size_t n)
                         uint64_t size = d->w->size;
                         r = cairn_blob_writer_commit(d->w, what, &d->result_digest, c->err);
                         d->w = NULL;
-                        if (r == 0)
+                        if (r == 0) {
                                 say(c, "%s: %llu bytes", d->digest, (unsigned long long) size);
+                                ready(c, dl, n, (size_t) (d - dl));
+                        }
                         done++;
                 }
         }

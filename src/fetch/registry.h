@@ -33,6 +33,12 @@ struct cairn_registry_options {
         /* log goes to a terminal: a progress line (bytes and rate of each
          * layer) is redrawn in place while layers download. */
         bool tty;
+        /* Called (on the pulling thread) as each layer is verified and in
+         * the blob store, or found there already: layer index of n_layers,
+         * bottom first, in whatever order downloads finish.  Lets a caller
+         * unpack lower layers while the upper ones still download. */
+        void (*layer_ready)(size_t index, size_t n_layers, const char *digest, void *ud);
+        void *layer_userdata;
 };
 
 /*

@@ -91,6 +91,20 @@ linked" "two layers, a hard link"
 lacks "$out" "gone" "a whiteout deletes"
 lacks "$out" "old" "an opaque directory hides the lower layer"
 
+# --- layers unpacked as they download, in order ---------------------------------------
+push ordered test/ordered:v1
+printf '((from %s/test/ordered:v1) (shell /bin/sh -c) (run (shell "ls /etc; test ! -e /big && echo big-deleted")))' \
+        "$reg" >ordered.spec
+run_cmd "$CAIRN" build -f ordered.spec ctx
+is_status 0 "an image whose small upper layers finish downloading first"
+has "$out" "Unpacked, as it downloaded, $reg/test/ordered:v1 (3 layers" "is unpacked while it downloads"
+has "$out" "second
+third" "every layer is applied"
+has "$out" "big-deleted" "in order: the upper layer's whiteout deletes what the bottom one adds"
+order=$(printf '%s\n' "$out" | sed -n 's/^sha256:\([0-9a-f]\{12\}\).*: [0-9]* bytes$/\1/p' | tr '\n' ' ')
+big=$(python3 -c "import json; d='layout-test_ordered_v1/blobs/sha256/'; m=json.load(open(d + open('layout-test_ordered_v1.digest').read().strip()[7:])); print(m['layers'][0]['digest'][7:19])")
+diag "blobs finished downloading in this order: $order(the 16 MB bottom layer is $big)"
+
 # --- an index with several platforms ---------------------------------------------------
 push multiarch test/multi:v1
 printf '((from %s/test/multi:v1) (shell /bin/sh -c) (run (shell "echo ARCH=$ARCH")))' "$reg" >multi.spec
@@ -162,6 +176,13 @@ run_cmd "$CAIRN" build -f hostile.spec ctx
 is_status 1 "a pulled layer with .. names is refused when unpacked"
 has "$err" 'escapes the root ("..")' "with a clear message"
 ok $([ ! -e "$tmp/escaped" ] && [ ! -e "$store/escaped" ]; echo $?) "and nothing escaped"
+lacks "$err" "could not be pulled" "the pull itself is not blamed"
+has "$err" "layer 1 (sha256:" "the layer is named"
+run_cmd "$CAIRN" build -f hostile.spec ctx
+is_status 1 "built again from the image now in the store, it is refused again"
+has "$err" 'escapes the root ("..")' "for the same reason"
+run_cmd "$CAIRN" fsck --check
+is_status 0 "and the store is consistent"
 
 # --- an exported result, pushed and pulled back --------------------------------------------
 printf '((from %s/test/simple:v1) (shell /bin/sh -c) (workdir /app) (env MADE by-cairn)

@@ -6,7 +6,9 @@
 
 KIND: simple (one gzip layer, env REG=yes), layered (two layers with
 whiteouts, an opaque directory and a hard link), multiarch (an index for
-linux/amd64 and linux/s390x), hostile (a layer with ".." names and links
+linux/amd64 and linux/s390x), ordered (a 16 MB bottom layer and two small
+ones above, the first deleting the big file: the small ones finish
+downloading first, yet must be applied after it), hostile (a layer with ".." names and links
 out of the root).  The layout's index names the image TAG.  Prints the
 digest of what TAG points to.
 
@@ -85,6 +87,11 @@ elif kind == "multiarch":
     idx = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
                       "manifests": [s390, amd]}).encode()
     top = dict(blob(idx), mediaType="application/vnd.oci.image.index.v1+json")
+elif kind == "ordered":
+    big = os.urandom(16 << 20)
+    top = image([tar_bytes(base + [("big", R, big, ""), ("etc", D, None, "")]),
+                 tar_bytes([(".wh.big", R, b"", ""), ("etc/second", R, b"second\n", "")]),
+                 tar_bytes([("etc/third", R, b"third\n", "")])], env)
 elif kind == "hostile":
     l = tar_bytes(base + [("../../escaped", R, b"gotcha", "")])
     top = image([l], env)
