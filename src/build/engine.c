@@ -30,6 +30,7 @@
 #include "build/manifest.h"
 #include "db/db.h"
 #include "fetch/fetcher.h"
+#include "fetch/image.h"
 #include "sandbox/sandbox.h"
 #include "store/store.h"
 
@@ -193,6 +194,29 @@ static void ctx_setenv(struct ctx *c, const char *name, const char *value)
         c->n_env = k + 1;
 }
 
+int cairn_result_json_save(const char *dir, const char *name, json_t *j, struct cairn_error **err)
+{
+        char *text = json_dumps(j, JSON_COMPACT);
+        json_decref(j);
+        if (!text)
+                return cairn_error_set(err, -ENOMEM, "cannot write %s in \"%s\"", name, dir);
+        _cleanup_free_ char *path = cairn_path_join(dir, name);
+        int r = cairn_write_file(path, text, strlen(text), 0644, err);
+        free(text);
+        return r;
+}
+
+json_t *cairn_result_json_load(const char *dir, const char *name)
+{
+        _cleanup_free_ char *path = cairn_path_join(dir, name);
+        if (access(path, R_OK) < 0)
+                return NULL;
+        struct cairn_error *ignored = NULL;
+        json_t *j = cairn_load_json(path, name, &ignored);
+        cairn_error_free(ignored);
+        return j;
+}
+
 /* The context a step ran in, beside its log: what an exported image's
  * config says (env, working directory, user).  Not part of any ID. */
 static int save_context(const struct ctx *c, const char *dir, struct cairn_error **err)
@@ -208,12 +232,7 @@ static int save_context(const struct ctx *c, const char *dir, struct cairn_error
         _cleanup_free_ char *user = c->user.by_name ? cairn_xstrdup(c->user.name)
                                                     : cairn_xasprintf("%" PRId64 ":%" PRId64, c->user.uid, c->user.gid);
         json_object_set_new(j, "user", json_string(user));
-        char *text = json_dumps(j, JSON_COMPACT);
-        json_decref(j);
-        _cleanup_free_ char *path = cairn_path_join(dir, "context.json");
-        int r = cairn_write_file(path, text, strlen(text), 0644, err);
-        free(text);
-        return r;
+        return cairn_result_json_save(dir, "context.json", j, err);
 }
 
 static void emit(const struct run *R, enum cairn_log_kind kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -542,12 +561,7 @@ static int save_base_image(const char *dir, const char *from, const struct cairn
         for (size_t i = 0; res->layers && res->layers[i]; i++)
                 json_array_append_new(layers, json_string(res->layers[i]));
         json_object_set_new(j, "layers", layers);
-        char *text = json_dumps(j, JSON_COMPACT);
-        json_decref(j);
-        _cleanup_free_ char *path = cairn_path_join(dir, "image.json");
-        int r = cairn_write_file(path, text, strlen(text), 0644, err);
-        free(text);
-        return r;
+        return cairn_result_json_save(dir, "image.json", j, err);
 }
 
 static int fetch_base(const struct run *R, struct cairn_store_build *b, const struct step_log *log, void *arg,
@@ -1279,14 +1293,6 @@ static int list_row(const struct cairn_db_row *row, void *ud)
         return l->fn(&info, l->ud);
 }
 
-/* A JSON file beside a result's log, or NULL if it has none (or it is
- * unreadable: these files describe, they never decide). */
-static json_t *load_json(const char *dir, const char *name)
-{
-        _cleanup_free_ char *path = cairn_path_join(dir, name);
-        return json_load_file(path, 0, NULL);
-}
-
 int cairn_engine_inspect(struct cairn_engine *e, const char *id, char **ret, struct cairn_error **err)
 {
         struct cairn_db_row row;
@@ -1303,7 +1309,7 @@ int cairn_engine_inspect(struct cairn_engine *e, const char *id, char **ret, str
         json_object_set_new(j, "used", json_string(row.used));
         json_object_set_new(j, "children", json_integer(row.rc));
         json_object_set_new(j, "size", json_integer((json_int_t) result_bytes(e, id)));
-        json_t *context = load_json(dir, "context.json");
+        json_t *context = cairn_result_json_load(dir, "context.json");
         if (context)
                 json_object_set_new(j, "context", context);
         /* The image the chain starts from: follow parents to the base. */
@@ -1327,7 +1333,7 @@ int cairn_engine_inspect(struct cairn_engine *e, const char *id, char **ret, str
         json_t *image = NULL;
         _cleanup_free_ char *base_dir = NULL;
         if (e->store->ops->result(e->store, base.id, &base_dir, NULL) > 0)
-                image = load_json(base_dir, "image.json");
+                image = cairn_result_json_load(base_dir, "image.json");
         if (!image)
                 image = json_object();
         json_object_set_new(image, "id", json_string(base.id));

@@ -240,7 +240,7 @@ int cairn_engine_export_oci(struct cairn_engine *e, const char *id, const char *
         if (r <= 0)
                 return r < 0 ? r : cairn_error_set(err, -ENOENT, "no result \"%s\" in the store", id);
         bool to_file = strlen(target) > 4 && strcmp(target + strlen(target) - 4, ".tar") == 0;
-        _cleanup_free_ char *out = NULL, *ctx_path = NULL, *index_path = NULL, *layout_path = NULL;
+        _cleanup_free_ char *out = NULL, *index_path = NULL, *layout_path = NULL;
         if (to_file) {
                 out = cairn_xasprintf("%s.tmp-XXXXXX", target);
                 if (!mkdtemp(out)) {
@@ -275,10 +275,7 @@ int cairn_engine_export_oci(struct cairn_engine *e, const char *id, const char *
                 goto out;
         /* The step's context, or the base image's environment. */
         json_t *cfg = json_object();
-        ctx_path = cairn_path_join(dir, "context.json");
-        struct cairn_error *ignored = NULL;
-        json_t *ctx = access(ctx_path, R_OK) == 0 ? cairn_load_json(ctx_path, "context", &ignored) : NULL;
-        cairn_error_free(ignored);
+        json_t *ctx = cairn_result_json_load(dir, "context.json");
         if (ctx) {
                 json_object_set(cfg, "Env", json_object_get(ctx, "env"));
                 json_object_set(cfg, "WorkingDir", json_object_get(ctx, "workdir"));
