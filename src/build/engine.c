@@ -1124,6 +1124,22 @@ int cairn_engine_delete_if_present(struct cairn_engine *e, const char *id, struc
         return delete_rec(e, id, NULL, NULL, err);
 }
 
+/* Delete leaf id, whose step lock the caller holds (and which this
+ * releases): the result, then its row. */
+static int delete_locked_leaf(struct cairn_engine *e, const char *id, void (*removed)(const char *id, void *ud),
+                              void *ud, struct cairn_error **err)
+{
+        if (removed)
+                removed(id, ud);
+        int r = e->store->ops->delete(e->store, id, true, err);
+        /* Between the two: the window a crash during prune leaves. */
+        test_pause("prune");
+        if (r >= 0)
+                r = cairn_db_delete(e->db, id, err);
+        step_unlock(e, id);
+        return r;
+}
+
 long cairn_engine_prune(struct cairn_engine *e, time_t before, long limit, void (*removed)(const char *id, void *ud),
                         void *ud, struct cairn_error **err)
 {
@@ -1143,13 +1159,7 @@ long cairn_engine_prune(struct cairn_engine *e, time_t before, long limit, void 
                         /* Never a result a running build is using. */
                         if (step_lock(e, *p, F_WRLCK, false) < 0)
                                 continue;
-                        if (removed)
-                                removed(*p, ud);
-                        int r = e->store->ops->delete(e->store, *p, true, err);
-                        test_pause("prune");
-                        if (r >= 0)
-                                r = cairn_db_delete(e->db, *p, err);
-                        step_unlock(e, *p);
+                        int r = delete_locked_leaf(e, *p, removed, ud, err);
                         if (r < 0) {
                                 cairn_strv_free(ids);
                                 return r;
@@ -1235,14 +1245,7 @@ long cairn_engine_prune_policy(struct cairn_engine *e, const struct cairn_prune_
                         break;
                 }
                 unsigned long long bytes = p->max_bytes ? result_bytes(e, victim) : 0;
-                if (removed)
-                        removed(victim, ud);
-                int r = e->store->ops->delete(e->store, victim, true, err);
-                /* Between the two: the window a crash during prune leaves. */
-                test_pause("prune");
-                if (r >= 0)
-                        r = cairn_db_delete(e->db, victim, err);
-                step_unlock(e, victim);
+                int r = delete_locked_leaf(e, victim, removed, ud, err);
                 cairn_strv_free(ids);
                 if (r < 0)
                         return r;
