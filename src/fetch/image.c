@@ -666,11 +666,19 @@ int cairn_image_unpack(const char *root, const struct cairn_image *img, const ch
         if (fd < 0)
                 return cairn_error_set_errno(err, errno, "cannot open \"%s\"", rootfs);
         for (size_t i = 0; i < img->n_layers; i++) {
-                _cleanup_free_ char *p = cairn_blob_path(root, img->layers[i]);
-                int r = cairn_extract_layer(fd, p, NULL, err);
+                int r = cairn_image_unpack_layer(root, fd, i, img->layers[i], err);
                 if (r < 0)
-                        return cairn_error_prefix(err, "image \"%s\": layer %zu (%s)", img->name, i + 1, img->layers[i]);
+                        return cairn_error_prefix(err, "image \"%s\"", img->name);
         }
+        return 0;
+}
+
+int cairn_image_unpack_layer(const char *root, int rootfd, size_t index, const char *digest, struct cairn_error **err)
+{
+        _cleanup_free_ char *p = cairn_blob_path(root, digest);
+        int r = cairn_extract_layer(rootfd, p, NULL, err);
+        if (r < 0)
+                return cairn_error_prefix(err, "layer %zu (%s)", index + 1, digest);
         return 0;
 }
 

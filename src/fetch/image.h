@@ -45,6 +45,9 @@ int cairn_image_lookup(const char *root, const char *name, struct cairn_image **
 
 /* Unpack every layer of img, in order, into the directory rootfs. */
 int cairn_image_unpack(const char *root, const struct cairn_image *img, const char *rootfs, struct cairn_error **err);
+/* Apply layer `index` (0 is the bottom), blob `digest`, on the tree at
+ * rootfd; errors name the layer. */
+int cairn_image_unpack_layer(const char *root, int rootfd, size_t index, const char *digest, struct cairn_error **err);
 
 /* All images, sorted by name.  *ret is an array of n images. */
 int cairn_image_list(const char *root, struct cairn_image ***ret, size_t *ret_n, struct cairn_error **err);

@@ -10,8 +10,6 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
-#include "base/cleanup.h"
-#include "fetch/extract.h"
 #include "fetch/fetcher.h"
 #include "fetch/image.h"
 #include "fetch/registry.h"
@@ -81,11 +79,8 @@ static void *unpack_thread(void *arg)
                 size_t k = u->applied;
                 const char *digest = u->ready[k];
                 pthread_mutex_unlock(&u->lock);
-                _cleanup_free_ char *p = cairn_blob_path(u->store_root, digest);
                 struct cairn_error *e = NULL;
-                int r = cairn_extract_layer(u->rootfd, p, NULL, &e);
-                if (r < 0)
-                        cairn_error_prefix(&e, "layer %zu (%s)", k + 1, digest);
+                int r = cairn_image_unpack_layer(u->store_root, u->rootfd, k, digest, &e);
                 pthread_mutex_lock(&u->lock);
                 if (r < 0)
                         u->err = e;
@@ -102,11 +97,11 @@ static int pull_and_unpack(const struct cairn_fetch_request *req, struct cairn_i
                            struct cairn_error **err)
 {
         struct unpacker u = { .store_root = req->store_root };
-        pthread_mutex_init(&u.lock, NULL);
-        pthread_cond_init(&u.changed, NULL);
         u.rootfd = open(req->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (u.rootfd < 0)
                 return cairn_error_set_errno(err, errno, "cannot open \"%s\"", req->rootfs);
+        pthread_mutex_init(&u.lock, NULL);
+        pthread_cond_init(&u.changed, NULL);
         struct cairn_registry_options o = { 0 };
         if (req->registry)
                 o = *req->registry;
@@ -118,6 +113,8 @@ static int pull_and_unpack(const struct cairn_fetch_request *req, struct cairn_i
         int r = -pthread_create(&t, NULL, unpack_thread, &u);
         if (r < 0) {
                 close(u.rootfd);
+                pthread_cond_destroy(&u.changed);
+                pthread_mutex_destroy(&u.lock);
                 return cairn_error_set(err, r, "cannot start a thread to unpack layers");
         }
         r = cairn_registry_pull(req->store_root, req->from, req->from, &o, ret, err);
