@@ -45,18 +45,24 @@ struct cairn_engine {
         struct cairn_hasher *hasher;
 };
 
-int cairn_engine_open(const char *store_spec, struct cairn_engine **ret, struct cairn_error **err)
+int cairn_engine_open(const char *store_spec, const char *const *store_options, struct cairn_engine **ret,
+                      struct cairn_error **err)
 {
         _cleanup_free_ char *dbdir = NULL, *dbpath = NULL;
         struct cairn_engine *e = cairn_xzalloc(sizeof(*e));
         e->lock_fd = -1;
-        /* The one place backends are chosen: the store from its spec, the
-         * native sandbox and the image fetcher. */
+        /* The one place backends are chosen: the store from its spec; the
+         * native sandbox and the image fetcher, unless the store is
+         * containerd, which is all three. */
         e->sandbox = &cairn_sandbox_native_ops;
         e->fetcher = &cairn_fetcher_default_ops;
-        int r = cairn_store_open(store_spec, &e->store, err);
+        int r = cairn_store_open(store_spec, store_options, &e->store, err);
         if (r < 0)
                 goto fail;
+        if (e->store->ops == &cairn_store_containerd_ops || e->store->ops == &cairn_store_hcs_ops) {
+                e->sandbox = &cairn_sandbox_containerd_ops;
+                e->fetcher = &cairn_fetcher_containerd_ops;
+        }
         dbdir = cairn_path_join(e->store->state_dir, "db");
         if ((r = cairn_mkdir_p(dbdir, 0755, err)) < 0)
                 goto fail;
@@ -573,7 +579,7 @@ static int fetch_base(const struct run *R, struct cairn_store_build *b, const st
         test_pause("fetch");
         struct cairn_fetch_request fr = {
                 .store_root = R->e->store->root, .from = a->from, .rootfs = b->rootfs,
-                .registry = R->req->registry, .log = base_log, .userdata = &sink,
+                .registry = R->req->registry, .log = base_log, .userdata = &sink, .backend = R->e->store->backend,
         };
         int r = R->e->fetcher->fetch(&fr, &res, err);
         if (r >= 0)
@@ -692,8 +698,16 @@ static int resolve_user(const char *rootfs, const char *name, uid_t *uid, gid_t 
         return 0;
 }
 
-static int user_ids(const struct ctx *c, const char *rootfs, uid_t *uid, gid_t *gid, struct cairn_error **err)
+static int user_ids(const struct ctx *c, const struct cairn_store_build *b, uid_t *uid, gid_t *gid,
+                    struct cairn_error **err)
 {
+        const char *rootfs = b->rootfs;
+        /* An opaque root (Windows) takes the user by name in the sandbox. */
+        if (c->user.by_name && b->opaque_rootfs) {
+                *uid = 0;
+                *gid = 0;
+                return 0;
+        }
         if (c->user.by_name)
                 return resolve_user(rootfs, c->user.name, uid, gid, err);
         if (c->user.uid < 0 || c->user.uid > UINT32_MAX - 1 || c->user.gid < 0 || c->user.gid > UINT32_MAX - 1)
@@ -752,7 +766,7 @@ static int run_step(const struct run *R, struct cairn_store_build *b, const stru
         struct cairn_engine *e = R->e;
         uid_t uid = 0;
         gid_t gid = 0;
-        int r = user_ids(c, b->rootfs, &uid, &gid, err);
+        int r = user_ids(c, b, &uid, &gid, err);
         if (r < 0)
                 return r;
         size_t n_mounts = a->op->n_caches + a->op->n_secrets;
@@ -814,6 +828,8 @@ static int run_step(const struct run *R, struct cairn_store_build *b, const stru
                         .rootfs = b->rootfs, .argv = argv, .env = envp, .cwd = c->workdir, .uid = uid, .gid = gid,
                         .hostname = "builder", .network_host = network_host, .mounts = mounts, .n_mounts = k,
                         .output = sink_output, .userdata = &sink, .cancel = R->req->cancel,
+                        .backend = e->store->backend, .result_dir = b->dir,
+                        .user_name = b->opaque_rootfs && c->user.by_name ? c->user.name : NULL,
                 };
                 int status = 0;
                 test_pause("run");
@@ -906,7 +922,7 @@ static int copy_step(const struct run *R, struct cairn_store_build *b, const str
         struct copy_arg *a = arg;
         uid_t uid = 0;
         gid_t gid = 0;
-        int r = user_ids(a->c, b->rootfs, &uid, &gid, err);
+        int r = user_ids(a->c, b, &uid, &gid, err);
         if (r < 0)
                 return r;
         test_pause("copy");

@@ -4,7 +4,7 @@
  * reuses every step whose ID is already in the store.
  *
  *   struct cairn_engine *e;
- *   cairn_engine_open("overlayfs:/var/lib/cairn", &e, &err);
+ *   cairn_engine_open("overlayfs:/var/lib/cairn", NULL, &e, &err);
  *   cairn_engine_build(e, &request, id, &err);   // id of the final result
  *   cairn_engine_close(e);
  *
@@ -53,7 +53,10 @@ struct cairn_build_request {
         const struct cairn_registry_options *registry;   /* for pulls; may be NULL */
 };
 
-int cairn_engine_open(const char *store_spec, struct cairn_engine **ret, struct cairn_error **err);
+/* store_options: NULL-terminated "KEY=VALUE" for the store (--store-opt),
+ * or NULL. */
+int cairn_engine_open(const char *store_spec, const char *const *store_options, struct cairn_engine **ret,
+                      struct cairn_error **err);
 void cairn_engine_close(struct cairn_engine *e);
 const char *cairn_engine_store_root(const struct cairn_engine *e);
 

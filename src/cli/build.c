@@ -80,6 +80,7 @@ int cmd_build(int argc, char **argv)
         static const struct option options[] = {
                 { "file", required_argument, NULL, 'f' },
                 { "store", required_argument, NULL, OPT_STORE },
+                CAIRN_CLI_STORE_OPT_OPTIONS,
                 { "secret", required_argument, NULL, OPT_SECRET },
                 { "help", no_argument, NULL, 'h' },
                 CAIRN_CLI_REGISTRY_OPTIONS,
@@ -93,6 +94,8 @@ int cmd_build(int argc, char **argv)
         opterr = 0;
         optind = 1;
         while ((c = getopt_long(argc, argv, ":f:h", options, NULL)) >= 0) {
+                if (cairn_cli_store_opt(c, optarg))
+                        continue;
                 switch (c) {
                 case 'f': file = optarg; break;
                 case OPT_STORE: store = optarg; break;

@@ -82,9 +82,25 @@ void cairn_cli_registry_options_free(struct cairn_registry_options *o);
 /* The store to use: --store, else $CAIRN_STORE, else the default. */
 const char *cairn_cli_store(const char *option);
 
+/* --store-opt KEY=VALUE (repeatable; default the words of
+ * $CAIRN_STORE_OPTS) and OBuilder's --hcs-ctr-path, for every verb that
+ * opens a store. */
+enum {
+        CAIRN_OPT_STORE_OPT = 600,
+        CAIRN_OPT_HCS_CTR_PATH,
+};
+#define CAIRN_CLI_STORE_OPT_OPTIONS \
+        { "store-opt", required_argument, NULL, CAIRN_OPT_STORE_OPT }, \
+        { "hcs-ctr-path", required_argument, NULL, CAIRN_OPT_HCS_CTR_PATH }
+/* Handle one of those; returns 0 if opt is not one. */
+int cairn_cli_store_opt(int opt, const char *arg);
+
 /* Help text shared by the verbs that take --store. */
 #define CAIRN_CLI_STORE_HELP \
-        "      --store=KIND:PATH    the store (default $CAIRN_STORE, else overlayfs:/var/lib/cairn)\n"
+        "      --store=KIND:PATH    the store (default $CAIRN_STORE, else overlayfs:/var/lib/cairn);\n" \
+        "                           KIND is overlayfs, copy (or rsync), containerd or hcs\n" \
+        "      --store-opt=KEY=VALUE  a store option (containerd: ctr, address, namespace,\n" \
+        "                           snapshotter, runtime, platform, cni-conf-dir, hcn-namespace)\n"
 
 /*
  * Parse a verb's command line when its only option is --store: returns the

@@ -26,6 +26,7 @@ int cmd_export(int argc, char **argv)
         enum { OPT_STORE = 256, OPT_OCI, OPT_TAG };
         static const struct option options[] = {
                 { "store", required_argument, NULL, OPT_STORE },
+                CAIRN_CLI_STORE_OPT_OPTIONS,
                 { "oci", required_argument, NULL, OPT_OCI },
                 { "tag", required_argument, NULL, OPT_TAG },
                 {},
@@ -35,6 +36,8 @@ int cmd_export(int argc, char **argv)
         opterr = 0;
         optind = 1;
         while ((c = getopt_long(argc, argv, ":", options, NULL)) >= 0) {
+                if (cairn_cli_store_opt(c, optarg))
+                        continue;
                 if (c == OPT_STORE)
                         store = optarg;
                 else if (c == OPT_OCI)

@@ -32,6 +32,7 @@ int cmd_fsck(int argc, char **argv)
         enum { OPT_STORE = 256, OPT_CHECK };
         static const struct option options[] = {
                 { "store", required_argument, NULL, OPT_STORE },
+                CAIRN_CLI_STORE_OPT_OPTIONS,
                 { "check", no_argument, NULL, OPT_CHECK },
                 {},
         };
@@ -41,6 +42,8 @@ int cmd_fsck(int argc, char **argv)
         opterr = 0;
         optind = 1;
         while ((c = getopt_long(argc, argv, ":", options, NULL)) >= 0) {
+                if (cairn_cli_store_opt(c, optarg))
+                        continue;
                 if (c == OPT_STORE)
                         store = optarg;
                 else if (c == OPT_CHECK)

@@ -34,6 +34,7 @@ static int image_import(int argc, char **argv)
         enum { OPT_STORE = 256, OPT_ENV };
         static const struct option options[] = {
                 { "store", required_argument, NULL, OPT_STORE },
+                CAIRN_CLI_STORE_OPT_OPTIONS,
                 { "env", required_argument, NULL, OPT_ENV },
                 {},
         };
@@ -44,6 +45,8 @@ static int image_import(int argc, char **argv)
         opterr = 0;
         optind = 1;
         while ((c = getopt_long(argc, argv, ":", options, NULL)) >= 0) {
+                if (cairn_cli_store_opt(c, optarg))
+                        continue;
                 if (c == OPT_STORE) {
                         store = optarg;
                 } else if (c == OPT_ENV) {

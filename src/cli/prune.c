@@ -91,6 +91,7 @@ int cmd_prune(int argc, char **argv)
         enum { OPT_STORE = 256, OPT_KEEP_FREE, OPT_MAX_ITEMS, OPT_MAX_SIZE, OPT_OLDER_THAN };
         static const struct option options[] = {
                 { "store", required_argument, NULL, OPT_STORE },
+                CAIRN_CLI_STORE_OPT_OPTIONS,
                 { "keep-free", required_argument, NULL, OPT_KEEP_FREE },
                 { "max-items", required_argument, NULL, OPT_MAX_ITEMS },
                 { "max-size", required_argument, NULL, OPT_MAX_SIZE },
@@ -104,6 +105,8 @@ int cmd_prune(int argc, char **argv)
         opterr = 0;
         optind = 1;
         while ((c = getopt_long(argc, argv, ":", options, NULL)) >= 0) {
+                if (cairn_cli_store_opt(c, optarg))
+                        continue;
                 char *end;
                 size_t len;
                 switch (c) {

@@ -64,6 +64,7 @@ int cmd_pull(int argc, char **argv)
         enum { OPT_STORE = 256 };
         static const struct option options[] = {
                 { "store", required_argument, NULL, OPT_STORE },
+                CAIRN_CLI_STORE_OPT_OPTIONS,
                 CAIRN_CLI_REGISTRY_OPTIONS,
                 {},
         };
@@ -73,6 +74,8 @@ int cmd_pull(int argc, char **argv)
         opterr = 0;
         optind = 1;
         while ((c = getopt_long(argc, argv, ":", options, NULL)) >= 0) {
+                if (cairn_cli_store_opt(c, optarg))
+                        continue;
                 if (c == OPT_STORE) {
                         store = optarg;
                 } else if (!cairn_cli_registry_option(c, optarg, &o)) {

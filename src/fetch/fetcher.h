@@ -20,6 +20,7 @@ struct cairn_fetch_request {
         const struct cairn_registry_options *registry;   /* may be NULL */
         void (*log)(const char *line, void *ud);         /* progress lines */
         void *userdata;
+        void *backend;            /* the store's state, for a fetcher that is part of it (containerd) */
 };
 
 /* What a fetch found: the image's environment and which image it was. */
@@ -42,5 +43,9 @@ struct cairn_fetcher_ops {
 /* Images imported with `cairn image import`, else pulled from their
  * registry (and kept) on first use. */
 extern const struct cairn_fetcher_ops cairn_fetcher_default_ops;
+
+/* Images pulled (or imported) into containerd, and a base snapshot
+ * prepared from the image's chain ID: the containerd store's fetcher. */
+extern const struct cairn_fetcher_ops cairn_fetcher_containerd_ops;
 
 #endif

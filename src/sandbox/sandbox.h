@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Sandboxes: run one command in a root filesystem, isolated.  One ops table
- * per backend; today the native Linux sandbox (namespaces, no helper
- * process).  The engine prepares everything host-side (secret files, cache
+ * per backend: the native Linux sandbox (namespaces, no helper process)
+ * and containerd (through ctr, Linux or Windows containers).  The engine prepares everything host-side (secret files, cache
  * copies, the rootfs) and describes the run with struct cairn_sandbox_config.
  */
 #ifndef CAIRN_SANDBOX_SANDBOX_H
@@ -37,6 +37,12 @@ struct cairn_sandbox_config {
         void *userdata;
         /* Set to non-zero (from a signal handler, say) to kill the step. */
         volatile sig_atomic_t *cancel;
+        /* For backends that are also the store (containerd): the store's
+         * state, the step's temporary result directory (its layerinfo),
+         * and the user by name when the root is opaque (Windows). */
+        void *backend;
+        const char *result_dir;
+        const char *user_name;
 };
 
 struct cairn_sandbox_ops {
@@ -51,5 +57,7 @@ struct cairn_sandbox_ops {
 };
 
 extern const struct cairn_sandbox_ops cairn_sandbox_native_ops;
+/* ctr run --config, on the containerd store's snapshots (Linux or HCS). */
+extern const struct cairn_sandbox_ops cairn_sandbox_containerd_ops;
 
 #endif

@@ -35,14 +35,13 @@
 
 struct copy_store {
         struct cairn_store pub;
-        unsigned long next_tmp;
 };
 
-static char *sub(const struct copy_store *s, const char *a, const char *b)
+static char *sub(const struct cairn_store *s, const char *a, const char *b)
 {
         if (b)
-                return cairn_xasprintf("%s/%s/%s", s->pub.root, a, b);
-        return cairn_xasprintf("%s/%s", s->pub.root, a);
+                return cairn_xasprintf("%s/%s/%s", s->root, a, b);
+        return cairn_xasprintf("%s/%s", s->root, a);
 }
 
 /* Hard links seen while cloning: source inode -> path in the copy. */
@@ -233,8 +232,9 @@ static int clone_tree(const char *src, const char *dst, struct cairn_error **err
         return r;
 }
 
-static int copy_open(const char *root, struct cairn_store **ret, struct cairn_error **err)
+static int copy_open(const char *root, const char *const *options, struct cairn_store **ret, struct cairn_error **err)
 {
+        (void) options;
         static const char *const dirs[] = { "state", "cache", "cache-tmp", "result", "result-tmp" };
         static const char *const temp_dirs[] = { "result-tmp", "cache-tmp" };
         struct copy_store *s = cairn_xzalloc(sizeof(*s));
@@ -267,17 +267,16 @@ static void build_free(struct cairn_store_build *b)
 static int copy_begin(struct cairn_store *pub, const char *base, const char *id, struct cairn_store_build **ret,
                       struct cairn_error **err)
 {
-        struct copy_store *s = (struct copy_store *) pub;
         struct cairn_store_build *b = cairn_xzalloc(sizeof(*b));
         snprintf(b->id, sizeof(b->id), "%s", id);
-        b->dir = sub(s, "result-tmp", id);
+        b->dir = sub(pub, "result-tmp", id);
         b->rootfs = cairn_xasprintf("%s/rootfs", b->dir);
         b->log_path = cairn_xasprintf("%s/log", b->dir);
         int r = cairn_rm_rf(b->dir, err);
         if (r < 0)
                 goto fail;
         if (base) {
-                _cleanup_free_ char *src = sub(s, "result", base);
+                _cleanup_free_ char *src = sub(pub, "result", base);
                 r = clone_tree(src, b->dir, err);
         } else {
                 r = cairn_mkdir_p(b->rootfs, 0755, err);
@@ -313,16 +312,14 @@ static void copy_abort(struct cairn_store *pub, struct cairn_store_build *b)
 
 static int copy_delete(struct cairn_store *pub, const char *id, bool leaf, struct cairn_error **err)
 {
-        struct copy_store *s = (struct copy_store *) pub;
-        _cleanup_free_ char *dir = sub(s, "result", id);
+        _cleanup_free_ char *dir = sub(pub, "result", id);
         return cairn_rm_rf(dir, err);
 }
 
 static int copy_view(struct cairn_store *pub, const char *id, char **ret_rootfs, void **ret_handle,
                      struct cairn_error **err)
 {
-        struct copy_store *s = (struct copy_store *) pub;
-        _cleanup_free_ char *dir = sub(s, "result", id);
+        _cleanup_free_ char *dir = sub(pub, "result", id);
         *ret_rootfs = cairn_xasprintf("%s/rootfs", dir);
         *ret_handle = NULL;
         return 0;
@@ -338,12 +335,12 @@ struct copy_cache {
         unsigned long generation;
 };
 
-static int copy_cache_get(struct cairn_store *pub, const char *name, uid_t uid, gid_t gid,
-                          struct cairn_store_cache **ret, struct cairn_error **err)
+int cairn_store_dir_cache_get(struct cairn_store *pub, const char *name, uid_t uid, gid_t gid,
+                              struct cairn_store_cache **ret, struct cairn_error **err)
 {
-        struct copy_store *s = (struct copy_store *) pub;
-        _cleanup_free_ char *dirname = cairn_store_cache_dirname(name);
-        _cleanup_free_ char *master = sub(s, "cache", dirname);
+        static unsigned long next_tmp;
+                _cleanup_free_ char *dirname = cairn_store_cache_dirname(name);
+        _cleanup_free_ char *master = sub(pub, "cache", dirname);
         int lock = cairn_store_cache_lock(pub, name, err);
         if (lock < 0)
                 return lock;
@@ -353,8 +350,8 @@ static int copy_cache_get(struct cairn_store *pub, const char *name, uid_t uid, 
                 return cairn_error_set_errno(err, errno, "cannot create the cache \"%s\"", master);
         }
         /* Unique across the processes sharing the store. */
-        _cleanup_free_ char *leaf = cairn_xasprintf("%d-%lu-%s", (int) getpid(), s->next_tmp++, dirname);
-        char *copy = sub(s, "cache-tmp", leaf);
+        _cleanup_free_ char *leaf = cairn_xasprintf("%d-%lu-%s", (int) getpid(), __atomic_fetch_add(&next_tmp, 1, __ATOMIC_RELAXED), dirname);
+        char *copy = sub(pub, "cache-tmp", leaf);
         unsigned long generation = cairn_store_cache_read_generation(lock);
         int r = clone_tree(master, copy, err);
         cairn_store_cache_unlock(lock);
@@ -375,10 +372,9 @@ static int copy_cache_get(struct cairn_store *pub, const char *name, uid_t uid, 
         return 0;
 }
 
-static int copy_cache_release(struct cairn_store *pub, struct cairn_store_cache *c, struct cairn_error **err)
+int cairn_store_dir_cache_release(struct cairn_store *pub, struct cairn_store_cache *c, struct cairn_error **err)
 {
-        struct copy_store *s = (struct copy_store *) pub;
-        struct copy_cache *cc = c->priv;
+                struct copy_cache *cc = c->priv;
         int r = 0;
         /* First releaser wins: the copy becomes the cache. */
         int lock = cairn_store_cache_lock(pub, c->name, err);
@@ -386,7 +382,7 @@ static int copy_cache_release(struct cairn_store *pub, struct cairn_store_cache 
                 r = lock;
         else if (cairn_store_cache_read_generation(lock) == cc->generation) {
                 _cleanup_free_ char *dirname = cairn_store_cache_dirname(c->name);
-                _cleanup_free_ char *master = sub(s, "cache", dirname);
+                _cleanup_free_ char *master = sub(pub, "cache", dirname);
                 _cleanup_free_ char *old = cairn_xasprintf("%s.old", c->path);
                 if (rename(master, old) < 0 || rename(c->path, master) < 0)
                         r = cairn_error_set_errno(err, errno, "cannot update the cache \"%s\"", master);
@@ -406,9 +402,8 @@ static int copy_cache_release(struct cairn_store *pub, struct cairn_store_cache 
 static int copy_layers(struct cairn_store *pub, const char *id, char ***ret, bool *ret_overlay_diffs,
                        struct cairn_error **err)
 {
-        struct copy_store *s = (struct copy_store *) pub;
         char **v = cairn_xzalloc(2 * sizeof(char *));
-        _cleanup_free_ char *dir = sub(s, "result", id);
+        _cleanup_free_ char *dir = sub(pub, "result", id);
         v[0] = cairn_xasprintf("%s/rootfs", dir);
         *ret = v;
         *ret_overlay_diffs = false;
@@ -427,6 +422,6 @@ const struct cairn_store_ops cairn_store_copy_ops = {
         .delete = copy_delete,
         .view = copy_view,
         .view_release = copy_view_release,
-        .cache_get = copy_cache_get,
-        .cache_release = copy_cache_release,
+        .cache_get = cairn_store_dir_cache_get,
+        .cache_release = cairn_store_dir_cache_release,
 };

@@ -38,8 +38,6 @@
 #include "base/strbuf.h"
 #include "store/store.h"
 
-#define OVERLAY_MAX_LAYERS 500
-
 struct overlay_store {
         struct cairn_store pub;
         unsigned long next_cache;
@@ -66,44 +64,14 @@ static char *sub(const struct overlay_store *s, const char *a, const char *b)
         return cairn_xasprintf("%s/%s", s->pub.root, a);
 }
 
-/* Unmount everything mounted below root, deepest first. */
-static void unmount_below(const char *root)
-{
-        FILE *f = fopen("/proc/self/mountinfo", "re");
-        if (!f)
-                return;
-        char **points = NULL;
-        size_t n = 0;
-        char *line = NULL;
-        size_t cap = 0;
-        size_t rlen = strlen(root);
-        while (getline(&line, &cap, f) > 0) {
-                char mp[4096];
-                if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
-                        continue;
-                if (strncmp(mp, root, rlen) == 0 && mp[rlen] == '/') {
-                        points = cairn_xreallocarray(points, n + 1, sizeof(*points));
-                        points[n++] = cairn_xstrdup(mp);
-                }
-        }
-        free(line);
-        fclose(f);
-        for (size_t i = n; i-- > 0;) {
-                cairn_warn("unmounting \"%s\", left over from an earlier run", points[i]);
-                if (umount2(points[i], MNT_DETACH) < 0)
-                        cairn_warn("cannot unmount \"%s\": %s", points[i], strerror(errno));
-                free(points[i]);
-        }
-        free(points);
-}
-
 static void recover(struct cairn_store *s)
 {
-        unmount_below(s->root);
+        cairn_store_unmount_below(s->root);
 }
 
-static int overlay_open(const char *root, struct cairn_store **ret, struct cairn_error **err)
+static int overlay_open(const char *root, const char *const *options, struct cairn_store **ret, struct cairn_error **err)
 {
+        (void) options;
         struct overlay_store *s = cairn_xzalloc(sizeof(*s));
         s->pub.ops = &cairn_store_overlayfs_ops;
         s->pub.root = cairn_xstrdup(root);
@@ -131,7 +99,7 @@ static char **ancestors(struct overlay_store *s, const char *id, size_t *ret_n)
         for (char *dir = sub(s, "result", id); dir;) {
                 v = cairn_xreallocarray(v, n + 1, sizeof(*v));
                 v[n++] = dir;
-                if (n > OVERLAY_MAX_LAYERS + 1)
+                if (n > CAIRN_OVERLAY_MAX_LAYERS + 1)
                         break;
                 _cleanup_free_ char *link = cairn_xasprintf("%s/parent", dir);
                 dir = cairn_read_link(link);
@@ -145,59 +113,6 @@ static void free_strv_n(char **v, size_t n)
         for (size_t i = 0; i < n; i++)
                 free(v[i]);
         free(v);
-}
-
-/*
- * Mount an overlay at `merged` with `lowers` (top first).  The lower paths go
- * through a directory of short symlinks named by index, and the mount is made
- * with that directory as the working directory, so each layer costs a few
- * bytes of mount data instead of a full path.
- */
-static int mount_overlay(const char *linkdir, char *const *lowers, size_t n, const char *upper, const char *work,
-                         const char *merged, struct cairn_error **err)
-{
-        if (n > OVERLAY_MAX_LAYERS)
-                return cairn_error_set(err, -E2BIG, "%zu layers: overlayfs stacks at most %d", n, OVERLAY_MAX_LAYERS);
-        int r = cairn_mkdir_p(linkdir, 0700, err);
-        if (r < 0)
-                return r;
-        struct cairn_buf opts = CAIRN_BUF_INIT;
-        cairn_buf_adds(&opts, "lowerdir=");
-        for (size_t i = 0; i < n; i++) {
-                char name[16];
-                snprintf(name, sizeof(name), "%zx", i);
-                _cleanup_free_ char *link = cairn_xasprintf("%s/%s", linkdir, name);
-                if (symlink(lowers[i], link) < 0) {
-                        r = cairn_error_set_errno(err, errno, "cannot create \"%s\"", link);
-                        goto out;
-                }
-                cairn_buf_printf(&opts, "%s%s", i ? ":" : "", name);
-        }
-        if (upper)
-                cairn_buf_printf(&opts, ",upperdir=%s,workdir=%s", upper, work);
-        cairn_buf_adds(&opts, ",index=off,redirect_dir=off,metacopy=off");
-        if (opts.len >= 4096) {
-                r = cairn_error_set(err, -E2BIG, "overlay mount options too long (%zu bytes)", opts.len);
-                goto out;
-        }
-        int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (cwd < 0 || chdir(linkdir) < 0) {
-                r = cairn_error_set_errno(err, errno, "cannot enter \"%s\"", linkdir);
-                if (cwd >= 0)
-                        close(cwd);
-                goto out;
-        }
-        if (mount("overlay", merged, "overlay", upper ? 0 : MS_RDONLY, opts.data) < 0)
-                r = cairn_error_set_errno(err, errno, "cannot mount an overlay of %zu layers on \"%s\"", n, merged);
-        if (fchdir(cwd) < 0)
-                cairn_warn("cannot return to the working directory: %s", strerror(errno));
-        close(cwd);
-out:
-        cairn_buf_release(&opts);
-        struct cairn_error *ignored = NULL;
-        cairn_rm_rf(linkdir, &ignored);
-        cairn_error_free(ignored);
-        return r;
 }
 
 struct overlay_build {
@@ -276,7 +191,7 @@ static int overlay_begin(struct cairn_store *pub, const char *base, const char *
         lowers = ancestors(s, base, &n);
         leaf = cairn_xasprintf(".l-%s", id);
         linkdir = sub(s, "merged", leaf);
-        r = mount_overlay(linkdir, lowers, n, ob->in_progress, ob->work, ob->merged, err);
+        r = cairn_store_mount_overlay(linkdir, lowers, n, ob->in_progress, ob->work, ob->merged, err);
         if (r < 0)
                 goto fail;
         ob->mounted = true;
@@ -396,7 +311,7 @@ static int overlay_cache_get(struct cairn_store *pub, const char *name, uid_t ui
                 _cleanup_free_ char *l = cairn_xasprintf(".l-%s", leaf);
                 _cleanup_free_ char *linkdir = sub(s, "cache-merged", l);
                 char *lowers[] = { master };
-                r = mount_overlay(linkdir, lowers, 1, oc->upper, oc->work, oc->merged, err);
+                r = cairn_store_mount_overlay(linkdir, lowers, 1, oc->upper, oc->work, oc->merged, err);
         }
         if (r < 0)
                 goto fail;
@@ -551,7 +466,7 @@ static int overlay_view(struct cairn_store *pub, const char *id, char **ret_root
                 v->mountpoint = sub(s, "merged", leaf);
                 if ((r = cairn_mkdir_p(v->mountpoint, 0755, err)) == 0) {
                         /* No upper directory: a read-only overlay. */
-                        r = mount_overlay(linkdir, lowers, n, NULL, NULL, v->mountpoint, err);
+                        r = cairn_store_mount_overlay(linkdir, lowers, n, NULL, NULL, v->mountpoint, err);
                 }
                 if (r == 0)
                         *ret_rootfs = cairn_xasprintf("%s/rootfs", v->mountpoint);

@@ -30,6 +30,10 @@ struct cairn_store_build {
         char *dir;          /* the temporary result: rootfs/ and log live here */
         char *rootfs;       /* dir/rootfs, the container root */
         char *log_path;     /* where the step's output goes */
+        /* The root is not visible from the host (Windows containers): the
+         * sandbox resolves user names, and copies are made by a command
+         * inside the container. */
+        bool opaque_rootfs;
         void *priv;
 };
 
@@ -41,7 +45,10 @@ struct cairn_store_cache {
 
 struct cairn_store_ops {
         const char *kind;
-        int (*open)(const char *root, struct cairn_store **ret, struct cairn_error **err);
+        bool takes_options;
+        /* options: NULL-terminated "KEY=VALUE" (--store-opt), NULL for none;
+         * a backend without options rejects any. */
+        int (*open)(const char *root, const char *const *options, struct cairn_store **ret, struct cairn_error **err);
         void (*close)(struct cairn_store *s);
         /* The directory of result id: returns 1 and sets *ret_dir, or 0. */
         int (*result)(struct cairn_store *s, const char *id, char **ret_dir, struct cairn_error **err);
@@ -85,6 +92,9 @@ struct cairn_store {
         void (*recover)(struct cairn_store *s);
         unsigned recovered;  /* temporary items removed when the store was opened */
         bool sync;           /* flush results before publishing (CAIRN_STORE_SYNC=0 turns it off) */
+        /* A backend that is also the sandbox and the fetcher (containerd)
+         * shares its state with them through this; NULL for the others. */
+        void *backend;
 };
 
 /*
@@ -115,6 +125,22 @@ int cairn_store_prepare(struct cairn_store *s, const char *const *dirs, size_t n
 /* result/ID, for backends whose results live there: 1 and *ret_dir, or 0. */
 int cairn_store_find_result(struct cairn_store *s, const char *id, char **ret_dir, struct cairn_error **err);
 
+/* For backends: unmount everything mounted below root, deepest first
+ * (what a crash left). */
+void cairn_store_unmount_below(const char *root);
+
+/* overlayfs stacks at most this many lower layers. */
+#define CAIRN_OVERLAY_MAX_LAYERS 500
+
+/*
+ * For backends: mount an overlay of `lowers` (n of them, top first) at
+ * merged, with upper and work (both NULL for a read-only overlay).  So that
+ * deep chains fit in the one page of mount data, the lower directories are
+ * named through short symlinks in linkdir (created, then removed).
+ */
+int cairn_store_mount_overlay(const char *linkdir, char *const *lowers, size_t n, const char *upper, const char *work,
+                              const char *merged, struct cairn_error **err);
+
 /* Free what cairn_store_prepare set up and the cache generations. */
 void cairn_store_release(struct cairn_store *s);
 
@@ -131,9 +157,21 @@ void cairn_store_cache_unlock(int fd);
 unsigned long cairn_store_cache_read_generation(int lock_fd);
 void cairn_store_cache_write_generation(int lock_fd, unsigned long generation);
 
-/* Open "overlayfs:/path" or "copy:/path" (and OBuilder's "rsync:/path").
- * Recovers from a crash: temporary results and stale mounts are removed. */
-int cairn_store_open(const char *spec, struct cairn_store **ret, struct cairn_error **err);
+/*
+ * For backends with OBuilder's rsync layout of caches (cache/c-NAME, and a
+ * full copy of it in cache-tmp/ for each step): the copy store's cache_get
+ * and cache_release.
+ */
+int cairn_store_dir_cache_get(struct cairn_store *s, const char *name, uid_t uid, gid_t gid,
+                              struct cairn_store_cache **ret, struct cairn_error **err);
+int cairn_store_dir_cache_release(struct cairn_store *s, struct cairn_store_cache *c, struct cairn_error **err);
+
+/* Open "overlayfs:/path", "copy:/path" (and OBuilder's "rsync:/path"),
+ * "containerd:/path" or "hcs:PATH" (options: NULL-terminated "KEY=VALUE",
+ * or NULL).  Recovers from a crash: temporary results and stale mounts
+ * are removed. */
+int cairn_store_open(const char *spec, const char *const *options, struct cairn_store **ret,
+                     struct cairn_error **err);
 void cairn_store_close(struct cairn_store *s);
 
 /* The default store: overlayfs:/var/lib/cairn. */
@@ -146,5 +184,7 @@ char *cairn_store_cache_dirname(const char *name);
 
 extern const struct cairn_store_ops cairn_store_overlayfs_ops;
 extern const struct cairn_store_ops cairn_store_copy_ops;
+extern const struct cairn_store_ops cairn_store_containerd_ops;
+extern const struct cairn_store_ops cairn_store_hcs_ops;
 
 #endif

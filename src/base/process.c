@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "base/process.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/strbuf.h"
+
+static int pidfd_open_(pid_t pid)
+{
+        return (int) syscall(SYS_pidfd_open, pid, 0);
+}
+
+static void write_all(int fd, const char *s)
+{
+        size_t n = strlen(s);
+        while (n) {
+                ssize_t w = write(fd, s, n);
+                if (w <= 0)
+                        return;
+                s += w;
+                n -= (size_t) w;
+        }
+}
+
+/* In the child: only async-signal-safe calls from here to exec. */
+static void __attribute__((noreturn)) child(const struct cairn_process *p, int outfd, int errfd)
+{
+        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null < 0 || dup2(null, 0) < 0 || dup2(outfd, 1) < 0 || dup2(errfd, 2) < 0)
+                _exit(127);
+        if (p->child_setup) {
+                int r = p->child_setup(p->setup_userdata);
+                if (r) {
+                        write_all(2, "cannot set up the environment of ");
+                        write_all(2, p->argv[0]);
+                        write_all(2, ": ");
+                        write_all(2, strerrordesc_np(r) ? strerrordesc_np(r) : "error");
+                        write_all(2, "\n");
+                        _exit(127);
+                }
+        }
+        execvp(p->argv[0], (char *const *) p->argv);
+        int e = errno;
+        write_all(2, p->argv[0]);
+        write_all(2, ": ");
+        write_all(2, strerrordesc_np(e) ? strerrordesc_np(e) : "cannot run");
+        write_all(2, "\n");
+        _exit(127);
+}
+
+static void deliver(const struct cairn_process *p, bool is_err, const char *data, size_t len)
+{
+        if (is_err && !p->merge_stderr) {
+                if (p->errout)
+                        cairn_buf_add(p->errout, data, len);
+        } else if (p->output) {
+                p->output(data, len, p->userdata);
+        } else if (p->out) {
+                cairn_buf_add(p->out, data, len);
+        }
+}
+
+int cairn_process_run(const struct cairn_process *p, int *ret_status, struct cairn_error **err)
+{
+        int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
+        if (pipe2(outp, O_CLOEXEC) < 0)
+                return cairn_error_set_errno(err, errno, "cannot run \"%s\": pipe", p->argv[0]);
+        if (!p->merge_stderr && pipe2(errp, O_CLOEXEC) < 0) {
+                int e = errno;
+                close(outp[0]);
+                close(outp[1]);
+                return cairn_error_set_errno(err, e, "cannot run \"%s\": pipe", p->argv[0]);
+        }
+        pid_t pid = fork();
+        if (pid < 0) {
+                int e = errno;
+                close(outp[0]);
+                close(outp[1]);
+                if (errp[0] >= 0) {
+                        close(errp[0]);
+                        close(errp[1]);
+                }
+                return cairn_error_set_errno(err, e, "cannot run \"%s\": fork", p->argv[0]);
+        }
+        if (pid == 0)
+                child(p, outp[1], p->merge_stderr ? outp[1] : errp[1]);
+        close(outp[1]);
+        if (errp[1] >= 0)
+                close(errp[1]);
+        _cleanup_close_ int pidfd = pidfd_open_(pid);
+        struct pollfd fds[3] = {
+                { outp[0], POLLIN, 0 },
+                { errp[0], POLLIN, 0 },
+                { pidfd, POLLIN, 0 },
+        };
+        bool cancelled = false, exited = false;
+        char chunk[65536];
+        for (;;) {
+                if (p->cancel && *p->cancel && !cancelled) {
+                        cancelled = true;
+                        if (p->on_cancel)
+                                p->on_cancel(p->cancel_userdata);
+                }
+                if (fds[0].fd < 0 && fds[1].fd < 0)
+                        break;
+                /* Once the child is gone, take what is buffered and stop:
+                 * a grandchild may hold the pipes open for ever. */
+                int n = poll(fds, 3, exited ? 0 : (p->cancel ? 100 : -1));
+                if (n < 0 && errno != EINTR)
+                        break;
+                if (n == 0 && exited)
+                        break;
+                for (int i = 0; i < 2; i++) {
+                        if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                                continue;
+                        ssize_t r = read(fds[i].fd, chunk, sizeof(chunk));
+                        if (r > 0) {
+                                deliver(p, i == 1, chunk, (size_t) r);
+                        } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
+                                close(fds[i].fd);
+                                fds[i].fd = -1;
+                        }
+                }
+                if (fds[2].fd >= 0 && (fds[2].revents & POLLIN)) {
+                        exited = true;
+                        fds[2].fd = -1;
+                }
+        }
+        for (int i = 0; i < 2; i++)
+                if (fds[i].fd >= 0)
+                        close(fds[i].fd);
+        int status = 0;
+        while (waitpid(pid, &status, 0) < 0) {
+                if (errno != EINTR)
+                        return cairn_error_set_errno(err, errno, "waiting for \"%s\"", p->argv[0]);
+        }
+        *ret_status = status;
+        return 0;
+}
+
+const char *cairn_process_status_string(int status, char *buf, size_t size)
+{
+        if (WIFEXITED(status))
+                snprintf(buf, size, "exit status %d", WEXITSTATUS(status));
+        else if (WIFSIGNALED(status))
+                snprintf(buf, size, "signal SIG%s", sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?");
+        else
+                snprintf(buf, size, "status %d", status);
+        return buf;
+}
