@@ -420,7 +420,6 @@ static int ctd_layers(struct cairn_store *pub, const char *id, char ***ret, bool
 static void recover(struct cairn_store *pub)
 {
         struct ctd_store *s = (struct ctd_store *) pub;
-        cairn_store_unmount_below(pub->root);
         _cleanup_free_ char *out = NULL;
         struct cairn_error *e = NULL;
         if (cairn_ctr(&s->ctr, &out, &e, "containers", "ls", "-q", NULL) < 0) {
@@ -436,6 +435,8 @@ static void recover(struct cairn_store *pub)
                 cairn_ctr(&s->ctr, NULL, NULL, "task", "delete", "--force", id, NULL);
                 cairn_ctr(&s->ctr, NULL, NULL, "containers", "rm", id, NULL);
         }
+        /* Once no container runs on them. */
+        cairn_store_unmount_below(pub->root);
         _cleanup_free_ char *tmp = sub(pub, "result-tmp", NULL);
         DIR *d = opendir(tmp);
         for (struct dirent *de; d && (de = readdir(d));) {
