@@ -4,7 +4,7 @@
 #   make check   install dependencies, run the whole test suite
 #   make         build only
 
-.PHONY: all build deps demo check clean bench bench-pull bench-prune
+.PHONY: all build deps demo check clean bench bench-pull bench-prune bench-containerd
 
 all: build
 
@@ -32,3 +32,6 @@ bench-pull:
 
 bench-prune:
 	bench/prune
+
+bench-containerd:
+	bench/containerd

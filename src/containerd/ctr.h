@@ -118,7 +118,8 @@ struct cairn_layerinfo {
  */
 int cairn_layerinfo_from_mounts(const struct cairn_ctr_mount *m, size_t n, const char *key,
                                 struct cairn_layerinfo *ret, struct cairn_error **err);
-/* The file's text, as OBuilder's Sexp printer lays it out. */
+/* The file's text: a sexp that OBuilder's reader (Sexp.load_sexp) reads back to the same
+ * record; the line breaks differ from sexplib's printer for long paths. */
 char *cairn_layerinfo_format(const struct cairn_layerinfo *li);
 int cairn_layerinfo_parse(const char *path, const char *text, size_t len, struct cairn_layerinfo *ret,
                           struct cairn_error **err);

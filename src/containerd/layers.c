@@ -303,11 +303,21 @@ int cairn_ctr_prepare(const struct cairn_ctr *c, const char *key, const char *pa
                       struct cairn_ctr_mount **ret_m, size_t *ret_n, struct cairn_error **err)
 {
         _cleanup_free_ char *json = NULL;
-        int r = cairn_ctr_snapshot_rm(c, key, err);
-        if (r < 0)
+        /* A stale snapshot of the same key (a crash) is removed only when
+         * it is in the way: each ctr call costs about 10 ms. */
+        struct cairn_error *e = NULL;
+        int r = cairn_ctr(c, &json, &e, "snapshot", "prepare", "--mounts", key, parent, NULL);
+        if (r == -EEXIST) {
+                cairn_error_free(e);
+                e = NULL;
+                if ((r = cairn_ctr_snapshot_rm(c, key, err)) < 0)
+                        return r;
+                r = cairn_ctr(c, &json, &e, "snapshot", "prepare", "--mounts", key, parent, NULL);
+        }
+        if (r < 0) {
+                cairn_error_append(err, &e);
                 return r;
-        if ((r = cairn_ctr(c, &json, err, "snapshot", "prepare", "--mounts", key, parent, NULL)) < 0)
-                return r;
+        }
         struct cairn_ctr_mount *m = NULL;
         size_t n = 0;
         struct cairn_layerinfo li = { 0 };

@@ -6,13 +6,73 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/strbuf.h"
 #include "containerd/ctr.h"
+
+/* Length of the valid UTF-8 sequence at p, or 0. */
+static size_t utf8_seq(const unsigned char *p)
+{
+        unsigned char c = p[0];
+        if (c < 0x80)
+                return 1;
+        unsigned char lo = 0x80, hi = 0xbf;
+        size_t n;
+        /* RFC 3629: no overlong forms, surrogates or code points past
+         * U+10FFFF, which jansson refuses as well. */
+        if (c >= 0xc2 && c <= 0xdf) {
+                n = 2;
+        } else if (c >= 0xe0 && c <= 0xef) {
+                n = 3;
+                lo = c == 0xe0 ? 0xa0 : 0x80;
+                hi = c == 0xed ? 0x9f : 0xbf;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+                n = 4;
+                lo = c == 0xf0 ? 0x90 : 0x80;
+                hi = c == 0xf4 ? 0x8f : 0xbf;
+        } else {
+                return 0;
+        }
+        if (p[1] < lo || p[1] > hi)
+                return 0;
+        for (size_t i = 2; i < n; i++)
+                if (p[i] < 0x80 || p[i] > 0xbf)
+                        return 0;
+        return n;
+}
+
+/*
+ * A JSON string.  json_string() refuses bytes that are not UTF-8 and
+ * returns NULL, which json_array_append_new() and json_object_set_new()
+ * drop without a word: an argument like "echo caf\xe9" would vanish from
+ * the command.  Replace each such byte with U+FFFD instead, as Go's JSON
+ * decoder in ctr does with invalid bytes.
+ */
+static json_t *text(const char *s)
+{
+        json_t *j = json_string(s);
+        if (j || !s)
+                return j;
+        struct cairn_buf b = CAIRN_BUF_INIT;
+        for (const unsigned char *p = (const unsigned char *) s; *p;) {
+                size_t n = utf8_seq(p);
+                if (n) {
+                        cairn_buf_add(&b, (const char *) p, n);
+                        p += n;
+                } else {
+                        cairn_buf_adds(&b, "\xef\xbf\xbd");
+                        p++;
+                }
+        }
+        j = json_string(cairn_buf_str(&b));
+        cairn_buf_release(&b);
+        return j;
+}
 
 static json_t *strings(const char *const *v)
 {
         json_t *a = json_array();
         for (size_t i = 0; v && v[i]; i++)
-                json_array_append_new(a, json_string(v[i]));
+                json_array_append_new(a, text(v[i]));
         return a;
 }
 
@@ -40,9 +100,9 @@ static char *dump(json_t *j)
 static json_t *mount(const char *dst, const char *type, const char *src, json_t *options)
 {
         json_t *m = json_object();
-        json_object_set_new(m, "destination", json_string(dst));
+        json_object_set_new(m, "destination", text(dst));
         json_object_set_new(m, "type", json_string(type));
-        json_object_set_new(m, "source", json_string(src));
+        json_object_set_new(m, "source", text(src));
         json_object_set_new(m, "options", options);
         return m;
 }
@@ -75,7 +135,7 @@ char *cairn_oci_config_linux(const struct cairn_oci_spec *s)
         json_object_set_new(p, "user", user);
         json_object_set_new(p, "args", strings(s->argv));
         json_object_set_new(p, "env", strings(s->env));
-        json_object_set_new(p, "cwd", json_string(s->cwd ? s->cwd : "/"));
+        json_object_set_new(p, "cwd", text(s->cwd ? s->cwd : "/"));
         json_t *c = json_object();
         static const char *const sets[] = { "bounding", "effective", "inheritable", "permitted" };
         for (size_t i = 0; i < 4; i++)
@@ -91,10 +151,10 @@ char *cairn_oci_config_linux(const struct cairn_oci_spec *s)
         json_object_set_new(p, "noNewPrivileges", json_false());
         json_object_set_new(j, "process", p);
         json_t *root = json_object();
-        json_object_set_new(root, "path", json_string(s->root_path ? s->root_path : ""));
+        json_object_set_new(root, "path", text(s->root_path ? s->root_path : ""));
         json_object_set_new(root, "readonly", json_false());
         json_object_set_new(j, "root", root);
-        json_object_set_new(j, "hostname", json_string(s->hostname ? s->hostname : "builder"));
+        json_object_set_new(j, "hostname", text(s->hostname ? s->hostname : "builder"));
         json_t *ms = json_array();
         json_array_append_new(ms, mount("/proc", "proc", "proc", strings_n(3, "nosuid", "noexec", "nodev")));
         json_array_append_new(ms, mount("/dev", "tmpfs", "tmpfs",
@@ -137,24 +197,24 @@ char *cairn_oci_config_windows(const struct cairn_oci_spec *s)
         json_t *p = json_object();
         json_object_set_new(p, "terminal", json_false());
         json_t *user = json_object();
-        json_object_set_new(user, "username", json_string(s->username ? s->username : "ContainerAdministrator"));
+        json_object_set_new(user, "username", text(s->username ? s->username : "ContainerAdministrator"));
         json_object_set_new(p, "user", user);
         json_object_set_new(p, "args", strings(s->argv));
         json_object_set_new(p, "env", strings(s->env));
-        json_object_set_new(p, "cwd", json_string(s->cwd ? s->cwd : "C:\\"));
+        json_object_set_new(p, "cwd", text(s->cwd ? s->cwd : "C:\\"));
         json_object_set_new(j, "process", p);
         json_t *root = json_object();
         json_object_set_new(root, "path", json_string(""));
         json_object_set_new(root, "readonly", json_false());
         json_object_set_new(j, "root", root);
-        json_object_set_new(j, "hostname", json_string(s->hostname ? s->hostname : "builder"));
+        json_object_set_new(j, "hostname", text(s->hostname ? s->hostname : "builder"));
         json_t *w = json_object();
         json_object_set_new(w, "layerFolders", strings(s->layer_folders));
         json_object_set_new(w, "ignoreFlushesDuringBoot", json_true());
         if (s->network_namespace) {
                 json_t *n = json_object();
                 json_object_set_new(n, "allowUnqualifiedDNSQuery", json_true());
-                json_object_set_new(n, "networkNamespace", json_string(s->network_namespace));
+                json_object_set_new(n, "networkNamespace", text(s->network_namespace));
                 json_object_set_new(w, "network", n);
         }
         json_object_set_new(j, "windows", w);

@@ -251,10 +251,21 @@ static int ctd_commit(struct cairn_store *pub, struct cairn_store_build *b, stru
                 cairn_layerinfo_clear(&li);
         }
         committed = cairn_xasprintf("%s-committed", cb->key);
-        if ((r = cairn_ctr_snapshot_rm(&s->ctr, committed, err)) < 0)
+        struct cairn_error *e = NULL;
+        r = cairn_ctr(&s->ctr, NULL, &e, "snapshot", "commit", committed, cb->key, NULL);
+        if (r == -EEXIST) {
+                /* Left by a result deleted from the store but not from
+                 * containerd. */
+                cairn_error_free(e);
+                e = NULL;
+                if ((r = cairn_ctr_snapshot_rm(&s->ctr, committed, err)) < 0)
+                        goto fail;
+                r = cairn_ctr(&s->ctr, NULL, &e, "snapshot", "commit", committed, cb->key, NULL);
+        }
+        if (r < 0) {
+                cairn_error_append(err, &e);
                 goto fail;
-        if ((r = cairn_ctr(&s->ctr, NULL, err, "snapshot", "commit", committed, cb->key, NULL)) < 0)
-                goto fail;
+        }
         /* The snapshot's data is containerd's to keep; the directory only
          * holds the log and layerinfo. */
         if ((r = cairn_store_publish(pub, b->dir, b->id, true, err)) < 0) {
