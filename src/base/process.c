@@ -4,6 +4,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -30,11 +34,35 @@ static void write_all(int fd, const char *s)
         }
 }
 
-/* In the child: only async-signal-safe calls from here to exec. */
-static void __attribute__((noreturn)) child(const struct cairn_process *p, int outfd, int errfd)
+struct spawn {
+        const struct cairn_process *p;
+        int outfd, errfd;
+        sigset_t mask;      /* the parent's, restored before exec */
+};
+
+/*
+ * The child, sharing the parent's memory until it execs (CLONE_VM |
+ * CLONE_VFORK, as posix_spawn does: a fork of a large process copies its
+ * page tables, which cost milliseconds a step).  So: no allocation, only
+ * system calls, and the parent's signal handlers are reset first.
+ */
+static int child(void *arg)
 {
+        const struct spawn *s = arg;
+        const struct cairn_process *p = s->p;
+        for (int sig = 1; sig < NSIG; sig++) {
+                struct sigaction sa;
+                if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &sa) < 0)
+                        continue;
+                if (sa.sa_handler != SIG_IGN && sa.sa_handler != SIG_DFL) {
+                        sa.sa_handler = SIG_DFL;
+                        sa.sa_flags = 0;
+                        sigaction(sig, &sa, NULL);
+                }
+        }
+        sigprocmask(SIG_SETMASK, &s->mask, NULL);
         int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (null < 0 || dup2(null, 0) < 0 || dup2(outfd, 1) < 0 || dup2(errfd, 2) < 0)
+        if (null < 0 || dup2(null, 0) < 0 || dup2(s->outfd, 1) < 0 || dup2(s->errfd, 2) < 0)
                 _exit(127);
         if (p->child_setup) {
                 int r = p->child_setup(p->setup_userdata);
@@ -54,6 +82,24 @@ static void __attribute__((noreturn)) child(const struct cairn_process *p, int o
         write_all(2, strerrordesc_np(e) ? strerrordesc_np(e) : "cannot run");
         write_all(2, "\n");
         _exit(127);
+}
+
+static pid_t spawn(const struct cairn_process *p, int outfd, int errfd)
+{
+        enum { STACK = 256 * 1024 };
+        void *stack = mmap(NULL, STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (stack == MAP_FAILED)
+                return -1;
+        struct spawn s = { .p = p, .outfd = outfd, .errfd = errfd };
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &s.mask);
+        pid_t pid = clone(child, (char *) stack + STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &s);
+        int e = errno;
+        pthread_sigmask(SIG_SETMASK, &s.mask, NULL);
+        munmap(stack, STACK);
+        errno = e;
+        return pid;
 }
 
 static void deliver(const struct cairn_process *p, bool is_err, const char *data, size_t len)
@@ -79,7 +125,7 @@ int cairn_process_run(const struct cairn_process *p, int *ret_status, struct cai
                 close(outp[1]);
                 return cairn_error_set_errno(err, e, "cannot run \"%s\": pipe", p->argv[0]);
         }
-        pid_t pid = fork();
+        pid_t pid = spawn(p, outp[1], p->merge_stderr ? outp[1] : errp[1]);
         if (pid < 0) {
                 int e = errno;
                 close(outp[0]);
@@ -90,8 +136,6 @@ int cairn_process_run(const struct cairn_process *p, int *ret_status, struct cai
                 }
                 return cairn_error_set_errno(err, e, "cannot run \"%s\": fork", p->argv[0]);
         }
-        if (pid == 0)
-                child(p, outp[1], p->merge_stderr ? outp[1] : errp[1]);
         close(outp[1]);
         if (errp[1] >= 0)
                 close(errp[1]);
