@@ -29,4 +29,18 @@
 int cairn_copy_into_root(const char *src_dir, struct cairn_manifest *const *items, size_t n_items, bool copy_items,
                          const char *dst, const char *rootfs, uid_t uid, gid_t gid, struct cairn_error **err);
 
+/*
+ * The same copy as a tar file written to out_fd, for a root that is only
+ * visible inside the container (Windows): extracted there by `tar -xf`
+ * from the root directory.  Names are relative to the root (a drive letter
+ * and leading "/" are dropped, "\\" becomes "/"), every directory on the
+ * way to the destination has its own entry (Windows' bsdtar does not create
+ * parents), and entries are owned by uid:gid, or by owner_name (uid and gid
+ * 380929, as OBuilder writes ContainerAdministrator's) when it is not NULL.
+ * Modes and the same-version checks are cairn_copy_into_root's.
+ */
+int cairn_copy_to_tar(const char *src_dir, struct cairn_manifest *const *items, size_t n_items, bool copy_items,
+                      const char *dst, uid_t uid, gid_t gid, const char *owner_name, int out_fd,
+                      struct cairn_error **err);
+
 #endif

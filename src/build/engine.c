@@ -27,6 +27,7 @@
 #include "build/copy.h"
 #include "build/engine-internal.h"
 #include "build/ids.h"
+#include "base/process.h"
 #include "build/manifest.h"
 #include "db/db.h"
 #include "fetch/fetcher.h"
@@ -916,6 +917,70 @@ struct copy_arg {
         const char *dst;
 };
 
+/* Remove the empty directory a bind mount left at path in rootfs. */
+static void remove_if_empty_dir(const char *rootfs, const char *path)
+{
+        _cleanup_close_ int rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int dirfd;
+        const char *name;
+        struct cairn_error *ignored = NULL;
+        if (rootfd < 0 || cairn_open_parent_in_root(rootfd, path, &dirfd, &name, &ignored) < 0) {
+                cairn_error_free(ignored);
+                return;
+        }
+        unlinkat(dirfd, name, AT_REMOVEDIR);
+        close(dirfd);
+}
+
+/*
+ * A copy into a root that only the container sees (Windows): the files go
+ * in as a tar in a bind-mounted directory, extracted there by the image's
+ * tar -- never through ctr's stdin, which loses a short input's end
+ * (containerd#4489).
+ */
+static int copy_in_container(const struct run *R, struct cairn_store_build *b, const struct step_log *log,
+                             const struct copy_arg *a, uid_t uid, gid_t gid, struct cairn_error **err)
+{
+        bool windows = b->opaque_rootfs;
+        const char *owner = !windows ? NULL : a->c->user.by_name ? a->c->user.name : "ContainerAdministrator";
+        static const char *const win_argv[] = { "tar", "-xf", "C:\\cairn-copy\\data.tar", NULL };
+        static const char *const win_env[] = { "PATH=C:\\Windows\\System32;C:\\Windows", NULL };
+        static const char *const lx_argv[] = { "tar", "-xf", "/cairn-copy/data.tar", "-C", "/", NULL };
+        static const char *const lx_env[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+        char dir[] = "/tmp/cairn-copy-XXXXXX";
+        if (!mkdtemp(dir))
+                return cairn_error_set_errno(err, errno, "cannot create a directory for the copy's tar");
+        _cleanup_free_ char *tar = cairn_path_join(dir, "data.tar");
+        int fd = open(tar, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        int r = fd < 0 ? cairn_error_set_errno(err, errno, "cannot create \"%s\"", tar) : 0;
+        if (r >= 0) {
+                r = cairn_copy_to_tar(a->src_dir, a->items, a->n_items, a->copy_items, a->dst, uid, gid, owner, fd, err);
+                close(fd);
+        }
+        bool existed = windows || exists_in_root(b->rootfs, "/cairn-copy");
+        if (r >= 0) {
+                struct output_sink sink = { R, log->log_fd, log->live_fd };
+                struct cairn_sandbox_mount m = { dir, windows ? "C:\\cairn-copy" : "/cairn-copy", true };
+                struct cairn_sandbox_config cfg = {
+                        .rootfs = b->rootfs, .argv = windows ? win_argv : lx_argv, .env = windows ? win_env : lx_env,
+                        .cwd = windows ? "C:/" : "/", .hostname = "builder", .mounts = &m, .n_mounts = 1,
+                        .output = sink_output, .userdata = &sink, .cancel = R->req->cancel,
+                        .backend = R->e->store->backend, .result_dir = b->dir,
+                };
+                int status = 0;
+                r = R->e->sandbox->run(&cfg, &status, err);
+                if (r >= 0 && status != 0) {
+                        char sbuf[64];
+                        r = cairn_error_set(err, -EIO, "copy: tar in the container failed (%s)",
+                                            cairn_process_status_string(status, sbuf, sizeof(sbuf)));
+                }
+        }
+        if (!existed)
+                remove_if_empty_dir(b->rootfs, "/cairn-copy");
+        cairn_rm_rf(dir, NULL);
+        return r;
+}
+
 static int copy_step(const struct run *R, struct cairn_store_build *b, const struct step_log *log, void *arg,
                      struct cairn_error **err)
 {
@@ -926,6 +991,8 @@ static int copy_step(const struct run *R, struct cairn_store_build *b, const str
         if (r < 0)
                 return r;
         test_pause("copy");
+        if (b->copy_in_container)
+                return copy_in_container(R, b, log, a, uid, gid, err);
         return cairn_copy_into_root(a->src_dir, a->items, a->n_items, a->copy_items, a->dst, b->rootfs, uid, gid, err);
 }
 

@@ -82,8 +82,8 @@ void cairn_cli_registry_options_free(struct cairn_registry_options *o);
 /* The store to use: --store, else $CAIRN_STORE, else the default. */
 const char *cairn_cli_store(const char *option);
 
-/* --store-opt KEY=VALUE (repeatable; default the words of
- * $CAIRN_STORE_OPTS) and OBuilder's --hcs-ctr-path, for every verb that
+/* --store-opt KEY=VALUE (repeatable, after the words of $CAIRN_STORE_OPTS;
+ * a later KEY wins) and OBuilder's --hcs-ctr-path, for every verb that
  * opens a store. */
 enum {
         CAIRN_OPT_STORE_OPT = 600,

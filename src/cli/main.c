@@ -64,7 +64,7 @@ const char *cairn_cli_store(const char *option)
 
 static char **store_opts;
 static size_t n_store_opts;
-static bool store_opts_given;
+static bool env_read;
 
 static void add_store_opt(char *opt)
 {
@@ -73,26 +73,32 @@ static void add_store_opt(char *opt)
         store_opts[n_store_opts] = NULL;
 }
 
+/* $CAIRN_STORE_OPTS, split on blanks, comes before the command line's
+ * options, so that a later one overrides. */
+static void read_env_opts(void)
+{
+        if (env_read)
+                return;
+        env_read = true;
+        const char *env = getenv("CAIRN_STORE_OPTS");
+        _cleanup_free_ char *copy = cairn_xstrdup(env ? env : "");
+        char *save = NULL;
+        for (char *w = strtok_r(copy, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save))
+                add_store_opt(cairn_xstrdup(w));
+}
+
 int cairn_cli_store_opt(int opt, const char *arg)
 {
         if (opt != CAIRN_OPT_STORE_OPT && opt != CAIRN_OPT_HCS_CTR_PATH)
                 return 0;
-        store_opts_given = true;
+        read_env_opts();
         add_store_opt(opt == CAIRN_OPT_STORE_OPT ? cairn_xstrdup(arg) : cairn_xasprintf("ctr=%s", arg));
         return 1;
 }
 
-/* The options given, else $CAIRN_STORE_OPTS split on blanks. */
 static const char *const *cli_store_opts(void)
 {
-        if (!store_opts_given) {
-                const char *env = getenv("CAIRN_STORE_OPTS");
-                _cleanup_free_ char *copy = cairn_xstrdup(env ? env : "");
-                char *save = NULL;
-                for (char *w = strtok_r(copy, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save))
-                        add_store_opt(cairn_xstrdup(w));
-                store_opts_given = true;
-        }
+        read_env_opts();
         return (const char *const *) store_opts;
 }
 

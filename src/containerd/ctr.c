@@ -33,6 +33,13 @@ int cairn_ctr_set_option(struct cairn_ctr *c, const char *opt, struct cairn_erro
         if (!eq || eq == opt)
                 return cairn_error_set(err, -EINVAL, "store option \"%s\": expected KEY=VALUE", opt);
         size_t klen = (size_t) (eq - opt);
+        if (klen == 4 && strncmp(opt, "copy", 4) == 0) {
+                if (strcmp(eq + 1, "container") != 0 && strcmp(eq + 1, "host") != 0)
+                        return cairn_error_set(err, -EINVAL, "store option \"%s\": expected copy=container or copy=host",
+                                               opt);
+                c->copy_in_container = strcmp(eq + 1, "container") == 0;
+                return 0;
+        }
         for (size_t i = 0; i < CAIRN_ARRAY_SIZE(options); i++) {
                 if (strlen(options[i].key) != klen || strncmp(opt, options[i].key, klen) != 0)
                         continue;
@@ -44,6 +51,7 @@ int cairn_ctr_set_option(struct cairn_ctr *c, const char *opt, struct cairn_erro
         struct cairn_buf names = CAIRN_BUF_INIT;
         for (size_t i = 0; i < CAIRN_ARRAY_SIZE(options); i++)
                 cairn_buf_printf(&names, "%s%s", i ? ", " : "", options[i].key);
+        cairn_buf_adds(&names, ", copy");
         int r = cairn_error_set(err, -EINVAL, "unknown containerd store option \"%.*s\": expected one of %s", (int) klen,
                                 opt, cairn_buf_str(&names));
         cairn_buf_release(&names);

@@ -30,6 +30,11 @@ struct cairn_ctr {
         char *cni_conf_dir;   /* Linux: CNI config for (network host); NULL: share the host's network */
         char *hcn_namespace;  /* Windows: the `hcn-namespace create|delete` tool */
         bool windows;         /* HCS: windows-layer snapshots, Windows OCI configs */
+        /* copy=container: copies go through a tar extracted in the
+         * container, as they must on Windows (a way to test that path on
+         * Linux); copy=host (the default on Linux) writes them into the
+         * mounted snapshot. */
+        bool copy_in_container;
 };
 
 /* Set one "key=value" option (docs/containerd.md lists them). */

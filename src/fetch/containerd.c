@@ -210,8 +210,14 @@ static int fetch(const struct cairn_fetch_request *req, struct cairn_fetch_resul
         key = cairn_xasprintf("obuilder-base-%s", hex);
         committed = cairn_xasprintf("%s-committed", key);
         layerinfo = cairn_path_join(req->rootfs, "layerinfo");
-        if ((r = cairn_ctr_snapshot_rm(c, committed, err)) < 0)
+        if ((r = cairn_ctr_snapshot_rm(c, committed, err)) < 0) {
+                /* This store has no such base, yet containerd has one with
+                 * results built on it. */
+                cairn_error_prefix(err, "%s: is another store using containerd namespace \"%s\"? Give each store its "
+                                   "own (--store-opt namespace=NAME)", key,
+                                   c->namespace ? c->namespace : "default");
                 goto out;
+        }
         struct cairn_error *e = NULL;
         r = cairn_ctr_prepare(c, key, chain, layerinfo, NULL, NULL, &e);
         if (r == -ENOENT && !pulled) {

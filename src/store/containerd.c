@@ -200,6 +200,7 @@ static int ctd_begin(struct cairn_store *pub, const char *base, const char *id, 
         b->rootfs = cairn_xasprintf("%s/rootfs", b->dir);
         b->log_path = cairn_xasprintf("%s/log", b->dir);
         b->opaque_rootfs = s->ctr.windows;
+        b->copy_in_container = s->ctr.windows || s->ctr.copy_in_container;
         int r = cairn_rm_rf(b->dir, err);
         if (r < 0 || (r = cairn_mkdir_p(b->dir, 0755, err)) < 0)
                 goto fail;

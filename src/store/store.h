@@ -34,6 +34,9 @@ struct cairn_store_build {
          * sandbox resolves user names, and copies are made by a command
          * inside the container. */
         bool opaque_rootfs;
+        /* Copies are extracted from a tar by `tar -xf` in the container
+         * (always with an opaque root). */
+        bool copy_in_container;
         void *priv;
 };
 

@@ -129,6 +129,31 @@ has "$out" "Got: \"$final\"" "with the same final ID as on containerd"
 is "$(printf '%s\n' "$out" | grep 'saved as' | grep -v "$base_id")" "$(printf '%s\n' "$first" | grep 'saved as')" \
         "and the same ID for every step"
 
+# --- copies through a tar extracted in the container (how Windows copies) -----------
+# A second store needs its own containerd namespace: snapshot keys are
+# OBuilder's, the same in every store.
+containerd_import_busybox "$ctd" docker.io/library/busybox:latest "$ns-2" >/dev/null
+run_cmd "$CAIRN" build --store="containerd:$tmp/store-clash" -f multi.spec --secret s1:secret.txt ctx
+is_status 1 "a second store on the same namespace fails to take its base"
+has "$err" "is another store using containerd namespace \"$ns\"?" "and says why"
+run_cmd "$CAIRN" build --store="containerd:$tmp/store2" --store-opt namespace=$ns-2 --store-opt copy=container -f multi.spec --secret s1:secret.txt ctx
+is_status 0 "with copy=container, copies are extracted by tar inside the container"
+has "$out" "Got: \"$final\"" "to the same IDs"
+has "$out" "one
+two
+CTD=yes" "the copied files are in place"
+has "$out" "1000
+built
+hello" "including a file from a build stage"
+printf '((from busybox) (shell /bin/sh -c) (user (uid 1000) (gid 1000)) (copy (src a.txt dir) (dst /home/x/)) (user (uid 0) (gid 0)) (run (shell "ls -ln /home/x | tr -s \\" \\" | cut -d\\" \\" -f1,3,4,9; ls -d /cairn-copy 2>&1 | grep -c No")))' >tarcopy.spec
+run_cmd "$CAIRN" build --store="containerd:$tmp/store2" --store-opt namespace=$ns-2 --store-opt copy=container -f tarcopy.spec ctx
+has "$out" "-rw-r--r-- 1000 1000 a.txt
+drwxr-xr-x 1000 1000 dir
+1" "owners and modes as the native copy's, and no mount point is left in the result"
+run_cmd "$CAIRN" build --store="containerd:$tmp/store2" --store-opt namespace=$ns-2 --store-opt copy=sideways -f tarcopy.spec ctx
+is_status 1 "a bad copy option is refused"
+has "$err" "expected copy=container or copy=host" "saying what is expected"
+
 # --- a failing step -----------------------------------------------------------------
 printf '((from busybox) (shell /bin/sh -c) (run (shell "echo partial > /partial; exit 3")))' >fail.spec
 run_cmd "$CAIRN" build -f fail.spec ctx
