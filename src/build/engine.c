@@ -1009,7 +1009,11 @@ static int do_copy(const struct run *R, const struct ctx *c, const char *base, c
                    char out_id[65], struct cairn_error **err)
 {
         struct cairn_engine *e = R->e;
-        _cleanup_free_ char *dst = op->dst[0] == '/' ? cairn_xstrdup(op->dst) : concat_path(c->workdir, op->dst);
+        /* A drive letter makes a Windows destination absolute, as OCaml's
+         * Filename does on Windows (such a path means nothing on Linux). */
+        bool absolute = op->dst[0] == '/' || op->dst[0] == '\\' ||
+                        (((op->dst[0] | 0x20) >= 'a' && (op->dst[0] | 0x20) <= 'z') && op->dst[1] == ':');
+        _cleanup_free_ char *dst = absolute ? cairn_xstrdup(op->dst) : concat_path(c->workdir, op->dst);
         const char *src_dir = R->req->context_dir;
         char *view_rootfs = NULL;
         void *view = NULL;
