@@ -427,6 +427,48 @@ static int ctd_layers(struct cairn_store *pub, const char *id, char ***ret, bool
         return 0;
 }
 
+/*
+ * Snapshots of cairn's (or OBuilder's) that no result stands for: a crash
+ * between containerd and the store, or a store emptied by hand.  Removed
+ * leaves first (OBuilder PR 209's orphaned bases, and the rest).  Only run
+ * when no other process uses the store -- and one containerd namespace
+ * must not be shared by two stores.
+ */
+static void reclaim_orphans(struct ctd_store *s)
+{
+        for (int pass = 0; pass < 1000; pass++) {
+                struct cairn_ctr_snapshot *v = NULL;
+                size_t n = 0;
+                if (cairn_ctr_snapshots(&s->ctr, &v, &n, NULL) < 0)
+                        return;
+                unsigned removed = 0;
+                for (size_t i = 0; i < n; i++) {
+                        const char *key = v[i].key;
+                        if (strncmp(key, "obuilder-", 9) != 0 && strncmp(key, "cairn-", 6) != 0)
+                                continue;
+                        bool has_child = false;
+                        for (size_t j = 0; j < n && !has_child; j++)
+                                has_child = strcmp(v[j].parent, key) == 0;
+                        if (has_child)
+                                continue;
+                        _cleanup_free_ char *id = id_of_committed(key);
+                        if (id) {
+                                _cleanup_free_ char *dir = sub(&s->pub, "result", id);
+                                if (access(dir, F_OK) == 0)
+                                        continue;
+                        } else if (strcmp(v[i].kind, "Committed") == 0) {
+                                continue;
+                        }
+                        cairn_warn("removing snapshot \"%s\", which no result of the store stands for", key);
+                        if (cairn_ctr_snapshot_rm(&s->ctr, key, NULL) >= 0)
+                                removed++;
+                }
+                cairn_ctr_snapshots_free(v, n);
+                if (!removed)
+                        return;
+        }
+}
+
 /* After a crash (the store idle): containers of runs that never finished,
  * the snapshots of temporary results, and their mounts. */
 static void recover(struct cairn_store *pub)
@@ -462,6 +504,7 @@ static void recover(struct cairn_store *pub)
         }
         if (d)
                 closedir(d);
+        reclaim_orphans(s);
 }
 
 static int open_kind(const char *root, const char *const *options, bool windows, struct cairn_store **ret,

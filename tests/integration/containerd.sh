@@ -198,6 +198,18 @@ is_status 0 "the next cairn recovers and builds"
 has "$err" "left over from an earlier run" "saying what it removed"
 nothing_left "after recovery"
 
+# --- orphaned snapshots (OBuilder PR 209) --------------------------------------------------
+orphan=$(printf orphan | sha256sum | cut -c1-64)
+C snapshot prepare "obuilder-base-$orphan" "$chain" >/dev/null && C snapshot commit "obuilder-base-$orphan-committed" "obuilder-base-$orphan"
+C snapshot prepare "obuilder-$orphan" "obuilder-base-$orphan-committed" >/dev/null
+before=$(C snapshot ls | grep -c obuilder-)
+mkdir "$store/result-tmp/crashed"   # what a crash leaves: start-up recovery runs
+run_cmd "$CAIRN" ls
+is_status 0 "a store with orphaned snapshots opens"
+is "$(C snapshot ls | grep -c "$orphan")" 0 "recovery removes snapshots no result stands for, children first"
+is "$(C snapshot ls | grep -c obuilder-)" $((before - 2)) "and only those"
+has "$err" "which no result of the store stands for" "saying so"
+
 # --- a 60-step chain -----------------------------------------------------------------------
 {
         printf '((from busybox) (shell /bin/sh -c)\n'
