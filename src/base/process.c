@@ -86,18 +86,29 @@ static int child(void *arg)
 
 static pid_t spawn(const struct cairn_process *p, int outfd, int errfd)
 {
-        enum { STACK = 256 * 1024 };
-        void *stack = mmap(NULL, STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-        if (stack == MAP_FAILED)
-                return -1;
         struct spawn s = { .p = p, .outfd = outfd, .errfd = errfd };
         sigset_t all;
         sigfillset(&all);
         pthread_sigmask(SIG_SETMASK, &all, &s.mask);
-        pid_t pid = clone(child, (char *) stack + STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &s);
+#if defined(__SANITIZE_ADDRESS__)
+        /* AddressSanitizer cannot follow instrumented code running on a
+         * stack of our own in the parent's memory: fork there. */
+        pid_t pid = fork();
+        if (pid == 0)
+                _exit(child(&s));
         int e = errno;
+#else
+        enum { STACK = 256 * 1024 };
+        void *stack = mmap(NULL, STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        pid_t pid = -1;
+        int e = errno;
+        if (stack != MAP_FAILED) {
+                pid = clone(child, (char *) stack + STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &s);
+                e = errno;
+                munmap(stack, STACK);
+        }
+#endif
         pthread_sigmask(SIG_SETMASK, &s.mask, NULL);
-        munmap(stack, STACK);
         errno = e;
         return pid;
 }
