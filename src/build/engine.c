@@ -520,6 +520,7 @@ out:
 
 struct base_arg {
         const char *from;
+        const char *const *have_layers;   /* what the base it starts from holds */
 };
 
 static void base_log(const char *line, void *ud)
@@ -581,8 +582,16 @@ static int fetch_base(const struct run *R, struct cairn_store_build *b, const st
         struct cairn_fetch_request fr = {
                 .store_root = R->e->store->root, .from = a->from, .rootfs = b->rootfs,
                 .registry = R->req->registry, .log = base_log, .userdata = &sink, .backend = R->e->store->backend,
+                .have_layers = a->have_layers,
         };
         int r = R->e->fetcher->fetch(&fr, &res, err);
+        /* A base started from another base has that one's files (or, on
+         * overlayfs, links to them): its own replace them. */
+        static const char *const own[] = { "env", "image.json", "context.json" };
+        for (size_t i = 0; r >= 0 && i < CAIRN_ARRAY_SIZE(own); i++) {
+                _cleanup_free_ char *path = cairn_path_join(b->dir, own[i]);
+                unlink(path);
+        }
         if (r >= 0)
                 r = save_base_env(b->dir, res.env, err);
         if (r >= 0)
@@ -631,6 +640,106 @@ static int read_base_env(const char *dir, struct ctx *c, struct cairn_error **er
         return r;
 }
 
+/* Whether result id (in dir) is a base: its image.json, which results
+ * built on it also show (their clone or overlay holds it), names the
+ * (from ...) whose ID is id. */
+static bool is_base_result(const char *dir, const char *id)
+{
+        json_t *j = cairn_result_json_load(dir, "image.json");
+        const char *from = json_string_value(json_object_get(j, "from"));
+        char base_id[65] = "";
+        if (from)
+                cairn_base_id(from, base_id);
+        json_decref(j);
+        return strcmp(base_id, id) == 0;
+}
+
+/* The layers a base result was unpacked from (its image.json), or NULL. */
+static char **base_layers(const char *dir)
+{
+        json_t *j = cairn_result_json_load(dir, "image.json");
+        json_t *layers = json_object_get(j, "layers");
+        char **v = NULL;
+        if (json_is_array(layers) && json_array_size(layers) > 0) {
+                size_t n = json_array_size(layers);
+                v = cairn_xzalloc((n + 1) * sizeof(char *));
+                for (size_t i = 0; i < n; i++) {
+                        const char *d = json_string_value(json_array_get(layers, i));
+                        v[i] = cairn_xstrdup(d ? d : "");
+                }
+        }
+        json_decref(j);
+        return v;
+}
+
+struct prefix_search {
+        struct cairn_engine *e;
+        const char *self;
+        char **bases;           /* results with an image.json */
+        size_t n;
+};
+
+static int collect_bases(const struct cairn_db_row *row, void *ud)
+{
+        struct prefix_search *ps = ud;
+        char *dir = NULL;
+        if (strcmp(row->id, ps->self) == 0 || ps->e->store->ops->result(ps->e->store, row->id, &dir, NULL) <= 0)
+                return 0;
+        if (is_base_result(dir, row->id)) {
+                ps->bases = cairn_xreallocarray(ps->bases, ps->n + 1, sizeof(char *));
+                ps->bases[ps->n++] = cairn_xstrdup(row->id);
+        }
+        free(dir);
+        return 0;
+}
+
+/*
+ * A base already in the store whose image layers are the first layers of
+ * `from`'s: the new base starts from it (a clone, or on overlayfs an upper
+ * directory over it), and only the layers after are unpacked.  Two images
+ * sharing their bottom layers (ocaml/opam's for two compilers, say) unpack
+ * those once.  *prefix stays "" when there is none.
+ */
+static void find_prefix_base(const struct run *R, const char *from, const char *self, char prefix[65], char ***ret_layers,
+                             char ***ret_have)
+{
+        struct cairn_engine *e = R->e;
+        struct prefix_search ps = { e, self, NULL, 0 };
+        cairn_db_foreach(e->db, collect_bases, &ps, NULL);
+        if (ps.n == 0)
+                return;
+        struct cairn_fetch_request fr = { .store_root = e->store->root, .from = from, .registry = R->req->registry };
+        char **layers = NULL;
+        if (e->fetcher->resolve(&fr, true, &layers) <= 0) {
+                for (size_t i = 0; i < ps.n; i++)
+                        free(ps.bases[i]);
+                free(ps.bases);
+                return;
+        }
+        size_t best = 0;
+        for (size_t i = 0; i < ps.n; i++) {
+                char *dir = NULL;
+                if (e->store->ops->result(e->store, ps.bases[i], &dir, NULL) > 0) {
+                        char **have = base_layers(dir);
+                        size_t k = 0;
+                        while (have && have[k] && layers[k] && strcmp(have[k], layers[k]) == 0)
+                                k++;
+                        /* Usable only if all of its layers are the image's first. */
+                        if (have && !have[k] && k > best) {
+                                best = k;
+                                snprintf(prefix, 65, "%s", ps.bases[i]);
+                                cairn_strv_free(*ret_have);
+                                *ret_have = TAKE_PTR(have);
+                        }
+                        cairn_strv_free(have);
+                }
+                free(dir);
+                free(ps.bases[i]);
+        }
+        free(ps.bases);
+        *ret_layers = layers;
+}
+
 static int get_base(const struct run *R, const char *from, struct ctx *c, char out_id[65], struct cairn_error **err)
 {
         struct cairn_buf h = CAIRN_BUF_INIT;
@@ -640,11 +749,20 @@ static int get_base(const struct run *R, const char *from, struct ctx *c, char o
         emit(R, CAIRN_LOG_HEADING, "%s", cairn_buf_str(&h));
         cairn_buf_release(&h);
         cairn_base_id(from, out_id);
-        struct base_arg a = { from };
-        int r = get_or_build(R, NULL, out_id, fetch_base, &a, NULL, err);
+        struct base_arg a = { from, NULL };
+        char prefix[65] = "";
+        char **layers = NULL, **have = NULL;
+        char *dir = NULL;
+        if (R->e->store->ops->result(R->e->store, out_id, &dir, NULL) <= 0 && R->e->fetcher->resolve)
+                find_prefix_base(R, from, out_id, prefix, &layers, &have);
+        free(dir);
+        dir = NULL;
+        a.have_layers = (const char *const *) have;
+        int r = get_or_build(R, *prefix ? prefix : NULL, out_id, fetch_base, &a, NULL, err);
+        cairn_strv_free(layers);
+        cairn_strv_free(have);
         if (r < 0)
                 return r;
-        char *dir = NULL;
         if (R->e->store->ops->result(R->e->store, out_id, &dir, err) <= 0)
                 return cairn_error_set(err, -ENOENT, "Build result \"%s\" not found", out_id);
         r = read_base_env(dir, c, err);
@@ -1402,10 +1520,15 @@ int cairn_engine_inspect(struct cairn_engine *e, const char *id, char **ret, str
         json_t *context = cairn_result_json_load(dir, "context.json");
         if (context)
                 json_object_set_new(j, "context", context);
-        /* The image the chain starts from: follow parents to the base. */
+        /* The image the chain starts from: follow parents to the base (the
+         * first base result: a base can itself start from another base
+         * that shares its bottom layers). */
         struct cairn_db_row base = row;
         int depth = 0;
         while (base.parent[0] && depth < 100000) {
+                _cleanup_free_ char *bdir = NULL;
+                if (e->store->ops->result(e->store, base.id, &bdir, NULL) > 0 && is_base_result(bdir, base.id))
+                        break;
                 char parent[65];
                 memcpy(parent, base.parent, sizeof(parent));
                 if ((r = cairn_db_get(e->db, parent, &base, err)) < 0) {

@@ -7,6 +7,7 @@
 #ifndef CAIRN_FETCH_FETCHER_H
 #define CAIRN_FETCH_FETCHER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/error.h"
@@ -21,6 +22,11 @@ struct cairn_fetch_request {
         void (*log)(const char *line, void *ud);         /* progress lines */
         void *userdata;
         void *backend;            /* the store's state, for a fetcher that is part of it (containerd) */
+        /* rootfs already holds these layers (a base built on another base
+         * that shares them), the image's first ones: only the rest are
+         * unpacked.  The fetch fails if the image no longer starts with
+         * them.  NULL-terminated, or NULL. */
+        const char *const *have_layers;
 };
 
 /* What a fetch found: the image's environment and which image it was. */
@@ -38,6 +44,11 @@ struct cairn_fetcher_ops {
         /* Unpack image req->from into req->rootfs and fill *res (the caller
          * clears it with cairn_fetch_result_clear). */
         int (*fetch)(const struct cairn_fetch_request *req, struct cairn_fetch_result *res, struct cairn_error **err);
+        /* Optional: the layer digests (bottom first) req->from would be
+         * unpacked from, without unpacking: from the images at hand, or with
+         * `remote` from the registry's manifest.  Returns 1 and *ret_layers
+         * (NULL-terminated), or 0 when not known. */
+        int (*resolve)(const struct cairn_fetch_request *req, bool remote, char ***ret_layers);
 };
 
 /* Images imported with `cairn image import`, else pulled from their

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
@@ -45,9 +46,23 @@ struct unpacker {
         char **ready;             /* digest of each layer in the store, by index */
         size_t n_layers;          /* known once the first layer is ready */
         size_t applied;
+        const char *const *have;  /* layers already in the root: checked, not unpacked */
         bool pull_over;           /* no more layers will come */
         struct cairn_error *err;  /* the first extraction failure */
 };
+
+static size_t count(const char *const *v)
+{
+        size_t n = 0;
+        while (v && v[n])
+                n++;
+        return n;
+}
+
+static int changed_image(size_t k, struct cairn_error **err)
+{
+        return cairn_error_set(err, -EAGAIN, "layer %zu of the image changed while it was being fetched; build again", k);
+}
 
 static void layer_ready(size_t index, size_t n_layers, const char *digest, void *ud)
 {
@@ -80,7 +95,11 @@ static void *unpack_thread(void *arg)
                 const char *digest = u->ready[k];
                 pthread_mutex_unlock(&u->lock);
                 struct cairn_error *e = NULL;
-                int r = cairn_image_unpack_layer(u->store_root, u->rootfd, k, digest, &e);
+                int r = 0;
+                if (u->have && u->have[k])
+                        r = strcmp(u->have[k], digest) == 0 ? 0 : changed_image(k, &e);
+                else
+                        r = cairn_image_unpack_layer(u->store_root, u->rootfd, k, digest, &e);
                 pthread_mutex_lock(&u->lock);
                 if (r < 0)
                         u->err = e;
@@ -96,7 +115,7 @@ static void *unpack_thread(void *arg)
 static int pull_and_unpack(const struct cairn_fetch_request *req, struct cairn_image **ret, bool *pulled,
                            struct cairn_error **err)
 {
-        struct unpacker u = { .store_root = req->store_root };
+        struct unpacker u = { .store_root = req->store_root, .have = req->have_layers };
         u.rootfd = open(req->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (u.rootfd < 0)
                 return cairn_error_set_errno(err, errno, "cannot open \"%s\"", req->rootfs);
@@ -131,6 +150,8 @@ static int pull_and_unpack(const struct cairn_fetch_request *req, struct cairn_i
                 cairn_error_prefix(&u.err, "image \"%s\"", req->from);
                 if (err)
                         cairn_error_append(err, &u.err);
+        } else if (r == 0 && count(u.have) > (*ret)->n_layers) {
+                r = changed_image((*ret)->n_layers, err);
         } else if (r == 0 && u.applied != (*ret)->n_layers) {
                 r = cairn_error_set(err, -EIO, "image \"%s\": %zu of %zu layers unpacked", req->from, u.applied,
                                     (*ret)->n_layers);
@@ -170,14 +191,33 @@ static int default_fetch(const struct cairn_fetch_request *req, struct cairn_fet
                 unpacked = true;
         }
         if (log) {
-                char line[512];
-                snprintf(line, sizeof(line), "%s %s (%zu layer%s, %s)\n",
+                size_t have = count(req->have_layers);
+                char line[512], reuse[64] = "";
+                if (have)
+                        snprintf(reuse, sizeof(reuse), "; %zu already unpacked", have);
+                snprintf(line, sizeof(line), "%s %s (%zu layer%s%s, %s)\n",
                          unpacked ? "Unpacked, as it downloaded," : "Unpacking", img->name, img->n_layers,
-                         img->n_layers == 1 ? "" : "s", img->digest);
+                         img->n_layers == 1 ? "" : "s", reuse, img->digest);
                 log(line, ud);
         }
-        if (!unpacked)
+        size_t have = count(req->have_layers);
+        if (!unpacked && have == 0) {
                 r = cairn_image_unpack(store_root, img, rootfs, err);
+        } else if (!unpacked) {
+                int rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (rootfd < 0)
+                        r = cairn_error_set_errno(err, errno, "cannot open \"%s\"", rootfs);
+                for (size_t i = 0; r >= 0 && i < img->n_layers; i++) {
+                        if (i < have)
+                                r = strcmp(req->have_layers[i], img->layers[i]) == 0 ? 0 : changed_image(i, err);
+                        else
+                                r = cairn_image_unpack_layer(store_root, rootfd, i, img->layers[i], err);
+                }
+                if (r >= 0 && have > img->n_layers)
+                        r = changed_image(img->n_layers, err);
+                if (rootfd >= 0)
+                        close(rootfd);
+        }
         if (r == 0) {
                 res->env = strv_dup(img->env, img->n_env);
                 res->layers = strv_dup(img->layers, img->n_layers);
@@ -188,7 +228,26 @@ static int default_fetch(const struct cairn_fetch_request *req, struct cairn_fet
         return r;
 }
 
+static int default_resolve(const struct cairn_fetch_request *req, bool remote, char ***ret_layers)
+{
+        struct cairn_image *img = NULL;
+        struct cairn_error *ignored = NULL;
+        int r = cairn_image_lookup(req->store_root, req->from, &img, &ignored);
+        if (r > 0) {
+                *ret_layers = strv_dup(img->layers, img->n_layers);
+                cairn_image_free(img);
+                return 1;
+        }
+        /* Not at hand: the manifest says, if the registry answers (if not,
+         * the pull reports why). */
+        if (r == 0 && remote && cairn_registry_resolve(req->from, req->registry, ret_layers, &ignored) >= 0)
+                r = 1;
+        cairn_error_free(ignored);
+        return r > 0 ? 1 : 0;
+}
+
 const struct cairn_fetcher_ops cairn_fetcher_default_ops = {
         .kind = "default",
         .fetch = default_fetch,
+        .resolve = default_resolve,
 };

@@ -653,50 +653,120 @@ static bool insecure_ok(const struct client *c)
         return false;
 }
 
-int cairn_registry_pull(const char *root, const char *name, const char *refstr, const struct cairn_registry_options *o,
-                        struct cairn_image **ret, struct cairn_error **err)
+/* The client for refstr, authenticated, and the image's manifest (an
+ * index resolved to this platform's): 0, or < 0 with *c->err set. */
+static int client_manifest(struct client *c, const char *refstr, const struct cairn_registry_options *o,
+                           json_t **ret_manifest, char **ret_digest)
 {
         static bool initialised;
         if (!initialised) {
                 curl_global_init(CURL_GLOBAL_DEFAULT);
                 initialised = true;
         }
-        struct cairn_registry_options defaults = { 0 };
-        if (!o)
-                o = &defaults;
-        struct client c = { .root = root, .o = o, .err = err };
-        int r = cairn_image_ref_parse(refstr, &c.ref, err);
+        struct cairn_error **err = c->err;
+        int r = cairn_image_ref_parse(refstr, &c->ref, err);
         if (r < 0)
                 return r;
-        c.base = cairn_xasprintf("%s://%s", insecure_ok(&c) ? "http" : "https", c.ref->api_host);
-        c.credentials = o->credentials ? cairn_xstrdup(o->credentials) : docker_config_credentials(&c);
-        _cleanup_free_ char *canonical = cairn_image_ref_string(c.ref);
-        say(&c, "Pulling %s", canonical);
+        c->base = cairn_xasprintf("%s://%s", insecure_ok(c) ? "http" : "https", c->ref->api_host);
+        c->credentials = o->credentials ? cairn_xstrdup(o->credentials) : docker_config_credentials(c);
         json_t *manifest = NULL;
         char *digest = NULL;
-        struct cairn_image *img = NULL;
-        struct download *dl = NULL;
-        size_t n_dl = 0;
-        if ((r = authenticate(&c)) < 0)
+        if ((r = authenticate(c)) < 0)
                 goto out;
-        if ((r = get_manifest(&c, c.ref->digest ? c.ref->digest : c.ref->tag, &manifest, &digest)) < 0)
+        if ((r = get_manifest(c, c->ref->digest ? c->ref->digest : c->ref->tag, &manifest, &digest)) < 0)
                 goto out;
         if (is_index(manifest)) {
                 const char *pick = NULL;
-                if ((r = pick_platform(&c, manifest, &pick)) < 0)
+                if ((r = pick_platform(c, manifest, &pick)) < 0)
                         goto out;
                 _cleanup_free_ char *picked = cairn_xstrdup(pick);
                 json_decref(manifest);
                 manifest = NULL;
                 free(digest);
                 digest = NULL;
-                if ((r = get_manifest(&c, picked, &manifest, &digest)) < 0)
+                if ((r = get_manifest(c, picked, &manifest, &digest)) < 0)
                         goto out;
                 if (is_index(manifest)) {
                         r = cairn_error_set(err, -EINVAL, "an index inside an index is not supported");
                         goto out;
                 }
         }
+out:
+        if (r < 0) {
+                json_decref(manifest);
+                free(digest);
+                return r;
+        }
+        *ret_manifest = manifest;
+        *ret_digest = digest;
+        return 0;
+}
+
+static void client_release(struct client *c)
+{
+        free(c->base);
+        free(c->authorization);
+        free(c->credentials);
+        cairn_image_ref_free(c->ref);
+}
+
+int cairn_registry_resolve(const char *refstr, const struct cairn_registry_options *o, char ***ret_layers,
+                           struct cairn_error **err)
+{
+        struct cairn_registry_options defaults = { 0 };
+        if (!o)
+                o = &defaults;
+        struct client c = { .o = o, .err = err };
+        json_t *manifest = NULL;
+        char *digest = NULL;
+        int r = client_manifest(&c, refstr, o, &manifest, &digest);
+        if (r >= 0) {
+                json_t *layers = json_object_get(manifest, "layers");
+                size_t n = json_array_size(layers);
+                char **v = cairn_xzalloc((n + 1) * sizeof(char *));
+                for (size_t i = 0; i < n && r >= 0; i++) {
+                        const char *d = json_string_value(json_object_get(json_array_get(layers, i), "digest"));
+                        if (!cairn_digest_valid(d))
+                                r = cairn_error_set(err, -EINVAL, "the manifest %s has an invalid layer digest", digest);
+                        else
+                                v[i] = cairn_xstrdup(d);
+                }
+                if (r < 0)
+                        cairn_strv_free(v);
+                else
+                        *ret_layers = v;
+        }
+        json_decref(manifest);
+        free(digest);
+        client_release(&c);
+        return r;
+}
+
+int cairn_registry_pull(const char *root, const char *name, const char *refstr, const struct cairn_registry_options *o,
+                        struct cairn_image **ret, struct cairn_error **err)
+{
+        struct cairn_registry_options defaults = { 0 };
+        if (!o)
+                o = &defaults;
+        struct client c = { .root = root, .o = o, .err = err };
+        json_t *manifest = NULL;
+        char *digest = NULL;
+        struct cairn_image *img = NULL;
+        struct download *dl = NULL;
+        size_t n_dl = 0;
+        {
+                struct cairn_image_ref *peek = NULL;
+                struct cairn_error *ignored = NULL;
+                if (cairn_image_ref_parse(refstr, &peek, &ignored) == 0) {
+                        _cleanup_free_ char *canonical = cairn_image_ref_string(peek);
+                        say(&c, "Pulling %s", canonical);
+                }
+                cairn_error_free(ignored);
+                cairn_image_ref_free(peek);
+        }
+        int r = client_manifest(&c, refstr, o, &manifest, &digest);
+        if (r < 0)
+                goto out;
         say(&c, "Digest: %s", digest);
         json_t *config = json_object_get(manifest, "config");
         json_t *layers = json_object_get(manifest, "layers");
@@ -743,10 +813,7 @@ out:
         free(dl);
         json_decref(manifest);
         free(digest);
-        free(c.base);
-        free(c.authorization);
-        free(c.credentials);
-        cairn_image_ref_free(c.ref);
+        client_release(&c);
         if (ret && img)
                 *ret = img;
         else

@@ -48,4 +48,12 @@ struct cairn_registry_options {
 int cairn_registry_pull(const char *root, const char *name, const char *ref, const struct cairn_registry_options *o,
                         struct cairn_image **ret, struct cairn_error **err);
 
+/*
+ * Only the layer digests (bottom first) of the image `ref` would have on
+ * this platform: the manifest, without downloading anything else.
+ * *ret_layers is NULL-terminated.
+ */
+int cairn_registry_resolve(const char *ref, const struct cairn_registry_options *o, char ***ret_layers,
+                           struct cairn_error **err);
+
 #endif

@@ -478,6 +478,43 @@ has "$out" "extra" "from the new contents"
 run_cmd "$CAIRN" image import --env "PATH=$PATHV" busybox busybox2.tar
 lacks "$out" "changed" "importing the same contents again keeps every result"
 
+# --- images sharing their bottom layers unpack them once ------------------------------
+$mkimage family fam v1 /bin/busybox >/dev/null
+run_cmd "$CAIRN" image import fam-small fam
+run_cmd "$CAIRN" image import fam-big fam.big
+is_status 0 "two images sharing two layers import"
+printf '((from fam-small) (shell /bin/sh -c) (run (shell "echo $FAM; ls /etc | tr \\"\\\\n\\" \\" \\"")))' >fam-small.spec
+printf '((from fam-big) (shell /bin/sh -c) (run (shell "echo $FAM; ls /etc | tr \\"\\\\n\\" \\" \\"")))' >fam-big.spec
+run_cmd "$CAIRN" build -f fam-small.spec ctx2
+is_status 0 "a build on the small image"
+has "$out" "Unpacking fam-small (2 layers, sha256:" "unpacks both its layers"
+has "$out" "small
+doomed hosts one two " "its files and env"
+run_cmd "$CAIRN" build -f fam-big.spec ctx2
+is_status 0 "a build on the big image"
+has "$out" "Unpacking fam-big (3 layers; 2 already unpacked, sha256:" "unpacks only the layer the small one lacks"
+has "$out" "big
+hosts one three two " "with every layer's files, the top layer's whiteout applied, and its own env"
+small_base=$(printf fam-small | sha256sum | cut -c1-64)
+big_base=$(printf fam-big | sha256sum | cut -c1-64)
+run_cmd "$CAIRN" ls
+has "$out" "$big_base" "the big image's base is a result"
+run_cmd "$CAIRN" inspect "$big_base"
+has "$out" "\"parent\": \"$small_base\"" "built on the small image's base"
+has "$out" '"image": "fam-big"' "yet it names its own image"
+run_cmd "$CAIRN" build -f fam-small.spec ctx2
+has "$out" "small
+doomed hosts one two " "the small image's base is unchanged"
+run_cmd "$CAIRN" fsck --check
+is "$out" "The store is consistent
+" "the store is consistent"
+run_cmd "$CAIRN" delete "$small_base"
+has "$out" "$big_base" "deleting the small base deletes the big one built on it"
+run_cmd "$CAIRN" build -f fam-big.spec ctx2
+has "$out" "Unpacking fam-big (3 layers, sha256:" "which then unpacks all its layers"
+has "$out" "big
+hosts one three two " "to the same files"
+
 # --- prune and du (in a store of their own) -----------------------------------------
 # Not in a subshell: the TAP counter must carry on.
 saved_store=$CAIRN_STORE

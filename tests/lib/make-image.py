@@ -6,7 +6,8 @@
 
 KIND: simple (one gzip layer, env REG=yes), layered (two layers with
 whiteouts, an opaque directory and a hard link), multiarch (an index for
-linux/amd64 and linux/s390x), ordered (a 16 MB bottom layer and two small
+linux/amd64 and linux/s390x), family (DIR and DIR.big, two images
+sharing their two bottom layers), ordered (a 16 MB bottom layer and two small
 ones above, the first deleting the big file: the small ones finish
 downloading first, yet must be applied after it), hostile (a layer with ".." names and links
 out of the root).  The layout's index names the image TAG.  Prints the
@@ -92,6 +93,35 @@ elif kind == "ordered":
     top = image([tar_bytes(base + [("big", R, big, ""), ("etc", D, None, "")]),
                  tar_bytes([(".wh.big", R, b"", ""), ("etc/second", R, b"second\n", "")]),
                  tar_bytes([("etc/third", R, b"third\n", "")])], env)
+elif kind == "family":
+    # Two images sharing their two bottom layers, byte for byte (gzip
+    # without a timestamp): DIR is the small one, DIR.big has one more
+    # layer, which deletes a file of the first.
+    def image_det(layers, env):
+        global out
+        diff_ids = ["sha256:" + hashlib.sha256(l).hexdigest() for l in layers]
+        cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Env": env},
+                          "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
+        descs = [dict(blob(gzip.compress(l, mtime=0)), mediaType="application/vnd.oci.image.layer.v1.tar+gzip")
+                 for l in layers]
+        man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                          "config": dict(blob(cfg), mediaType="application/vnd.oci.image.config.v1+json"),
+                          "layers": descs}).encode()
+        return dict(blob(man), mediaType="application/vnd.oci.image.manifest.v1+json")
+    fam = [("bin", D, None, ""), ("bin/busybox", R, bb, "")] + \
+          [("bin/" + a, S, None, "busybox") for a in ("sh", "echo", "cat", "ls", "test")]
+    l1 = tar_bytes(fam + [("etc", D, None, ""), ("etc/one", R, b"one\n", ""), ("etc/doomed", R, b"doomed\n", "")])
+    l2 = tar_bytes([("etc/two", R, b"two\n", "")])
+    l3 = tar_bytes([("etc/.wh.doomed", R, b"", ""), ("etc/three", R, b"three\n", "")])
+    small_dir = out
+    out = small_dir + ".big"
+    os.makedirs(f"{out}/blobs/sha256", exist_ok=True)
+    big = image_det([l1, l2, l3], ["PATH=/bin", "FAM=big"])
+    big["annotations"] = {"org.opencontainers.image.ref.name": tag}
+    json.dump({"schemaVersion": 2, "manifests": [big]}, open(f"{out}/index.json", "w"))
+    open(f"{out}/oci-layout", "w").write('{"imageLayoutVersion": "1.0.0"}')
+    out = small_dir
+    top = image_det([l1, l2], ["PATH=/bin", "FAM=small"])
 elif kind == "hostile":
     l = tar_bytes(base + [("../../escaped", R, b"gotcha", "")])
     top = image([l], env)
