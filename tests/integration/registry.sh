@@ -79,6 +79,16 @@ run_cmd "$CAIRN" build -f simple.spec ctx
 is_status 0 "a build on the pulled image"
 has "$out" "REG=yes" "with the image's environment"
 
+# --- gzip, zstd and uncompressed layers ------------------------------------------------
+push codecs test/codecs:v1
+ok $? "skopeo pushes an image with a gzip, a zstd and an uncompressed layer"
+printf '((from %s/test/codecs:v1) (shell /bin/sh -c) (run (shell "cat /etc/gzip /etc/zstd /etc/plain")))' "$reg" >codecs.spec
+run_cmd "$CAIRN" build -f codecs.spec ctx
+is_status 0 "a build on it"
+has "$out" "gzip
+zstd
+plain" "every layer is unpacked, whatever its compression"
+
 # --- (from REF) pulls on a miss -----------------------------------------------------
 push layered test/layered:v2
 printf '((from %s/test/layered:v2) (shell /bin/sh -c) (run (shell "cat /etc/keep /opq/new /hard2; ls /etc /opq")))' "$reg" >layered.spec

@@ -6,7 +6,8 @@
 
 KIND: simple (one gzip layer, env REG=yes), layered (two layers with
 whiteouts, an opaque directory and a hard link), multiarch (an index for
-linux/amd64 and linux/s390x), family (DIR and DIR.big, two images
+linux/amd64 and linux/s390x), codecs (gzip, zstd and
+uncompressed layers), family (DIR and DIR.big, two images
 sharing their two bottom layers), ordered (a 16 MB bottom layer and two small
 ones above, the first deleting the big file: the small ones finish
 downloading first, yet must be applied after it), hostile (a layer with ".." names and links
@@ -122,6 +123,24 @@ elif kind == "family":
     open(f"{out}/oci-layout", "w").write('{"imageLayoutVersion": "1.0.0"}')
     out = small_dir
     top = image_det([l1, l2], ["PATH=/bin", "FAM=small"])
+elif kind == "codecs":
+    # One layer each gzip, zstd (the zstd tool; Python has no zstd) and
+    # uncompressed, with their OCI media types.
+    import subprocess
+    l1 = tar_bytes(base + [("etc", D, None, ""), ("etc/gzip", R, b"gzip\n", "")])
+    l2 = tar_bytes([("etc/zstd", R, b"zstd\n", "")])
+    l3 = tar_bytes([("etc/plain", R, b"plain\n", "")])
+    diff_ids = ["sha256:" + hashlib.sha256(l).hexdigest() for l in (l1, l2, l3)]
+    cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Env": env},
+                      "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
+    z = subprocess.run(["zstd", "-q", "-c"], input=l2, stdout=subprocess.PIPE, check=True).stdout
+    descs = [dict(blob(gzip.compress(l1)), mediaType="application/vnd.oci.image.layer.v1.tar+gzip"),
+             dict(blob(z), mediaType="application/vnd.oci.image.layer.v1.tar+zstd"),
+             dict(blob(l3), mediaType="application/vnd.oci.image.layer.v1.tar")]
+    man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                      "config": dict(blob(cfg), mediaType="application/vnd.oci.image.config.v1+json"),
+                      "layers": descs}).encode()
+    top = dict(blob(man), mediaType="application/vnd.oci.image.manifest.v1+json")
 elif kind == "hostile":
     l = tar_bytes(base + [("../../escaped", R, b"gotcha", "")])
     top = image([l], env)
