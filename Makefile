@@ -4,7 +4,7 @@
 #   make check   install dependencies, run the whole test suite
 #   make         build only
 
-.PHONY: all build deps demo check clean bench bench-pull bench-prune bench-containerd
+.PHONY: all build deps demo check clean bench bench-pull bench-prune bench-containerd windows
 
 all: build
 
@@ -22,7 +22,15 @@ check:
 	scripts/check
 
 clean:
-	rm -rf build build-asan build-fuzz build-*.ninja.log
+	rm -rf build build-asan build-fuzz build-windows build-*.ninja.log
+
+# The Windows tools, cross-built with mingw-w64 (build-windows/windows/*.exe).
+windows:
+	scripts/install-deps
+	scripts/cross-deps
+	@[ -f build-windows/build.ninja ] || PKG_CONFIG_LIBDIR=$(CURDIR)/build-windows-deps/lib/pkgconfig \
+		meson setup build-windows --cross-file windows/mingw-w64.ini
+	PKG_CONFIG_LIBDIR=$(CURDIR)/build-windows-deps/lib/pkgconfig ninja -C build-windows
 
 bench:
 	bench/run

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The HNS documents and the CNI config of the Windows tools, natively. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "hcn-doc.h"
+#include "tap.h"
+
+static void test_guid(void)
+{
+        uint8_t g[16];
+        ok(cairn_guid_parse("5f0e7f0e-1111-2222-3333-444455556666", g) == 0, "a GUID parses");
+        /* Data1..3 little-endian, Data4 as written. */
+        static const uint8_t want[16] = { 0x0e, 0x7f, 0x0e, 0x5f, 0x11, 0x11, 0x22, 0x22,
+                                          0x33, 0x33, 0x44, 0x44, 0x55, 0x55, 0x66, 0x66 };
+        ok(memcmp(g, want, 16) == 0, "into Windows' GUID layout");
+        char text[37];
+        cairn_guid_format(g, text);
+        is_str(text, "5f0e7f0e-1111-2222-3333-444455556666", "and back");
+        ok(cairn_guid_parse("{5F0E7F0E-1111-2222-3333-444455556666}", g) == 0, "braces and capitals are accepted");
+        cairn_guid_format(g, text);
+        is_str(text, "5f0e7f0e-1111-2222-3333-444455556666", "and written in lower case");
+        ok(cairn_guid_parse("not-a-guid", g) == -EINVAL, "junk is refused");
+        ok(cairn_guid_parse("5f0e7f0e-1111-2222-3333-44445555666", g) == -EINVAL, "a short GUID is refused");
+        ok(cairn_guid_parse("5f0e7f0e-1111-2222-3333-44445555666g", g) == -EINVAL, "a non-hex digit is refused");
+}
+
+static void test_documents(void)
+{
+        char *q = cairn_hcn_query_by_id("5f0e7f0e-1111-2222-3333-444455556666");
+        is_str(q,
+               "{\"SchemaVersion\":{\"Major\":2,\"Minor\":0},\"Flags\":0,"
+               "\"Filter\":\"{\\\"ID\\\":\\\"5f0e7f0e-1111-2222-3333-444455556666\\\"}\"}",
+               "a query by ID is hcsshim's default query with a Filter document");
+        free(q);
+
+        char **ids = NULL;
+        struct cairn_error *err = NULL;
+        ok(cairn_hcn_parse_guid_list("[\"5f0e7f0e-1111-2222-3333-444455556666\",\"a6f2c3d1-0000-4000-8000-00000000aa01\"]",
+                                     &ids, &err) == 0 && ids[0] && ids[1] && !ids[2],
+           "an enumeration is a list of GUIDs");
+        cairn_strv_free(ids);
+        ok(cairn_hcn_parse_guid_list("[]", &ids, &err) == 0 && !ids[0], "an empty enumeration");
+        cairn_strv_free(ids);
+        ok(cairn_hcn_parse_guid_list("{\"x\":1}", &ids, &err) == -EINVAL && err, "an object is not a list");
+        has_str(err ? err->message : "", "expected a JSON array", "and the error says so");
+        cairn_error_free(err);
+        err = NULL;
+        ok(cairn_hcn_parse_guid_list("[\"x\"]", &ids, &err) == -EINVAL, "an item that is not a GUID is refused");
+        cairn_error_free(err);
+        err = NULL;
+
+        char *id = NULL;
+        ok(cairn_hcn_parse_namespace_id("{\"ID\":\"5f0e7f0e-1111-2222-3333-444455556666\",\"NamespaceId\":7,"
+                                        "\"Type\":\"HostDefault\"}",
+                                        &id, &err) == 0,
+           "a namespace's properties");
+        is_str(id, "5f0e7f0e-1111-2222-3333-444455556666", "give its ID");
+        free(id);
+        ok(cairn_hcn_parse_namespace_id("{\"NamespaceId\":7}", &id, &err) == -EINVAL, "properties without an ID");
+        cairn_error_free(err);
+        err = NULL;
+
+        struct cairn_hcn_network n;
+        ok(cairn_hcn_parse_network(
+                   "{\"ID\":\"a6f2c3d1-0000-4000-8000-00000000aa01\",\"Name\":\"nat\",\"Type\":\"NAT\",\"Ipams\":[{"
+                   "\"Type\":\"Static\",\"Subnets\":[{\"IpAddressPrefix\":\"172.20.16.0/20\",\"Routes\":[{\"NextHop\":"
+                   "\"172.20.16.9\",\"DestinationPrefix\":\"10.0.0.0/8\"},{\"NextHop\":\"172.20.16.1\","
+                   "\"DestinationPrefix\":\"0.0.0.0/0\"}]}]}]}",
+                   &n, &err) == 0,
+           "a NAT network's properties");
+        is_str(n.subnet, "172.20.16.0/20", "its subnet is the IPAM subnet's IpAddressPrefix");
+        is_str(n.gateway, "172.20.16.1", "its gateway the default route's NextHop");
+        ok(cairn_hcn_network_is_nat(&n, NULL), "it is the NAT network");
+        ok(cairn_hcn_network_is_nat(&n, "NAT"), "also by name, in any case");
+        ok(!cairn_hcn_network_is_nat(&n, "ext"), "but not another name");
+        cairn_hcn_network_clear(&n);
+        ok(cairn_hcn_parse_network("{\"Name\":\"ext\",\"Type\":\"Transparent\",\"Ipams\":[]}", &n, &err) == 0 &&
+                   !n.subnet && !n.gateway && !cairn_hcn_network_is_nat(&n, NULL),
+           "a network without IPAM has no subnet and is not NAT");
+        cairn_hcn_network_clear(&n);
+        ok(cairn_hcn_parse_network("[1]", &n, &err) == -EINVAL, "a network document must be an object");
+        cairn_error_free(err);
+        err = NULL;
+}
+
+static void test_messages(void)
+{
+        char *m = cairn_hcn_error_message("HcnDeleteNamespace", (long) 0x80070490, "Element not found.\r\n",
+                                          "{\"Success\":false,\"Error\":\"Element not found.\",\"ErrorCode\":2147943568}");
+        is_str(m, "HcnDeleteNamespace failed: HRESULT 0x80070490 (Element not found.): Element not found.",
+               "an HRESULT, the system's text and the error record's");
+        free(m);
+        m = cairn_hcn_error_message("HcnCreateNamespace", (long) 0x80004005, NULL, NULL);
+        is_str(m, "HcnCreateNamespace failed: HRESULT 0x80004005", "an HRESULT alone");
+        free(m);
+        m = cairn_hcn_error_message("HcnCreateNamespace", (long) 0x80004005, NULL, "not json");
+        is_str(m, "HcnCreateNamespace failed: HRESULT 0x80004005: not json", "a record that is not JSON is quoted");
+        free(m);
+}
+
+static void test_cni(void)
+{
+        char *c = cairn_hcn_cni_config("nat", "172.20.16.0/20", "172.20.16.1");
+        is_str(c,
+               "{\n  \"cniVersion\": \"0.2.0\",\n  \"name\": \"nat\",\n  \"type\": \"nat\",\n  \"master\": \"Ethernet\",\n"
+               "  \"ipam\": {\n    \"subnet\": \"172.20.16.0/20\",\n    \"routes\": [\n      {\n        \"GW\": "
+               "\"172.20.16.1\"\n      }\n    ]\n  },\n  \"capabilities\": {\n    \"portMappings\": true,\n    \"dns\": "
+               "true\n  }\n}\n",
+               "containerd's Windows NAT config, as its install script writes it");
+        ok(cairn_hcn_cni_config_matches(c, strlen(c), "nat", "172.20.16.0/20", "172.20.16.1"), "matches itself");
+        const char *compact = "{\"cniVersion\":\"0.2.0\",\"name\":\"nat\",\"type\":\"nat\",\"master\":\"Ethernet\",\"ipam\":{"
+                              "\"subnet\":\"172.20.16.0/20\",\"routes\":[{\"GW\":\"172.20.16.1\"}]},\"capabilities\":{"
+                              "\"portMappings\":true,\"dns\":true}}";
+        ok(cairn_hcn_cni_config_matches(compact, strlen(compact), "nat", "172.20.16.0/20", "172.20.16.1"),
+           "whatever its layout");
+        ok(!cairn_hcn_cni_config_matches(c, strlen(c), "nat", "172.30.0.0/16", "172.30.0.1"),
+           "not after a reboot changed the subnet");
+        ok(!cairn_hcn_cni_config_matches("{", 1, "nat", "172.20.16.0/20", "172.20.16.1"), "nor when it is not JSON");
+        free(c);
+}
+
+int main(void)
+{
+        test_guid();
+        test_documents();
+        test_messages();
+        test_cni();
+        return tap_done();
+}

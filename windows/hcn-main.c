@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cairn-hcn: HCN namespaces and the containerd CNI config, on Windows.
+ *
+ *   cairn-hcn namespace create | delete GUID | list
+ *   cairn-hcn network list
+ *   cairn-hcn cni-config [--network NAME] [--out PATH] [--check]
+ *   cairn-hcn create | delete GUID      OBuilder's hcn-namespace contract
+ *
+ * Exit status 0 on success, 1 on failure, 2 on a usage error.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <windows.h>
+
+#include "base/alloc.h"
+#include "base/error.h"
+#include "hcn.h"
+
+#define DEFAULT_CNI_CONF "C:\\etc\\cni\\net.d\\0-containerd-nat.conf"
+
+static const char usage[] =
+        "Usage: cairn-hcn namespace create | namespace delete GUID | namespace list\n"
+        "       cairn-hcn network list\n"
+        "       cairn-hcn cni-config [--network NAME] [--out PATH] [--check]\n"
+        "       cairn-hcn create | delete GUID     (OBuilder's hcn-namespace)\n"
+        "\n"
+        "namespace create prints the new namespace's GUID.  cni-config writes the\n"
+        "containerd CNI config for the NAT network's subnet and gateway, as read\n"
+        "from HNS (default " DEFAULT_CNI_CONF "), only when it\n"
+        "changed; with --check it writes nothing and exits 1 if the file is not\n"
+        "up to date.\n";
+
+static int fail(struct cairn_error *err)
+{
+        for (struct cairn_error *e = err; e; e = e->next)
+                fprintf(stderr, "cairn-hcn: %s\n", e->message);
+        cairn_error_free(err);
+        return 1;
+}
+
+static int bad_usage(const char *what)
+{
+        fprintf(stderr, "cairn-hcn: %s\n%s", what, usage);
+        return 2;
+}
+
+static wchar_t *wide(const char *s)
+{
+        int n = MultiByteToWideChar(CP_UTF8, 0, s, -1, NULL, 0);
+        wchar_t *w = cairn_xmalloc((size_t) (n > 0 ? n : 1) * sizeof(wchar_t));
+        if (n <= 0 || !MultiByteToWideChar(CP_UTF8, 0, s, -1, w, n))
+                w[0] = 0;
+        return w;
+}
+
+static char *read_small_file(const char *path, size_t *ret_len)
+{
+        wchar_t *w = wide(path);
+        HANDLE f = CreateFileW(w, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                               OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
+        free(w);
+        if (f == INVALID_HANDLE_VALUE)
+                return NULL;
+        char *buf = cairn_xmalloc(65537);
+        DWORD got = 0, total = 0;
+        while (total < 65536 && ReadFile(f, buf + total, 65536 - total, &got, NULL) && got)
+                total += got;
+        CloseHandle(f);
+        buf[total] = 0;
+        *ret_len = total;
+        return buf;
+}
+
+/* Write path atomically: a temporary file beside it, flushed, then moved
+ * over it, so a reader never sees half a config. */
+static int write_atomic(const char *path, const char *data, struct cairn_error **err)
+{
+        char *tmp = cairn_xasprintf("%s.tmp-%lu", path, (unsigned long) GetCurrentProcessId());
+        wchar_t *wtmp = wide(tmp), *wpath = wide(path);
+        int r = 0;
+        HANDLE f = CreateFileW(wtmp, GENERIC_WRITE, 0, NULL, CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+        if (f == INVALID_HANDLE_VALUE) {
+                r = cairn_error_set(err, -EIO, "cannot create \"%s\" (Windows error %lu)", tmp,
+                                    (unsigned long) GetLastError());
+        } else {
+                DWORD done = 0, len = (DWORD) strlen(data);
+                BOOL ok = WriteFile(f, data, len, &done, NULL) && done == len && FlushFileBuffers(f);
+                DWORD code = GetLastError();
+                CloseHandle(f);
+                if (!ok)
+                        r = cairn_error_set(err, -EIO, "cannot write \"%s\" (Windows error %lu)", tmp,
+                                            (unsigned long) code);
+                else if (!MoveFileExW(wtmp, wpath, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH))
+                        r = cairn_error_set(err, -EIO, "cannot replace \"%s\" (Windows error %lu)", path,
+                                            (unsigned long) GetLastError());
+                if (r < 0)
+                        DeleteFileW(wtmp);
+        }
+        free(wtmp);
+        free(wpath);
+        free(tmp);
+        return r;
+}
+
+static int cni_config(struct cairn_hcn *h, int argc, char **argv)
+{
+        const char *network = NULL, *out = DEFAULT_CNI_CONF;
+        int check = 0;
+        for (int i = 0; i < argc; i++) {
+                if (strcmp(argv[i], "--network") == 0 && i + 1 < argc)
+                        network = argv[++i];
+                else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+                        out = argv[++i];
+                else if (strcmp(argv[i], "--check") == 0)
+                        check = 1;
+                else
+                        return bad_usage("cni-config: unknown or incomplete option");
+        }
+        struct cairn_error *err = NULL;
+        struct cairn_hcn_network *nets = NULL;
+        size_t n = 0;
+        if (cairn_hcn_network_list(h, &nets, &n, &err) < 0)
+                return fail(err);
+        const struct cairn_hcn_network *nat = NULL;
+        for (size_t i = 0; i < n && !nat; i++)
+                if (cairn_hcn_network_is_nat(&nets[i], network))
+                        nat = &nets[i];
+        int status = 0;
+        if (!nat) {
+                fprintf(stderr,
+                        "cairn-hcn: no %s%s%s network in HNS: is Docker, or Windows' Containers feature, set up "
+                        "(it creates the NAT network at boot)?\n",
+                        network ? "\"" : "NAT", network ? network : "", network ? "\"" : "");
+                status = 1;
+        } else if (!nat->subnet || !nat->gateway) {
+                fprintf(stderr, "cairn-hcn: the network \"%s\" has no subnet or gateway in its IPAM settings\n",
+                        nat->name ? nat->name : "?");
+                status = 1;
+        } else {
+                const char *name = nat->name ? nat->name : "nat";
+                size_t len = 0;
+                char *have = read_small_file(out, &len);
+                if (have && cairn_hcn_cni_config_matches(have, len, name, nat->subnet, nat->gateway)) {
+                        printf("%s is up to date (subnet %s, gateway %s)\n", out, nat->subnet, nat->gateway);
+                } else if (check) {
+                        printf("%s is %s: the %s network has subnet %s, gateway %s\n", out,
+                               have ? "out of date" : "missing", name, nat->subnet, nat->gateway);
+                        status = 1;
+                } else {
+                        char *text = cairn_hcn_cni_config(name, nat->subnet, nat->gateway);
+                        if (write_atomic(out, text, &err) < 0)
+                                status = fail(err);
+                        else
+                                printf("%s written (subnet %s, gateway %s)\n", out, nat->subnet, nat->gateway);
+                        free(text);
+                }
+                free(have);
+        }
+        for (size_t i = 0; i < n; i++)
+                cairn_hcn_network_clear(&nets[i]);
+        free(nets);
+        return status;
+}
+
+int main(int argc, char **argv)
+{
+        if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+                fputs(usage, argc < 2 ? stderr : stdout);
+                return argc < 2 ? 2 : 0;
+        }
+        const char *group = argv[1];
+        const char *verb = argc > 2 ? argv[2] : "";
+        char **rest = argv + 3;
+        int nrest = argc - 3;
+        /* OBuilder calls its helper as `hcn-namespace create|delete GUID`. */
+        if (strcmp(group, "create") == 0 || strcmp(group, "delete") == 0) {
+                verb = group;
+                group = "namespace";
+                rest = argv + 2;
+                nrest = argc - 2;
+        }
+        int known = (strcmp(group, "namespace") == 0 &&
+                     (strcmp(verb, "create") == 0 || strcmp(verb, "delete") == 0 || strcmp(verb, "list") == 0)) ||
+                    (strcmp(group, "network") == 0 && strcmp(verb, "list") == 0) || strcmp(group, "cni-config") == 0;
+        if (!known)
+                return bad_usage("unknown command");
+        if (strcmp(group, "namespace") == 0 && strcmp(verb, "delete") == 0 && nrest != 1)
+                return bad_usage("namespace delete takes one GUID");
+        struct cairn_error *err = NULL;
+        struct cairn_hcn *h = NULL;
+        if (cairn_hcn_open(&h, &err) < 0)
+                return fail(err);
+        int status = 0;
+        if (strcmp(group, "cni-config") == 0) {
+                status = cni_config(h, argc - 2, argv + 2);
+        } else if (strcmp(group, "network") == 0) {
+                struct cairn_hcn_network *nets = NULL;
+                size_t n = 0;
+                if (cairn_hcn_network_list(h, &nets, &n, &err) < 0) {
+                        status = fail(err);
+                } else {
+                        for (size_t i = 0; i < n; i++) {
+                                printf("%s %s %s %s %s\n", nets[i].id ? nets[i].id : "-", nets[i].name ? nets[i].name : "-",
+                                       nets[i].type ? nets[i].type : "-", nets[i].subnet ? nets[i].subnet : "-",
+                                       nets[i].gateway ? nets[i].gateway : "-");
+                                cairn_hcn_network_clear(&nets[i]);
+                        }
+                        free(nets);
+                }
+        } else if (strcmp(verb, "create") == 0) {
+                char *guid = NULL;
+                if (cairn_hcn_namespace_create(h, &guid, &err) < 0)
+                        status = fail(err);
+                else
+                        printf("%s\n", guid);
+                free(guid);
+        } else if (strcmp(verb, "delete") == 0) {
+                int r = cairn_hcn_namespace_delete(h, rest[0], &err);
+                if (r < 0)
+                        status = fail(err);
+                else if (r == 0)
+                        fprintf(stderr, "cairn-hcn: namespace %s was already gone\n", rest[0]);
+        } else {
+                char **ids = NULL;
+                if (cairn_hcn_namespace_list(h, &ids, &err) < 0) {
+                        status = fail(err);
+                } else {
+                        for (size_t i = 0; ids[i]; i++)
+                                printf("%s\n", ids[i]);
+                        cairn_strv_free(ids);
+                }
+        }
+        (void) nrest;
+        cairn_hcn_close(h);
+        return status;
+}
