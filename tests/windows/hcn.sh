@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# cairn-hcn.exe under wine, against tests/windows/fake-computenetwork.c, a
+# STAND-IN for Windows' computenetwork.dll built here: wine has no Host
+# Compute Network service, so what is tested is cairn-hcn's side (loading
+# the DLL, UTF-16 strings, HRESULTs and error records, the CNI config file).
+#   CAIRN_HCN_EXE   the cross-built tool (default build-windows/windows/cairn-hcn.exe)
+set -u
+: "${CAIRN_SRCDIR:?source tree}"
+. "$CAIRN_SRCDIR/tests/lib/tap.sh"
+exe=${CAIRN_HCN_EXE:-$CAIRN_SRCDIR/build-windows/windows/cairn-hcn.exe}
+WINE=${WINE:-/usr/lib/wine/wine64}
+[ -x "$WINE" ] || need "needs wine64"
+command -v x86_64-w64-mingw32-gcc >/dev/null || need "needs mingw-w64"
+[ -f "$exe" ] || need "needs the Windows build (make windows)"
+
+tmp=$(mktemp -d /tmp/cairn-wine-test.XXXXXX)
+export WINEPREFIX=$tmp/prefix WINEDEBUG=-all
+cleanup() {
+        WINEPREFIX=$tmp/prefix /usr/lib/wine/wineserver64 -k 2>/dev/null
+        rm -rf "$tmp"
+}
+trap cleanup EXIT
+# A fresh wine prefix (its first start prints wine's own complaints).
+"$WINE" wineboot --init >/dev/null 2>&1
+x86_64-w64-mingw32-gcc -shared -O2 -o "$tmp/computenetwork.dll" \
+        "$CAIRN_SRCDIR/tests/windows/fake-computenetwork.c" "$CAIRN_SRCDIR/tests/windows/fake-computenetwork.def" -lole32
+ok $? "the stand-in computenetwork.dll builds"
+# A Windows program ends its lines with CR LF.
+hcn() {
+        run_cmd "$WINE" "$exe" "$@"
+        out=${out//$'\r'/}
+        err=${err//$'\r'/}
+}
+
+# --- no computenetwork.dll (a Windows without HNS) -----------------------------------
+hcn namespace list
+is_status 1 "without computenetwork.dll the tool fails cleanly"
+has "$err" "cannot load computenetwork.dll (Windows error 126" "with the Windows error"
+has "$err" "needs Windows 10 1809 or Windows Server 2019 or later" "and what it needs"
+lacks "$err" "c0000135" "instead of an executable that does not start"
+
+cp "$tmp/computenetwork.dll" "$WINEPREFIX/drive_c/windows/system32/computenetwork.dll"
+export FAKE_HCN_STATE='C:\fake-hcn-state.txt'
+
+# --- namespaces ---------------------------------------------------------------------------
+hcn namespace list
+is_status 0 "namespace list"
+is "$out" "" "no namespace yet"
+hcn namespace create
+is_status 0 "namespace create"
+ns1=${out%$'\n'}
+ok $([[ $ns1 =~ ^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$ ]] && echo 0 || echo 1) \
+        "prints the new namespace's GUID ($ns1)"
+hcn create
+is_status 0 "OBuilder's hcn-namespace contract: create"
+ns2=${out%$'\n'}
+hcn namespace list
+is "$out" "$ns1
+$ns2
+" "list shows both"
+hcn namespace delete "$ns1"
+is_status 0 "namespace delete"
+hcn namespace list
+is "$out" "$ns2
+" "the deleted one is gone"
+hcn namespace delete "$ns1"
+is_status 0 "deleting a namespace that is gone is not an error (as containerd)"
+has "$err" "already gone" "but it says so"
+hcn delete "{$(echo "$ns2" | tr a-f A-F)}"
+is_status 0 "OBuilder's contract: delete GUID (braces and capitals accepted)"
+hcn namespace list
+is "$out" "" "none left"
+hcn namespace delete not-a-guid
+is_status 1 "a bad GUID"
+has "$err" '"not-a-guid" is not a GUID' "is refused with a clear message"
+hcn namespace delete
+is_status 2 "a missing GUID is a usage error"
+hcn namespace frobnicate
+is_status 2 "an unknown verb is a usage error"
+has "$err" "Usage: cairn-hcn" "with the usage"
+FAKE_HCN_FAIL=create hcn namespace create
+is_status 1 "an HNS failure"
+has "$err" "HcnCreateNamespace failed: HRESULT 0x800700b7" "gives the HRESULT"
+has "$err" "HNS failed with error : Cannot create a file when that file already exists." \
+        "and the error record's text"
+
+# --- networks and the CNI config -------------------------------------------------------------
+hcn network list
+is "$out" "a6f2c3d1-0000-4000-8000-00000000bb02 ext Transparent - -
+a6f2c3d1-0000-4000-8000-00000000aa01 nat NAT 172.20.16.0/20 172.20.16.1
+" "network list: each network's ID, name, type, subnet and gateway"
+conf=$WINEPREFIX/drive_c/nat.conf
+hcn cni-config --out 'C:\nat.conf'
+is_status 0 "cni-config"
+has "$out" "written (subnet 172.20.16.0/20, gateway 172.20.16.1)" "writes the NAT network's subnet and gateway"
+has "$(cat "$conf")" '"subnet": "172.20.16.0/20"' "into containerd's nat config"
+has "$(cat "$conf")" '"GW": "172.20.16.1"' "with the gateway"
+before=$(stat -c %Y.%i "$conf")
+sleep 1
+hcn cni-config --out 'C:\nat.conf'
+has "$out" "is up to date" "run again, it finds the file up to date"
+is "$(stat -c %Y.%i "$conf")" "$before" "and does not touch it"
+hcn cni-config --out 'C:\nat.conf' --check
+is_status 0 "--check passes when it is up to date"
+export FAKE_HCN_SUBNET=172.31.0.0/20 FAKE_HCN_GATEWAY=172.31.0.1
+hcn cni-config --out 'C:\nat.conf' --check
+is_status 1 "--check fails after a reboot changed the NAT subnet"
+has "$out" "out of date: the nat network has subnet 172.31.0.0/20" "saying what HNS has now"
+is "$(stat -c %Y.%i "$conf")" "$before" "and writes nothing"
+hcn cni-config --out 'C:\nat.conf'
+is_status 0 "without --check it repairs the file"
+has "$(cat "$conf")" '"subnet": "172.31.0.0/20"' "with the new subnet"
+ls "$WINEPREFIX/drive_c/" | grep -q 'nat.conf.tmp' && leftover=1 || leftover=0
+is "$leftover" 0 "the atomic write leaves no temporary file"
+FAKE_HCN_NO_NAT=1 hcn cni-config --out 'C:\nat.conf'
+is_status 1 "with no NAT network"
+has "$err" "no NAT network in HNS" "the error says what is missing"
+hcn cni-config --network ext --out 'C:\ext.conf'
+is_status 1 "a network without IPAM"
+has "$err" "has no subnet or gateway" "cannot give a CNI config"
+
+tap_done
