@@ -47,6 +47,7 @@ struct unpacker {
         size_t n_layers;          /* known once the first layer is ready */
         size_t applied;
         const char *const *have;  /* layers already in the root: checked, not unpacked */
+        size_t n_have;
         bool pull_over;           /* no more layers will come */
         struct cairn_error *err;  /* the first extraction failure */
 };
@@ -96,7 +97,7 @@ static void *unpack_thread(void *arg)
                 pthread_mutex_unlock(&u->lock);
                 struct cairn_error *e = NULL;
                 int r = 0;
-                if (u->have && u->have[k])
+                if (k < u->n_have)
                         r = strcmp(u->have[k], digest) == 0 ? 0 : changed_image(k, &e);
                 else
                         r = cairn_image_unpack_layer(u->store_root, u->rootfd, k, digest, &e);
@@ -115,7 +116,8 @@ static void *unpack_thread(void *arg)
 static int pull_and_unpack(const struct cairn_fetch_request *req, struct cairn_image **ret, bool *pulled,
                            struct cairn_error **err)
 {
-        struct unpacker u = { .store_root = req->store_root, .have = req->have_layers };
+        struct unpacker u = { .store_root = req->store_root, .have = req->have_layers,
+                              .n_have = count(req->have_layers) };
         u.rootfd = open(req->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (u.rootfd < 0)
                 return cairn_error_set_errno(err, errno, "cannot open \"%s\"", req->rootfs);
@@ -150,7 +152,7 @@ static int pull_and_unpack(const struct cairn_fetch_request *req, struct cairn_i
                 cairn_error_prefix(&u.err, "image \"%s\"", req->from);
                 if (err)
                         cairn_error_append(err, &u.err);
-        } else if (r == 0 && count(u.have) > (*ret)->n_layers) {
+        } else if (r == 0 && u.n_have > (*ret)->n_layers) {
                 r = changed_image((*ret)->n_layers, err);
         } else if (r == 0 && u.applied != (*ret)->n_layers) {
                 r = cairn_error_set(err, -EIO, "image \"%s\": %zu of %zu layers unpacked", req->from, u.applied,

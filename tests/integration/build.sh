@@ -492,9 +492,9 @@ has "$out" "small
 doomed hosts one two " "its files and env"
 run_cmd "$CAIRN" build -f fam-big.spec ctx2
 is_status 0 "a build on the big image"
-has "$out" "Unpacking fam-big (3 layers; 2 already unpacked, sha256:" "unpacks only the layer the small one lacks"
+has "$out" "Unpacking fam-big (5 layers; 2 already unpacked, sha256:" "unpacks only the layers the small one lacks"
 has "$out" "big
-hosts one three two " "with every layer's files, the top layer's whiteout applied, and its own env"
+five four hosts one three two " "with every layer's files, the whiteout above applied, and its own env"
 small_base=$(printf fam-small | sha256sum | cut -c1-64)
 big_base=$(printf fam-big | sha256sum | cut -c1-64)
 run_cmd "$CAIRN" ls
@@ -511,9 +511,9 @@ is "$out" "The store is consistent
 run_cmd "$CAIRN" delete "$small_base"
 has "$out" "$big_base" "deleting the small base deletes the big one built on it"
 run_cmd "$CAIRN" build -f fam-big.spec ctx2
-has "$out" "Unpacking fam-big (3 layers, sha256:" "which then unpacks all its layers"
+has "$out" "Unpacking fam-big (5 layers, sha256:" "which then unpacks all its layers"
 has "$out" "big
-hosts one three two " "to the same files"
+five four hosts one three two " "to the same files"
 
 # --- prune and du (in a store of their own) -----------------------------------------
 # Not in a subshell: the TAP counter must carry on.

@@ -79,6 +79,24 @@ run_cmd "$CAIRN" build -f simple.spec ctx
 is_status 0 "a build on the pulled image"
 has "$out" "REG=yes" "with the image's environment"
 
+# --- a pulled image sharing its bottom layers with a base already unpacked --------------
+python3 "$CAIRN_SRCDIR/tests/lib/make-image.py" family "$tmp/fam" v1 /bin/busybox >/dev/null
+skopeo copy --quiet --dest-tls-verify=false "oci:$tmp/fam:v1" "docker://$reg/test/fam-small:v1" >/dev/null 2>&1 &&
+        skopeo copy --quiet --dest-tls-verify=false "oci:$tmp/fam.big:v1" "docker://$reg/test/fam-big:v1" >/dev/null 2>&1
+ok $? "skopeo pushes two images sharing their two bottom layers"
+printf '((from %s/test/fam-small:v1) (shell /bin/sh -c) (run (shell "echo $FAM")))' "$reg" >fam-small.spec
+printf '((from %s/test/fam-big:v1) (shell /bin/sh -c) (run (shell "echo $FAM; cat /etc/one /etc/three /etc/five; ls /etc/doomed 2>&1 | grep -c No")))' "$reg" >fam-big.spec
+run_cmd "$CAIRN" build -f fam-small.spec ctx
+is_status 0 "a build pulls the small image"
+run_cmd "$CAIRN" build -f fam-big.spec ctx
+is_status 0 "a build pulls the big one"
+has "$out" "(5 layers; 2 already unpacked," "whose shared layers, known from its manifest, are not unpacked again"
+has "$out" "big
+one
+three
+five
+1" "and whose other three are, in order"
+
 # --- gzip, zstd and uncompressed layers ------------------------------------------------
 push codecs test/codecs:v1
 ok $? "skopeo pushes an image with a gzip, a zstd and an uncompressed layer"

@@ -96,8 +96,8 @@ elif kind == "ordered":
                  tar_bytes([("etc/third", R, b"third\n", "")])], env)
 elif kind == "family":
     # Two images sharing their two bottom layers, byte for byte (gzip
-    # without a timestamp): DIR is the small one, DIR.big has one more
-    # layer, which deletes a file of the first.
+    # without a timestamp): DIR is the small one, DIR.big has three more
+    # layers, the first of which deletes a file of the bottom one.
     def image_det(layers, env):
         global out
         diff_ids = ["sha256:" + hashlib.sha256(l).hexdigest() for l in layers]
@@ -114,10 +114,12 @@ elif kind == "family":
     l1 = tar_bytes(fam + [("etc", D, None, ""), ("etc/one", R, b"one\n", ""), ("etc/doomed", R, b"doomed\n", "")])
     l2 = tar_bytes([("etc/two", R, b"two\n", "")])
     l3 = tar_bytes([("etc/.wh.doomed", R, b"", ""), ("etc/three", R, b"three\n", "")])
+    l4 = tar_bytes([("etc/four", R, b"four\n", "")])
+    l5 = tar_bytes([("etc/five", R, b"five\n", "")])
     small_dir = out
     out = small_dir + ".big"
     os.makedirs(f"{out}/blobs/sha256", exist_ok=True)
-    big = image_det([l1, l2, l3], ["PATH=/bin", "FAM=big"])
+    big = image_det([l1, l2, l3, l4, l5], ["PATH=/bin", "FAM=big"])
     big["annotations"] = {"org.opencontainers.image.ref.name": tag}
     json.dump({"schemaVersion": 2, "manifests": [big]}, open(f"{out}/index.json", "w"))
     open(f"{out}/oci-layout", "w").write('{"imageLayoutVersion": "1.0.0"}')
