@@ -67,6 +67,12 @@ void cairn_ctr_clear(struct cairn_ctr *c)
         }
 }
 
+const char *cairn_ctr_namespace(const struct cairn_ctr *c)
+{
+        /* OBuilder's HCS backend uses containerd's default namespace. */
+        return c->namespace ? c->namespace : c->windows ? "default" : "cairn";
+}
+
 char **cairn_ctr_argv(const struct cairn_ctr *c, const char *const *args)
 {
         size_t n = 0;
@@ -77,7 +83,7 @@ char **cairn_ctr_argv(const struct cairn_ctr *c, const char *const *args)
         argv[k++] = cairn_xstrdup(c->ctr ? c->ctr : "ctr");
         if (c->address)
                 argv[k++] = cairn_xasprintf("--address=%s", c->address);
-        argv[k++] = cairn_xasprintf("--namespace=%s", c->namespace ? c->namespace : "default");
+        argv[k++] = cairn_xasprintf("--namespace=%s", cairn_ctr_namespace(c));
         for (size_t i = 0; i < n; i++) {
                 argv[k++] = cairn_xstrdup(args[i]);
                 if (i == 0 && strcmp(args[0], "snapshot") == 0 && c->snapshotter)

@@ -23,7 +23,7 @@
 struct cairn_ctr {
         char *ctr;            /* the ctr binary; "ctr" (from PATH) by default */
         char *address;        /* containerd's socket; NULL: ctr's own default */
-        char *namespace;      /* containerd namespace; "default", as OBuilder */
+        char *namespace;      /* NULL: "cairn", or for Windows "default", as OBuilder's HCS backend */
         char *snapshotter;    /* NULL: containerd's default */
         char *runtime;        /* NULL: ctr's default */
         char *platform;       /* images to pull: "linux/amd64", "windows/amd64" */
@@ -36,6 +36,9 @@ struct cairn_ctr {
          * mounted snapshot. */
         bool copy_in_container;
 };
+
+/* The containerd namespace c uses. */
+const char *cairn_ctr_namespace(const struct cairn_ctr *c);
 
 /* Set one "key=value" option (docs/containerd.md lists them). */
 int cairn_ctr_set_option(struct cairn_ctr *c, const char *opt, struct cairn_error **err);

@@ -215,7 +215,7 @@ static int fetch(const struct cairn_fetch_request *req, struct cairn_fetch_resul
                  * results built on it. */
                 cairn_error_prefix(err, "%s: is another store using containerd namespace \"%s\"? Give each store its "
                                    "own (--store-opt namespace=NAME)", key,
-                                   c->namespace ? c->namespace : "default");
+                                   cairn_ctr_namespace(c));
                 goto out;
         }
         struct cairn_error *e = NULL;

@@ -23,6 +23,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -323,9 +324,20 @@ static int delete_result(struct ctd_store *s, const char *id, const struct cairn
                 else
                         r = cairn_ctr_snapshot_rm(&s->ctr, snaps[i].key, err);
         }
-        if (r < 0 || (r = cairn_ctr_snapshot_rm(&s->ctr, committed, err)) < 0)
+        if (r < 0)
                 return r;
-        return cairn_rm_rf(dir, err);
+        /* The directory goes out of result/ first: a crash from here on
+         * leaves a temporary result, whose layerinfo tells recovery which
+         * snapshot to remove, never a result without its snapshot. */
+        _cleanup_free_ char *leaf = cairn_xasprintf("deleting-%s", id);
+        _cleanup_free_ char *tmp = sub(&s->pub, "result-tmp", leaf);
+        cairn_rm_rf(tmp, NULL);
+        bool moved = rename(dir, tmp) == 0;
+        if (!moved && errno != ENOENT)
+                return cairn_error_set_errno(err, errno, "cannot move \"%s\" out of the results", dir);
+        if ((r = cairn_ctr_snapshot_rm(&s->ctr, committed, err)) < 0)
+                return r;
+        return moved ? cairn_rm_rf(tmp, err) : 0;
 }
 
 static int ctd_delete(struct cairn_store *pub, const char *id, bool leaf, struct cairn_error **err)
@@ -428,45 +440,46 @@ static int ctd_layers(struct cairn_store *pub, const char *id, char ***ret, bool
 }
 
 /*
- * Snapshots of cairn's (or OBuilder's) that no result stands for: a crash
- * between containerd and the store, or a store emptied by hand.  Removed
- * leaves first (OBuilder PR 209's orphaned bases, and the rest).  Only run
- * when no other process uses the store -- and one containerd namespace
- * must not be shared by two stores.
+ * Base snapshots whose result is gone (OBuilder PR 209's orphaned bases):
+ * obuilder-base-ID-committed with no result/ID and nothing built on it.
+ * Other keys are left alone: a namespace shared with another store (which
+ * it should not be) keeps that store's steps.
  */
 static void reclaim_orphans(struct ctd_store *s)
 {
-        for (int pass = 0; pass < 1000; pass++) {
-                struct cairn_ctr_snapshot *v = NULL;
-                size_t n = 0;
-                if (cairn_ctr_snapshots(&s->ctr, &v, &n, NULL) < 0)
-                        return;
-                unsigned removed = 0;
-                for (size_t i = 0; i < n; i++) {
-                        const char *key = v[i].key;
-                        if (strncmp(key, "obuilder-", 9) != 0 && strncmp(key, "cairn-", 6) != 0)
-                                continue;
-                        bool has_child = false;
-                        for (size_t j = 0; j < n && !has_child; j++)
-                                has_child = strcmp(v[j].parent, key) == 0;
-                        if (has_child)
-                                continue;
-                        _cleanup_free_ char *id = id_of_committed(key);
-                        if (id) {
-                                _cleanup_free_ char *dir = sub(&s->pub, "result", id);
-                                if (access(dir, F_OK) == 0)
-                                        continue;
-                        } else if (strcmp(v[i].kind, "Committed") == 0) {
-                                continue;
-                        }
-                        cairn_warn("removing snapshot \"%s\", which no result of the store stands for", key);
-                        if (cairn_ctr_snapshot_rm(&s->ctr, key, NULL) >= 0)
-                                removed++;
-                }
-                cairn_ctr_snapshots_free(v, n);
-                if (!removed)
-                        return;
+        struct cairn_ctr_snapshot *v = NULL;
+        size_t n = 0;
+        if (cairn_ctr_snapshots(&s->ctr, &v, &n, NULL) < 0)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                const char *key = v[i].key;
+                if (strncmp(key, "obuilder-base-", 14) != 0)
+                        continue;
+                bool has_child = false;
+                for (size_t j = 0; j < n && !has_child; j++)
+                        has_child = strcmp(v[j].parent, key) == 0;
+                _cleanup_free_ char *id = id_of_committed(key);
+                if (has_child || !id)
+                        continue;
+                _cleanup_free_ char *dir = sub(&s->pub, "result", id);
+                if (access(dir, F_OK) == 0)
+                        continue;
+                cairn_warn("removing snapshot \"%s\": its base result is gone", key);
+                cairn_ctr_snapshot_rm(&s->ctr, key, NULL);
         }
+        cairn_ctr_snapshots_free(v, n);
+}
+
+/* Whether container id is one of a cairn process that is gone:
+ * cairn-run-PID-N-RANDOM. */
+static bool dead_run(const char *id)
+{
+        if (strncmp(id, "obuilder-run-", 13) == 0)
+                return true;
+        if (strncmp(id, "cairn-run-", 10) != 0)
+                return false;
+        long pid = strtol(id + 10, NULL, 10);
+        return pid <= 0 || (kill((pid_t) pid, 0) < 0 && errno == ESRCH);
 }
 
 /* After a crash (the store idle): containers of runs that never finished,
@@ -483,7 +496,7 @@ static void recover(struct cairn_store *pub)
         }
         char *save = NULL;
         for (char *id = out ? strtok_r(out, "\n", &save) : NULL; id; id = strtok_r(NULL, "\n", &save)) {
-                if (strncmp(id, "cairn-run-", 10) != 0 && strncmp(id, "obuilder-run-", 13) != 0)
+                if (!dead_run(id))
                         continue;
                 cairn_warn("removing container \"%s\", left over from an earlier run", id);
                 cairn_ctr(&s->ctr, NULL, NULL, "task", "delete", "--force", id, NULL);
@@ -498,8 +511,17 @@ static void recover(struct cairn_store *pub)
                         continue;
                 _cleanup_free_ char *dir = cairn_path_join(tmp, de->d_name);
                 struct cairn_layerinfo li = { 0 };
-                if (cairn_layerinfo_load(dir, &li, NULL) > 0)
+                if (cairn_layerinfo_load(dir, &li, NULL) > 0) {
+                        /* A step committed but not published, or a result
+                         * being deleted: its committed snapshot goes too,
+                         * unless a published result stands for it. */
+                        _cleanup_free_ char *committed = cairn_xasprintf("%s-committed", li.snapshot_key);
+                        _cleanup_free_ char *id = id_of_committed(committed);
+                        _cleanup_free_ char *published = id ? sub(pub, "result", id) : NULL;
+                        if (!published || access(published, F_OK) < 0)
+                                snapshot_rm_quiet(&s->ctr, committed);
                         snapshot_rm_quiet(&s->ctr, li.snapshot_key);
+                }
                 cairn_layerinfo_clear(&li);
         }
         if (d)
