@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -64,6 +65,10 @@ static int child(void *arg)
         int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (null < 0 || dup2(null, 0) < 0 || dup2(s->outfd, 1) < 0 || dup2(s->errfd, 2) < 0)
                 _exit(127);
+        /* dup2 onto itself (cairn started with 0-2 closed) keeps
+         * O_CLOEXEC; the child must keep its standard descriptors. */
+        for (int fd = 0; fd < 3; fd++)
+                fcntl(fd, F_SETFD, 0);
         if (p->child_setup) {
                 int r = p->child_setup(p->setup_userdata);
                 if (r) {
@@ -156,13 +161,20 @@ int cairn_process_run(const struct cairn_process *p, int *ret_status, struct cai
                 { errp[0], POLLIN, 0 },
                 { pidfd, POLLIN, 0 },
         };
-        bool cancelled = false, exited = false;
+        bool exited = false;
+        struct timespec last_cancel = { 0, 0 };
         char chunk[65536];
         for (;;) {
-                if (p->cancel && *p->cancel && !cancelled) {
-                        cancelled = true;
-                        if (p->on_cancel)
+                /* Asked again every second until the child is gone: the
+                 * first request can come too early to take (a container
+                 * whose task does not exist yet). */
+                if (p->cancel && *p->cancel && p->on_cancel && !exited) {
+                        struct timespec now;
+                        clock_gettime(CLOCK_MONOTONIC, &now);
+                        if (last_cancel.tv_sec == 0 || now.tv_sec - last_cancel.tv_sec >= 1) {
+                                last_cancel = now;
                                 p->on_cancel(p->cancel_userdata);
+                        }
                 }
                 if (fds[0].fd < 0 && fds[1].fd < 0)
                         break;

@@ -520,7 +520,8 @@ out:
 
 struct base_arg {
         const char *from;
-        const char *const *have_layers;   /* what the base it starts from holds */
+        const char *built_on;             /* the base it starts from, or NULL */
+        const char *const *have_layers;   /* what that base holds */
 };
 
 static void base_log(const char *line, void *ud)
@@ -558,11 +559,14 @@ static int save_base_env(const char *dir, char *const *env, struct cairn_error *
  * (its name, manifest digest and layers).  OBuilder keys a base by the
  * (from ...) string alone; this records what that string resolved to.  Not
  * part of any ID, and OBuilder ignores the file. */
-static int save_base_image(const char *dir, const char *from, const struct cairn_fetch_result *res,
+static int save_base_image(const char *dir, const char *from, const char *built_on, const struct cairn_fetch_result *res,
                            struct cairn_error **err)
 {
         json_t *j = json_object();
         json_object_set_new(j, "from", json_string(from));
+        /* The base it shares its bottom layers with (its parent). */
+        if (built_on)
+                json_object_set_new(j, "built_on", json_string(built_on));
         json_object_set_new(j, "image", json_string(res->image ? res->image : ""));
         json_object_set_new(j, "digest", json_string(res->digest ? res->digest : ""));
         json_t *layers = json_array();
@@ -595,7 +599,7 @@ static int fetch_base(const struct run *R, struct cairn_store_build *b, const st
         if (r >= 0)
                 r = save_base_env(b->dir, res.env, err);
         if (r >= 0)
-                r = save_base_image(b->dir, a->from, &res, err);
+                r = save_base_image(b->dir, a->from, a->built_on, &res, err);
         cairn_fetch_result_clear(&res);
         return r;
 }
@@ -749,16 +753,39 @@ static int get_base(const struct run *R, const char *from, struct ctx *c, char o
         emit(R, CAIRN_LOG_HEADING, "%s", cairn_buf_str(&h));
         cairn_buf_release(&h);
         cairn_base_id(from, out_id);
-        struct base_arg a = { from, NULL };
+        struct base_arg a = { from, NULL, NULL };
         char prefix[65] = "";
         char **layers = NULL, **have = NULL;
         char *dir = NULL;
-        if (R->e->store->ops->result(R->e->store, out_id, &dir, NULL) <= 0 && R->e->fetcher->resolve)
+        if (R->e->store->ops->result(R->e->store, out_id, &dir, NULL) > 0) {
+                /* A base that shares another's layers keeps that one as its
+                 * parent, also when its row must be recorded again. */
+                json_t *j = cairn_result_json_load(dir, "image.json");
+                const char *on = json_string_value(json_object_get(j, "built_on"));
+                if (on && strlen(on) == 64)
+                        snprintf(prefix, sizeof(prefix), "%s", on);
+                json_decref(j);
+        } else if (R->e->fetcher->resolve) {
                 find_prefix_base(R, from, out_id, prefix, &layers, &have);
+        }
         free(dir);
         dir = NULL;
+        a.built_on = *prefix ? prefix : NULL;
         a.have_layers = (const char *const *) have;
         int r = get_or_build(R, *prefix ? prefix : NULL, out_id, fetch_base, &a, NULL, err);
+        if (r < 0 && have && R->e->store->ops->result(R->e->store, prefix, &dir, NULL) <= 0) {
+                /* The base it was to share went (pruned) before it could be
+                 * used: unpack every layer. */
+                if (err) {
+                        cairn_error_free(*err);
+                        *err = NULL;
+                }
+                a.built_on = NULL;
+                a.have_layers = NULL;
+                r = get_or_build(R, NULL, out_id, fetch_base, &a, NULL, err);
+        }
+        free(dir);
+        dir = NULL;
         cairn_strv_free(layers);
         cairn_strv_free(have);
         if (r < 0)

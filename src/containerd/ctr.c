@@ -60,6 +60,8 @@ int cairn_ctr_set_option(struct cairn_ctr *c, const char *opt, struct cairn_erro
 
 void cairn_ctr_clear(struct cairn_ctr *c)
 {
+        free(c->cni_state_dir);
+        c->cni_state_dir = NULL;
         for (size_t i = 0; i < CAIRN_ARRAY_SIZE(options); i++) {
                 char **field = (char **) ((char *) c + options[i].offset);
                 free(*field);

@@ -29,6 +29,7 @@ struct cairn_ctr {
         char *platform;       /* images to pull: "linux/amd64", "windows/amd64" */
         char *cni_conf_dir;   /* Linux: CNI config for (network host); NULL: share the host's network */
         char *hcn_namespace;  /* Windows: the `hcn-namespace create|delete` tool */
+        char *cni_state_dir;  /* Linux: the CNI plugins' state (/var/lib/cni), kept by the store */
         bool windows;         /* HCS: windows-layer snapshots, Windows OCI configs */
         /* copy=container: copies go through a tar extracted in the
          * container, as they must on Windows (a way to test that path on

@@ -132,7 +132,7 @@ static int run(const struct cairn_sandbox_config *cfg, int *ret_status, struct c
                 return cairn_error_set_errno(err, errno, "cannot create a directory for the container's config");
         _cleanup_free_ char *hosts = cairn_path_join(tmp, "hosts");
         _cleanup_free_ char *config_path = cairn_path_join(tmp, "config.json");
-        _cleanup_free_ char *cni_state = cairn_path_join(tmp, "cni");
+        _cleanup_free_ char *cni_state = c->cni_state_dir ? cairn_xstrdup(c->cni_state_dir) : cairn_path_join(tmp, "cni");
         _cleanup_free_ char *netns = NULL;
         _cleanup_free_ char *config = NULL;
         struct cairn_layerinfo li = { 0 };

@@ -553,6 +553,10 @@ static int open_kind(const char *root, const char *const *options, bool windows,
         if (r >= 0)
                 r = cairn_store_prepare(&s->pub, dirs, CAIRN_ARRAY_SIZE(dirs), temp_dirs, CAIRN_ARRAY_SIZE(temp_dirs),
                                         recover, err);
+        /* One IPAM state for every run of the store, so that two steps at
+         * once are not given the same address. */
+        if (r >= 0)
+                s->ctr.cni_state_dir = cairn_path_join(s->pub.state_dir, "cni");
         if (r < 0) {
                 s->pub.ops->close(&s->pub);
                 return r;

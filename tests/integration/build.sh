@@ -502,6 +502,7 @@ has "$out" "$big_base" "the big image's base is a result"
 run_cmd "$CAIRN" inspect "$big_base"
 has "$out" "\"parent\": \"$small_base\"" "built on the small image's base"
 has "$out" '"image": "fam-big"' "yet it names its own image"
+has "$out" "\"built_on\": \"$small_base\"" "and the base it shares layers with"
 run_cmd "$CAIRN" build -f fam-small.spec ctx2
 has "$out" "small
 doomed hosts one two " "the small image's base is unchanged"
