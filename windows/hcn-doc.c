@@ -157,6 +157,14 @@ int cairn_hcn_parse_network(const char *json, struct cairn_hcn_network *ret, str
                 if (n.subnet)
                         break;
         }
+        /* HNS's version 1 documents (what PowerShell's Get-HnsNetwork
+         * shows): Subnets[]{AddressPrefix, GatewayAddress}. */
+        json_t *v1 = json_array_get(json_object_get(j, "Subnets"), 0);
+        if (!n.subnet && v1) {
+                n.subnet = dup_or_null(json_object_get(v1, "AddressPrefix"));
+                free(n.gateway);
+                n.gateway = dup_or_null(json_object_get(v1, "GatewayAddress"));
+        }
         json_decref(j);
         *ret = n;
         return 0;

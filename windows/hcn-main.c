@@ -19,7 +19,7 @@
 #include "base/error.h"
 #include "hcn.h"
 
-#define DEFAULT_CNI_CONF "C:\\etc\\cni\\net.d\\0-containerd-nat.conf"
+#define DEFAULT_CNI_CONF "C:\\Program Files\\containerd\\cni\\conf\\0-containerd-nat.conf"
 
 static const char usage[] =
         "Usage: cairn-hcn namespace create | namespace delete GUID | namespace list\n"

@@ -81,6 +81,14 @@ static void test_documents(void)
                    !n.subnet && !n.gateway && !cairn_hcn_network_is_nat(&n, NULL),
            "a network without IPAM has no subnet and is not NAT");
         cairn_hcn_network_clear(&n);
+        ok(cairn_hcn_parse_network("{\"Name\":\"nat\",\"Type\":\"nat\",\"Subnets\":[{\"AddressPrefix\":\"172.17.32.0/20\","
+                                   "\"GatewayAddress\":\"172.17.32.1\"}]}",
+                                   &n, &err) == 0,
+           "a version 1 document (as Get-HnsNetwork shows)");
+        is_str(n.subnet, "172.17.32.0/20", "its AddressPrefix is the subnet");
+        is_str(n.gateway, "172.17.32.1", "its GatewayAddress the gateway");
+        ok(cairn_hcn_network_is_nat(&n, NULL), "type nat in lower case is NAT");
+        cairn_hcn_network_clear(&n);
         ok(cairn_hcn_parse_network("[1]", &n, &err) == -EINVAL, "a network document must be an object");
         cairn_error_free(err);
         err = NULL;
