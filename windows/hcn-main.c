@@ -47,18 +47,9 @@ static int bad_usage(const char *what)
         return 2;
 }
 
-static wchar_t *wide(const char *s)
-{
-        int n = MultiByteToWideChar(CP_UTF8, 0, s, -1, NULL, 0);
-        wchar_t *w = cairn_xmalloc((size_t) (n > 0 ? n : 1) * sizeof(wchar_t));
-        if (n <= 0 || !MultiByteToWideChar(CP_UTF8, 0, s, -1, w, n))
-                w[0] = 0;
-        return w;
-}
-
 static char *read_small_file(const char *path, size_t *ret_len)
 {
-        wchar_t *w = wide(path);
+        wchar_t *w = cairn_win_wide(path);
         HANDLE f = CreateFileW(w, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
                                OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
         free(w);
@@ -79,7 +70,7 @@ static char *read_small_file(const char *path, size_t *ret_len)
 static int write_atomic(const char *path, const char *data, struct cairn_error **err)
 {
         char *tmp = cairn_xasprintf("%s.tmp-%lu", path, (unsigned long) GetCurrentProcessId());
-        wchar_t *wtmp = wide(tmp), *wpath = wide(path);
+        wchar_t *wtmp = cairn_win_wide(tmp), *wpath = cairn_win_wide(path);
         int r = 0;
         HANDLE f = CreateFileW(wtmp, GENERIC_WRITE, 0, NULL, CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
         if (f == INVALID_HANDLE_VALUE) {

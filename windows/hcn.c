@@ -26,7 +26,7 @@ struct cairn_hcn {
         close_fn close_namespace, close_network;
 };
 
-static wchar_t *to_wide(const char *s)
+wchar_t *cairn_win_wide(const char *s)
 {
         int n = MultiByteToWideChar(CP_UTF8, 0, s, -1, NULL, 0);
         wchar_t *w = cairn_xmalloc((size_t) (n > 0 ? n : 1) * sizeof(wchar_t));
@@ -148,7 +148,7 @@ int cairn_hcn_namespace_create(struct cairn_hcn *h, char **ret_guid, struct cair
         GUID zero = { 0 };
         void *ns = NULL;
         PWSTR record = NULL;
-        wchar_t *settings = to_wide(CAIRN_HCN_NAMESPACE_SETTINGS);
+        wchar_t *settings = cairn_win_wide(CAIRN_HCN_NAMESPACE_SETTINGS);
         HRESULT hr = h->create_namespace(&zero, settings, &ns, &record);
         free(settings);
         if (FAILED(hr))
@@ -156,7 +156,7 @@ int cairn_hcn_namespace_create(struct cairn_hcn *h, char **ret_guid, struct cair
         free(take(record));
         PWSTR props = NULL;
         record = NULL;
-        wchar_t *query = to_wide(CAIRN_HCN_QUERY);
+        wchar_t *query = cairn_win_wide(CAIRN_HCN_QUERY);
         hr = h->query_namespace(ns, query, &props, &record);
         free(query);
         h->close_namespace(ns);
@@ -190,7 +190,7 @@ int cairn_hcn_namespace_delete(struct cairn_hcn *h, const char *guid, struct cai
 static int enumerate(enumerate_fn fn, const char *what, char ***ret, struct cairn_error **err)
 {
         PWSTR list = NULL, record = NULL;
-        wchar_t *query = to_wide(CAIRN_HCN_QUERY);
+        wchar_t *query = cairn_win_wide(CAIRN_HCN_QUERY);
         HRESULT hr = fn(query, &list, &record);
         free(query);
         if (FAILED(hr)) {
@@ -233,7 +233,7 @@ int cairn_hcn_network_list(struct cairn_hcn *h, struct cairn_hcn_network **ret, 
                 }
                 free(take(record));
                 record = NULL;
-                wchar_t *query = to_wide(CAIRN_HCN_QUERY);
+                wchar_t *query = cairn_win_wide(CAIRN_HCN_QUERY);
                 hr = h->query_network(net, query, &props, &record);
                 free(query);
                 h->close_network(net);

@@ -11,11 +11,15 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <wchar.h>
 
 #include "base/error.h"
 #include "hcn-doc.h"
 
 struct cairn_hcn;
+
+/* UTF-8 to a new UTF-16 string (free()), as the Windows API takes. */
+wchar_t *cairn_win_wide(const char *s);
 
 int cairn_hcn_open(struct cairn_hcn **ret, struct cairn_error **err);
 void cairn_hcn_close(struct cairn_hcn *h);
