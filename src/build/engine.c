@@ -1092,7 +1092,9 @@ static int copy_in_container(const struct run *R, struct cairn_store_build *b, c
         static const char *const win_env[] = { "PATH=C:\\Windows\\System32;C:\\Windows", NULL };
         static const char *const lx_argv[] = { "tar", "-xf", "/cairn-copy/data.tar", "-C", "/", NULL };
         static const char *const lx_env[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-        char dir[] = "/tmp/cairn-copy-XXXXXX";
+        /* Beside the step's result, so the store's recovery wipes what a
+         * crash leaves. */
+        _cleanup_free_ char *dir = cairn_path_join(b->dir, ".copy-XXXXXX");
         if (!mkdtemp(dir))
                 return cairn_error_set_errno(err, errno, "cannot create a directory for the copy's tar");
         _cleanup_free_ char *tar = cairn_path_join(dir, "data.tar");

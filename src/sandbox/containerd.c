@@ -127,7 +127,10 @@ static int run(const struct cairn_sandbox_config *cfg, int *ret_status, struct c
         _cleanup_free_ char *id = cairn_xasprintf("cairn-run-%d-%lu-%lx", (int) getpid(),
                                                   __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED),
                                                   (unsigned long) (now.tv_nsec ^ now.tv_sec));
-        char tmp[] = "/tmp/cairn-ctr-XXXXXX";
+        /* In the step's temporary result when there is one, so that what
+         * a crash leaves is wiped by the store's recovery. */
+        _cleanup_free_ char *tmp = cfg->result_dir ? cairn_path_join(cfg->result_dir, ".run-XXXXXX")
+                                                   : cairn_xstrdup("/tmp/cairn-ctr-XXXXXX");
         if (!mkdtemp(tmp))
                 return cairn_error_set_errno(err, errno, "cannot create a directory for the container's config");
         _cleanup_free_ char *hosts = cairn_path_join(tmp, "hosts");
