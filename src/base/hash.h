@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* SHA-256 (OpenSSL's libcrypto), as lowercase hex: the form of every cairn ID. */
+/* SHA-256 as lowercase hex: the form of every cairn ID.  The digest is
+ * OpenSSL's libcrypto (sha256-openssl.c), or Windows' CNG
+ * (windows/sha256-bcrypt.c). */
 #ifndef CAIRN_BASE_HASH_H
 #define CAIRN_BASE_HASH_H
 
@@ -8,7 +10,7 @@
 #define CAIRN_SHA256_HEX_LEN 64
 
 struct cairn_sha256 {
-        void *ctx;   /* EVP_MD_CTX */
+        void *ctx;   /* the backend's: an EVP_MD_CTX, or a CNG hash */
 };
 
 void cairn_sha256_init(struct cairn_sha256 *h);
@@ -17,6 +19,8 @@ void cairn_sha256_update(struct cairn_sha256 *h, const void *data, size_t len);
 void cairn_sha256_final_hex(struct cairn_sha256 *h, char out[CAIRN_SHA256_HEX_LEN + 1]);
 /* One-shot. */
 void cairn_sha256_hex(const void *data, size_t len, char out[CAIRN_SHA256_HEX_LEN + 1]);
+/* len bytes as 2 * len lowercase hex digits and a NUL. */
+void cairn_hex_encode(const unsigned char *data, size_t len, char *out);
 /* Whether s is exactly 64 lowercase hex digits. */
 int cairn_is_sha256_hex(const char *s);
 

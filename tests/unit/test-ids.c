@@ -1,36 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Step IDs and copy manifests against the values published in the OBuilder
- * reference (section 2) and OBuilder's manifest test cases. */
-#include <errno.h>
-#include <fcntl.h>
+/* Step IDs against the values published in the OBuilder reference
+ * (section 2).  Portable: also built for Windows and run under wine. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "base/hash.h"
+#include "base/strbuf.h"
 #include "build/ids.h"
 #include "build/manifest.h"
 #include "tap.h"
-
-static char tmpdir[] = "/tmp/cairn-test-ids-XXXXXX";
-
-static void write_file(const char *rel, const char *content)
-{
-        char path[512];
-        snprintf(path, sizeof(path), "%s/%s", tmpdir, rel);
-        FILE *f = fopen(path, "w");
-        fputs(content, f);
-        fclose(f);
-}
-
-static void mk(const char *rel)
-{
-        char path[512];
-        snprintf(path, sizeof(path), "%s/%s", tmpdir, rel);
-        mkdir(path, 0755);
-}
 
 static void test_base_ids(void)
 {
@@ -102,179 +81,40 @@ static void test_run_ids(void)
         cairn_buf_release(&mach);
 }
 
-static struct cairn_manifest *manifest(struct cairn_hasher *h, struct cairn_arena *a, const char *src,
-                                       const char *const *exclude, size_t n_exclude, char **ret_sexp,
-                                       char **ret_err)
+/* Copy IDs from manifests made by hand (the filesystem side is in
+ * test-manifest.c): the reference 2.3 serialisation, here and on Windows. */
+static void test_copy_ids(void)
 {
-        struct cairn_manifest *m = NULL;
-        struct cairn_error *err = NULL;
-        *ret_sexp = *ret_err = NULL;
-        if (cairn_manifest_generate(h, a, tmpdir, src, exclude, n_exclude, &m, &err) < 0) {
-                *ret_err = strdup(err->message);
-                cairn_error_free(err);
-                return NULL;
-        }
-        struct cairn_buf b = CAIRN_BUF_INIT;
-        cairn_sexp_print_mach(&b, cairn_manifest_to_sexp(a, m));
-        *ret_sexp = cairn_buf_steal(&b, NULL);
-        return m;
-}
-
-static void manifest_is(struct cairn_hasher *h, const char *src, const char *const *exclude, size_t n,
-                        const char *expected, const char *name)
-{
-        struct cairn_arena *a = cairn_arena_new();
-        char *s, *e;
-        manifest(h, a, src, exclude, n, &s, &e);
-        if (!is_str(s, expected, "manifest: %s", name) && e)
-                tap_diag("error: %s", e);
-        free(s);
-        free(e);
-        cairn_arena_free(a);
-}
-
-static void manifest_fails(struct cairn_hasher *h, const char *src, const char *expected, const char *name)
-{
-        struct cairn_arena *a = cairn_arena_new();
-        char *s, *e;
-        manifest(h, a, src, NULL, 0, &s, &e);
-        is_str(e, expected, "manifest error: %s", name);
-        free(s);
-        free(e);
-        cairn_arena_free(a);
-}
-
-static void test_manifest(void)
-{
-        if (!mkdtemp(tmpdir)) {
-                ok(0, "mkdtemp");
-                return;
-        }
         char hf[65], h2[65];
         cairn_sha256_hex("file-data", 9, hf);
         cairn_sha256_hex("file2-data", 10, h2);
-        write_file("file", "file-data");
-        char link[600];
-        snprintf(link, sizeof(link), "%s/link", tmpdir);
-        symlink("/root", link);
-        mk("dir1");
-        mk("dir1/dir2");
-        write_file("dir1/dir2/file2", "file2-data");
-        struct cairn_hasher *h = cairn_hasher_new(4);
-
-        char exp[1024];
-        snprintf(exp, sizeof(exp), "(File(file %s))", hf);
-        manifest_is(h, "file", NULL, 0, exp, "file");
-        manifest_is(h, "./file", NULL, 0, exp, "./file");
-        manifest_is(h, "/file", NULL, 0, exp, "/file");
-        manifest_fails(h, "file2", "Source path \"file2\" not found", "missing");
-        manifest_fails(h, "file/file2", "Not a directory: file (in \"file/file2\")", "a file used as a directory");
-        manifest_fails(h, "../file", "Can't use .. in source paths! (in \"../file\")", "..");
-        manifest_fails(h, "dir1/../file", "Can't use .. in source paths! (in \"dir1/../file\")", ".. in the middle");
-        manifest_is(h, "link", NULL, 0, "(Symlink(link /root))", "a symlink is not followed");
-        manifest_fails(h, "link/file", "Not a regular file: link (in \"link/file\")", "a path through a symlink");
-        snprintf(exp, sizeof(exp), "(File(dir1/dir2/file2 %s))", h2);
-        manifest_is(h, "dir1/dir2/file2", NULL, 0, exp, "a nested file keeps its path");
-        manifest_is(h, "dir1//./dir2/file2", NULL, 0, exp, "empty and . components are dropped");
-        snprintf(exp, sizeof(exp), "(Dir(dir1((Dir(dir1/dir2((File(dir1/dir2/file2 %s))))))))", h2);
-        manifest_is(h, "dir1", NULL, 0, exp, "a directory");
-        snprintf(exp, sizeof(exp),
-                 "(Dir(\"\"((Dir(dir1((Dir(dir1/dir2((File(dir1/dir2/file2 %s))))))))(File(file %s))(Symlink(link /root)))))",
-                 h2, hf);
-        manifest_is(h, ".", NULL, 0, exp, ". is the whole source root, children sorted");
-        manifest_is(h, "", NULL, 0, exp, "\"\" is the whole source root");
-        const char *ex[] = { "file", "dir1" };
-        manifest_is(h, "", ex, 2, "(Dir(\"\"((Symlink(link /root)))))", "excludes apply to children");
-
-        char fifo[600];
-        snprintf(fifo, sizeof(fifo), "%s/dir1/fifo", tmpdir);
-        mkfifo(fifo, 0644);
-        manifest_fails(h, "dir1", "Unsupported file type for \"dir1/fifo\"", "a fifo inside a directory");
-        manifest_fails(h, "dir1/fifo", "Not a regular file: dir1/fifo (in \"dir1/fifo\")", "a fifo as the source");
-        unlink(fifo);
-        cairn_hasher_free(h);
-}
-
-static void test_hash_cache(void)
-{
-        mk("many");
-        for (int i = 0; i < 300; i++) {
-                char rel[64], content[64];
-                snprintf(rel, sizeof(rel), "many/f%03d", i);
-                snprintf(content, sizeof(content), "content %d", i);
-                write_file(rel, content);
-        }
-        struct cairn_hasher *h = cairn_hasher_new(4);
-        struct cairn_arena *a = cairn_arena_new();
-        char *s1, *s2, *e;
-        manifest(h, a, "many", NULL, 0, &s1, &e);
-        is_int(cairn_hasher_files_hashed(h), 300, "300 files hashed (in parallel)");
-        manifest(h, a, "many", NULL, 0, &s2, &e);
-        is_int(cairn_hasher_files_hashed(h), 300, "the second manifest of the same tree reads no file again");
-        is_str(s2, s1, "and gives the same manifest");
-        char want[65];
-        cairn_sha256_hex("content 7", 9, want);
-        char needle[128];
-        snprintf(needle, sizeof(needle), "(File(many/f007 %s))", want);
-        has_str(s1, needle, "a file's hash is the hash of its contents");
-        /* A changed file is hashed again. */
-        sleep(0);
-        write_file("many/f007", "changed!!");
-        free(s2);
-        manifest(h, a, "many", NULL, 0, &s2, &e);
-        is_int(cairn_hasher_files_hashed(h), 301, "a changed file is hashed again");
-        ok(strcmp(s1, s2) != 0, "and the manifest changes");
-        free(s1);
-        free(s2);
-        cairn_arena_free(a);
-        cairn_hasher_free(h);
-}
-
-static void test_copy_ids(void)
-{
-        struct cairn_hasher *h = cairn_hasher_new(2);
-        struct cairn_arena *a = cairn_arena_new();
-        char *s, *e;
-        struct cairn_manifest *items[2];
-        items[0] = manifest(h, a, "file", NULL, 0, &s, &e);
-        free(s);
-        items[1] = manifest(h, a, "dir1", NULL, 0, &s, &e);
-        free(s);
+        struct cairn_manifest file = { .kind = CAIRN_MANIFEST_FILE, .path = "file" };
+        struct cairn_manifest file2 = { .kind = CAIRN_MANIFEST_FILE, .path = "dir1/dir2/file2" };
+        memcpy(file.hash, hf, sizeof(hf));
+        memcpy(file2.hash, h2, sizeof(h2));
+        struct cairn_manifest *in_dir2[] = { &file2 };
+        struct cairn_manifest dir2 = { .kind = CAIRN_MANIFEST_DIR, .path = "dir1/dir2", .children = in_dir2, .n_children = 1 };
+        struct cairn_manifest *in_dir1[] = { &dir2 };
+        struct cairn_manifest dir1 = { .kind = CAIRN_MANIFEST_DIR, .path = "dir1", .children = in_dir1, .n_children = 1 };
+        struct cairn_manifest *items[] = { &file, &dir1 };
         struct cairn_spec_user u = { .uid = 1000, .gid = 1000 };
-        char id[65], id2[65];
+        char id[65], want[65], exp[1024];
         struct cairn_buf mach = CAIRN_BUF_INIT;
-        cairn_copy_id("BASEID", &u, true, items, 2, "/src/", id, &mach);
-        char hf[65], h2[65], exp[1024];
-        cairn_sha256_hex("file-data", 9, hf);
-        cairn_sha256_hex("file2-data", 10, h2);
+        cairn_copy_id("BASEID", &u, true, items, 2, "C:/Users/x/", id, &mach);
         snprintf(exp, sizeof(exp),
                  "((base BASEID)(user((uid 1000)(gid 1000)))(op(Copy_items(((File(file %s))"
-                 "(Dir(dir1((Dir(dir1/dir2((File(dir1/dir2/file2 %s)))))))))/src/))))",
+                 "(Dir(dir1((Dir(dir1/dir2((File(dir1/dir2/file2 %s)))))))))C:/Users/x/))))",
                  hf, h2);
         is_str(cairn_buf_str(&mach), exp, "reference 2.3: the copy-items key serialisation");
-        char want[65];
         cairn_sha256_hex(mach.data, mach.len, want);
         is_str(id, want, "the copy ID is the hash of that text");
-        cairn_buf_reset(&mach);
-        cairn_copy_id("BASEID", &u, false, items, 1, "/src/./x", id2, &mach);
-        snprintf(exp, sizeof(exp), "((base BASEID)(user((uid 1000)(gid 1000)))(op(Copy_item((File(file %s))/src/./x))))",
-                 hf);
-        is_str(cairn_buf_str(&mach), exp, "a single item keeps the unnormalised destination");
         cairn_buf_release(&mach);
-        cairn_arena_free(a);
-        cairn_hasher_free(h);
 }
 
 int main(void)
 {
         test_base_ids();
         test_run_ids();
-        test_manifest();
-        test_hash_cache();
         test_copy_ids();
-        char cmd[600];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-        if (system(cmd) != 0)
-                tap_diag("could not remove %s", tmpdir);
         return tap_done();
 }

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What mingw-w64 lacks of POSIX, in one place (as git's compat/), for the
+ * sources the Windows build shares with the native one.
+ */
+#ifndef CAIRN_BASE_COMPAT_H
+#define CAIRN_BASE_COMPAT_H
+
+#include <fcntl.h>
+
+#ifdef _WIN32
+/* Windows handles are not inherited unless asked, and there is no
+ * controlling terminal to take. */
+#ifndef O_CLOEXEC
+#define O_CLOEXEC 0
+#endif
+#ifndef O_NOCTTY
+#define O_NOCTTY 0
+#endif
+/* Files are read as bytes, not text with CR LF turned into LF. */
+#define CAIRN_O_BINARY O_BINARY
+#else
+#define CAIRN_O_BINARY 0
+#endif
+
+#endif

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The unit tests that are built for Windows too (the spec language, the
+# Dockerfile export, step IDs), run under wine: one TAP stream, renumbered.
+#   CAIRN_WINDOWS_BUILD   the cross build (default build-windows)
+set -u
+: "${CAIRN_SRCDIR:?source tree}"
+. "$CAIRN_SRCDIR/tests/lib/tap.sh"
+build=${CAIRN_WINDOWS_BUILD:-$CAIRN_SRCDIR/build-windows}
+WINE=${WINE:-/usr/lib/wine/wine64}
+[ -x "$WINE" ] || need "needs wine64"
+[ -f "$build/windows/test-spec.exe" ] || need "needs the Windows build (make windows)"
+tmp=$(mktemp -d /tmp/cairn-wine-unit.XXXXXX)
+export WINEPREFIX=$tmp/prefix WINEDEBUG=-all
+trap 'WINEPREFIX=$tmp/prefix /usr/lib/wine/wineserver64 -k 2>/dev/null; rm -rf "$tmp"' EXIT
+"$WINE" wineboot --init >/dev/null 2>&1
+for t in sexp spec dockerfile ids; do
+        timeout 300 "$WINE" "$build/windows/test-$t.exe" | tr -d '\r' >"$tmp/$t.tap"
+        status=${PIPESTATUS[0]}
+        while IFS= read -r line; do
+                case $line in
+                "ok "*) ok 0 "test-$t.exe: ${line#ok * - }" ;;
+                "not ok "*) ok 1 "test-$t.exe: ${line#not ok * - }" ;;
+                "#"*) echo "$line" ;;
+                esac
+        done <"$tmp/$t.tap"
+        grep -q '^1\.\.[1-9]' "$tmp/$t.tap"
+        ok $(( $? || status != 0 )) "test-$t.exe ran to its end under wine (exit status $status)"
+done
+tap_done
