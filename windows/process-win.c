@@ -224,6 +224,11 @@ out:
         return r;
 }
 
+int cairn_process_exit_code(int status)
+{
+        return status;
+}
+
 const char *cairn_process_status_string(int status, char *buf, size_t size)
 {
         unsigned long code = (unsigned long) (unsigned int) status;

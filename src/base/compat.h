@@ -19,6 +19,17 @@
 #endif
 /* Files are read as bytes, not text with CR LF turned into LF. */
 #define CAIRN_O_BINARY O_BINARY
+#ifndef O_NOFOLLOW
+#define O_NOFOLLOW 0
+#endif
+/* Owners are POSIX's; on Windows they are names, given to the container. */
+typedef int uid_t;
+typedef int gid_t;
+/* mkdir has no mode on Windows. */
+#include <direct.h>
+#define mkdir(path, mode) _mkdir(path)
+/* windows/fs-win.c */
+char *mkdtemp(char *template);
 #else
 #define CAIRN_O_BINARY 0
 #endif

@@ -143,51 +143,6 @@ char *cairn_read_link(const char *path)
         return cairn_xstrndup(buf, (size_t) n);
 }
 
-char *cairn_path_normalise(const char *path)
-{
-        struct cairn_buf b = CAIRN_BUF_INIT;
-        for (const char *p = path; *p;) {
-                while (*p == '/')
-                        p++;
-                const char *e = p;
-                while (*e && *e != '/')
-                        e++;
-                size_t n = (size_t) (e - p);
-                if (n == 2 && p[0] == '.' && p[1] == '.') {
-                        cairn_buf_release(&b);
-                        return NULL;
-                }
-                if (n && !(n == 1 && *p == '.'))
-                        cairn_buf_printf(&b, "%s%.*s", b.len ? "/" : "", (int) n, p);
-                p = e;
-        }
-        return cairn_buf_steal(&b, NULL);
-}
-
-char *cairn_escape_filename(const char *prefix, const char *name)
-{
-        struct cairn_buf b = CAIRN_BUF_INIT;
-        cairn_buf_adds(&b, prefix);
-        for (const unsigned char *p = (const unsigned char *) name; *p; p++) {
-                if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-                    *p == '.' || *p == '_')
-                        cairn_buf_addc(&b, (char) *p);
-                else
-                        cairn_buf_printf(&b, "%%%02x", *p);
-        }
-        return cairn_buf_steal(&b, NULL);
-}
-
-char *cairn_path_join(const char *a, const char *b)
-{
-        size_t la = strlen(a);
-        while (la > 1 && a[la - 1] == '/')
-                la--;
-        while (*b == '/')
-                b++;
-        return cairn_xasprintf("%.*s/%s", (int) la, a, b);
-}
-
 int cairn_open_in_root(int rootfd, const char *path, int flags, mode_t mode)
 {
         struct open_how how = {

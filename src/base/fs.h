@@ -13,7 +13,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "base/compat.h"
 #include "base/error.h"
+#include "base/path.h"
 
 /* mkdir -p; existing directories are fine. */
 int cairn_mkdir_p(const char *path, mode_t mode, struct cairn_error **err);
@@ -29,17 +31,6 @@ int cairn_write_file(const char *path, const void *data, size_t len, mode_t mode
 /* readlink into a new string; NULL if path is not a symlink. */
 char *cairn_read_link(const char *path);
 
-/* A relative path as "a/b/c": leading "/" and empty or "." components
- * dropped.  Returns NULL when a component is ".." (the caller decides
- * whether that is an error). */
-char *cairn_path_normalise(const char *path);
-
-/* prefix + name with every byte outside [-._A-Za-z0-9] as %XX (two hex
- * digits): an injective mapping of any name onto a safe file name. */
-char *cairn_escape_filename(const char *prefix, const char *name);
-
-/* Join two path parts with one '/'. */
-char *cairn_path_join(const char *a, const char *b);
 
 /* Open path inside the tree at rootfd, resolving it as if rootfd were "/". */
 int cairn_open_in_root(int rootfd, const char *path, int flags, mode_t mode);

@@ -213,6 +213,11 @@ int cairn_process_run(const struct cairn_process *p, int *ret_status, struct cai
         return 0;
 }
 
+int cairn_process_exit_code(int status)
+{
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 const char *cairn_process_status_string(int status, char *buf, size_t size)
 {
         if (WIFEXITED(status))

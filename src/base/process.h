@@ -47,6 +47,9 @@ struct cairn_process {
  */
 int cairn_process_run(const struct cairn_process *p, int *ret_status, struct cairn_error **err);
 
+/* The exit code in a status, or -1 when the child was killed by a signal. */
+int cairn_process_exit_code(int status);
+
 /* "exit status N" / "signal SIGX" for a wait(2) status, in buf. */
 const char *cairn_process_status_string(int status, char *buf, size_t size);
 

@@ -6,7 +6,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "base/alloc.h"
 #include "base/cleanup.h"
@@ -125,7 +124,7 @@ int cairn_ctr_run(const struct cairn_ctr *c, const char *const *args, char **ret
                         code = -ENOENT;
                 else if (strstr(said, "already exists"))
                         code = -EEXIST;
-                if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && !*said)
+                if (cairn_process_exit_code(status) == 127 && !*said)
                         said = "cannot run ctr";
                 r = cairn_error_set(err, code, "`%s` failed (%s): %s", cairn_buf_str(&cmd),
                                     cairn_process_status_string(status, sbuf, sizeof(sbuf)),

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "base/compat.h"
 #include "base/error.h"
 
 struct cairn_ctr {

@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/compat.h"
 #include "base/error.h"
+#include "base/fs.h"
 #include "containerd/ctr.h"
 #include "tap.h"
 
@@ -908,9 +910,10 @@ int main(void)
         test_oci_not_utf8();
         test_snapshots();
         test_options();
-        char cmd[600];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-        if (system(cmd) != 0)
-                tap_diag("could not remove %s", tmpdir);
+        struct cairn_error *e = NULL;
+        if (cairn_rm_rf(tmpdir, &e) < 0) {
+                tap_diag("%s", e->message);
+                cairn_error_free(e);
+        }
         return tap_done();
 }

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Path strings, for POSIX and Windows builds alike. */
+#include "base/path.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/strbuf.h"
+
+char *cairn_path_normalise(const char *path)
+{
+        struct cairn_buf b = CAIRN_BUF_INIT;
+        for (const char *p = path; *p;) {
+                while (*p == '/')
+                        p++;
+                const char *e = p;
+                while (*e && *e != '/')
+                        e++;
+                size_t n = (size_t) (e - p);
+                if (n == 2 && p[0] == '.' && p[1] == '.') {
+                        cairn_buf_release(&b);
+                        return NULL;
+                }
+                if (n && !(n == 1 && *p == '.'))
+                        cairn_buf_printf(&b, "%s%.*s", b.len ? "/" : "", (int) n, p);
+                p = e;
+        }
+        return cairn_buf_steal(&b, NULL);
+}
+
+char *cairn_escape_filename(const char *prefix, const char *name)
+{
+        struct cairn_buf b = CAIRN_BUF_INIT;
+        cairn_buf_adds(&b, prefix);
+        for (const unsigned char *p = (const unsigned char *) name; *p; p++) {
+                if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+                    *p == '.' || *p == '_')
+                        cairn_buf_addc(&b, (char) *p);
+                else
+                        cairn_buf_printf(&b, "%%%02x", *p);
+        }
+        return cairn_buf_steal(&b, NULL);
+}
+
+static bool is_sep(char c)
+{
+        return c == '/' || (CAIRN_PATH_SEP == '\\' && c == '\\');
+}
+
+char *cairn_path_join(const char *a, const char *b)
+{
+        size_t la = strlen(a);
+        while (la > 1 && is_sep(a[la - 1]))
+                la--;
+        /* "C:\" keeps its separator: "C:" alone means the drive's current
+         * directory. */
+        if (CAIRN_PATH_SEP == '\\' && la == 2 && a[1] == ':' && is_sep(a[2]))
+                la = 3;
+        while (is_sep(*b))
+                b++;
+        if (la && is_sep(a[la - 1]))
+                return cairn_xasprintf("%.*s%s", (int) la, a, b);
+        /* The separator a already uses ("C:/x" stays with "/"), else the
+         * platform's. */
+        char sep = CAIRN_PATH_SEP;
+        for (size_t i = la; i-- > 0;)
+                if (is_sep(a[i])) {
+                        sep = a[i];
+                        break;
+                }
+        return cairn_xasprintf("%.*s%c%s", (int) la, a, sep, b);
+}
+
+bool cairn_path_is_absolute(const char *p)
+{
+        if (CAIRN_PATH_SEP == '/')
+                return p[0] == '/';
+        /* C:\x, C:/x, or a UNC \\server\share path. */
+        bool drive = ((p[0] | 0x20) >= 'a' && (p[0] | 0x20) <= 'z') && p[1] == ':' && is_sep(p[2]);
+        return drive || (is_sep(p[0]) && is_sep(p[1]));
+}
+

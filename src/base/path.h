@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Path strings.  Portable: the Windows build uses the same functions, with
+ * "\\" as its separator and drive letters for absolute paths ("/" is
+ * accepted as a separator there too).
+ */
+#ifndef CAIRN_BASE_PATH_H
+#define CAIRN_BASE_PATH_H
+
+#include <stdbool.h>
+
+#ifdef _WIN32
+#define CAIRN_PATH_SEP '\\'
+#else
+#define CAIRN_PATH_SEP '/'
+#endif
+
+/* A relative path as "a/b/c": leading "/" and empty or "." components
+ * dropped.  Returns NULL when a component is ".." (the caller decides
+ * whether that is an error).  For paths inside a container's root, which
+ * use "/" on every platform. */
+char *cairn_path_normalise(const char *path);
+
+/* prefix + name with every byte outside [-._A-Za-z0-9] as %XX (two hex
+ * digits): an injective mapping of any name onto a safe file name. */
+char *cairn_escape_filename(const char *prefix, const char *name);
+
+/* Join two host path parts with one separator: the one a already uses,
+ * else the platform's ("/", or "\\" on Windows). */
+char *cairn_path_join(const char *a, const char *b);
+
+/* Whether a host path is absolute: "/x"; on Windows "C:\x", "C:/x" or
+ * "\\server\share". */
+bool cairn_path_is_absolute(const char *p);
+
+#endif

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * base/fs.h on Windows: the host-side helpers (mkdir -p, rm -rf, writing a
+ * file), on the wide-character API so any path works.  Never follows a
+ * reparse point (symlink or junction) it did not ask for: rm -rf removes
+ * the link, not what it points to.  The *_in_root functions have no
+ * Windows version: a Windows container's root is only visible inside it.
+ */
+#include "base/fs.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <windows.h>
+
+#include "base/alloc.h"
+
+static wchar_t *wide(const char *s)
+{
+        int n = MultiByteToWideChar(CP_UTF8, 0, s, -1, NULL, 0);
+        wchar_t *w = cairn_xmalloc((size_t) (n > 0 ? n : 1) * sizeof(wchar_t));
+        if (n <= 0 || !MultiByteToWideChar(CP_UTF8, 0, s, -1, w, n))
+                w[0] = 0;
+        return w;
+}
+
+static int win_error(struct cairn_error **err, DWORD code, const char *what, const char *path)
+{
+        int e = code == ERROR_FILE_NOT_FOUND || code == ERROR_PATH_NOT_FOUND ? ENOENT
+                : code == ERROR_ACCESS_DENIED                                ? EACCES
+                : code == ERROR_ALREADY_EXISTS || code == ERROR_FILE_EXISTS  ? EEXIST
+                : code == ERROR_DISK_FULL                                    ? ENOSPC
+                                                                             : EIO;
+        return cairn_error_set(err, -e, "%s \"%s\" (Windows error %lu)", what, path, (unsigned long) code);
+}
+
+int cairn_mkdir_p(const char *path, mode_t mode, struct cairn_error **err)
+{
+        (void) mode;
+        char *copy = cairn_xstrdup(path);
+        int r = 0;
+        for (char *p = copy; r == 0; p++) {
+                /* Each prefix ending at a separator, then the whole path;
+                 * not the drive ("C:") nor a UNC server's name. */
+                bool end = *p == '\0';
+                if (!end && *p != '\\' && *p != '/')
+                        continue;
+                char saved = *p;
+                *p = '\0';
+                size_t len = strlen(copy);
+                bool skip = len == 0 || (len == 2 && copy[1] == ':') || copy[len - 1] == '\\';
+                if (!skip) {
+                        wchar_t *w = wide(copy);
+                        if (!CreateDirectoryW(w, NULL)) {
+                                DWORD code = GetLastError();
+                                DWORD attrs = GetFileAttributesW(w);
+                                if (code != ERROR_ALREADY_EXISTS || attrs == INVALID_FILE_ATTRIBUTES ||
+                                    !(attrs & FILE_ATTRIBUTE_DIRECTORY))
+                                        r = win_error(err, code, "cannot create the directory", copy);
+                        }
+                        free(w);
+                }
+                *p = saved;
+                if (end)
+                        break;
+        }
+        free(copy);
+        return r;
+}
+
+static int remove_tree(const wchar_t *path, const char *shown, struct cairn_error **err)
+{
+        DWORD attrs = GetFileAttributesW(path);
+        if (attrs == INVALID_FILE_ATTRIBUTES)
+                return GetLastError() == ERROR_FILE_NOT_FOUND || GetLastError() == ERROR_PATH_NOT_FOUND
+                               ? 0
+                               : win_error(err, GetLastError(), "cannot remove", shown);
+        if (attrs & FILE_ATTRIBUTE_READONLY)
+                SetFileAttributesW(path, attrs & ~FILE_ATTRIBUTE_READONLY);
+        if (!(attrs & FILE_ATTRIBUTE_DIRECTORY))
+                return DeleteFileW(path) ? 0 : win_error(err, GetLastError(), "cannot remove", shown);
+        /* A directory symlink or junction: remove the link only. */
+        if (!(attrs & FILE_ATTRIBUTE_REPARSE_POINT)) {
+                size_t n = wcslen(path);
+                wchar_t *pattern = cairn_xmalloc((n + 3) * sizeof(wchar_t));
+                wcscpy(pattern, path);
+                wcscpy(pattern + n, L"\\*");
+                WIN32_FIND_DATAW fd;
+                HANDLE h = FindFirstFileExW(pattern, FindExInfoBasic, &fd, FindExSearchNameMatch, NULL, 0);
+                free(pattern);
+                int r = 0;
+                if (h != INVALID_HANDLE_VALUE) {
+                        do {
+                                if (wcscmp(fd.cFileName, L".") == 0 || wcscmp(fd.cFileName, L"..") == 0)
+                                        continue;
+                                size_t m = wcslen(fd.cFileName);
+                                wchar_t *child = cairn_xmalloc((n + m + 2) * sizeof(wchar_t));
+                                wcscpy(child, path);
+                                child[n] = L'\\';
+                                wcscpy(child + n + 1, fd.cFileName);
+                                r = remove_tree(child, shown, err);
+                                free(child);
+                        } while (r == 0 && FindNextFileW(h, &fd));
+                        FindClose(h);
+                }
+                if (r < 0)
+                        return r;
+        }
+        return RemoveDirectoryW(path) ? 0 : win_error(err, GetLastError(), "cannot remove", shown);
+}
+
+int cairn_rm_rf(const char *path, struct cairn_error **err)
+{
+        wchar_t *w = wide(path);
+        int r = remove_tree(w, path, err);
+        free(w);
+        return r;
+}
+
+int cairn_write_file(const char *path, const void *data, size_t len, mode_t mode, struct cairn_error **err)
+{
+        (void) mode;
+        wchar_t *w = wide(path);
+        /* Not through a link: one in the way is replaced, not followed. */
+        DWORD attrs = GetFileAttributesW(w);
+        if (attrs != INVALID_FILE_ATTRIBUTES && (attrs & FILE_ATTRIBUTE_REPARSE_POINT))
+                DeleteFileW(w);
+        HANDLE f = CreateFileW(w, GENERIC_WRITE, 0, NULL, CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+        free(w);
+        if (f == INVALID_HANDLE_VALUE)
+                return win_error(err, GetLastError(), "cannot create", path);
+        const char *p = data;
+        int r = 0;
+        while (len > 0 && r == 0) {
+                DWORD chunk = len > (1u << 30) ? (1u << 30) : (DWORD) len, done = 0;
+                if (!WriteFile(f, p, chunk, &done, NULL) || done == 0)
+                        r = win_error(err, GetLastError(), "cannot write", path);
+                p += done;
+                len -= done;
+        }
+        CloseHandle(f);
+        return r;
+}
+
+char *cairn_read_link(const char *path)
+{
+        (void) path;
+        return NULL;
+}
+
+char *mkdtemp(char *template)
+{
+        /* XXXXXX from the time and a counter; CreateDirectory refuses an
+         * existing name, so a collision only means another try. */
+        size_t n = strlen(template);
+        if (n < 6 || strcmp(template + n - 6, "XXXXXX") != 0) {
+                errno = EINVAL;
+                return NULL;
+        }
+        static volatile LONG counter;
+        for (int attempt = 0; attempt < 100; attempt++) {
+                unsigned long v = (unsigned long) GetTickCount() ^ ((unsigned long) GetCurrentProcessId() << 8) ^
+                                  (unsigned long) InterlockedIncrement(&counter) * 7919u;
+                static const char digits[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+                for (int i = 0; i < 6; i++) {
+                        template[n - 6 + i] = digits[v % 36];
+                        v /= 36;
+                }
+                wchar_t *w = wide(template);
+                BOOL ok = CreateDirectoryW(w, NULL);
+                DWORD code = GetLastError();
+                free(w);
+                if (ok)
+                        return template;
+                if (code != ERROR_ALREADY_EXISTS) {
+                        errno = EIO;
+                        return NULL;
+                }
+        }
+        errno = EEXIST;
+        return NULL;
+}
