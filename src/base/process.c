@@ -118,16 +118,22 @@ static pid_t spawn(const struct cairn_process *p, int outfd, int errfd)
         return pid;
 }
 
+/* Into a capped buffer: once a chunk does not fit, nothing more goes in,
+ * so what was captured is a beginning, not pieces spliced together. */
+static void capture(struct cairn_buf *b, const char *data, size_t len)
+{
+        if (b && cairn_buf_add(b, data, len) < 0)
+                b->cap = b->len;
+}
+
 static void deliver(const struct cairn_process *p, bool is_err, const char *data, size_t len)
 {
-        if (is_err && !p->merge_stderr) {
-                if (p->errout)
-                        cairn_buf_add(p->errout, data, len);
-        } else if (p->output) {
+        if (is_err && !p->merge_stderr)
+                capture(p->errout, data, len);
+        else if (p->output)
                 p->output(data, len, p->userdata);
-        } else if (p->out) {
-                cairn_buf_add(p->out, data, len);
-        }
+        else
+                capture(p->out, data, len);
 }
 
 int cairn_process_run(const struct cairn_process *p, int *ret_status, struct cairn_error **err)
