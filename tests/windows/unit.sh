@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # The unit tests that are built for Windows too (the spec language, the
 # Dockerfile export, step IDs, and the containerd module: mount lists,
-# layerinfo, chain IDs, the OCI configs), run under wine: one TAP stream,
-# renumbered.
+# layerinfo, chain IDs, the OCI configs; the results database), run under
+# wine: one TAP stream, renumbered.
 #   CAIRN_WINDOWS_BUILD   the cross build (default build-windows)
 set -u
 : "${CAIRN_SRCDIR:?source tree}"
@@ -16,7 +16,7 @@ tmp=$(mktemp -d /tmp/cairn-wine-unit.XXXXXX)
 export WINEPREFIX=$tmp/prefix WINEDEBUG=-all
 trap 'WINEPREFIX=$tmp/prefix /usr/lib/wine/wineserver64 -k 2>/dev/null; rm -rf "$tmp"' EXIT
 "$WINE" wineboot --init >/dev/null 2>&1
-for t in sexp spec dockerfile ids path containerd; do
+for t in sexp spec dockerfile ids path containerd db; do
         timeout 300 "$WINE" "$build/windows/test-$t.exe" | tr -d '\r' >"$tmp/$t.tap"
         status=${PIPESTATUS[0]}
         while IFS= read -r line; do
