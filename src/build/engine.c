@@ -1679,26 +1679,31 @@ long cairn_engine_fsck(struct cairn_engine *e, bool repair, void (*report)(const
         free(f.missing);
         if (r < 0)
                 return r;
-        /* Results whose parent is gone (a crash in the middle of a prune):
-         * an overlay built on a missing layer cannot be used. */
+        /* Results the store can no longer use: an overlay whose parent is
+         * gone (a crash in the middle of a prune), a containerd result whose
+         * snapshot is gone. */
         char **all = cairn_store_list_results(e->store);
-        for (char **p = all; *p && r >= 0; p++) {
-                _cleanup_free_ char *link = cairn_xasprintf("%s/result/%s/parent", e->store->root, *p);
-                _cleanup_free_ char *target = cairn_read_link(link);
-                struct stat st;
-                if (!target || stat(target, &st) == 0)
+        size_t n_all = 0;
+        while (all[n_all])
+                n_all++;
+        bool *bad = cairn_xzalloc((n_all + 1) * sizeof(bool));
+        if (e->store->ops->verify && n_all)
+                r = e->store->ops->verify(e->store, all, n_all, bad, err);
+        for (size_t i = 0; i < n_all && r >= 0; i++) {
+                if (!bad[i])
                         continue;
                 char *dir = NULL;
-                if (e->store->ops->result(e->store, *p, &dir, NULL) <= 0)
+                if (e->store->ops->result(e->store, all[i], &dir, NULL) <= 0)
                         continue;   /* already removed with its parent */
                 free(dir);
-                finding(&f, "%s: built on a result that is gone%s", *p, repair ? ": removed" : "");
+                finding(&f, "%s: cannot be used (what it is built on is gone)%s", all[i], repair ? ": removed" : "");
                 if (repair) {
-                        r = e->store->ops->delete(e->store, *p, false, err);
-                        if (r >= 0 && cairn_db_exists(e->db, *p, NULL) == 1)
-                                r = delete_rec(e, *p, NULL, NULL, err);
+                        r = e->store->ops->delete(e->store, all[i], false, err);
+                        if (r >= 0 && cairn_db_exists(e->db, all[i], NULL) == 1)
+                                r = delete_rec(e, all[i], NULL, NULL, err);
                 }
         }
+        free(bad);
         cairn_strv_free(all);
         if (r < 0)
                 return r;

@@ -583,8 +583,29 @@ static void ctd_close(struct cairn_store *pub)
         free(s);
 }
 
+/* A result is lost with its committed snapshot. */
+static int ctd_verify(struct cairn_store *pub, char *const *ids, size_t n, bool *bad, struct cairn_error **err)
+{
+        struct ctd_store *s = (struct ctd_store *) pub;
+        struct cairn_ctr_snapshot *snaps = NULL;
+        size_t ns = 0;
+        int r = cairn_ctr_snapshots(&s->ctr, &snaps, &ns, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *dir = sub(pub, "result", ids[i]);
+                _cleanup_free_ char *key = result_key(pub, dir, ids[i]);
+                _cleanup_free_ char *committed = cairn_xasprintf("%s-committed", key);
+                bad[i] = true;
+                for (size_t j = 0; j < ns && bad[i]; j++)
+                        bad[i] = strcmp(snaps[j].key, committed) != 0;
+        }
+        cairn_ctr_snapshots_free(snaps, ns);
+        return 0;
+}
+
 #define CTD_OPS                                                   \
-        .takes_options = true, .close = ctd_close, .result = cairn_store_find_result, .begin = ctd_begin, \
+        .verify = ctd_verify, .takes_options = true, .close = ctd_close, .result = cairn_store_find_result, .begin = ctd_begin, \
         .commit = ctd_commit, .abort = ctd_abort, .delete = ctd_delete, .view = ctd_view,                   \
         .view_release = ctd_view_release, .layers = ctd_layers, .cache_get = cairn_store_dir_cache_get,     \
         .cache_release = cairn_store_dir_cache_release

@@ -510,7 +510,20 @@ static int overlay_layers(struct cairn_store *pub, const char *id, char ***ret, 
         return 0;
 }
 
+/* A result holds only its own changes: it is lost with its parent. */
+static int overlay_verify(struct cairn_store *pub, char *const *ids, size_t n, bool *bad, struct cairn_error **err)
+{
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *link = cairn_xasprintf("%s/result/%s/parent", pub->root, ids[i]);
+                _cleanup_free_ char *target = cairn_read_link(link);
+                struct stat st;
+                bad[i] = target && stat(target, &st) < 0;
+        }
+        return 0;
+}
+
 const struct cairn_store_ops cairn_store_overlayfs_ops = {
+        .verify = overlay_verify,
         .layers = overlay_layers,
         .view = overlay_view,
         .view_release = overlay_view_release,

@@ -79,6 +79,11 @@ struct cairn_store_ops {
          * a NULL-terminated array the caller frees. */
         int (*layers)(struct cairn_store *s, const char *id, char ***ret, bool *ret_overlay_diffs,
                       struct cairn_error **err);
+        /* Optional, for fsck: which of the results ids (n of them) cannot
+         * be used any more -- an overlay whose parent is gone, a containerd
+         * result whose snapshot is gone.  Sets bad[i]; returns < 0 only
+         * when the check itself failed. */
+        int (*verify)(struct cairn_store *s, char *const *ids, size_t n, bool *bad, struct cairn_error **err);
         /* Done with a cache copy: its changes become the cache unless another
          * copy was released since this one was taken (first releaser wins). */
         int (*cache_release)(struct cairn_store *s, struct cairn_store_cache *c, struct cairn_error **err);

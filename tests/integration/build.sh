@@ -592,7 +592,7 @@ if [ "$kind" = overlayfs ]; then
         g2=$(grep 'saved as' g.out | sed -n 2p | sed 's/.*"\(.*\)".*/\1/')
         rm -rf "$s3/result/$g1"
         run_cmd "$CAIRN" fsck --check
-        has "$out" "$g2: built on a result that is gone" "fsck finds a result whose layer below is gone"
+        has "$out" "$g2: cannot be used (what it is built on is gone)" "fsck finds a result whose layer below is gone"
         run_cmd "$CAIRN" fsck
         run_cmd "$CAIRN" fsck --check
         is "$out" "The store is consistent

@@ -216,6 +216,21 @@ is "$(C snapshot ls | grep -c obuilder-)" $((before - 2)) "and nothing else"
 has "$err" "its base result is gone" "saying so"
 C snapshot rm "obuilder-$unrelated-committed"
 
+# --- fsck: a result whose snapshot is gone --------------------------------------------------
+printf '((from busybox) (shell /bin/sh -c) (run (shell "echo fsck-victim")))' >victim.spec
+run_cmd "$CAIRN" build -f victim.spec ctx
+victim=$(printf '%s\n' "$out" | sed -n 's/^Got: "\(.*\)"$/\1/p')
+C snapshot rm "obuilder-$victim-committed"
+run_cmd "$CAIRN" fsck --check
+is_status 1 "fsck --check finds a result whose snapshot containerd no longer has"
+has "$out" "$victim: cannot be used (what it is built on is gone)" "and names it"
+run_cmd "$CAIRN" fsck
+run_cmd "$CAIRN" fsck --check
+is "$out" "The store is consistent
+" "fsck repairs it by removing the result"
+run_cmd "$CAIRN" build -f victim.spec ctx
+has "$out" "fsck-victim" "which the next build makes again"
+
 # --- a 60-step chain -----------------------------------------------------------------------
 {
         printf '((from busybox) (shell /bin/sh -c)\n'
