@@ -167,7 +167,8 @@ int cairn_process_run(const struct cairn_process *p, int *ret_status, struct cai
                 { errp[0], POLLIN, 0 },
                 { pidfd, POLLIN, 0 },
         };
-        bool exited = false;
+        bool exited = false, reaped = false;
+        int status = 0;
         struct timespec last_cancel = { 0, 0 };
         char chunk[65536];
         for (;;) {
@@ -186,7 +187,7 @@ int cairn_process_run(const struct cairn_process *p, int *ret_status, struct cai
                         break;
                 /* Once the child is gone, take what is buffered and stop:
                  * a grandchild may hold the pipes open for ever. */
-                int n = poll(fds, 3, exited ? 0 : (p->cancel ? 100 : -1));
+                int n = poll(fds, 3, exited ? 0 : (p->cancel || pidfd < 0 ? 100 : -1));
                 if (n < 0 && errno != EINTR)
                         break;
                 if (n == 0 && exited)
@@ -206,12 +207,17 @@ int cairn_process_run(const struct cairn_process *p, int *ret_status, struct cai
                         exited = true;
                         fds[2].fd = -1;
                 }
+                /* Without a pidfd (an old kernel, a seccomp filter), look
+                 * for the exit ten times a second instead. */
+                if (pidfd < 0 && !exited && waitpid(pid, &status, WNOHANG) == pid) {
+                        exited = true;
+                        reaped = true;
+                }
         }
         for (int i = 0; i < 2; i++)
                 if (fds[i].fd >= 0)
                         close(fds[i].fd);
-        int status = 0;
-        while (waitpid(pid, &status, 0) < 0) {
+        while (!reaped && waitpid(pid, &status, 0) < 0) {
                 if (errno != EINTR)
                         return cairn_error_set_errno(err, errno, "waiting for \"%s\"", p->argv[0]);
         }
