@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * cairn-hcn: HCN namespaces and the containerd CNI config, on Windows.
+ * `cairn hcn` (in cairn.exe) and cairn-hcn.exe: HCN namespaces and the
+ * containerd CNI config, on Windows.
  *
  *   cairn-hcn namespace create | delete GUID | list
  *   cairn-hcn network list
@@ -17,6 +18,7 @@
 
 #include "base/alloc.h"
 #include "base/error.h"
+#include "cli/cli.h"
 #include "hcn.h"
 
 #define DEFAULT_CNI_CONF "C:\\Program Files\\containerd\\cni\\conf\\0-containerd-nat.conf"
@@ -156,7 +158,7 @@ static int cni_config(struct cairn_hcn *h, int argc, char **argv)
         return status;
 }
 
-int main(int argc, char **argv)
+int cmd_hcn(int argc, char **argv)
 {
         if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
                 fputs(usage, argc < 2 ? stderr : stdout);
@@ -228,3 +230,10 @@ int main(int argc, char **argv)
         cairn_hcn_close(h);
         return status;
 }
+
+const struct cairn_verb cairn_hcn_verb = {
+        .name = "hcn",
+        .run = cmd_hcn,
+        .summary = "HCN namespaces and the CNI config for Windows containers",
+        .help = usage,
+};

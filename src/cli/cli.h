@@ -7,6 +7,8 @@
 #ifndef CAIRN_CLI_CLI_H
 #define CAIRN_CLI_CLI_H
 
+#include <stddef.h>
+
 #include "base/error.h"
 
 /* Exit statuses (docs/cli.md). */
@@ -22,6 +24,11 @@ struct cairn_verb {
         const char *summary;
         const char *help;         /* full text for `cairn VERB --help` */
 };
+
+/* The verbs this build has, sorted by name (cli/verbs.c, or
+ * windows/verbs-win.c for cairn.exe). */
+extern const struct cairn_verb *const cairn_verbs[];
+extern const size_t cairn_n_verbs;
 
 int cmd_fmt(int argc, char **argv);
 int cmd_check(int argc, char **argv);

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Choosing and opening the store: --store, --store-opt and the engine. */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/cleanup.h"
+#include "build/engine.h"
+#include "cli/cli.h"
+#include "store/store.h"
+
+const char *cairn_cli_store(const char *option)
+{
+        if (option)
+                return option;
+        const char *env = getenv("CAIRN_STORE");
+        return env && *env ? env : CAIRN_STORE_DEFAULT;
+}
+
+static char **store_opts;
+static size_t n_store_opts;
+static bool env_read;
+
+static void add_store_opt(char *opt)
+{
+        store_opts = cairn_xreallocarray(store_opts, n_store_opts + 2, sizeof(char *));
+        store_opts[n_store_opts++] = opt;
+        store_opts[n_store_opts] = NULL;
+}
+
+/* $CAIRN_STORE_OPTS, split on blanks, comes before the command line's
+ * options, so that a later one overrides. */
+static void read_env_opts(void)
+{
+        if (env_read)
+                return;
+        env_read = true;
+        const char *env = getenv("CAIRN_STORE_OPTS");
+        _cleanup_free_ char *copy = cairn_xstrdup(env ? env : "");
+        char *save = NULL;
+        for (char *w = strtok_r(copy, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save))
+                add_store_opt(cairn_xstrdup(w));
+}
+
+int cairn_cli_store_opt(int opt, const char *arg)
+{
+        if (opt != CAIRN_OPT_STORE_OPT && opt != CAIRN_OPT_HCS_CTR_PATH)
+                return 0;
+        read_env_opts();
+        add_store_opt(opt == CAIRN_OPT_STORE_OPT ? cairn_xstrdup(arg) : cairn_xasprintf("ctr=%s", arg));
+        return 1;
+}
+
+static const char *const *cli_store_opts(void)
+{
+        read_env_opts();
+        return (const char *const *) store_opts;
+}
+
+int cairn_cli_store_options(const char *verb, int argc, char **argv, const char **ret_store)
+{
+        static const struct option options[] = {
+                { "store", required_argument, NULL, 's' },
+                CAIRN_CLI_STORE_OPT_OPTIONS,
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        int c;
+        opterr = 0;
+        optind = 1;
+        *ret_store = NULL;
+        while ((c = getopt_long(argc, argv, ":", options, NULL)) >= 0) {
+                if (cairn_cli_store_opt(c, optarg))
+                        continue;
+                if (c == 's') {
+                        *ret_store = optarg;
+                        continue;
+                }
+                if (c == ':')
+                        cairn_cli_usage_error(verb, "option \"%s\" needs a value", argv[optind - 1]);
+                else
+                        cairn_cli_usage_error(verb, "unknown option \"%s\"", argv[optind - 1]);
+                return -1;
+        }
+        return optind;
+}
+
+struct cairn_engine *cairn_cli_open_engine(const char *store_option)
+{
+        struct cairn_engine *e = NULL;
+        struct cairn_error *err = NULL;
+        if (cairn_engine_open(cairn_cli_store(store_option), cli_store_opts(), &e, &err) < 0) {
+                cairn_cli_report(err);
+                cairn_error_free(err);
+                return NULL;
+        }
+        return e;
+}
+
