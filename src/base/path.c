@@ -81,3 +81,22 @@ bool cairn_path_is_absolute(const char *p)
         return drive || (is_sep(p[0]) && is_sep(p[1]));
 }
 
+
+bool cairn_ocaml_is_relative(const char *p)
+{
+        if (CAIRN_PATH_SEP == '/')
+                return p[0] != '/';
+        /* Win32's Filename.is_relative: not "/x", "\\x" nor "C:x". */
+        bool drive = ((p[0] | 0x20) >= 'a' && (p[0] | 0x20) <= 'z') && p[1] == ':';
+        return !(p[0] == '/' || p[0] == '\\' || drive);
+}
+
+char *cairn_ocaml_concat(const char *dir, const char *file)
+{
+        size_t n = strlen(dir);
+        char last = n ? dir[n - 1] : '\0';
+        bool sep = n == 0 || last == '/' || (CAIRN_PATH_SEP == '\\' && (last == '\\' || last == ':'));
+        if (sep)
+                return cairn_xasprintf("%s%s", dir, file);
+        return cairn_xasprintf("%s%c%s", dir, CAIRN_PATH_SEP, file);
+}

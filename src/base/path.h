@@ -13,6 +13,16 @@
 #define CAIRN_PATH_SEP '\\'
 #else
 #define CAIRN_PATH_SEP '/'
+/*
+ * OCaml's Filename.is_relative and Filename.concat on this platform, which
+ * OBuilder uses for workdirs and copy destinations: on Windows a drive
+ * letter ("C:x" too) makes a path absolute, and concat joins with "\\"
+ * unless dir already ends with "/", "\\" or ":".  No normalisation: the
+ * result is hashed into step IDs.
+ */
+bool cairn_ocaml_is_relative(const char *p);
+char *cairn_ocaml_concat(const char *dir, const char *file);
+
 #endif
 
 /* A relative path as "a/b/c": leading "/" and empty or "." components
@@ -32,5 +42,15 @@ char *cairn_path_join(const char *a, const char *b);
 /* Whether a host path is absolute: "/x"; on Windows "C:\x", "C:/x" or
  * "\\server\share". */
 bool cairn_path_is_absolute(const char *p);
+
+/*
+ * OCaml's Filename.is_relative and Filename.concat on this platform, which
+ * OBuilder uses for workdirs and copy destinations: on Windows a drive
+ * letter ("C:x" too) makes a path absolute, and concat joins with "\\"
+ * unless dir already ends with "/", "\\" or ":".  No normalisation: the
+ * result is hashed into step IDs.
+ */
+bool cairn_ocaml_is_relative(const char *p);
+char *cairn_ocaml_concat(const char *dir, const char *file);
 
 #endif

@@ -1143,14 +1143,6 @@ static int copy_step(const struct run *R, struct cairn_store_build *b, const str
         return cairn_copy_into_root(a->src_dir, a->items, a->n_items, a->copy_items, a->dst, b->rootfs, uid, gid, err);
 }
 
-static char *concat_path(const char *dir, const char *name)
-{
-        /* OCaml's Filename.concat: no normalisation. */
-        size_t n = strlen(dir);
-        if (n == 0 || dir[n - 1] == '/')
-                return cairn_xasprintf("%s%s", dir, name);
-        return cairn_xasprintf("%s/%s", dir, name);
-}
 
 static int do_copy(const struct run *R, const struct ctx *c, const char *base, const struct cairn_spec_copy *op,
                    char out_id[65], struct cairn_error **err)
@@ -1158,9 +1150,9 @@ static int do_copy(const struct run *R, const struct ctx *c, const char *base, c
         struct cairn_engine *e = R->e;
         /* A drive letter makes a Windows destination absolute, as OCaml's
          * Filename does on Windows (such a path means nothing on Linux). */
-        bool absolute = op->dst[0] == '/' || op->dst[0] == '\\' ||
+        bool absolute = !cairn_ocaml_is_relative(op->dst) ||
                         (((op->dst[0] | 0x20) >= 'a' && (op->dst[0] | 0x20) <= 'z') && op->dst[1] == ':');
-        _cleanup_free_ char *dst = absolute ? cairn_xstrdup(op->dst) : concat_path(c->workdir, op->dst);
+        _cleanup_free_ char *dst = absolute ? cairn_xstrdup(op->dst) : cairn_ocaml_concat(c->workdir, op->dst);
         const char *src_dir = R->req->context_dir;
         char *view_rootfs = NULL;
         void *view = NULL;
@@ -1226,7 +1218,8 @@ static int run_ops(const struct run *R, const struct cairn_spec *spec, struct ct
                 case CAIRN_SPEC_COMMENT:
                         break;
                 case CAIRN_SPEC_WORKDIR: {
-                        char *w = op->workdir[0] == '/' ? cairn_xstrdup(op->workdir) : concat_path(c->workdir, op->workdir);
+                        char *w = !cairn_ocaml_is_relative(op->workdir) ? cairn_xstrdup(op->workdir)
+                                                                       : cairn_ocaml_concat(c->workdir, op->workdir);
                         free(c->workdir);
                         c->workdir = w;
                         break;

@@ -24,6 +24,14 @@ int main(void)
         is_str(n, "c-a%2fb%3ac", "escaped file names are the same everywhere");
         free(n);
 #ifdef _WIN32
+        n = cairn_ocaml_concat("C:/src", "x");
+        is_str(n, "C:/src\\x", "OCaml's Filename.concat on Windows joins with a backslash");
+        free(n);
+        n = cairn_ocaml_concat("C:", "x");
+        is_str(n, "C:x", "not after a drive's colon");
+        free(n);
+        ok(!cairn_ocaml_is_relative("C:x") && !cairn_ocaml_is_relative("\\x") && cairn_ocaml_is_relative("x"),
+           "and Filename.is_relative knows drive letters");
         join_is("C:\\store", "result", "C:\\store\\result", "Windows: joined with a backslash");
         join_is("C:\\store\\", "\\result", "C:\\store\\result", "one separator between");
         join_is("C:/store/", "result", "C:/store/result", "a forward slash counts as a separator");
@@ -33,6 +41,13 @@ int main(void)
         ok(!cairn_path_is_absolute("C:x") && !cairn_path_is_absolute("x\\y") && !cairn_path_is_absolute("/x"),
            "a drive-relative path, a relative one, and a POSIX one are not");
 #else
+        n = cairn_ocaml_concat("/src", "x");
+        is_str(n, "/src/x", "OCaml's Filename.concat");
+        free(n);
+        n = cairn_ocaml_concat("/src/", "./x");
+        is_str(n, "/src/./x", "without normalising");
+        free(n);
+        ok(cairn_ocaml_is_relative("C:x") && !cairn_ocaml_is_relative("/x"), "and Filename.is_relative");
         join_is("/store", "result", "/store/result", "POSIX: joined with a slash");
         join_is("/store//", "/result", "/store/result", "one separator between");
         join_is("/", "x", "/x", "the root keeps its separator");
