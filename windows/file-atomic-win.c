@@ -8,21 +8,15 @@
 #include <stdlib.h>
 #include <windows.h>
 
+#include "win.h"
+
 #include "base/alloc.h"
 
-static wchar_t *wide(const char *s)
-{
-        int n = MultiByteToWideChar(CP_UTF8, 0, s, -1, NULL, 0);
-        wchar_t *w = cairn_xmalloc((size_t) (n > 0 ? n : 1) * sizeof(wchar_t));
-        if (n <= 0 || !MultiByteToWideChar(CP_UTF8, 0, s, -1, w, n))
-                w[0] = 0;
-        return w;
-}
 
 int cairn_write_file_atomic(const char *path, const void *data, size_t len, struct cairn_error **err)
 {
         char *tmp = cairn_xasprintf("%s.tmp-%lu", path, (unsigned long) GetCurrentProcessId());
-        wchar_t *wtmp = wide(tmp), *wpath = wide(path);
+        wchar_t *wtmp = cairn_win_wide(tmp), *wpath = cairn_win_wide(path);
         int r = 0;
         HANDLE f = CreateFileW(wtmp, GENERIC_WRITE, 0, NULL, CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
         if (f == INVALID_HANDLE_VALUE) {

@@ -13,16 +13,10 @@
 #include <string.h>
 #include <windows.h>
 
+#include "win.h"
+
 #include "base/alloc.h"
 
-static wchar_t *wide(const char *s)
-{
-        int n = MultiByteToWideChar(CP_UTF8, 0, s, -1, NULL, 0);
-        wchar_t *w = cairn_xmalloc((size_t) (n > 0 ? n : 1) * sizeof(wchar_t));
-        if (n <= 0 || !MultiByteToWideChar(CP_UTF8, 0, s, -1, w, n))
-                w[0] = 0;
-        return w;
-}
 
 static int win_error(struct cairn_error **err, DWORD code, const char *what, const char *path)
 {
@@ -50,7 +44,7 @@ int cairn_mkdir_p(const char *path, mode_t mode, struct cairn_error **err)
                 size_t len = strlen(copy);
                 bool skip = len == 0 || (len == 2 && copy[1] == ':') || copy[len - 1] == '\\';
                 if (!skip) {
-                        wchar_t *w = wide(copy);
+                        wchar_t *w = cairn_win_wide(copy);
                         if (!CreateDirectoryW(w, NULL)) {
                                 DWORD code = GetLastError();
                                 DWORD attrs = GetFileAttributesW(w);
@@ -111,7 +105,7 @@ static int remove_tree(const wchar_t *path, const char *shown, struct cairn_erro
 
 int cairn_rm_rf(const char *path, struct cairn_error **err)
 {
-        wchar_t *w = wide(path);
+        wchar_t *w = cairn_win_wide(path);
         int r = remove_tree(w, path, err);
         free(w);
         return r;
@@ -120,7 +114,7 @@ int cairn_rm_rf(const char *path, struct cairn_error **err)
 int cairn_write_file(const char *path, const void *data, size_t len, mode_t mode, struct cairn_error **err)
 {
         (void) mode;
-        wchar_t *w = wide(path);
+        wchar_t *w = cairn_win_wide(path);
         /* Not through a link: one in the way is replaced, not followed. */
         DWORD attrs = GetFileAttributesW(w);
         if (attrs != INVALID_FILE_ATTRIBUTES && (attrs & FILE_ATTRIBUTE_REPARSE_POINT))
@@ -166,7 +160,7 @@ char *mkdtemp(char *template)
                         template[n - 6 + i] = digits[v % 36];
                         v /= 36;
                 }
-                wchar_t *w = wide(template);
+                wchar_t *w = cairn_win_wide(template);
                 BOOL ok = CreateDirectoryW(w, NULL);
                 DWORD code = GetLastError();
                 free(w);

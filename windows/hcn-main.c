@@ -18,8 +18,10 @@
 
 #include "base/alloc.h"
 #include "base/error.h"
+#include "base/file.h"
 #include "cli/cli.h"
 #include "hcn.h"
+#include "win.h"
 
 #define DEFAULT_CNI_CONF "C:\\Program Files\\containerd\\cni\\conf\\0-containerd-nat.conf"
 
@@ -65,37 +67,6 @@ static char *read_small_file(const char *path, size_t *ret_len)
         buf[total] = 0;
         *ret_len = total;
         return buf;
-}
-
-/* Write path atomically: a temporary file beside it, flushed, then moved
- * over it, so a reader never sees half a config. */
-static int write_atomic(const char *path, const char *data, struct cairn_error **err)
-{
-        char *tmp = cairn_xasprintf("%s.tmp-%lu", path, (unsigned long) GetCurrentProcessId());
-        wchar_t *wtmp = cairn_win_wide(tmp), *wpath = cairn_win_wide(path);
-        int r = 0;
-        HANDLE f = CreateFileW(wtmp, GENERIC_WRITE, 0, NULL, CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
-        if (f == INVALID_HANDLE_VALUE) {
-                r = cairn_error_set(err, -EIO, "cannot create \"%s\" (Windows error %lu)", tmp,
-                                    (unsigned long) GetLastError());
-        } else {
-                DWORD done = 0, len = (DWORD) strlen(data);
-                BOOL ok = WriteFile(f, data, len, &done, NULL) && done == len && FlushFileBuffers(f);
-                DWORD code = GetLastError();
-                CloseHandle(f);
-                if (!ok)
-                        r = cairn_error_set(err, -EIO, "cannot write \"%s\" (Windows error %lu)", tmp,
-                                            (unsigned long) code);
-                else if (!MoveFileExW(wtmp, wpath, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH))
-                        r = cairn_error_set(err, -EIO, "cannot replace \"%s\" (Windows error %lu)", path,
-                                            (unsigned long) GetLastError());
-                if (r < 0)
-                        DeleteFileW(wtmp);
-        }
-        free(wtmp);
-        free(wpath);
-        free(tmp);
-        return r;
 }
 
 static int cni_config(struct cairn_hcn *h, int argc, char **argv)
@@ -144,7 +115,7 @@ static int cni_config(struct cairn_hcn *h, int argc, char **argv)
                         status = 1;
                 } else {
                         char *text = cairn_hcn_cni_config(name, nat->subnet, nat->gateway);
-                        if (write_atomic(out, text, &err) < 0)
+                        if (cairn_write_file_atomic(out, text, strlen(text), &err) < 0)
                                 status = fail(err);
                         else
                                 printf("%s written (subnet %s, gateway %s)\n", out, nat->subnet, nat->gateway);

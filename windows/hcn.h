@@ -21,8 +21,6 @@ struct cairn_hcn;
 /* The `hcn` verb (windows/hcn-main.c): argv[0] is the verb or program. */
 int cmd_hcn(int argc, char **argv);
 
-/* UTF-8 to a new UTF-16 string (free()), as the Windows API takes. */
-wchar_t *cairn_win_wide(const char *s);
 
 int cairn_hcn_open(struct cairn_hcn **ret, struct cairn_error **err);
 void cairn_hcn_close(struct cairn_hcn *h);

@@ -24,6 +24,8 @@
 #include <string.h>
 #include <windows.h>
 
+#include "win.h"
+
 #include "base/alloc.h"
 #include "base/strbuf.h"
 
@@ -34,23 +36,6 @@ struct reader {
         CRITICAL_SECTION *lock;     /* output() and the buffers are called under it */
 };
 
-/* Into a capped buffer: once a chunk does not fit, nothing more goes in,
- * so what was captured is a beginning, not pieces spliced together. */
-static void capture(struct cairn_buf *b, const char *data, size_t len)
-{
-        if (b && cairn_buf_add(b, data, len) < 0)
-                b->cap = b->len;
-}
-
-static void deliver(const struct cairn_process *p, bool is_err, const char *data, size_t len)
-{
-        if (is_err && !p->merge_stderr)
-                capture(p->errout, data, len);
-        else if (p->output)
-                p->output(data, len, p->userdata);
-        else
-                capture(p->out, data, len);
-}
 
 static DWORD WINAPI read_thread(LPVOID arg)
 {
@@ -59,7 +44,7 @@ static DWORD WINAPI read_thread(LPVOID arg)
         DWORD n;
         while (ReadFile(r->pipe, chunk, sizeof(chunk), &n, NULL) && n > 0) {
                 EnterCriticalSection(r->lock);
-                deliver(r->p, r->is_err, chunk, n);
+                cairn_process_deliver(r->p, r->is_err, chunk, n);
                 LeaveCriticalSection(r->lock);
         }
         return 0;
@@ -95,14 +80,6 @@ static void quote_arg(struct cairn_buf *b, const char *a)
         cairn_buf_addc(b, '"');
 }
 
-static wchar_t *wide(const char *s)
-{
-        int n = MultiByteToWideChar(CP_UTF8, 0, s, -1, NULL, 0);
-        wchar_t *w = cairn_xmalloc((size_t) (n > 0 ? n : 1) * sizeof(wchar_t));
-        if (n <= 0 || !MultiByteToWideChar(CP_UTF8, 0, s, -1, w, n))
-                w[0] = 0;
-        return w;
-}
 
 static int win_error(struct cairn_error **err, DWORD code, const char *what, const char *arg)
 {
@@ -122,7 +99,7 @@ int cairn_process_run(const struct cairn_process *p, int *ret_status, struct cai
                         cairn_buf_addc(&cmd, ' ');
                 quote_arg(&cmd, p->argv[i]);
         }
-        wchar_t *wcmd = wide(cairn_buf_str(&cmd));
+        wchar_t *wcmd = cairn_win_wide(cairn_buf_str(&cmd));
         cairn_buf_release(&cmd);
         CRITICAL_SECTION lock;
         InitializeCriticalSection(&lock);

@@ -118,23 +118,6 @@ static pid_t spawn(const struct cairn_process *p, int outfd, int errfd)
         return pid;
 }
 
-/* Into a capped buffer: once a chunk does not fit, nothing more goes in,
- * so what was captured is a beginning, not pieces spliced together. */
-static void capture(struct cairn_buf *b, const char *data, size_t len)
-{
-        if (b && cairn_buf_add(b, data, len) < 0)
-                b->cap = b->len;
-}
-
-static void deliver(const struct cairn_process *p, bool is_err, const char *data, size_t len)
-{
-        if (is_err && !p->merge_stderr)
-                capture(p->errout, data, len);
-        else if (p->output)
-                p->output(data, len, p->userdata);
-        else
-                capture(p->out, data, len);
-}
 
 int cairn_process_run(const struct cairn_process *p, int *ret_status, struct cairn_error **err)
 {
@@ -197,7 +180,7 @@ int cairn_process_run(const struct cairn_process *p, int *ret_status, struct cai
                                 continue;
                         ssize_t r = read(fds[i].fd, chunk, sizeof(chunk));
                         if (r > 0) {
-                                deliver(p, i == 1, chunk, (size_t) r);
+                                cairn_process_deliver(p, i == 1, chunk, (size_t) r);
                         } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
                                 close(fds[i].fd);
                                 fds[i].fd = -1;

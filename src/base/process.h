@@ -47,6 +47,10 @@ struct cairn_process {
  */
 int cairn_process_run(const struct cairn_process *p, int *ret_status, struct cairn_error **err);
 
+/* For the implementations (base/process.c, windows/process-win.c): one
+ * chunk of the child's output, to where p says it goes. */
+void cairn_process_deliver(const struct cairn_process *p, bool is_err, const char *data, size_t len);
+
 /* The exit code in a status, or -1 when the child was killed by a signal. */
 int cairn_process_exit_code(int status);
 

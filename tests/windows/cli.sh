@@ -6,15 +6,10 @@
 set -u
 : "${CAIRN_SRCDIR:?source tree}"
 . "$CAIRN_SRCDIR/tests/lib/tap.sh"
-build=${CAIRN_WINDOWS_BUILD:-$CAIRN_SRCDIR/build-windows}
+. "$CAIRN_SRCDIR/tests/windows/lib.sh"
+wine_setup cli
 exe=$build/windows/cairn.exe
-WINE=${WINE:-/usr/lib/wine/wine64}
-[ -x "$WINE" ] || need "needs wine64"
-[ -f "$exe" ] || need "needs the Windows build (make windows)"
-tmp=$(mktemp -d /tmp/cairn-wine-cli.XXXXXX)
-export WINEPREFIX=$tmp/prefix WINEDEBUG=-all
-trap 'WINEPREFIX=$tmp/prefix /usr/lib/wine/wineserver64 -k 2>/dev/null; rm -rf "$tmp"' EXIT
-"$WINE" wineboot --init >/dev/null 2>&1
+[ -f "$exe" ] || need "needs cairn.exe (make windows)"
 cd "$tmp"
 # A Windows program ends its lines with CR LF.
 cairn() {

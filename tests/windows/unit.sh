@@ -8,14 +8,8 @@
 set -u
 : "${CAIRN_SRCDIR:?source tree}"
 . "$CAIRN_SRCDIR/tests/lib/tap.sh"
-build=${CAIRN_WINDOWS_BUILD:-$CAIRN_SRCDIR/build-windows}
-WINE=${WINE:-/usr/lib/wine/wine64}
-[ -x "$WINE" ] || need "needs wine64"
-[ -f "$build/windows/test-spec.exe" ] || need "needs the Windows build (make windows)"
-tmp=$(mktemp -d /tmp/cairn-wine-unit.XXXXXX)
-export WINEPREFIX=$tmp/prefix WINEDEBUG=-all
-trap 'WINEPREFIX=$tmp/prefix /usr/lib/wine/wineserver64 -k 2>/dev/null; rm -rf "$tmp"' EXIT
-"$WINE" wineboot --init >/dev/null 2>&1
+. "$CAIRN_SRCDIR/tests/windows/lib.sh"
+wine_setup unit
 for t in sexp spec dockerfile ids path containerd db; do
         timeout 300 "$WINE" "$build/windows/test-$t.exe" | tr -d '\r' >"$tmp/$t.tap"
         status=${PIPESTATUS[0]}
