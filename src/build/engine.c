@@ -27,6 +27,7 @@
 #include "build/copy.h"
 #include "build/engine-internal.h"
 #include "build/ids.h"
+#include "base/lock.h"
 #include "base/process.h"
 #include "build/manifest.h"
 #include "db/db.h"
@@ -313,24 +314,17 @@ static void sink_output(const char *data, size_t len, void *ud)
  * other processes wait for it), shared on a base while a step is built on it
  * (so prune leaves it alone).  The kernel drops them when a process dies.
  */
-static int step_lock(struct cairn_engine *e, const char *id, short type, bool wait)
+static int step_lock(struct cairn_engine *e, const char *id, enum cairn_lock_kind kind, bool wait)
 {
-        struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_len = 1 };
         char prefix[16];
         memcpy(prefix, id, 15);
         prefix[15] = '\0';
-        fl.l_start = (off_t) strtoull(prefix, NULL, 16);
-        for (;;) {
-                if (fcntl(e->lock_fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl) == 0)
-                        return 0;
-                if (errno != EINTR || !wait)
-                        return -errno;
-        }
+        return cairn_lock_byte(e->lock_fd, strtoull(prefix, NULL, 16), kind, wait);
 }
 
 static void step_unlock(struct cairn_engine *e, const char *id)
 {
-        step_lock(e, id, F_UNLCK, false);
+        step_lock(e, id, CAIRN_UNLOCK, false);
 }
 
 struct ctx;
@@ -391,7 +385,7 @@ static int attach(const struct run *R, const char *id, struct cairn_error **err)
                         live = open(live_path, O_RDONLY | O_CLOEXEC);
                 if (live >= 0 && drain(R, live))
                         streamed = true;
-                if (step_lock(e, id, F_WRLCK, false) == 0)
+                if (step_lock(e, id, CAIRN_LOCK_EXCLUSIVE, false) == 0)
                         break;
                 if (R->req->cancel && *R->req->cancel) {
                         if (live >= 0)
@@ -454,7 +448,7 @@ static int get_or_build(const struct run *R, const char *base, const char *id, s
                 emit(R, CAIRN_LOG_NOTE, "---> using \"%s\" from cache", id);
                 return 0;
         }
-        if (step_lock(e, id, F_WRLCK, false) < 0) {
+        if (step_lock(e, id, CAIRN_LOCK_EXCLUSIVE, false) < 0) {
                 r = attach(R, id, err);
                 if (r != 0)
                         return r < 0 ? r : (*err ? (*err)->code : 0);
@@ -468,7 +462,7 @@ static int get_or_build(const struct run *R, const char *base, const char *id, s
         }
         /* This process builds the step; its base must not be pruned meanwhile. */
         if (base)
-                step_lock(e, base, F_RDLCK, true);
+                step_lock(e, base, CAIRN_LOCK_SHARED, true);
         _cleanup_free_ char *live_path = cairn_path_join(e->live_dir, id);
         _cleanup_free_ char *failed_path = cairn_path_join(e->failed_dir, id);
         struct cairn_store_build *b = NULL;
@@ -1384,7 +1378,7 @@ long cairn_engine_prune(struct cairn_engine *e, time_t before, long limit, void 
                 long before_done = done;
                 for (char **p = ids; *p && done < limit; p++) {
                         /* Never a result a running build is using. */
-                        if (step_lock(e, *p, F_WRLCK, false) < 0)
+                        if (step_lock(e, *p, CAIRN_LOCK_EXCLUSIVE, false) < 0)
                                 continue;
                         int r = delete_locked_leaf(e, *p, removed, ud, err);
                         if (r < 0) {
@@ -1465,7 +1459,7 @@ long cairn_engine_prune_policy(struct cairn_engine *e, const struct cairn_prune_
                 /* The least recently used leaf no running build is using. */
                 const char *victim = NULL;
                 for (int i = 0; i < n && !victim; i++)
-                        if (step_lock(e, ids[i], F_WRLCK, false) == 0)
+                        if (step_lock(e, ids[i], CAIRN_LOCK_EXCLUSIVE, false) == 0)
                                 victim = ids[i];
                 if (!victim) {
                         cairn_strv_free(ids);

@@ -17,6 +17,7 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/hash.h"
+#include "base/lock.h"
 #include "base/log.h"
 #include "base/strbuf.h"
 
@@ -87,12 +88,10 @@ int cairn_store_cache_lock(struct cairn_store *s, const char *name, struct cairn
         int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (fd < 0)
                 return cairn_error_set_errno(err, errno, "cannot open \"%s\"", path);
-        while (flock(fd, LOCK_EX) < 0) {
-                if (errno != EINTR) {
-                        r = cairn_error_set_errno(err, errno, "cannot lock \"%s\"", path);
-                        close(fd);
-                        return r;
-                }
+        if ((r = cairn_lock_file(fd, CAIRN_LOCK_EXCLUSIVE, true)) < 0) {
+                r = cairn_error_set_errno(err, -r, "cannot lock \"%s\"", path);
+                close(fd);
+                return r;
         }
         return fd;
 }
@@ -183,7 +182,7 @@ int cairn_store_prepare(struct cairn_store *s, const char *const *dirs, size_t n
         s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (s->lock_fd < 0)
                 return cairn_error_set_errno(err, errno, "cannot open \"%s\"", lock);
-        if (flock(s->lock_fd, LOCK_EX | LOCK_NB) == 0 && !temp_dirs_empty(s, temp_dirs, n_temp)) {
+        if (cairn_lock_file(s->lock_fd, CAIRN_LOCK_EXCLUSIVE, false) == 0 && !temp_dirs_empty(s, temp_dirs, n_temp)) {
                 /* Every mount and temporary result lives in a temp dir, so
                  * empty ones mean a clean store: the common case, kept cheap. */
                 s->recovered = cairn_store_count_leftovers(s);
@@ -196,8 +195,8 @@ int cairn_store_prepare(struct cairn_store *s, const char *const *dirs, size_t n
                 if (r < 0)
                         return r;
         }
-        if (flock(s->lock_fd, LOCK_SH) < 0)
-                return cairn_error_set_errno(err, errno, "cannot lock \"%s\"", lock);
+        if ((r = cairn_lock_file(s->lock_fd, CAIRN_LOCK_SHARED, true)) < 0)
+                return cairn_error_set_errno(err, -r, "cannot lock \"%s\"", lock);
         return 0;
 }
 
@@ -258,8 +257,8 @@ unsigned cairn_store_count_leftovers(struct cairn_store *s)
 
 int cairn_store_recover(struct cairn_store *s, unsigned *ret_removed, struct cairn_error **err)
 {
-        if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-                flock(s->lock_fd, LOCK_SH);
+        if (cairn_lock_file(s->lock_fd, CAIRN_LOCK_EXCLUSIVE, false) < 0) {
+                cairn_lock_file(s->lock_fd, CAIRN_LOCK_SHARED, true);
                 return cairn_error_set(err, -EBUSY, "the store \"%s\" is in use by another cairn process", s->root);
         }
         *ret_removed = cairn_store_count_leftovers(s);
@@ -270,7 +269,7 @@ int cairn_store_recover(struct cairn_store *s, unsigned *ret_removed, struct cai
                 _cleanup_free_ char *d = cairn_path_join(s->root, s->temp_dirs[i]);
                 r = wipe_contents(d, err);
         }
-        flock(s->lock_fd, LOCK_SH);
+        cairn_lock_file(s->lock_fd, CAIRN_LOCK_SHARED, true);
         return r;
 }
 
