@@ -173,6 +173,7 @@ nothing_left "after a step that could not start"
 # --- cancellation -----------------------------------------------------------------------
 marker="cairn-ctd-cancel-$$"
 printf '((from busybox) (shell /bin/sh -c) (run (shell "echo started; sleep 60; echo %s")))' "$marker" >slow.spec
+rm -f slow.out slow.err   # the wait below must not see the last run's output
 "$CAIRN" build -f slow.spec ctx >slow.out 2>slow.err &
 pid=$!
 for i in $(seq 300); do grep -q started slow.out && break; sleep 0.1; done
@@ -187,6 +188,7 @@ nothing_left "after a cancelled step"
 ok $(pgrep -f "$marker" >/dev/null && echo 1 || echo 0) "the step's processes are gone"
 
 # --- kill -9 of cairn, then recovery -------------------------------------------------------
+rm -f slow.out slow.err   # the wait below must not see the last run's output
 "$CAIRN" build -f slow.spec ctx >slow.out 2>slow.err &
 pid=$!
 for i in $(seq 300); do grep -q started slow.out && break; sleep 0.1; done
