@@ -174,3 +174,73 @@ char *mkdtemp(char *template)
         errno = EEXIST;
         return NULL;
 }
+
+static unsigned long long usage_of(const wchar_t *dir)
+{
+        size_t n = wcslen(dir);
+        wchar_t *pattern = cairn_xmalloc((n + 3) * sizeof(wchar_t));
+        wcscpy(pattern, dir);
+        wcscpy(pattern + n, L"\\*");
+        WIN32_FIND_DATAW fd;
+        HANDLE h = FindFirstFileExW(pattern, FindExInfoBasic, &fd, FindExSearchNameMatch, NULL, 0);
+        free(pattern);
+        unsigned long long total = 0;
+        if (h == INVALID_HANDLE_VALUE)
+                return 0;
+        do {
+                if (wcscmp(fd.cFileName, L".") == 0 || wcscmp(fd.cFileName, L"..") == 0)
+                        continue;
+                total += ((unsigned long long) fd.nFileSizeHigh << 32) | fd.nFileSizeLow;
+                /* Into directories, not through links to elsewhere. */
+                if ((fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) &&
+                    !(fd.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT)) {
+                        size_t m = wcslen(fd.cFileName);
+                        wchar_t *child = cairn_xmalloc((n + m + 2) * sizeof(wchar_t));
+                        wcscpy(child, dir);
+                        child[n] = L'\\';
+                        wcscpy(child + n + 1, fd.cFileName);
+                        total += usage_of(child);
+                        free(child);
+                }
+        } while (FindNextFileW(h, &fd));
+        FindClose(h);
+        return total;
+}
+
+unsigned long long cairn_disk_usage(const char *dir)
+{
+        wchar_t *w = cairn_win_wide(dir);
+        unsigned long long total = usage_of(w);
+        free(w);
+        return total;
+}
+
+int cairn_fs_space(const char *path, unsigned long long *ret_avail, unsigned long long *ret_total)
+{
+        wchar_t *w = cairn_win_wide(path);
+        ULARGE_INTEGER avail, total;
+        BOOL ok = GetDiskFreeSpaceExW(w, &avail, &total, NULL);
+        free(w);
+        if (!ok)
+                return -EIO;
+        *ret_avail = avail.QuadPart;
+        *ret_total = total.QuadPart;
+        return 0;
+}
+
+int cairn_file_mtime(const char *path, struct timespec *ret)
+{
+        wchar_t *w = cairn_win_wide(path);
+        WIN32_FILE_ATTRIBUTE_DATA data;
+        BOOL ok = GetFileAttributesExW(w, GetFileExInfoStandard, &data);
+        free(w);
+        if (!ok)
+                return -ENOENT;
+        /* 100 ns intervals since 1601 to the Unix epoch. */
+        unsigned long long t = ((unsigned long long) data.ftLastWriteTime.dwHighDateTime << 32) |
+                               data.ftLastWriteTime.dwLowDateTime;
+        t -= 116444736000000000ULL;
+        ret->tv_sec = (time_t) (t / 10000000ULL);
+        ret->tv_nsec = (long) (t % 10000000ULL) * 100;
+        return 0;
+}

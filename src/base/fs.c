@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -229,5 +230,60 @@ int cairn_open_parent_in_root(int rootfd, const char *path, int *ret_dirfd, cons
                 return cairn_error_set_errno(err, errno, "cannot open the directory \"%s\"", *parent ? parent : "/");
         *ret_dirfd = fd;
         *ret_name = slash;
+        return 0;
+}
+
+static unsigned long long du_at(int dirfd)
+{
+        unsigned long long total = 0;
+        int fd = dup(dirfd);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!d)
+                return 0;
+        for (struct dirent *de; (de = readdir(d));) {
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                struct stat st;
+                if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                total += (unsigned long long) st.st_blocks * 512;
+                if (S_ISDIR(st.st_mode)) {
+                        int sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (sub >= 0) {
+                                total += du_at(sub);
+                                close(sub);
+                        }
+                }
+        }
+        closedir(d);
+        return total;
+}
+
+unsigned long long cairn_disk_usage(const char *dir)
+{
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        unsigned long long total = du_at(fd);
+        close(fd);
+        return total;
+}
+
+int cairn_fs_space(const char *path, unsigned long long *ret_avail, unsigned long long *ret_total)
+{
+        struct statvfs sv;
+        if (statvfs(path, &sv) < 0)
+                return -errno;
+        *ret_avail = (unsigned long long) sv.f_bavail * sv.f_frsize;
+        *ret_total = (unsigned long long) sv.f_blocks * sv.f_frsize;
+        return 0;
+}
+
+int cairn_file_mtime(const char *path, struct timespec *ret)
+{
+        struct stat st;
+        if (stat(path, &st) < 0)
+                return -errno;
+        *ret = st.st_mtim;
         return 0;
 }

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "base/compat.h"
 #include "base/error.h"
@@ -27,6 +28,17 @@ int cairn_rm_rf(const char *path, struct cairn_error **err);
 
 /* Write a whole file (created or truncated) with mode. */
 int cairn_write_file(const char *path, const void *data, size_t len, mode_t mode, struct cairn_error **err);
+
+/* Bytes a directory tree takes on disk (its blocks, not following links
+ * nor leaving the tree); 0 if it cannot be read. */
+unsigned long long cairn_disk_usage(const char *dir);
+
+/* Space left for unprivileged users, and the size, of the filesystem
+ * holding path. */
+int cairn_fs_space(const char *path, unsigned long long *ret_avail, unsigned long long *ret_total);
+
+/* When path was last modified. */
+int cairn_file_mtime(const char *path, struct timespec *ret);
 
 /* readlink into a new string; NULL if path is not a symlink. */
 char *cairn_read_link(const char *path);

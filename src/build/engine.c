@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -408,9 +407,9 @@ static int attach(const struct run *R, const char *id, struct cairn_error **err)
                 emit(R, CAIRN_LOG_NOTE, "---> saved as \"%s\"", id);
                 return 1;
         }
-        struct stat st;
-        if (stat(failed_path, &st) == 0 && (st.st_mtim.tv_sec > since.tv_sec ||
-                                            (st.st_mtim.tv_sec == since.tv_sec && st.st_mtim.tv_nsec >= since.tv_nsec))) {
+        struct timespec mtime;
+        if (cairn_file_mtime(failed_path, &mtime) == 0 &&
+            (mtime.tv_sec > since.tv_sec || (mtime.tv_sec == since.tv_sec && mtime.tv_nsec >= since.tv_nsec))) {
                 _cleanup_free_ char *why = NULL;
                 size_t len;
                 struct cairn_error *ignored = NULL;
@@ -1396,30 +1395,24 @@ long cairn_engine_prune(struct cairn_engine *e, time_t before, long limit, void 
         return done;
 }
 
-static unsigned long long du(int dirfd);
 
 static unsigned long long result_bytes(struct cairn_engine *e, const char *id)
 {
         char *dir = NULL;
         unsigned long long bytes = 0;
-        if (e->store->ops->result(e->store, id, &dir, NULL) > 0) {
-                int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (fd >= 0) {
-                        bytes = du(fd);
-                        close(fd);
-                }
-        }
+        if (e->store->ops->result(e->store, id, &dir, NULL) > 0)
+                bytes = cairn_disk_usage(dir);
         free(dir);
         return bytes;
 }
 
 static int free_space(struct cairn_engine *e, unsigned long long *ret_free, double *ret_percent)
 {
-        struct statvfs sv;
-        if (statvfs(e->store->root, &sv) < 0)
-                return -errno;
-        *ret_free = (unsigned long long) sv.f_bavail * sv.f_frsize;
-        *ret_percent = sv.f_blocks ? 100.0 * (double) sv.f_bavail / (double) sv.f_blocks : 100.0;
+        unsigned long long total = 0;
+        int r = cairn_fs_space(e->store->root, ret_free, &total);
+        if (r < 0)
+                return r;
+        *ret_percent = total ? 100.0 * (double) *ret_free / (double) total : 100.0;
         return 0;
 }
 
@@ -1477,31 +1470,6 @@ long cairn_engine_prune_policy(struct cairn_engine *e, const struct cairn_prune_
         return done;
 }
 
-static unsigned long long du(int dirfd)
-{
-        unsigned long long total = 0;
-        int fd = dup(dirfd);
-        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-        if (!d)
-                return 0;
-        for (struct dirent *de; (de = readdir(d));) {
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                        continue;
-                struct stat st;
-                if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                        continue;
-                total += (unsigned long long) st.st_blocks * 512;
-                if (S_ISDIR(st.st_mode)) {
-                        int sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                        if (sub >= 0) {
-                                total += du(sub);
-                                close(sub);
-                        }
-                }
-        }
-        closedir(d);
-        return total;
-}
 
 struct list_ctx {
         struct cairn_engine *e;
