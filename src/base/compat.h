@@ -7,6 +7,7 @@
 #define CAIRN_BASE_COMPAT_H
 
 #include <fcntl.h>
+#include <sys/types.h>
 
 #ifdef _WIN32
 /* Windows handles are not inherited unless asked, and there is no

@@ -29,6 +29,7 @@
 #include "base/lock.h"
 #include "base/process.h"
 #include "build/manifest.h"
+#include "build/rootfs.h"
 #include "db/db.h"
 #include "fetch/fetcher.h"
 #include "fetch/image.h"
@@ -800,42 +801,6 @@ struct run_arg {
         gid_t gid;
 };
 
-/* Look up a user name in the image's /etc/passwd, without leaving it. */
-static int resolve_user(const char *rootfs, const char *name, uid_t *uid, gid_t *gid, struct cairn_error **err)
-{
-        _cleanup_close_ int rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        _cleanup_close_ int fd = rootfd < 0 ? -1 : cairn_open_in_root(rootfd, "/etc/passwd", O_RDONLY, 0);
-        if (fd < 0)
-                return cairn_error_set(err, -ENOENT, "user \"%s\": the image has no /etc/passwd", name);
-        FILE *f = fdopen(fd, "r");
-        if (!f)
-                return cairn_error_set_errno(err, errno, "fdopen");
-        fd = -1;
-        char *line = NULL;
-        size_t cap = 0;
-        int r = cairn_error_set(NULL, -ENOENT, "x");
-        while (getline(&line, &cap, f) > 0) {
-                char *save = NULL, *fields[4] = { 0 };
-                char *p = line;
-                for (int i = 0; i < 4; i++) {
-                        fields[i] = strsep(&p, ":");
-                        if (!fields[i])
-                                break;
-                }
-                (void) save;
-                if (fields[3] && strcmp(fields[0], name) == 0) {
-                        *uid = (uid_t) strtoul(fields[2], NULL, 10);
-                        *gid = (gid_t) strtoul(fields[3], NULL, 10);
-                        r = 0;
-                        break;
-                }
-        }
-        free(line);
-        fclose(f);
-        if (r < 0)
-                return cairn_error_set(err, -ENOENT, "no user \"%s\" in the image's /etc/passwd", name);
-        return 0;
-}
 
 static int user_ids(const struct ctx *c, const struct cairn_store_build *b, uid_t *uid, gid_t *gid,
                     struct cairn_error **err)
@@ -848,7 +813,7 @@ static int user_ids(const struct ctx *c, const struct cairn_store_build *b, uid_
                 return 0;
         }
         if (c->user.by_name)
-                return resolve_user(rootfs, c->user.name, uid, gid, err);
+                return cairn_root_resolve_user(rootfs, c->user.name, uid, gid, err);
         if (c->user.uid < 0 || c->user.uid > UINT32_MAX - 1 || c->user.gid < 0 || c->user.gid > UINT32_MAX - 1)
                 return cairn_error_set(err, -EINVAL, "uid %" PRId64 " / gid %" PRId64 " is out of range", c->user.uid,
                                        c->user.gid);
@@ -865,37 +830,7 @@ static void quote_argv(struct cairn_buf *b, char *const *argv, size_t n, const c
                 cairn_buf_printf(b, "%s\"%s\"", n ? " " : "", last);
 }
 
-/* Did a mount target exist before the run?  Empty files cairn had to create
- * for secret mounts are removed afterwards so nothing of a secret stays. */
-static bool exists_in_root(const char *rootfs, const char *path)
-{
-        _cleanup_close_ int rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (rootfd < 0)
-                return false;
-        int fd = cairn_open_in_root(rootfd, path, O_PATH | O_NOFOLLOW, 0);
-        if (fd < 0)
-                return false;
-        close(fd);
-        return true;
-}
 
-static void remove_if_empty_file(const char *rootfs, const char *path)
-{
-        _cleanup_close_ int rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (rootfd < 0)
-                return;
-        int dirfd;
-        const char *name;
-        struct cairn_error *ignored = NULL;
-        if (cairn_open_parent_in_root(rootfd, path, &dirfd, &name, &ignored) < 0) {
-                cairn_error_free(ignored);
-                return;
-        }
-        struct stat st;
-        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) && st.st_size == 0)
-                unlinkat(dirfd, name, 0);
-        close(dirfd);
-}
 
 static int run_step(const struct run *R, struct cairn_store_build *b, const struct step_log *log, void *arg,
                     struct cairn_error **err)
@@ -922,7 +857,7 @@ static int run_step(const struct run *R, struct cairn_store_build *b, const stru
         targets[a->op->n_secrets] = "/etc/hosts";
         targets[a->op->n_secrets + 1] = "/etc/resolv.conf";
         for (size_t i = 0; i < n_targets; i++)
-                existed[i] = exists_in_root(b->rootfs, targets[i]);
+                existed[i] = cairn_root_exists(b->rootfs, targets[i]);
         char secret_dir[] = "/tmp/cairn-secrets-XXXXXX";
         bool have_secret_dir = false;
         size_t k = 0, n_caches = 0;
@@ -996,7 +931,7 @@ static int run_step(const struct run *R, struct cairn_store_build *b, const stru
         }
         for (size_t i = 0; i < n_targets; i++)
                 if (!existed[i])
-                        remove_if_empty_file(b->rootfs, targets[i]);
+                        cairn_root_remove_empty_file(b->rootfs, targets[i]);
         if (have_secret_dir)
                 cairn_rm_rf(secret_dir, NULL);
         for (size_t i = 0; i < a->op->n_caches + a->op->n_secrets; i++)
@@ -1055,20 +990,6 @@ struct copy_arg {
         const char *dst;
 };
 
-/* Remove the empty directory a bind mount left at path in rootfs. */
-static void remove_if_empty_dir(const char *rootfs, const char *path)
-{
-        _cleanup_close_ int rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        int dirfd;
-        const char *name;
-        struct cairn_error *ignored = NULL;
-        if (rootfd < 0 || cairn_open_parent_in_root(rootfd, path, &dirfd, &name, &ignored) < 0) {
-                cairn_error_free(ignored);
-                return;
-        }
-        unlinkat(dirfd, name, AT_REMOVEDIR);
-        close(dirfd);
-}
 
 /*
  * A copy into a root that only the container sees (Windows): the files go
@@ -1097,7 +1018,7 @@ static int copy_in_container(const struct run *R, struct cairn_store_build *b, c
                 r = cairn_copy_to_tar(a->src_dir, a->items, a->n_items, a->copy_items, a->dst, uid, gid, owner, fd, err);
                 close(fd);
         }
-        bool existed = windows || exists_in_root(b->rootfs, "/cairn-copy");
+        bool existed = windows || cairn_root_exists(b->rootfs, "/cairn-copy");
         if (r >= 0) {
                 struct output_sink sink = { R, log->log_fd, log->live_fd };
                 struct cairn_sandbox_mount m = { dir, windows ? "C:\\cairn-copy" : "/cairn-copy", true };
@@ -1116,7 +1037,7 @@ static int copy_in_container(const struct run *R, struct cairn_store_build *b, c
                 }
         }
         if (!existed)
-                remove_if_empty_dir(b->rootfs, "/cairn-copy");
+                cairn_root_remove_empty_dir(b->rootfs, "/cairn-copy");
         cairn_rm_rf(dir, NULL);
         return r;
 }
