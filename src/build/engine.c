@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
@@ -911,12 +910,11 @@ static int run_step(const struct run *R, struct cairn_store_build *b, const stru
                 if (r >= 0 && status != 0) {
                         struct cairn_buf msg = CAIRN_BUF_INIT;
                         quote_argv(&msg, c->shell, c->n_shell, a->op->shell);
-                        if (WIFEXITED(status))
-                                cairn_buf_printf(&msg, " failed with exit status %d", WEXITSTATUS(status));
-                        else if (WIFSIGNALED(status))
-                                cairn_buf_printf(&msg, " failed with signal SIG%s", sigabbrev_np(WTERMSIG(status))
-                                                                                        ? sigabbrev_np(WTERMSIG(status))
-                                                                                        : "?");
+                        /* "exit status N" or "signal SIGX"; Windows' NTSTATUS
+                         * codes in hex, as OBuilder prints them. */
+                        char sbuf[64];
+                        cairn_buf_printf(&msg, " failed with %s",
+                                         cairn_process_status_string(status, sbuf, sizeof(sbuf)));
                         r = cairn_error_set(err, -EIO, "%s", cairn_buf_str(&msg));
                         cairn_buf_release(&msg);
                 }
