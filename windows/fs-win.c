@@ -244,3 +244,44 @@ int cairn_file_mtime(const char *path, struct timespec *ret)
         ret->tv_nsec = (long) (t % 10000000ULL) * 100;
         return 0;
 }
+
+int cairn_remove_contents(const char *dir, struct cairn_error **err)
+{
+        wchar_t *w = cairn_win_wide(dir);
+        size_t n = wcslen(w);
+        wchar_t *pattern = cairn_xmalloc((n + 3) * sizeof(wchar_t));
+        wcscpy(pattern, w);
+        wcscpy(pattern + n, L"\\*");
+        WIN32_FIND_DATAW fd;
+        HANDLE h = FindFirstFileExW(pattern, FindExInfoBasic, &fd, FindExSearchNameMatch, NULL, 0);
+        free(pattern);
+        int r = 0;
+        if (h != INVALID_HANDLE_VALUE) {
+                do {
+                        if (wcscmp(fd.cFileName, L".") == 0 || wcscmp(fd.cFileName, L"..") == 0)
+                                continue;
+                        size_t m = wcslen(fd.cFileName);
+                        wchar_t *child = cairn_xmalloc((n + m + 2) * sizeof(wchar_t));
+                        wcscpy(child, w);
+                        child[n] = L'\\';
+                        wcscpy(child + n + 1, fd.cFileName);
+                        r = remove_tree(child, dir, err);
+                        free(child);
+                } while (r == 0 && FindNextFileW(h, &fd));
+                FindClose(h);
+        }
+        free(w);
+        return r;
+}
+
+int cairn_fs_sync(const char *path)
+{
+        (void) path;
+        return 0;
+}
+
+int cairn_fs_sync_dir(const char *dir)
+{
+        (void) dir;
+        return 0;
+}

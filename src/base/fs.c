@@ -287,3 +287,37 @@ int cairn_file_mtime(const char *path, struct timespec *ret)
         *ret = st.st_mtim;
         return 0;
 }
+
+int cairn_remove_contents(const char *dir, struct cairn_error **err)
+{
+        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return cairn_error_set_errno(err, errno, "cannot open \"%s\"", dir);
+        DIR *d = fdopendir(dup(fd));
+        if (!d)
+                return cairn_error_set_errno(err, errno, "cannot list \"%s\"", dir);
+        int r = 0;
+        for (struct dirent *de; (de = readdir(d)) && r >= 0;) {
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                r = cairn_rm_rf_at(fd, de->d_name, err);
+        }
+        closedir(d);
+        return r;
+}
+
+int cairn_fs_sync(const char *path)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        return syncfs(fd) < 0 ? -errno : 0;
+}
+
+int cairn_fs_sync_dir(const char *dir)
+{
+        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        return fsync(fd) < 0 ? -errno : 0;
+}

@@ -26,6 +26,16 @@ int cairn_mkdir_p(const char *path, mode_t mode, struct cairn_error **err);
 int cairn_rm_rf_at(int dirfd, const char *name, struct cairn_error **err);
 int cairn_rm_rf(const char *path, struct cairn_error **err);
 
+/* rm -rf of everything inside dir, keeping dir. */
+int cairn_remove_contents(const char *dir, struct cairn_error **err);
+
+/* Flush the filesystem holding path (syncfs), and a directory's entries
+ * (fsync), so a rename is durable.  Negative errno on failure.  Windows
+ * has neither for a plain user; there they do nothing, and renames rely on
+ * NTFS's journal. */
+int cairn_fs_sync(const char *path);
+int cairn_fs_sync_dir(const char *dir);
+
 /* Write a whole file (created or truncated) with mode. */
 int cairn_write_file(const char *path, const void *data, size_t len, mode_t mode, struct cairn_error **err);
 

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "base/compat.h"
 #include "base/error.h"
 #include "build/manifest.h"
 

@@ -3,7 +3,6 @@
 
 #include <dirent.h>
 #include <stdio.h>
-#include <sys/mount.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -117,23 +116,6 @@ void cairn_store_cache_write_generation(int fd, unsigned long generation)
                 cairn_warn("cannot record a cache generation: %s", strerror(errno));
 }
 
-static int wipe_contents(const char *dir, struct cairn_error **err)
-{
-        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return cairn_error_set_errno(err, errno, "cannot open \"%s\"", dir);
-        DIR *d = fdopendir(dup(fd));
-        if (!d)
-                return cairn_error_set_errno(err, errno, "cannot list \"%s\"", dir);
-        int r = 0;
-        for (struct dirent *de; (de = readdir(d)) && r >= 0;) {
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                        continue;
-                r = cairn_rm_rf_at(fd, de->d_name, err);
-        }
-        closedir(d);
-        return r;
-}
 
 unsigned cairn_store_count_leftovers(struct cairn_store *s);
 
@@ -190,7 +172,7 @@ int cairn_store_prepare(struct cairn_store *s, const char *const *dirs, size_t n
                         recover(s);
                 for (size_t i = 0; r >= 0 && i < n_temp; i++) {
                         _cleanup_free_ char *d = cairn_path_join(s->root, temp_dirs[i]);
-                        r = wipe_contents(d, err);
+                        r = cairn_remove_contents(d, err);
                 }
                 if (r < 0)
                         return r;
@@ -206,16 +188,15 @@ int cairn_store_publish(struct cairn_store *s, const char *tmp, const char *id, 
          * tree, unless the caller's unmount already flushed it), then the
          * rename, then the directory that holds it.  After a power loss a
          * result is complete or absent. */
-        _cleanup_close_ int rootfd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (!flushed && s->sync && rootfd >= 0 && syncfs(rootfd) < 0)
-                return cairn_error_set_errno(err, errno, "cannot flush \"%s\"", s->root);
-        _cleanup_free_ char *result = cairn_xasprintf("%s/result/%s", s->root, id);
+        int r;
+        if (!flushed && s->sync && (r = cairn_fs_sync(s->root)) < 0)
+                return cairn_error_set_errno(err, -r, "cannot flush \"%s\"", s->root);
+        _cleanup_free_ char *dir = cairn_path_join(s->root, "result");
+        _cleanup_free_ char *result = cairn_path_join(dir, id);
         if (rename(tmp, result) < 0)
                 return cairn_error_set_errno(err, errno, "cannot publish \"%s\"", result);
-        _cleanup_free_ char *dir = cairn_path_join(s->root, "result");
-        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (s->sync && dfd >= 0 && fsync(dfd) < 0)
-                return cairn_error_set_errno(err, errno, "cannot flush \"%s\"", dir);
+        if (s->sync && (r = cairn_fs_sync_dir(dir)) < 0)
+                return cairn_error_set_errno(err, -r, "cannot flush \"%s\"", dir);
         return 0;
 }
 
@@ -267,7 +248,7 @@ int cairn_store_recover(struct cairn_store *s, unsigned *ret_removed, struct cai
         int r = 0;
         for (size_t i = 0; r >= 0 && i < s->n_temp; i++) {
                 _cleanup_free_ char *d = cairn_path_join(s->root, s->temp_dirs[i]);
-                r = wipe_contents(d, err);
+                r = cairn_remove_contents(d, err);
         }
         cairn_lock_file(s->lock_fd, CAIRN_LOCK_SHARED, true);
         return r;
@@ -299,88 +280,3 @@ void cairn_store_release(struct cairn_store *s)
         free(s->root);
         free(s->state_dir);
 }
-
-/* Unmount everything mounted below root, deepest first. */
-void cairn_store_unmount_below(const char *root)
-{
-        FILE *f = fopen("/proc/self/mountinfo", "re");
-        if (!f)
-                return;
-        char **points = NULL;
-        size_t n = 0;
-        char *line = NULL;
-        size_t cap = 0;
-        size_t rlen = strlen(root);
-        while (getline(&line, &cap, f) > 0) {
-                char mp[4096];
-                if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
-                        continue;
-                if (strncmp(mp, root, rlen) == 0 && mp[rlen] == '/') {
-                        points = cairn_xreallocarray(points, n + 1, sizeof(*points));
-                        points[n++] = cairn_xstrdup(mp);
-                }
-        }
-        free(line);
-        fclose(f);
-        for (size_t i = n; i-- > 0;) {
-                cairn_warn("unmounting \"%s\", left over from an earlier run", points[i]);
-                if (umount2(points[i], MNT_DETACH) < 0)
-                        cairn_warn("cannot unmount \"%s\": %s", points[i], strerror(errno));
-                free(points[i]);
-        }
-        free(points);
-}
-
-/*
- * Mount an overlay at `merged` with `lowers` (top first).  The lower paths go
- * through a directory of short symlinks named by index, and the mount is made
- * with that directory as the working directory, so each layer costs a few
- * bytes of mount data instead of a full path.
- */
-int cairn_store_mount_overlay(const char *linkdir, char *const *lowers, size_t n, const char *upper, const char *work,
-                         const char *merged, struct cairn_error **err)
-{
-        if (n > CAIRN_OVERLAY_MAX_LAYERS)
-                return cairn_error_set(err, -E2BIG, "%zu layers: overlayfs stacks at most %d", n, CAIRN_OVERLAY_MAX_LAYERS);
-        int r = cairn_mkdir_p(linkdir, 0700, err);
-        if (r < 0)
-                return r;
-        struct cairn_buf opts = CAIRN_BUF_INIT;
-        cairn_buf_adds(&opts, "lowerdir=");
-        for (size_t i = 0; i < n; i++) {
-                char name[16];
-                snprintf(name, sizeof(name), "%zx", i);
-                _cleanup_free_ char *link = cairn_xasprintf("%s/%s", linkdir, name);
-                if (symlink(lowers[i], link) < 0) {
-                        r = cairn_error_set_errno(err, errno, "cannot create \"%s\"", link);
-                        goto out;
-                }
-                cairn_buf_printf(&opts, "%s%s", i ? ":" : "", name);
-        }
-        if (upper)
-                cairn_buf_printf(&opts, ",upperdir=%s,workdir=%s", upper, work);
-        cairn_buf_adds(&opts, ",index=off,redirect_dir=off,metacopy=off");
-        if (opts.len >= 4096) {
-                r = cairn_error_set(err, -E2BIG, "overlay mount options too long (%zu bytes)", opts.len);
-                goto out;
-        }
-        int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (cwd < 0 || chdir(linkdir) < 0) {
-                r = cairn_error_set_errno(err, errno, "cannot enter \"%s\"", linkdir);
-                if (cwd >= 0)
-                        close(cwd);
-                goto out;
-        }
-        if (mount("overlay", merged, "overlay", upper ? 0 : MS_RDONLY, opts.data) < 0)
-                r = cairn_error_set_errno(err, errno, "cannot mount an overlay of %zu layers on \"%s\"", n, merged);
-        if (fchdir(cwd) < 0)
-                cairn_warn("cannot return to the working directory: %s", strerror(errno));
-        close(cwd);
-out:
-        cairn_buf_release(&opts);
-        struct cairn_error *ignored = NULL;
-        cairn_rm_rf(linkdir, &ignored);
-        cairn_error_free(ignored);
-        return r;
-}
-

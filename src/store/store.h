@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "base/compat.h"
 #include "base/error.h"
 
 struct cairn_store;

@@ -35,6 +35,10 @@ int main(void)
                    (long long) (t.tv_sec - time(NULL)) < 60,
            "a new file's modification time is now");
         ok(cairn_file_mtime("no-such-file-here", &t) < 0, "a missing file has none");
+        ok(cairn_fs_sync(dir) == 0 && cairn_fs_sync_dir(deep) == 0, "flushing a filesystem and a directory");
+        ok(cairn_remove_contents(dir, &err) == 0, "emptying a directory");
+        ok(cairn_disk_usage(dir) == 0 && cairn_file_mtime(file, &t) < 0, "leaves nothing inside it");
+        ok(cairn_mkdir_p(deep, 0755, &err) == 0, "but keeps it");
         ok(cairn_rm_rf(dir, &err) == 0, "rm -rf");
         ok(cairn_disk_usage(dir) == 0 && cairn_rm_rf(dir, &err) == 0, "it is gone, and removing it again is fine");
         if (err)
