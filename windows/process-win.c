@@ -207,6 +207,17 @@ out:
         return r;
 }
 
+bool cairn_process_alive(int pid)
+{
+        HANDLE h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, (DWORD) pid);
+        if (!h)
+                return GetLastError() == ERROR_ACCESS_DENIED;
+        DWORD code = 0;
+        bool alive = GetExitCodeProcess(h, &code) && code == STILL_ACTIVE;
+        CloseHandle(h);
+        return alive;
+}
+
 int cairn_process_exit_code(int status)
 {
         return status;

@@ -208,6 +208,11 @@ int cairn_process_run(const struct cairn_process *p, int *ret_status, struct cai
         return 0;
 }
 
+bool cairn_process_alive(int pid)
+{
+        return kill((pid_t) pid, 0) == 0 || errno != ESRCH;
+}
+
 int cairn_process_exit_code(int status)
 {
         return WIFEXITED(status) ? WEXITSTATUS(status) : -1;

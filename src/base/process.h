@@ -51,6 +51,9 @@ int cairn_process_run(const struct cairn_process *p, int *ret_status, struct cai
  * chunk of the child's output, to where p says it goes. */
 void cairn_process_deliver(const struct cairn_process *p, bool is_err, const char *data, size_t len);
 
+/* Whether process pid is still running. */
+bool cairn_process_alive(int pid);
+
 /* The exit code in a status, or -1 when the child was killed by a signal. */
 int cairn_process_exit_code(int status);
 

@@ -22,13 +22,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,30 +36,8 @@
 #include "base/process.h"
 #include "base/strbuf.h"
 #include "containerd/ctr.h"
+#include "sandbox/cni.h"
 #include "sandbox/sandbox.h"
-
-#define CNI_CONF_DIR "/etc/cni/net.d"
-#define CNI_STATE_DIR "/var/lib/cni"
-
-struct cni_setup {
-        const char *conf_dir;
-        const char *state_dir;
-};
-
-/* In the child, before exec'ing ctr: CNI's fixed paths, privately. */
-static int cni_child_setup(void *ud)
-{
-        const struct cni_setup *c = ud;
-        if (unshare(CLONE_NEWNS) < 0)
-                return errno;
-        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-                return errno;
-        if (mount(c->conf_dir, CNI_CONF_DIR, NULL, MS_BIND, NULL) < 0)
-                return errno;
-        if (mount(c->state_dir, CNI_STATE_DIR, NULL, MS_BIND, NULL) < 0)
-                return errno;
-        return 0;
-}
 
 struct kill_arg {
         const struct cairn_ctr *ctr;
@@ -214,7 +189,7 @@ static int run(const struct cairn_sandbox_config *cfg, int *ret_status, struct c
                 args[k++] = id;
                 args[k] = NULL;
                 char **argv = cairn_ctr_argv(c, args);
-                struct cni_setup cs = { c->cni_conf_dir, cni_state };
+                struct cairn_cni_setup cs = { c->cni_conf_dir, cni_state };
                 struct kill_arg ka = { c, id };
                 struct cairn_process p = {
                         .argv = (const char *const *) argv, .merge_stderr = true,
@@ -223,12 +198,12 @@ static int run(const struct cairn_sandbox_config *cfg, int *ret_status, struct c
                 };
                 if (use_cni && !c->windows) {
                         if ((r = cairn_mkdir_p(cni_state, 0700, err)) < 0 ||
-                            (r = cairn_mkdir_p(CNI_CONF_DIR, 0755, err)) < 0 ||
-                            (r = cairn_mkdir_p(CNI_STATE_DIR, 0755, err)) < 0) {
+                            (r = cairn_mkdir_p(CAIRN_CNI_CONF_DIR, 0755, err)) < 0 ||
+                            (r = cairn_mkdir_p(CAIRN_CNI_STATE_DIR, 0755, err)) < 0) {
                                 cairn_strv_free(argv);
                                 goto out;
                         }
-                        p.child_setup = cni_child_setup;
+                        p.child_setup = cairn_cni_child_setup;
                         p.setup_userdata = &cs;
                 }
                 int status = 0;

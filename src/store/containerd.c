@@ -23,11 +23,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,7 +33,9 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/log.h"
+#include "base/process.h"
 #include "containerd/ctr.h"
+#include "store/snapshot-mount.h"
 #include "store/store.h"
 
 struct ctd_store {
@@ -88,52 +88,6 @@ static char *result_key(struct cairn_store *pub, const char *dir, const char *id
         return cairn_xasprintf("obuilder-%s", id);
 }
 
-/* Unmount rootfs if something is mounted there. */
-static void unmount_rootfs(const char *rootfs)
-{
-        if (umount2(rootfs, 0) < 0 && errno != EINVAL && errno != ENOENT && umount2(rootfs, MNT_DETACH) < 0 &&
-            errno != EINVAL)
-                cairn_warn("cannot unmount \"%s\": %s", rootfs, strerror(errno));
-}
-
-/* Mount what `ctr snapshot prepare --mounts` returned at target (Linux). */
-static int mount_snapshot(const struct cairn_ctr_mount *m, size_t n, const char *linkdir, const char *target,
-                          struct cairn_error **err)
-{
-        if (n != 1)
-                return cairn_error_set(err, -EINVAL, "snapshot mounts: expected one mount, got %zu", n);
-        if (strcmp(m->type, "bind") == 0) {
-                unsigned long flags = MS_BIND | MS_REC;
-                for (char **o = m->options; *o; o++)
-                        if (strcmp(*o, "ro") == 0)
-                                flags |= MS_RDONLY;
-                if (mount(m->source, target, NULL, flags, NULL) < 0)
-                        return cairn_error_set_errno(err, errno, "cannot bind \"%s\" on \"%s\"", m->source, target);
-                return 0;
-        }
-        if (strcmp(m->type, "overlay") != 0)
-                return cairn_error_set(err, -EINVAL, "snapshot mounts: cannot mount type \"%s\" on Linux", m->type);
-        const char *lower = cairn_ctr_mount_option(m, "lowerdir");
-        const char *upper = cairn_ctr_mount_option(m, "upperdir");
-        const char *work = cairn_ctr_mount_option(m, "workdir");
-        if (!lower)
-                return cairn_error_set(err, -EINVAL, "snapshot mounts: an overlay without lowerdir");
-        char **lowers = NULL;
-        size_t nl = 0;
-        _cleanup_free_ char *copy = cairn_xstrdup(lower);
-        char *save = NULL;
-        for (char *p = strtok_r(copy, ":", &save); p; p = strtok_r(NULL, ":", &save)) {
-                lowers = cairn_xreallocarray(lowers, nl + 1, sizeof(char *));
-                lowers[nl++] = p;
-        }
-        /* containerd's own absolute lowerdirs pass the one page of mount
-         * data at about 50 layers; the store's helper names them through
-         * short relative links instead. */
-        int r = cairn_store_mount_overlay(linkdir, lowers, nl, upper, upper ? work : NULL, target, err);
-        free(lowers);
-        return r;
-}
-
 /*
  * Prepare snapshot key from parent, record it in dir/layerinfo, and on
  * Linux mount it at rootfs.
@@ -149,7 +103,7 @@ static int prepare(struct ctd_store *s, const char *key, const char *parent, con
                 return r;
         if (!s->ctr.windows && rootfs) {
                 _cleanup_free_ char *linkdir = cairn_xasprintf("%s/.l", dir);
-                if ((r = cairn_mkdir_p(rootfs, 0755, err)) >= 0 && (r = mount_snapshot(m, n, linkdir, rootfs, err)) >= 0)
+                if ((r = cairn_mkdir_p(rootfs, 0755, err)) >= 0 && (r = cairn_snapshot_mount(m, n, linkdir, rootfs, err)) >= 0)
                         *ret_mounted = true;
         }
         cairn_ctr_mounts_free(m, n);
@@ -171,7 +125,7 @@ static void discard(struct ctd_store *s, struct cairn_store_build *b)
 {
         struct ctd_build *cb = b->priv;
         if (cb->mounted)
-                unmount_rootfs(b->rootfs);
+                cairn_snapshot_unmount_quiet(b->rootfs);
         cb->mounted = false;
         /* A base's key is known only from what the fetcher wrote. */
         _cleanup_free_ char *key = cb->key ? cairn_xstrdup(cb->key) : NULL;
@@ -234,8 +188,8 @@ static int ctd_commit(struct cairn_store *pub, struct cairn_store_build *b, stru
         _cleanup_free_ char *committed = NULL;
         int r = 0;
         if (cb->mounted) {
-                if (umount2(b->rootfs, 0) < 0 && umount2(b->rootfs, MNT_DETACH) < 0) {
-                        r = cairn_error_set_errno(err, errno, "cannot unmount \"%s\"", b->rootfs);
+                if ((r = cairn_snapshot_unmount(b->rootfs)) < 0) {
+                        r = cairn_error_set_errno(err, -r, "cannot unmount \"%s\"", b->rootfs);
                         goto fail;
                 }
                 cb->mounted = false;
@@ -361,7 +315,7 @@ struct ctd_view {
 static void view_free(struct ctd_store *s, struct ctd_view *v)
 {
         if (v->mounted)
-                unmount_rootfs(v->rootfs);
+                cairn_snapshot_unmount_quiet(v->rootfs);
         if (v->key)
                 snapshot_rm_quiet(&s->ctr, v->key);
         cairn_rm_rf(v->dir, NULL);
@@ -479,7 +433,7 @@ static bool dead_run(const char *id)
         if (strncmp(id, "cairn-run-", 10) != 0)
                 return false;
         long pid = strtol(id + 10, NULL, 10);
-        return pid <= 0 || (kill((pid_t) pid, 0) < 0 && errno == ESRCH);
+        return pid <= 0 || !cairn_process_alive((int) pid);
 }
 
 /* After a crash (the store idle): containers of runs that never finished,
