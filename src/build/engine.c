@@ -27,6 +27,7 @@
 #include "build/ids.h"
 #include "base/lock.h"
 #include "base/process.h"
+#include "build/backends.h"
 #include "build/manifest.h"
 #include "build/rootfs.h"
 #include "db/db.h"
@@ -52,18 +53,17 @@ int cairn_engine_open(const char *store_spec, const char *const *store_options, 
         _cleanup_free_ char *dbdir = NULL, *dbpath = NULL;
         struct cairn_engine *e = cairn_xzalloc(sizeof(*e));
         e->lock_fd = -1;
-        /* The one place backends are chosen: the store from its spec; the
-         * native sandbox and the image fetcher, unless the store is
-         * containerd, which is all three. */
-        e->sandbox = &cairn_sandbox_native_ops;
-        e->fetcher = &cairn_fetcher_default_ops;
-        int r = cairn_store_open(store_spec, store_options, &e->store, err);
+        /* The backends: the store's kind names its sandbox and fetcher
+         * (build/backends.c). */
+        const struct cairn_backend *backend = NULL;
+        const char *path = NULL;
+        int r = cairn_backend_find(store_spec, &backend, &path, err);
         if (r < 0)
                 goto fail;
-        if (e->store->ops == &cairn_store_containerd_ops || e->store->ops == &cairn_store_hcs_ops) {
-                e->sandbox = &cairn_sandbox_containerd_ops;
-                e->fetcher = &cairn_fetcher_containerd_ops;
-        }
+        e->sandbox = backend->sandbox;
+        e->fetcher = backend->fetcher;
+        if ((r = cairn_store_open(backend->store, store_spec, path, store_options, &e->store, err)) < 0)
+                goto fail;
         dbdir = cairn_path_join(e->store->state_dir, "db");
         if ((r = cairn_mkdir_p(dbdir, 0755, err)) < 0)
                 goto fail;

@@ -20,47 +20,17 @@
 #include "base/log.h"
 #include "base/strbuf.h"
 
-static const struct {
-        const char *prefix;
-        const struct cairn_store_ops *ops;
-} kinds[] = {
-        { "overlayfs", &cairn_store_overlayfs_ops },
-        { "copy", &cairn_store_copy_ops },
-        /* OBuilder's rsync store has the same layout. */
-        { "rsync", &cairn_store_copy_ops },
-        { "containerd", &cairn_store_containerd_ops },
-        /* OBuilder's name for the same backend driving Windows containers. */
-        { "hcs", &cairn_store_hcs_ops },
-};
-
-int cairn_store_open(const char *spec, const char *const *options, struct cairn_store **ret,
-                     struct cairn_error **err)
+int cairn_store_open(const struct cairn_store_ops *ops, const char *spec, const char *path,
+                     const char *const *options, struct cairn_store **ret, struct cairn_error **err)
 {
-        const char *colon = strchr(spec, ':');
-        if (!colon)
-                return cairn_error_set(err, -EINVAL, "invalid store \"%s\": expected KIND:PATH, such as %s", spec,
-                                       CAIRN_STORE_DEFAULT);
-        size_t klen = (size_t) (colon - spec);
-        const char *path = colon + 1;
-        for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-                if (strlen(kinds[i].prefix) != klen || strncmp(spec, kinds[i].prefix, klen) != 0)
-                        continue;
-                if (path[0] != '/')
-                        return cairn_error_set(err, -EINVAL, "invalid store \"%s\": the path must be absolute", spec);
-                if (options && options[0] && !kinds[i].ops->takes_options)
-                        return cairn_error_set(err, -EINVAL, "store \"%s\": the %s store takes no options (got \"%s\")",
-                                               spec, kinds[i].prefix, options[0]);
-                int r = kinds[i].ops->open(path, options, ret, err);
-                if (r < 0)
-                        return cairn_error_prefix(err, "store \"%s\"", spec);
-                return r;
-        }
-        struct cairn_buf names = CAIRN_BUF_INIT;
-        for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-                cairn_buf_printf(&names, "%s%s:PATH", i ? ", " : "", kinds[i].prefix);
-        int r = cairn_error_set(err, -EINVAL, "unknown store kind \"%.*s\" in \"%s\": expected %s", (int) klen, spec, spec,
-                                cairn_buf_str(&names));
-        cairn_buf_release(&names);
+        if (!cairn_path_is_absolute(path))
+                return cairn_error_set(err, -EINVAL, "invalid store \"%s\": the path must be absolute", spec);
+        if (options && options[0] && !ops->takes_options)
+                return cairn_error_set(err, -EINVAL, "store \"%s\": the %s store takes no options (got \"%s\")", spec,
+                                       ops->kind, options[0]);
+        int r = ops->open(path, options, ret, err);
+        if (r < 0)
+                return cairn_error_prefix(err, "store \"%s\"", spec);
         return r;
 }
 
