@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "base/compat.h"
 #include "base/error.h"
 
 struct cairn_sandbox_mount {
