@@ -62,6 +62,49 @@ int cairn_mkdir_p(const char *path, mode_t mode, struct cairn_error **err)
         return r;
 }
 
+/* Call fn for each entry of dir but "." and "..", with its full path,
+ * until fn returns non-zero (which is returned). */
+static int each_entry(const wchar_t *dir, int (*fn)(const wchar_t *child, const WIN32_FIND_DATAW *fd, void *ud),
+                      void *ud)
+{
+        size_t n = wcslen(dir);
+        wchar_t *pattern = cairn_xmalloc((n + 3) * sizeof(wchar_t));
+        wcscpy(pattern, dir);
+        wcscpy(pattern + n, L"\\*");
+        WIN32_FIND_DATAW fd;
+        HANDLE h = FindFirstFileExW(pattern, FindExInfoBasic, &fd, FindExSearchNameMatch, NULL, 0);
+        free(pattern);
+        int r = 0;
+        if (h == INVALID_HANDLE_VALUE)
+                return 0;
+        do {
+                if (wcscmp(fd.cFileName, L".") == 0 || wcscmp(fd.cFileName, L"..") == 0)
+                        continue;
+                size_t m = wcslen(fd.cFileName);
+                wchar_t *child = cairn_xmalloc((n + m + 2) * sizeof(wchar_t));
+                wcscpy(child, dir);
+                child[n] = L'\\';
+                wcscpy(child + n + 1, fd.cFileName);
+                r = fn(child, &fd, ud);
+                free(child);
+        } while (r == 0 && FindNextFileW(h, &fd));
+        FindClose(h);
+        return r;
+}
+
+struct removal {
+        const char *shown;
+        struct cairn_error **err;
+};
+
+static int remove_tree(const wchar_t *path, const char *shown, struct cairn_error **err);
+
+static int remove_entry(const wchar_t *child, const WIN32_FIND_DATAW *fd, void *ud)
+{
+        struct removal *rm = ud;
+        return remove_tree(child, rm->shown, rm->err);
+}
+
 static int remove_tree(const wchar_t *path, const char *shown, struct cairn_error **err)
 {
         DWORD attrs = GetFileAttributesW(path);
@@ -75,28 +118,8 @@ static int remove_tree(const wchar_t *path, const char *shown, struct cairn_erro
                 return DeleteFileW(path) ? 0 : win_error(err, GetLastError(), "cannot remove", shown);
         /* A directory symlink or junction: remove the link only. */
         if (!(attrs & FILE_ATTRIBUTE_REPARSE_POINT)) {
-                size_t n = wcslen(path);
-                wchar_t *pattern = cairn_xmalloc((n + 3) * sizeof(wchar_t));
-                wcscpy(pattern, path);
-                wcscpy(pattern + n, L"\\*");
-                WIN32_FIND_DATAW fd;
-                HANDLE h = FindFirstFileExW(pattern, FindExInfoBasic, &fd, FindExSearchNameMatch, NULL, 0);
-                free(pattern);
-                int r = 0;
-                if (h != INVALID_HANDLE_VALUE) {
-                        do {
-                                if (wcscmp(fd.cFileName, L".") == 0 || wcscmp(fd.cFileName, L"..") == 0)
-                                        continue;
-                                size_t m = wcslen(fd.cFileName);
-                                wchar_t *child = cairn_xmalloc((n + m + 2) * sizeof(wchar_t));
-                                wcscpy(child, path);
-                                child[n] = L'\\';
-                                wcscpy(child + n + 1, fd.cFileName);
-                                r = remove_tree(child, shown, err);
-                                free(child);
-                        } while (r == 0 && FindNextFileW(h, &fd));
-                        FindClose(h);
-                }
+                struct removal rm = { shown, err };
+                int r = each_entry(path, remove_entry, &rm);
                 if (r < 0)
                         return r;
         }
@@ -175,35 +198,22 @@ char *mkdtemp(char *template)
         return NULL;
 }
 
+static unsigned long long usage_of(const wchar_t *dir);
+
+static int add_usage(const wchar_t *child, const WIN32_FIND_DATAW *fd, void *ud)
+{
+        unsigned long long *total = ud;
+        *total += ((unsigned long long) fd->nFileSizeHigh << 32) | fd->nFileSizeLow;
+        /* Into directories, not through links to elsewhere. */
+        if ((fd->dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) && !(fd->dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT))
+                *total += usage_of(child);
+        return 0;
+}
+
 static unsigned long long usage_of(const wchar_t *dir)
 {
-        size_t n = wcslen(dir);
-        wchar_t *pattern = cairn_xmalloc((n + 3) * sizeof(wchar_t));
-        wcscpy(pattern, dir);
-        wcscpy(pattern + n, L"\\*");
-        WIN32_FIND_DATAW fd;
-        HANDLE h = FindFirstFileExW(pattern, FindExInfoBasic, &fd, FindExSearchNameMatch, NULL, 0);
-        free(pattern);
         unsigned long long total = 0;
-        if (h == INVALID_HANDLE_VALUE)
-                return 0;
-        do {
-                if (wcscmp(fd.cFileName, L".") == 0 || wcscmp(fd.cFileName, L"..") == 0)
-                        continue;
-                total += ((unsigned long long) fd.nFileSizeHigh << 32) | fd.nFileSizeLow;
-                /* Into directories, not through links to elsewhere. */
-                if ((fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) &&
-                    !(fd.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT)) {
-                        size_t m = wcslen(fd.cFileName);
-                        wchar_t *child = cairn_xmalloc((n + m + 2) * sizeof(wchar_t));
-                        wcscpy(child, dir);
-                        child[n] = L'\\';
-                        wcscpy(child + n + 1, fd.cFileName);
-                        total += usage_of(child);
-                        free(child);
-                }
-        } while (FindNextFileW(h, &fd));
-        FindClose(h);
+        each_entry(dir, add_usage, &total);
         return total;
 }
 
@@ -248,28 +258,8 @@ int cairn_file_mtime(const char *path, struct timespec *ret)
 int cairn_remove_contents(const char *dir, struct cairn_error **err)
 {
         wchar_t *w = cairn_win_wide(dir);
-        size_t n = wcslen(w);
-        wchar_t *pattern = cairn_xmalloc((n + 3) * sizeof(wchar_t));
-        wcscpy(pattern, w);
-        wcscpy(pattern + n, L"\\*");
-        WIN32_FIND_DATAW fd;
-        HANDLE h = FindFirstFileExW(pattern, FindExInfoBasic, &fd, FindExSearchNameMatch, NULL, 0);
-        free(pattern);
-        int r = 0;
-        if (h != INVALID_HANDLE_VALUE) {
-                do {
-                        if (wcscmp(fd.cFileName, L".") == 0 || wcscmp(fd.cFileName, L"..") == 0)
-                                continue;
-                        size_t m = wcslen(fd.cFileName);
-                        wchar_t *child = cairn_xmalloc((n + m + 2) * sizeof(wchar_t));
-                        wcscpy(child, w);
-                        child[n] = L'\\';
-                        wcscpy(child + n + 1, fd.cFileName);
-                        r = remove_tree(child, dir, err);
-                        free(child);
-                } while (r == 0 && FindNextFileW(h, &fd));
-                FindClose(h);
-        }
+        struct removal rm = { dir, err };
+        int r = each_entry(w, remove_entry, &rm);
         free(w);
         return r;
 }
