@@ -31,6 +31,9 @@ typedef int gid_t;
 #define mkdir(path, mode) _mkdir(path)
 /* windows/fs-win.c */
 char *mkdtemp(char *template);
+/* realpath(path, NULL): the absolute path, allocated. */
+#include <stdlib.h>
+#define realpath(path, resolved) _fullpath((resolved), (path), _MAX_PATH)
 #else
 #define CAIRN_O_BINARY 0
 #endif

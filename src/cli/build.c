@@ -10,6 +10,8 @@
 
 #include "base/alloc.h"
 #include "base/cleanup.h"
+#include "base/compat.h"
+#include "base/interrupt.h"
 #include "base/file.h"
 #include "build/engine.h"
 #include "fetch/registry.h"
@@ -39,10 +41,6 @@ const struct cairn_verb cairn_build_verb = {
 
 static volatile sig_atomic_t cancelled;
 
-static void on_signal(int sig)
-{
-        cancelled = sig;
-}
 
 struct log_state {
         bool tty;
@@ -155,9 +153,7 @@ int cmd_build(int argc, char **argv)
         }
         if (!(e = cairn_cli_open_engine(store)))
                 goto out;
-        struct sigaction sa = { .sa_handler = on_signal };
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
+        cairn_cancel_on_interrupt(&cancelled);
         abs_context = realpath(context, NULL);
         struct log_state ls = { .tty = isatty(STDOUT_FILENO), .at_line_start = true };
         struct cairn_build_request req = {

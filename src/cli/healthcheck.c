@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/interrupt.h"
 #include "base/strbuf.h"
 #include "build/engine.h"
 #include "cli/cli.h"
@@ -24,11 +25,6 @@ const struct cairn_verb cairn_healthcheck_verb = {
 
 static volatile sig_atomic_t timed_out;
 
-static void on_alarm(int sig)
-{
-        (void) sig;
-        timed_out = 1;
-}
 
 static void capture(enum cairn_log_kind kind, const char *data, size_t len, void *ud)
 {
@@ -51,9 +47,7 @@ int cmd_healthcheck(int argc, char **argv)
         _cleanup_buf_ struct cairn_buf log = CAIRN_BUF_INIT;
         int status = CAIRN_EXIT_OK;
         /* OBuilder gives the check 300 seconds. */
-        struct sigaction sa = { .sa_handler = on_alarm };
-        sigaction(SIGALRM, &sa, NULL);
-        alarm(HEALTHCHECK_SECONDS);
+        cairn_cancel_after(HEALTHCHECK_SECONDS, &timed_out);
         if (cairn_engine_healthcheck(e, capture, &log, &timed_out, &err) < 0) {
                 if (timed_out)
                         fprintf(stderr, "Healthcheck failed: Timeout running healthcheck\n%s", cairn_buf_str(&log));
