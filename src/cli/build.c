@@ -74,17 +74,16 @@ static void print_log(enum cairn_log_kind kind, const char *data, size_t len, vo
 
 int cmd_build(int argc, char **argv)
 {
-        enum { OPT_STORE = 256, OPT_SECRET };
+        enum { OPT_SECRET = 256 };
         static const struct option options[] = {
                 { "file", required_argument, NULL, 'f' },
-                { "store", required_argument, NULL, OPT_STORE },
                 CAIRN_CLI_STORE_OPT_OPTIONS,
                 { "secret", required_argument, NULL, OPT_SECRET },
                 { "help", no_argument, NULL, 'h' },
                 CAIRN_CLI_REGISTRY_OPTIONS,
                 {},
         };
-        const char *file = NULL, *store = NULL;
+        const char *file = NULL;
         struct cairn_registry_options registry = { 0 };
         char **secret_args = NULL;
         size_t n_secret_args = 0;
@@ -96,7 +95,6 @@ int cmd_build(int argc, char **argv)
                         continue;
                 switch (c) {
                 case 'f': file = optarg; break;
-                case OPT_STORE: store = optarg; break;
                 case OPT_SECRET:
                         secret_args = cairn_xreallocarray(secret_args, n_secret_args + 1, sizeof(char *));
                         secret_args[n_secret_args++] = optarg;
@@ -151,7 +149,7 @@ int cmd_build(int argc, char **argv)
                 cairn_cli_report(err);
                 goto out;
         }
-        if (!(e = cairn_cli_open_engine(store)))
+        if (!(e = cairn_cli_open_engine()))
                 goto out;
         cairn_cancel_on_interrupt(&cancelled);
         abs_context = realpath(context, NULL);

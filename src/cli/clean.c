@@ -27,13 +27,12 @@ static void removing(const char *id, void *ud)
 
 int cmd_clean(int argc, char **argv)
 {
-        const char *store;
-        int first = cairn_cli_store_options("clean", argc, argv, &store);
+        int first = cairn_cli_store_options("clean", argc, argv);
         if (first < 0)
                 return CAIRN_EXIT_USAGE;
         if (first != argc)
                 return cairn_cli_usage_error("clean", "unexpected argument \"%s\"", argv[first]);
-        struct cairn_engine *e = cairn_cli_open_engine(store);
+        struct cairn_engine *e = cairn_cli_open_engine();
         if (!e)
                 return CAIRN_EXIT_FAILURE;
         _cleanup_error_ struct cairn_error *err = NULL;

@@ -86,20 +86,23 @@ struct cairn_registry_options;
 int cairn_cli_registry_option(int opt, const char *arg, struct cairn_registry_options *o);
 void cairn_cli_registry_options_free(struct cairn_registry_options *o);
 
-/* The store to use: --store, else $CAIRN_STORE, else the default. */
-const char *cairn_cli_store(const char *option);
 
-/* --store-opt KEY=VALUE (repeatable, after the words of $CAIRN_STORE_OPTS;
- * a later KEY wins) and OBuilder's --hcs-ctr-path, for every verb that
- * opens a store. */
+/* --store=KIND:PATH (else $CAIRN_STORE, else the default), --store-opt
+ * KEY=VALUE (repeatable, after the words of $CAIRN_STORE_OPTS; a later KEY
+ * wins) and OBuilder's --hcs-ctr-path, for every verb that opens a store:
+ * the verb adds CAIRN_CLI_STORE_OPT_OPTIONS to its getopt table and passes
+ * each option to cairn_cli_store_opt, and cairn_cli_open_engine uses
+ * them. */
 enum {
-        CAIRN_OPT_STORE_OPT = 600,
+        CAIRN_OPT_STORE = 600,
+        CAIRN_OPT_STORE_OPT,
         CAIRN_OPT_HCS_CTR_PATH,
 };
 #define CAIRN_CLI_STORE_OPT_OPTIONS \
+        { "store", required_argument, NULL, CAIRN_OPT_STORE }, \
         { "store-opt", required_argument, NULL, CAIRN_OPT_STORE_OPT }, \
         { "hcs-ctr-path", required_argument, NULL, CAIRN_OPT_HCS_CTR_PATH }
-/* Handle one of those; returns 0 if opt is not one. */
+/* Handle one of those (--store too); returns 0 if opt is not one. */
 int cairn_cli_store_opt(int opt, const char *arg);
 
 /* Help text shared by the verbs that take --store. */
@@ -110,14 +113,16 @@ int cairn_cli_store_opt(int opt, const char *arg);
         "                           snapshotter, runtime, platform, cni-conf-dir, hcn-namespace)\n"
 
 /*
- * Parse a verb's command line when its only option is --store: returns the
- * index of the first operand, or -1 after printing a usage error.
+ * Parse a verb's command line when its only options are the store's:
+ * returns the index of the first operand, or -1 after printing a usage
+ * error.
  */
-int cairn_cli_store_options(const char *verb, int argc, char **argv, const char **ret_store);
+int cairn_cli_store_options(const char *verb, int argc, char **argv);
 
 struct cairn_engine;
-/* Open the engine on the chosen store, reporting errors; NULL on failure. */
-struct cairn_engine *cairn_cli_open_engine(const char *store_option);
+/* Open the engine on the store the options chose, reporting errors; NULL
+ * on failure. */
+struct cairn_engine *cairn_cli_open_engine(void);
 
 /* Print every diagnostic in the chain on stderr, one per line. */
 void cairn_cli_report(const struct cairn_error *err);

@@ -24,13 +24,12 @@ static void removing(const char *id, void *ud)
 
 int cmd_delete(int argc, char **argv)
 {
-        const char *store;
-        int first = cairn_cli_store_options("delete", argc, argv, &store);
+        int first = cairn_cli_store_options("delete", argc, argv);
         if (first < 0)
                 return CAIRN_EXIT_USAGE;
         if (argc - first != 1)
                 return cairn_cli_usage_error("delete", "expected exactly one ID");
-        struct cairn_engine *e = cairn_cli_open_engine(store);
+        struct cairn_engine *e = cairn_cli_open_engine();
         if (!e)
                 return CAIRN_EXIT_FAILURE;
         _cleanup_error_ struct cairn_error *err = NULL;

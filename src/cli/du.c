@@ -25,13 +25,12 @@ static int add(const struct cairn_result_info *r, void *ud)
 
 int cmd_du(int argc, char **argv)
 {
-        const char *store;
-        int first = cairn_cli_store_options("du", argc, argv, &store);
+        int first = cairn_cli_store_options("du", argc, argv);
         if (first < 0)
                 return CAIRN_EXIT_USAGE;
         if (first != argc)
                 return cairn_cli_usage_error("du", "unexpected argument \"%s\"", argv[first]);
-        struct cairn_engine *e = cairn_cli_open_engine(store);
+        struct cairn_engine *e = cairn_cli_open_engine();
         if (!e)
                 return CAIRN_EXIT_FAILURE;
         _cleanup_error_ struct cairn_error *err = NULL;

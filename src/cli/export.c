@@ -23,24 +23,21 @@ const struct cairn_verb cairn_export_verb = {
 
 int cmd_export(int argc, char **argv)
 {
-        enum { OPT_STORE = 256, OPT_OCI, OPT_TAG };
+        enum { OPT_OCI = 256, OPT_TAG };
         static const struct option options[] = {
-                { "store", required_argument, NULL, OPT_STORE },
                 CAIRN_CLI_STORE_OPT_OPTIONS,
                 { "oci", required_argument, NULL, OPT_OCI },
                 { "tag", required_argument, NULL, OPT_TAG },
                 {},
         };
-        const char *store = NULL, *oci = NULL, *tag = NULL;
+        const char *oci = NULL, *tag = NULL;
         int c;
         opterr = 0;
         optind = 1;
         while ((c = getopt_long(argc, argv, ":", options, NULL)) >= 0) {
                 if (cairn_cli_store_opt(c, optarg))
                         continue;
-                if (c == OPT_STORE)
-                        store = optarg;
-                else if (c == OPT_OCI)
+                if (c == OPT_OCI)
                         oci = optarg;
                 else if (c == OPT_TAG)
                         tag = optarg;
@@ -49,7 +46,7 @@ int cmd_export(int argc, char **argv)
         }
         if (argc - optind != 1 || !oci)
                 return cairn_cli_usage_error("export", "expected an ID and --oci DIR|FILE.tar");
-        struct cairn_engine *e = cairn_cli_open_engine(store);
+        struct cairn_engine *e = cairn_cli_open_engine();
         if (!e)
                 return CAIRN_EXIT_FAILURE;
         _cleanup_error_ struct cairn_error *err = NULL;

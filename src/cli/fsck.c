@@ -29,14 +29,12 @@ static void print_line(const char *line, void *ud)
 
 int cmd_fsck(int argc, char **argv)
 {
-        enum { OPT_STORE = 256, OPT_CHECK };
+        enum { OPT_CHECK = 256 };
         static const struct option options[] = {
-                { "store", required_argument, NULL, OPT_STORE },
                 CAIRN_CLI_STORE_OPT_OPTIONS,
                 { "check", no_argument, NULL, OPT_CHECK },
                 {},
         };
-        const char *store = NULL;
         bool check = false;
         int c;
         opterr = 0;
@@ -44,16 +42,14 @@ int cmd_fsck(int argc, char **argv)
         while ((c = getopt_long(argc, argv, ":", options, NULL)) >= 0) {
                 if (cairn_cli_store_opt(c, optarg))
                         continue;
-                if (c == OPT_STORE)
-                        store = optarg;
-                else if (c == OPT_CHECK)
+                if (c == OPT_CHECK)
                         check = true;
                 else
                         return cairn_cli_usage_error("fsck", "unknown option or missing value \"%s\"", argv[optind - 1]);
         }
         if (optind != argc)
                 return cairn_cli_usage_error("fsck", "unexpected argument \"%s\"", argv[optind]);
-        struct cairn_engine *e = cairn_cli_open_engine(store);
+        struct cairn_engine *e = cairn_cli_open_engine();
         if (!e)
                 return CAIRN_EXIT_FAILURE;
         _cleanup_error_ struct cairn_error *err = NULL;

@@ -34,13 +34,12 @@ static void capture(enum cairn_log_kind kind, const char *data, size_t len, void
 
 int cmd_healthcheck(int argc, char **argv)
 {
-        const char *store;
-        int first = cairn_cli_store_options("healthcheck", argc, argv, &store);
+        int first = cairn_cli_store_options("healthcheck", argc, argv);
         if (first < 0)
                 return CAIRN_EXIT_USAGE;
         if (first != argc)
                 return cairn_cli_usage_error("healthcheck", "unexpected argument \"%s\"", argv[first]);
-        struct cairn_engine *e = cairn_cli_open_engine(store);
+        struct cairn_engine *e = cairn_cli_open_engine();
         if (!e)
                 return CAIRN_EXIT_FAILURE;
         _cleanup_error_ struct cairn_error *err = NULL;

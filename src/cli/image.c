@@ -31,14 +31,12 @@ const struct cairn_verb cairn_image_verb = {
 
 static int image_import(int argc, char **argv)
 {
-        enum { OPT_STORE = 256, OPT_ENV };
+        enum { OPT_ENV = 256 };
         static const struct option options[] = {
-                { "store", required_argument, NULL, OPT_STORE },
                 CAIRN_CLI_STORE_OPT_OPTIONS,
                 { "env", required_argument, NULL, OPT_ENV },
                 {},
         };
-        const char *store = NULL;
         const char **env = NULL;
         size_t n_env = 0;
         int c;
@@ -47,9 +45,7 @@ static int image_import(int argc, char **argv)
         while ((c = getopt_long(argc, argv, ":", options, NULL)) >= 0) {
                 if (cairn_cli_store_opt(c, optarg))
                         continue;
-                if (c == OPT_STORE) {
-                        store = optarg;
-                } else if (c == OPT_ENV) {
+                if (c == OPT_ENV) {
                         env = cairn_xreallocarray(env, n_env + 1, sizeof(*env));
                         env[n_env++] = optarg;
                 } else {
@@ -62,7 +58,7 @@ static int image_import(int argc, char **argv)
                 free(env);
                 return cairn_cli_usage_error("image import", "expected NAME and FILE|DIR");
         }
-        struct cairn_engine *e = cairn_cli_open_engine(store);
+        struct cairn_engine *e = cairn_cli_open_engine();
         if (!e) {
                 free(env);
                 return CAIRN_EXIT_FAILURE;
@@ -101,13 +97,12 @@ static int image_import(int argc, char **argv)
 
 static int image_ls(int argc, char **argv)
 {
-        const char *store;
-        int first = cairn_cli_store_options("image ls", argc, argv, &store);
+        int first = cairn_cli_store_options("image ls", argc, argv);
         if (first < 0)
                 return CAIRN_EXIT_USAGE;
         if (first != argc)
                 return cairn_cli_usage_error("image ls", "unexpected argument \"%s\"", argv[first]);
-        struct cairn_engine *e = cairn_cli_open_engine(store);
+        struct cairn_engine *e = cairn_cli_open_engine();
         if (!e)
                 return CAIRN_EXIT_FAILURE;
         struct cairn_image **all = NULL;
@@ -126,13 +121,12 @@ static int image_ls(int argc, char **argv)
 
 static int image_rm(int argc, char **argv)
 {
-        const char *store;
-        int first = cairn_cli_store_options("image rm", argc, argv, &store);
+        int first = cairn_cli_store_options("image rm", argc, argv);
         if (first < 0)
                 return CAIRN_EXIT_USAGE;
         if (first == argc)
                 return cairn_cli_usage_error("image rm", "expected at least one NAME");
-        struct cairn_engine *e = cairn_cli_open_engine(store);
+        struct cairn_engine *e = cairn_cli_open_engine();
         if (!e)
                 return CAIRN_EXIT_FAILURE;
         int status = CAIRN_EXIT_OK;

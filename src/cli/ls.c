@@ -42,13 +42,12 @@ static int row(const struct cairn_result_info *r, void *ud)
 
 int cmd_ls(int argc, char **argv)
 {
-        const char *store;
-        int first = cairn_cli_store_options("ls", argc, argv, &store);
+        int first = cairn_cli_store_options("ls", argc, argv);
         if (first < 0)
                 return CAIRN_EXIT_USAGE;
         if (first != argc)
                 return cairn_cli_usage_error("ls", "unexpected argument \"%s\"", argv[first]);
-        struct cairn_engine *e = cairn_cli_open_engine(store);
+        struct cairn_engine *e = cairn_cli_open_engine();
         if (!e)
                 return CAIRN_EXIT_FAILURE;
         _cleanup_error_ struct cairn_error *err = NULL;

@@ -88,9 +88,8 @@ static void removing(const char *id, void *ud)
 
 int cmd_prune(int argc, char **argv)
 {
-        enum { OPT_STORE = 256, OPT_KEEP_FREE, OPT_MAX_ITEMS, OPT_MAX_SIZE, OPT_OLDER_THAN };
+        enum { OPT_KEEP_FREE = 256, OPT_MAX_ITEMS, OPT_MAX_SIZE, OPT_OLDER_THAN };
         static const struct option options[] = {
-                { "store", required_argument, NULL, OPT_STORE },
                 CAIRN_CLI_STORE_OPT_OPTIONS,
                 { "keep-free", required_argument, NULL, OPT_KEEP_FREE },
                 { "max-items", required_argument, NULL, OPT_MAX_ITEMS },
@@ -99,7 +98,6 @@ int cmd_prune(int argc, char **argv)
                 {},
         };
         struct cairn_prune_policy p = { .older_than = -1, .max_items = -1 };
-        const char *store = NULL;
         bool any = false;
         int c;
         opterr = 0;
@@ -110,9 +108,6 @@ int cmd_prune(int argc, char **argv)
                 char *end;
                 size_t len;
                 switch (c) {
-                case OPT_STORE:
-                        store = optarg;
-                        break;
                 case OPT_KEEP_FREE:
                         len = strlen(optarg);
                         if (len > 1 && optarg[len - 1] == '%') {
@@ -153,7 +148,7 @@ int cmd_prune(int argc, char **argv)
         if (!any)
                 return cairn_cli_usage_error("prune", "give at least one limit (--keep-free, --max-items, --max-size, "
                                                       "--older-than); cairn clean deletes everything");
-        struct cairn_engine *e = cairn_cli_open_engine(store);
+        struct cairn_engine *e = cairn_cli_open_engine();
         if (!e)
                 return CAIRN_EXIT_FAILURE;
         _cleanup_error_ struct cairn_error *err = NULL;

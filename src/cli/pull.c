@@ -61,14 +61,11 @@ static void print_line(const char *line, void *ud)
 
 int cmd_pull(int argc, char **argv)
 {
-        enum { OPT_STORE = 256 };
         static const struct option options[] = {
-                { "store", required_argument, NULL, OPT_STORE },
                 CAIRN_CLI_STORE_OPT_OPTIONS,
                 CAIRN_CLI_REGISTRY_OPTIONS,
                 {},
         };
-        const char *store = NULL;
         struct cairn_registry_options o = { 0 };
         int c;
         opterr = 0;
@@ -76,9 +73,7 @@ int cmd_pull(int argc, char **argv)
         while ((c = getopt_long(argc, argv, ":", options, NULL)) >= 0) {
                 if (cairn_cli_store_opt(c, optarg))
                         continue;
-                if (c == OPT_STORE) {
-                        store = optarg;
-                } else if (!cairn_cli_registry_option(c, optarg, &o)) {
+                if (!cairn_cli_registry_option(c, optarg, &o)) {
                         cairn_cli_registry_options_free(&o);
                         return cairn_cli_usage_error("pull", "unknown option or missing value \"%s\"", argv[optind - 1]);
                 }
@@ -87,7 +82,7 @@ int cmd_pull(int argc, char **argv)
                 cairn_cli_registry_options_free(&o);
                 return cairn_cli_usage_error("pull", "expected exactly one image reference");
         }
-        struct cairn_engine *e = cairn_cli_open_engine(store);
+        struct cairn_engine *e = cairn_cli_open_engine();
         if (!e) {
                 cairn_cli_registry_options_free(&o);
                 return CAIRN_EXIT_FAILURE;

@@ -12,10 +12,13 @@
 #include "cli/cli.h"
 #include "store/store.h"
 
-const char *cairn_cli_store(const char *option)
+static const char *store_option;
+
+/* --store, else $CAIRN_STORE, else the default. */
+static const char *chosen_store(void)
 {
-        if (option)
-                return option;
+        if (store_option)
+                return store_option;
         const char *env = getenv("CAIRN_STORE");
         return env && *env ? env : CAIRN_STORE_DEFAULT;
 }
@@ -47,6 +50,10 @@ static void read_env_opts(void)
 
 int cairn_cli_store_opt(int opt, const char *arg)
 {
+        if (opt == CAIRN_OPT_STORE) {
+                store_option = arg;
+                return 1;
+        }
         if (opt != CAIRN_OPT_STORE_OPT && opt != CAIRN_OPT_HCS_CTR_PATH)
                 return 0;
         read_env_opts();
@@ -60,10 +67,9 @@ static const char *const *cli_store_opts(void)
         return (const char *const *) store_opts;
 }
 
-int cairn_cli_store_options(const char *verb, int argc, char **argv, const char **ret_store)
+int cairn_cli_store_options(const char *verb, int argc, char **argv)
 {
         static const struct option options[] = {
-                { "store", required_argument, NULL, 's' },
                 CAIRN_CLI_STORE_OPT_OPTIONS,
                 { "help", no_argument, NULL, 'h' },
                 {},
@@ -71,14 +77,9 @@ int cairn_cli_store_options(const char *verb, int argc, char **argv, const char 
         int c;
         opterr = 0;
         optind = 1;
-        *ret_store = NULL;
         while ((c = getopt_long(argc, argv, ":", options, NULL)) >= 0) {
                 if (cairn_cli_store_opt(c, optarg))
                         continue;
-                if (c == 's') {
-                        *ret_store = optarg;
-                        continue;
-                }
                 if (c == ':')
                         cairn_cli_usage_error(verb, "option \"%s\" needs a value", argv[optind - 1]);
                 else
@@ -88,11 +89,11 @@ int cairn_cli_store_options(const char *verb, int argc, char **argv, const char 
         return optind;
 }
 
-struct cairn_engine *cairn_cli_open_engine(const char *store_option)
+struct cairn_engine *cairn_cli_open_engine(void)
 {
         struct cairn_engine *e = NULL;
         struct cairn_error *err = NULL;
-        if (cairn_engine_open(cairn_cli_store(store_option), cli_store_opts(), &e, &err) < 0) {
+        if (cairn_engine_open(chosen_store(), cli_store_opts(), &e, &err) < 0) {
                 cairn_cli_report(err);
                 cairn_error_free(err);
                 return NULL;
