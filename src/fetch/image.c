@@ -362,6 +362,19 @@ void cairn_image_add_layer(struct cairn_image *img, char *digest, uint64_t size)
         img->size += size;
 }
 
+/* A layer blob of an image being imported (checked against expected, a
+ * digest, unless NULL), added to img. */
+static int import_layer(const char *root, const char *dir, const char *rel, const char *expected,
+                        struct cairn_image *img, struct cairn_error **err)
+{
+        char *got = NULL;
+        uint64_t size = 0;
+        int r = import_blob_file(root, dir, rel, expected, &got, &size, err);
+        if (r == 0)
+                cairn_image_add_layer(img, got, size);
+        return r;
+}
+
 /* OCI image layout: index.json -> (index ->)* manifest -> config + layers. */
 static int import_oci(const char *root, const char *dir, struct cairn_image *img, struct cairn_error **err)
 {
@@ -448,10 +461,7 @@ static int import_oci(const char *root, const char *dir, struct cairn_image *img
                         break;
                 }
                 _cleanup_free_ char *rel = cairn_xasprintf("blobs/sha256/%s", d + 7);
-                char *got = NULL;
-                uint64_t size = 0;
-                if ((r = import_blob_file(root, dir, rel, d, &got, &size, err)) == 0)
-                        cairn_image_add_layer(img, got, size);
+                r = import_layer(root, dir, rel, d, img, err);
         }
         json_decref(manifest);
         img->format = cairn_xstrdup("oci");
@@ -486,10 +496,7 @@ static int import_docker(const char *root, const char *dir, struct cairn_image *
                         r = cairn_error_set(err, -EINVAL, "manifest.json has an invalid layer path");
                         break;
                 }
-                char *got = NULL;
-                uint64_t size = 0;
-                if ((r = import_blob_file(root, dir, rel, NULL, &got, &size, err)) == 0)
-                        cairn_image_add_layer(img, got, size);
+                r = import_layer(root, dir, rel, NULL, img, err);
         }
         json_decref(m);
         img->format = cairn_xstrdup("docker-archive");

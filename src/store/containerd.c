@@ -52,13 +52,6 @@ struct ctd_build {
 static const char *const dirs[] = { "state", "cache", "cache-tmp", "result", "result-tmp" };
 static const char *const temp_dirs[] = { "result-tmp", "cache-tmp" };
 
-static char *sub(const struct cairn_store *s, const char *a, const char *b)
-{
-        if (b)
-                return cairn_xasprintf("%s/%s/%s", s->root, a, b);
-        return cairn_xasprintf("%s/%s", s->root, a);
-}
-
 static void snapshot_rm_quiet(const struct cairn_ctr *c, const char *key)
 {
         struct cairn_error *e = NULL;
@@ -151,7 +144,7 @@ static int ctd_begin(struct cairn_store *pub, const char *base, const char *id, 
         struct ctd_build *cb = cairn_xzalloc(sizeof(*cb));
         b->priv = cb;
         snprintf(b->id, sizeof(b->id), "%s", id);
-        b->dir = sub(pub, "result-tmp", id);
+        b->dir = cairn_store_path(pub, "result-tmp", id);
         b->rootfs = cairn_xasprintf("%s/rootfs", b->dir);
         b->log_path = cairn_xasprintf("%s/log", b->dir);
         b->opaque_rootfs = s->ctr.windows;
@@ -167,7 +160,7 @@ static int ctd_begin(struct cairn_store *pub, const char *base, const char *id, 
                 *ret = b;
                 return 0;
         }
-        parent_dir = sub(pub, "result", base);
+        parent_dir = cairn_store_path(pub, "result", base);
         parent_key = result_key(pub, parent_dir, base);
         parent = cairn_xasprintf("%s-committed", parent_key);
         cb->key = cairn_xasprintf("obuilder-%s", id);
@@ -263,7 +256,7 @@ static char *id_of_committed(const char *key)
 static int delete_result(struct ctd_store *s, const char *id, const struct cairn_ctr_snapshot *snaps, size_t n_snaps,
                          unsigned depth, struct cairn_error **err)
 {
-        _cleanup_free_ char *dir = sub(&s->pub, "result", id);
+        _cleanup_free_ char *dir = cairn_store_path(&s->pub, "result", id);
         _cleanup_free_ char *key = result_key(&s->pub, dir, id);
         _cleanup_free_ char *committed = cairn_xasprintf("%s-committed", key);
         int r = 0;
@@ -284,7 +277,7 @@ static int delete_result(struct ctd_store *s, const char *id, const struct cairn
          * leaves a temporary result, whose layerinfo tells recovery which
          * snapshot to remove, never a result without its snapshot. */
         _cleanup_free_ char *leaf = cairn_xasprintf("deleting-%s", id);
-        _cleanup_free_ char *tmp = sub(&s->pub, "result-tmp", leaf);
+        _cleanup_free_ char *tmp = cairn_store_path(&s->pub, "result-tmp", leaf);
         cairn_rm_rf(tmp, NULL);
         bool moved = rename(dir, tmp) == 0;
         if (!moved && errno != ENOENT)
@@ -338,10 +331,10 @@ static int ctd_view(struct cairn_store *pub, const char *id, char **ret_rootfs, 
                                        "files are only visible inside a Windows container");
         struct ctd_view *v = cairn_xzalloc(sizeof(*v));
         _cleanup_free_ char *leaf = cairn_xasprintf("view-%d-%lu", (int) getpid(), s->next_view++);
-        v->dir = sub(pub, "result-tmp", leaf);
+        v->dir = cairn_store_path(pub, "result-tmp", leaf);
         v->rootfs = cairn_xasprintf("%s/rootfs", v->dir);
         v->key = cairn_xasprintf("cairn-%s", leaf);
-        _cleanup_free_ char *dir = sub(pub, "result", id);
+        _cleanup_free_ char *dir = cairn_store_path(pub, "result", id);
         _cleanup_free_ char *key = result_key(pub, dir, id);
         _cleanup_free_ char *parent = cairn_xasprintf("%s-committed", key);
         int r = cairn_mkdir_p(v->dir, 0755, err);
@@ -373,7 +366,7 @@ static int ctd_layers(struct cairn_store *pub, const char *id, char ***ret, bool
         if (s->ctr.snapshotter && strcmp(s->ctr.snapshotter, "overlayfs") != 0)
                 return cairn_error_set(err, -ENOTSUP, "exporting needs the overlayfs snapshotter, not \"%s\"",
                                        s->ctr.snapshotter);
-        _cleanup_free_ char *dir = sub(pub, "result", id);
+        _cleanup_free_ char *dir = cairn_store_path(pub, "result", id);
         struct cairn_layerinfo li = { 0 };
         int r = cairn_layerinfo_load(dir, &li, err);
         if (r < 0)
@@ -415,7 +408,7 @@ static void reclaim_orphans(struct ctd_store *s)
                 _cleanup_free_ char *id = id_of_committed(key);
                 if (has_child || !id)
                         continue;
-                _cleanup_free_ char *dir = sub(&s->pub, "result", id);
+                _cleanup_free_ char *dir = cairn_store_path(&s->pub, "result", id);
                 if (access(dir, F_OK) == 0)
                         continue;
                 cairn_warn("removing snapshot \"%s\": its base result is gone", key);
@@ -458,7 +451,7 @@ static void recover(struct cairn_store *pub)
         }
         /* Once no container runs on them. */
         cairn_store_unmount_below(pub->root);
-        _cleanup_free_ char *tmp = sub(pub, "result-tmp", NULL);
+        _cleanup_free_ char *tmp = cairn_store_path(pub, "result-tmp", NULL);
         DIR *d = opendir(tmp);
         for (struct dirent *de; d && (de = readdir(d));) {
                 if (de->d_name[0] == '.')
@@ -471,7 +464,7 @@ static void recover(struct cairn_store *pub)
                          * unless a published result stands for it. */
                         _cleanup_free_ char *committed = cairn_xasprintf("%s-committed", li.snapshot_key);
                         _cleanup_free_ char *id = id_of_committed(committed);
-                        _cleanup_free_ char *published = id ? sub(pub, "result", id) : NULL;
+                        _cleanup_free_ char *published = id ? cairn_store_path(pub, "result", id) : NULL;
                         if (!published || access(published, F_OK) < 0)
                                 snapshot_rm_quiet(&s->ctr, committed);
                         snapshot_rm_quiet(&s->ctr, li.snapshot_key);
@@ -547,7 +540,7 @@ static int ctd_verify(struct cairn_store *pub, char *const *ids, size_t n, bool 
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *dir = sub(pub, "result", ids[i]);
+                _cleanup_free_ char *dir = cairn_store_path(pub, "result", ids[i]);
                 _cleanup_free_ char *key = result_key(pub, dir, ids[i]);
                 _cleanup_free_ char *committed = cairn_xasprintf("%s-committed", key);
                 bad[i] = true;

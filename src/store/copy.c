@@ -37,13 +37,6 @@ struct copy_store {
         struct cairn_store pub;
 };
 
-static char *sub(const struct cairn_store *s, const char *a, const char *b)
-{
-        if (b)
-                return cairn_xasprintf("%s/%s/%s", s->root, a, b);
-        return cairn_xasprintf("%s/%s", s->root, a);
-}
-
 /* Hard links seen while cloning: source inode -> path in the copy. */
 struct link_map {
         dev_t *dev;
@@ -269,14 +262,14 @@ static int copy_begin(struct cairn_store *pub, const char *base, const char *id,
 {
         struct cairn_store_build *b = cairn_xzalloc(sizeof(*b));
         snprintf(b->id, sizeof(b->id), "%s", id);
-        b->dir = sub(pub, "result-tmp", id);
+        b->dir = cairn_store_path(pub, "result-tmp", id);
         b->rootfs = cairn_xasprintf("%s/rootfs", b->dir);
         b->log_path = cairn_xasprintf("%s/log", b->dir);
         int r = cairn_rm_rf(b->dir, err);
         if (r < 0)
                 goto fail;
         if (base) {
-                _cleanup_free_ char *src = sub(pub, "result", base);
+                _cleanup_free_ char *src = cairn_store_path(pub, "result", base);
                 r = clone_tree(src, b->dir, err);
         } else {
                 r = cairn_mkdir_p(b->rootfs, 0755, err);
@@ -312,14 +305,14 @@ static void copy_abort(struct cairn_store *pub, struct cairn_store_build *b)
 
 static int copy_delete(struct cairn_store *pub, const char *id, bool leaf, struct cairn_error **err)
 {
-        _cleanup_free_ char *dir = sub(pub, "result", id);
+        _cleanup_free_ char *dir = cairn_store_path(pub, "result", id);
         return cairn_rm_rf(dir, err);
 }
 
 static int copy_view(struct cairn_store *pub, const char *id, char **ret_rootfs, void **ret_handle,
                      struct cairn_error **err)
 {
-        _cleanup_free_ char *dir = sub(pub, "result", id);
+        _cleanup_free_ char *dir = cairn_store_path(pub, "result", id);
         *ret_rootfs = cairn_xasprintf("%s/rootfs", dir);
         *ret_handle = NULL;
         return 0;
@@ -340,7 +333,7 @@ int cairn_store_dir_cache_get(struct cairn_store *pub, const char *name, uid_t u
 {
         static unsigned long next_tmp;
                 _cleanup_free_ char *dirname = cairn_store_cache_dirname(name);
-        _cleanup_free_ char *master = sub(pub, "cache", dirname);
+        _cleanup_free_ char *master = cairn_store_path(pub, "cache", dirname);
         int lock = cairn_store_cache_lock(pub, name, err);
         if (lock < 0)
                 return lock;
@@ -351,7 +344,7 @@ int cairn_store_dir_cache_get(struct cairn_store *pub, const char *name, uid_t u
         }
         /* Unique across the processes sharing the store. */
         _cleanup_free_ char *leaf = cairn_xasprintf("%d-%lu-%s", (int) getpid(), __atomic_fetch_add(&next_tmp, 1, __ATOMIC_RELAXED), dirname);
-        char *copy = sub(pub, "cache-tmp", leaf);
+        char *copy = cairn_store_path(pub, "cache-tmp", leaf);
         unsigned long generation = cairn_store_cache_read_generation(lock);
         int r = clone_tree(master, copy, err);
         cairn_store_cache_unlock(lock);
@@ -382,7 +375,7 @@ int cairn_store_dir_cache_release(struct cairn_store *pub, struct cairn_store_ca
                 r = lock;
         else if (cairn_store_cache_read_generation(lock) == cc->generation) {
                 _cleanup_free_ char *dirname = cairn_store_cache_dirname(c->name);
-                _cleanup_free_ char *master = sub(pub, "cache", dirname);
+                _cleanup_free_ char *master = cairn_store_path(pub, "cache", dirname);
                 _cleanup_free_ char *old = cairn_xasprintf("%s.old", c->path);
                 if (rename(master, old) < 0 || rename(c->path, master) < 0)
                         r = cairn_error_set_errno(err, errno, "cannot update the cache \"%s\"", master);
@@ -403,7 +396,7 @@ static int copy_layers(struct cairn_store *pub, const char *id, char ***ret, boo
                        struct cairn_error **err)
 {
         char **v = cairn_xzalloc(2 * sizeof(char *));
-        _cleanup_free_ char *dir = sub(pub, "result", id);
+        _cleanup_free_ char *dir = cairn_store_path(pub, "result", id);
         v[0] = cairn_xasprintf("%s/rootfs", dir);
         *ret = v;
         *ret_overlay_diffs = false;

@@ -57,13 +57,6 @@ static const char *const temp_dirs[] = {
         "in-progress", "merged", "cache-result", "cache-work", "cache-merged", "work",
 };
 
-static char *sub(const struct overlay_store *s, const char *a, const char *b)
-{
-        if (b)
-                return cairn_xasprintf("%s/%s/%s", s->pub.root, a, b);
-        return cairn_xasprintf("%s/%s", s->pub.root, a);
-}
-
 static void recover(struct cairn_store *s)
 {
         cairn_store_unmount_below(s->root);
@@ -96,7 +89,7 @@ static char **ancestors(struct overlay_store *s, const char *id, size_t *ret_n)
 {
         char **v = NULL;
         size_t n = 0;
-        for (char *dir = sub(s, "result", id); dir;) {
+        for (char *dir = cairn_store_path(&s->pub, "result", id); dir;) {
                 v = cairn_xreallocarray(v, n + 1, sizeof(*v));
                 v[n++] = dir;
                 if (n > CAIRN_OVERLAY_MAX_LAYERS + 1)
@@ -158,9 +151,9 @@ static int overlay_begin(struct cairn_store *pub, const char *base, const char *
         struct overlay_build *ob = cairn_xzalloc(sizeof(*ob));
         b->priv = ob;
         snprintf(b->id, sizeof(b->id), "%s", id);
-        ob->in_progress = sub(s, "in-progress", id);
-        ob->merged = sub(s, "merged", id);
-        ob->work = sub(s, "work", id);
+        ob->in_progress = cairn_store_path(&s->pub, "in-progress", id);
+        ob->merged = cairn_store_path(&s->pub, "merged", id);
+        ob->work = cairn_store_path(&s->pub, "work", id);
         b->log_path = cairn_xasprintf("%s/log", ob->in_progress);
         char **lowers = NULL;
         size_t n = 0;
@@ -180,7 +173,7 @@ static int overlay_begin(struct cairn_store *pub, const char *base, const char *
         }
         if ((r = cairn_mkdir_p(ob->merged, 0755, err)) < 0 || (r = cairn_mkdir_p(ob->work, 0755, err)) < 0)
                 goto fail;
-        parent = sub(s, "result", base);
+        parent = cairn_store_path(&s->pub, "result", base);
         parent_link = cairn_xasprintf("%s/parent", ob->in_progress);
         env_target = cairn_xasprintf("%s/env", parent);
         env_link = cairn_xasprintf("%s/env", ob->in_progress);
@@ -190,7 +183,7 @@ static int overlay_begin(struct cairn_store *pub, const char *base, const char *
         }
         lowers = ancestors(s, base, &n);
         leaf = cairn_xasprintf(".l-%s", id);
-        linkdir = sub(s, "merged", leaf);
+        linkdir = cairn_store_path(&s->pub, "merged", leaf);
         r = cairn_store_mount_overlay(linkdir, lowers, n, ob->in_progress, ob->work, ob->merged, err);
         if (r < 0)
                 goto fail;
@@ -238,8 +231,8 @@ static void overlay_abort(struct cairn_store *pub, struct cairn_store_build *b)
 static int overlay_delete(struct cairn_store *pub, const char *id, bool leaf, struct cairn_error **err)
 {
         struct overlay_store *s = (struct overlay_store *) pub;
-        _cleanup_free_ char *results = sub(s, "result", NULL);
-        _cleanup_free_ char *target = sub(s, "result", id);
+        _cleanup_free_ char *results = cairn_store_path(&s->pub, "result", NULL);
+        _cleanup_free_ char *target = cairn_store_path(&s->pub, "result", id);
         if (leaf)
                 return cairn_rm_rf(target, err);
         DIR *d = opendir(results);
@@ -275,7 +268,7 @@ static int overlay_cache_get(struct cairn_store *pub, const char *name, uid_t ui
 {
         struct overlay_store *s = (struct overlay_store *) pub;
         _cleanup_free_ char *dirname = cairn_store_cache_dirname(name);
-        _cleanup_free_ char *master = sub(s, "cache", dirname);
+        _cleanup_free_ char *master = cairn_store_path(&s->pub, "cache", dirname);
         struct stat st;
         if (stat(master, &st) < 0) {
                 if (mkdir(master, 0755) < 0 && errno != EEXIST)
@@ -294,9 +287,9 @@ static int overlay_cache_get(struct cairn_store *pub, const char *name, uid_t ui
         unsigned long n = s->next_cache++;
         /* Unique across the processes sharing the store. */
         _cleanup_free_ char *leaf = cairn_xasprintf("%d-%lu-%s", (int) getpid(), n, dirname);
-        oc->upper = sub(s, "cache-result", leaf);
-        oc->work = sub(s, "cache-work", leaf);
-        oc->merged = sub(s, "cache-merged", leaf);
+        oc->upper = cairn_store_path(&s->pub, "cache-result", leaf);
+        oc->work = cairn_store_path(&s->pub, "cache-work", leaf);
+        oc->merged = cairn_store_path(&s->pub, "cache-merged", leaf);
         int r;
         if ((r = cairn_mkdir_p(oc->upper, 0755, err)) < 0 || (r = cairn_mkdir_p(oc->work, 0755, err)) < 0 ||
             (r = cairn_mkdir_p(oc->merged, 0755, err)) < 0)
@@ -309,7 +302,7 @@ static int overlay_cache_get(struct cairn_store *pub, const char *name, uid_t ui
         }
         {
                 _cleanup_free_ char *l = cairn_xasprintf(".l-%s", leaf);
-                _cleanup_free_ char *linkdir = sub(s, "cache-merged", l);
+                _cleanup_free_ char *linkdir = cairn_store_path(&s->pub, "cache-merged", l);
                 char *lowers[] = { master };
                 r = cairn_store_mount_overlay(linkdir, lowers, 1, oc->upper, oc->work, oc->merged, err);
         }
@@ -413,7 +406,7 @@ static int overlay_cache_release(struct cairn_store *pub, struct cairn_store_cac
         int lock = r == 0 ? cairn_store_cache_lock(pub, c->name, err) : -1;
         if (lock >= 0 && cairn_store_cache_read_generation(lock) == oc->generation) {
                 _cleanup_free_ char *dirname = cairn_store_cache_dirname(c->name);
-                _cleanup_free_ char *master = sub(s, "cache", dirname);
+                _cleanup_free_ char *master = cairn_store_path(&s->pub, "cache", dirname);
                 _cleanup_close_ int u = open(oc->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 _cleanup_close_ int l = open(master, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (u < 0 || l < 0)
@@ -462,8 +455,8 @@ static int overlay_view(struct cairn_store *pub, const char *id, char **ret_root
                 unsigned long k = s->next_cache++;
                 _cleanup_free_ char *leaf = cairn_xasprintf(".view-%d-%lu", (int) getpid(), k);
                 _cleanup_free_ char *lleaf = cairn_xasprintf(".l-view-%d-%lu", (int) getpid(), k);
-                _cleanup_free_ char *linkdir = sub(s, "merged", lleaf);
-                v->mountpoint = sub(s, "merged", leaf);
+                _cleanup_free_ char *linkdir = cairn_store_path(&s->pub, "merged", lleaf);
+                v->mountpoint = cairn_store_path(&s->pub, "merged", leaf);
                 if ((r = cairn_mkdir_p(v->mountpoint, 0755, err)) == 0) {
                         /* No upper directory: a read-only overlay. */
                         r = cairn_store_mount_overlay(linkdir, lowers, n, NULL, NULL, v->mountpoint, err);

@@ -34,6 +34,13 @@ int cairn_store_open(const struct cairn_store_ops *ops, const char *spec, const 
         return r;
 }
 
+char *cairn_store_path(const struct cairn_store *s, const char *dir, const char *name)
+{
+        if (name)
+                return cairn_xasprintf("%s/%s/%s", s->root, dir, name);
+        return cairn_xasprintf("%s/%s", s->root, dir);
+}
+
 void cairn_store_close(struct cairn_store *s)
 {
         if (s)

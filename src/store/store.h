@@ -131,6 +131,9 @@ char **cairn_store_list_results(struct cairn_store *s);
  */
 int cairn_store_prepare(struct cairn_store *s, const char *const *dirs, size_t n_dirs, const char *const *temp_dirs,
                         size_t n_temp, void (*recover)(struct cairn_store *s), struct cairn_error **err);
+/* For backends: ROOT/dir, or ROOT/dir/name when name is not NULL. */
+char *cairn_store_path(const struct cairn_store *s, const char *dir, const char *name);
+
 /* result/ID, for backends whose results live there: 1 and *ret_dir, or 0. */
 int cairn_store_find_result(struct cairn_store *s, const char *id, char **ret_dir, struct cairn_error **err);
 
