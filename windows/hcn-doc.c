@@ -9,18 +9,8 @@
 #include <strings.h>
 
 #include "base/alloc.h"
+#include "base/hash.h"
 #include "base/strbuf.h"
-
-static int hexval(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
 
 int cairn_guid_parse(const char *s, uint8_t out[16])
 {
@@ -36,7 +26,7 @@ int cairn_guid_parse(const char *s, uint8_t out[16])
         for (size_t i = 0; i < 36; i++) {
                 if (i == 8 || i == 13 || i == 18 || i == 23)
                         continue;
-                int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+                int hi = cairn_hex_value(s[i]), lo = cairn_hex_value(s[i + 1]);
                 if (hi < 0 || lo < 0)
                         return -EINVAL;
                 raw[k++] = (uint8_t) (hi << 4 | lo);

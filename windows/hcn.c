@@ -209,9 +209,7 @@ int cairn_hcn_network_list(struct cairn_hcn *h, struct cairn_hcn_network **ret, 
         int r = enumerate(h->enumerate_networks, "HcnEnumerateNetworks", &ids, err);
         if (r < 0)
                 return r;
-        size_t n = 0;
-        while (ids[n])
-                n++;
+        size_t n = cairn_strv_length((const char *const *) ids);
         struct cairn_hcn_network *v = cairn_xzalloc((n + 1) * sizeof(*v));
         for (size_t i = 0; i < n && r >= 0; i++) {
                 GUID g;

@@ -70,6 +70,14 @@ char *cairn_xasprintf(const char *fmt, ...)
         return s;
 }
 
+size_t cairn_strv_length(const char *const *v)
+{
+        size_t n = 0;
+        while (v && v[n])
+                n++;
+        return n;
+}
+
 void cairn_strv_free(char **v)
 {
         if (!v)

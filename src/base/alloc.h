@@ -24,5 +24,7 @@ char *cairn_xstrndup(const char *s, size_t n);
 char *cairn_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Free a NULL-terminated array of strings (NULL is fine). */
 void cairn_strv_free(char **v);
+/* The number of strings in a NULL-terminated array (0 for NULL). */
+size_t cairn_strv_length(const char *const *v);
 
 #endif

@@ -19,6 +19,18 @@ void cairn_sha256_update(struct cairn_sha256 *h, const void *data, size_t len);
 void cairn_sha256_final_hex(struct cairn_sha256 *h, char out[CAIRN_SHA256_HEX_LEN + 1]);
 /* One-shot. */
 void cairn_sha256_hex(const void *data, size_t len, char out[CAIRN_SHA256_HEX_LEN + 1]);
+/* A hex digit's value (either case), or -1. */
+static inline int cairn_hex_value(int c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
 /* len bytes as 2 * len lowercase hex digits and a NUL. */
 void cairn_hex_encode(const unsigned char *data, size_t len, char *out);
 /* Whether s is exactly 64 lowercase hex digits. */

@@ -526,9 +526,7 @@ static void base_log(const char *line, void *ud)
 static int save_base_env(const char *dir, char *const *env, struct cairn_error **err)
 {
         struct cairn_arena *ar = cairn_arena_new();
-        size_t n = 0;
-        while (env && env[n])
-                n++;
+        size_t n = cairn_strv_length((const char *const *) env);
         struct cairn_sexp **pairs = cairn_arena_array(ar, n, sizeof(*pairs));
         for (size_t i = 0; i < n; i++) {
                 const char *eq = strchr(env[i], '=');
@@ -1557,9 +1555,7 @@ long cairn_engine_fsck(struct cairn_engine *e, bool repair, void (*report)(const
          * gone (a crash in the middle of a prune), a containerd result whose
          * snapshot is gone. */
         char **all = cairn_store_list_results(e->store);
-        size_t n_all = 0;
-        while (all[n_all])
-                n_all++;
+        size_t n_all = cairn_strv_length((const char *const *) all);
         bool *bad = cairn_xzalloc((n_all + 1) * sizeof(bool));
         if (e->store->ops->verify && n_all)
                 r = e->store->ops->verify(e->store, all, n_all, bad, err);

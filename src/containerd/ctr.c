@@ -76,9 +76,7 @@ const char *cairn_ctr_namespace(const struct cairn_ctr *c)
 
 char **cairn_ctr_argv(const struct cairn_ctr *c, const char *const *args)
 {
-        size_t n = 0;
-        while (args[n])
-                n++;
+        size_t n = cairn_strv_length(args);
         char **argv = cairn_xzalloc((n + 6) * sizeof(char *));
         size_t k = 0;
         argv[k++] = cairn_xstrdup(c->ctr ? c->ctr : "ctr");
@@ -151,6 +149,12 @@ int cairn_ctr(const struct cairn_ctr *c, char **ret_out, struct cairn_error **er
         va_end(ap);
         args[n] = NULL;
         return cairn_ctr_run(c, args, ret_out, err);
+}
+
+void cairn_ctr_remove_container(const struct cairn_ctr *c, const char *id)
+{
+        cairn_ctr(c, NULL, NULL, "task", "delete", "--force", id, NULL);
+        cairn_ctr(c, NULL, NULL, "containers", "rm", id, NULL);
 }
 
 void cairn_ctr_parse_snapshots(const char *text, struct cairn_ctr_snapshot **ret, size_t *ret_n)

@@ -57,6 +57,10 @@ int cairn_ctr_run(const struct cairn_ctr *c, const char *const *args, char **ret
 /* The same with the arguments inline, NULL-terminated. */
 int cairn_ctr(const struct cairn_ctr *c, char **ret_out, struct cairn_error **err, ...) __attribute__((sentinel));
 
+/* Remove container id and its task, whatever state they are in (a run
+ * that failed to start leaves both); errors are ignored. */
+void cairn_ctr_remove_container(const struct cairn_ctr *c, const char *id);
+
 /*
  * `snapshot` commands get --snapshotter when one is set.
  *

@@ -120,11 +120,7 @@ static int pull(const struct cairn_fetch_request *req, const struct cairn_ctr *c
         size_t k = 0;
         args[k++] = "images";
         args[k++] = "pull";
-        bool plain = strncmp(ref->api_host, "127.", 4) == 0 || strncmp(ref->api_host, "localhost", 9) == 0;
-        for (size_t i = 0; o && i < o->n_insecure; i++)
-                if (strcmp(o->insecure[i], ref->domain) == 0)
-                        plain = true;
-        if (plain)
+        if (cairn_image_ref_allows_http(ref, o ? o->insecure : NULL, o ? o->n_insecure : 0))
                 args[k++] = "--plain-http";
         _cleanup_free_ char *user = o && o->credentials ? cairn_xasprintf("--user=%s", o->credentials) : NULL;
         if (user)

@@ -52,14 +52,6 @@ struct unpacker {
         struct cairn_error *err;  /* the first extraction failure */
 };
 
-static size_t count(const char *const *v)
-{
-        size_t n = 0;
-        while (v && v[n])
-                n++;
-        return n;
-}
-
 static int changed_image(size_t k, struct cairn_error **err)
 {
         return cairn_error_set(err, -EAGAIN, "layer %zu of the image changed while it was being fetched; build again", k);
@@ -117,7 +109,7 @@ static int pull_and_unpack(const struct cairn_fetch_request *req, struct cairn_i
                            struct cairn_error **err)
 {
         struct unpacker u = { .store_root = req->store_root, .have = req->have_layers,
-                              .n_have = count(req->have_layers) };
+                              .n_have = cairn_strv_length(req->have_layers) };
         u.rootfd = open(req->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (u.rootfd < 0)
                 return cairn_error_set_errno(err, errno, "cannot open \"%s\"", req->rootfs);
@@ -193,7 +185,7 @@ static int default_fetch(const struct cairn_fetch_request *req, struct cairn_fet
                 unpacked = true;
         }
         if (log) {
-                size_t have = count(req->have_layers);
+                size_t have = cairn_strv_length(req->have_layers);
                 char line[512], reuse[64] = "";
                 if (have)
                         snprintf(reuse, sizeof(reuse), "; %zu already unpacked", have);
@@ -202,7 +194,7 @@ static int default_fetch(const struct cairn_fetch_request *req, struct cairn_fet
                          img->n_layers == 1 ? "" : "s", reuse, img->digest);
                 log(line, ud);
         }
-        size_t have = count(req->have_layers);
+        size_t have = cairn_strv_length(req->have_layers);
         if (!unpacked && have == 0) {
                 r = cairn_image_unpack(store_root, img, rootfs, err);
         } else if (!unpacked) {

@@ -170,3 +170,14 @@ char *cairn_image_ref_string(const struct cairn_image_ref *r)
                 cairn_buf_printf(&b, "@%s", r->digest);
         return cairn_buf_steal(&b, NULL);
 }
+
+bool cairn_image_ref_allows_http(const struct cairn_image_ref *r, const char *const *insecure, size_t n_insecure)
+{
+        const char *h = r->api_host;
+        if (strncmp(h, "127.", 4) == 0 || strncmp(h, "localhost", 9) == 0 || strncmp(h, "[::1]", 5) == 0)
+                return true;
+        for (size_t i = 0; i < n_insecure; i++)
+                if (strcmp(insecure[i], r->domain) == 0 || strcmp(insecure[i], r->api_host) == 0)
+                        return true;
+        return false;
+}

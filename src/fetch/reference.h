@@ -15,6 +15,9 @@
 #ifndef CAIRN_FETCH_REFERENCE_H
 #define CAIRN_FETCH_REFERENCE_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "base/error.h"
 
 struct cairn_image_ref {
@@ -26,6 +29,10 @@ struct cairn_image_ref {
 };
 
 int cairn_image_ref_parse(const char *s, struct cairn_image_ref **ret, struct cairn_error **err);
+/* Whether r's registry may be spoken to over plain HTTP: a loopback one,
+ * or one of `insecure` (by domain or API host: --insecure-registry). */
+bool cairn_image_ref_allows_http(const struct cairn_image_ref *r, const char *const *insecure, size_t n_insecure);
+
 /* DOMAIN/PATH[:TAG][@DIGEST] */
 char *cairn_image_ref_string(const struct cairn_image_ref *r);
 void cairn_image_ref_free(struct cairn_image_ref *r);

@@ -80,11 +80,6 @@ static void human_bytes(double b, char *out, size_t n)
         snprintf(out, n, u ? "%.1f %s" : "%.0f %s", b, unit[u]);
 }
 
-static bool is_loopback(const char *host)
-{
-        return strncmp(host, "127.", 4) == 0 || strncmp(host, "localhost", 9) == 0 || strncmp(host, "[::1]", 5) == 0;
-}
-
 /* --- responses ------------------------------------------------------------ */
 
 struct response {
@@ -643,16 +638,6 @@ static int download_all(struct client *c, struct download *dl, size_t n)
         return r;
 }
 
-static bool insecure_ok(const struct client *c)
-{
-        if (is_loopback(c->ref->api_host))
-                return true;
-        for (size_t i = 0; i < c->o->n_insecure; i++)
-                if (strcmp(c->o->insecure[i], c->ref->domain) == 0 || strcmp(c->o->insecure[i], c->ref->api_host) == 0)
-                        return true;
-        return false;
-}
-
 /* The client for refstr, authenticated, and the image's manifest (an
  * index resolved to this platform's): 0, or < 0 with *c->err set. */
 static int client_manifest(struct client *c, const char *refstr, const struct cairn_registry_options *o,
@@ -667,7 +652,7 @@ static int client_manifest(struct client *c, const char *refstr, const struct ca
         int r = cairn_image_ref_parse(refstr, &c->ref, err);
         if (r < 0)
                 return r;
-        c->base = cairn_xasprintf("%s://%s", insecure_ok(c) ? "http" : "https", c->ref->api_host);
+        c->base = cairn_xasprintf("%s://%s", cairn_image_ref_allows_http(c->ref, c->o->insecure, c->o->n_insecure) ? "http" : "https", c->ref->api_host);
         c->credentials = o->credentials ? cairn_xstrdup(o->credentials) : docker_config_credentials(c);
         json_t *manifest = NULL;
         char *digest = NULL;

@@ -54,12 +54,6 @@ static void kill_task(void *ud)
         }
 }
 
-static void remove_container(const struct cairn_ctr *c, const char *id)
-{
-        cairn_ctr(c, NULL, NULL, "task", "delete", "--force", id, NULL);
-        cairn_ctr(c, NULL, NULL, "containers", "rm", id, NULL);
-}
-
 /* The hcn-namespace tool: `create` prints a GUID, `delete GUID`. */
 static int hcn_namespace(const struct cairn_ctr *c, const char *verb, const char *guid, char **ret_guid,
                          struct cairn_error **err)
@@ -150,9 +144,7 @@ static int run(const struct cairn_sandbox_config *cfg, int *ret_status, struct c
                                             cfg->result_dir ? cfg->result_dir : "(none)");
                         goto out;
                 }
-                size_t n = 0;
-                while (li.parents[n])
-                        n++;
+                size_t n = cairn_strv_length((const char *const *) li.parents);
                 folders = cairn_xzalloc((n + 2) * sizeof(char *));
                 for (size_t i = 0; i < n; i++)
                         folders[i] = li.parents[i];
@@ -213,7 +205,7 @@ static int run(const struct cairn_sandbox_config *cfg, int *ret_status, struct c
                 /* --rm removes the container of a run that started; a
                  * failed start (CNI, say) leaves it, and the task. */
                 if (r < 0 || status != 0 || cancelled)
-                        remove_container(c, id);
+                        cairn_ctr_remove_container(c, id);
                 if (r >= 0 && cancelled)
                         r = cairn_error_set(err, -ECANCELED, "cancelled");
                 if (r >= 0)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/hash.h"
 #include "base/cleanup.h"
 
 struct reader {
@@ -151,17 +152,6 @@ static int skip_layout(struct reader *r)
         return 0;
 }
 
-static int hexval(int c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 static bool is_digit(int c)
 {
         return c >= '0' && c <= '9';
@@ -213,8 +203,8 @@ static int read_string(struct reader *r, struct cairn_sexp *node)
                 case 'r': out = '\r'; break;
                 case 'b': out = '\b'; break;
                 case 'x':
-                        if (hexval(peek(r, 2)) >= 0 && hexval(peek(r, 3)) >= 0) {
-                                out = (char) (hexval(peek(r, 2)) * 16 + hexval(peek(r, 3)));
+                        if (cairn_hex_value(peek(r, 2)) >= 0 && cairn_hex_value(peek(r, 3)) >= 0) {
+                                out = (char) (cairn_hex_value(peek(r, 2)) * 16 + cairn_hex_value(peek(r, 3)));
                                 used = 4;
                                 break;
                         }

@@ -373,9 +373,7 @@ static int ctd_layers(struct cairn_store *pub, const char *id, char ***ret, bool
                 return r;
         if (r == 0)
                 return cairn_error_set(err, -ENOENT, "No layerinfo found in %s", dir);
-        size_t n = 0;
-        while (li.parents[n])
-                n++;
+        size_t n = cairn_strv_length((const char *const *) li.parents);
         char **v = cairn_xzalloc((n + 2) * sizeof(char *));
         for (size_t i = 0; i < n; i++)
                 v[i] = cairn_xstrdup(li.parents[n - 1 - i]);
@@ -446,8 +444,7 @@ static void recover(struct cairn_store *pub)
                 if (!dead_run(id))
                         continue;
                 cairn_warn("removing container \"%s\", left over from an earlier run", id);
-                cairn_ctr(&s->ctr, NULL, NULL, "task", "delete", "--force", id, NULL);
-                cairn_ctr(&s->ctr, NULL, NULL, "containers", "rm", id, NULL);
+                cairn_ctr_remove_container(&s->ctr, id);
         }
         /* Once no container runs on them. */
         cairn_store_unmount_below(pub->root);

@@ -33,8 +33,28 @@ static void rejects(const char *in, const char *msg)
         cairn_image_ref_free(r);
 }
 
+static void http_is(const char *in, const char *const *insecure, size_t n, bool want, const char *name)
+{
+        struct cairn_image_ref *r = NULL;
+        struct cairn_error *err = NULL;
+        if (cairn_image_ref_parse(in, &r, &err) < 0) {
+                ok(0, "parses: %s", in);
+                cairn_error_free(err);
+                return;
+        }
+        ok(cairn_image_ref_allows_http(r, insecure, n) == want, "%s", name);
+        cairn_image_ref_free(r);
+}
+
 int main(void)
 {
+        static const char *const insecure[] = { "registry.lan:5000" };
+        http_is("127.0.0.1:5000/x", NULL, 0, true, "plain HTTP to a loopback registry");
+        http_is("localhost:5000/x", NULL, 0, true, "and to localhost");
+        http_is("[::1]:5000/x", NULL, 0, true, "and to ::1");
+        http_is("registry.lan:5000/x", NULL, 0, false, "not to another registry");
+        http_is("registry.lan:5000/x", insecure, 1, true, "unless it is named insecure");
+        http_is("busybox", insecure, 1, false, "never to Docker Hub unless named");
         normalises("busybox", "docker.io/library/busybox:latest", "registry-1.docker.io");
         normalises("busybox:1.36", "docker.io/library/busybox:1.36", "registry-1.docker.io");
         normalises("ocaml/opam:debian-12-ocaml-4.14", "docker.io/ocaml/opam:debian-12-ocaml-4.14", "registry-1.docker.io");
