@@ -139,11 +139,21 @@ int cairn_process_run(const struct cairn_process *p, int *ret_status, struct cai
         si.StartupInfo.hStdOutput = out_w;
         si.StartupInfo.hStdError = p->merge_stderr ? out_w : err_w;
         si.lpAttributeList = attrs;
-        /* Suspended until it is in the job, so nothing it starts escapes. */
-        BOOL created = CreateProcessW(NULL, wcmd, NULL, NULL, TRUE,
-                                      CREATE_SUSPENDED | CREATE_NO_WINDOW | EXTENDED_STARTUPINFO_PRESENT, NULL, NULL,
-                                      &si.StartupInfo, &pi);
-        DWORD code = GetLastError();
+        /* Suspended until it is in the job, so nothing it starts escapes.
+         * ERROR_INTERNAL_ERROR means no process was made (wine gives it now
+         * and then when many threads start processes at once): try again. */
+        BOOL created = FALSE;
+        DWORD code = 0;
+        for (int attempt = 0; attempt < 4; attempt++) {
+                if (attempt)
+                        Sleep(20u << attempt);
+                created = CreateProcessW(NULL, wcmd, NULL, NULL, TRUE,
+                                         CREATE_SUSPENDED | CREATE_NO_WINDOW | EXTENDED_STARTUPINFO_PRESENT, NULL,
+                                         NULL, &si.StartupInfo, &pi);
+                code = GetLastError();
+                if (created || code != ERROR_INTERNAL_ERROR)
+                        break;
+        }
         DeleteProcThreadAttributeList(attrs);
         free(attrs);
         if (!created) {

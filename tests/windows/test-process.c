@@ -103,12 +103,19 @@ static DWORD WINAPI many_thread(LPVOID a)
                 char code[16];
                 snprintf(code, sizeof(code), "%d", (m->index * 8 + i) % 100);
                 const char *e[] = { child, "exit", code, NULL };
-                if (run(e, NULL, NULL, false, NULL) != (m->index * 8 + i) % 100)
+                int status = run(e, NULL, NULL, false, NULL);
+                if (status != (m->index * 8 + i) % 100) {
+                        tap_diag("thread %d: \"exit %s\" gave status %d", m->index, code, status);
                         m->failures++;
+                }
                 const char *b[] = { child, "big", "1", NULL };
                 struct cairn_buf out = CAIRN_BUF_INIT, errout = CAIRN_BUF_INIT;
-                if (run(b, &out, &errout, false, NULL) != 0 || out.len != 1 << 20 || errout.len != 1 << 20)
+                status = run(b, &out, &errout, false, NULL);
+                if (status != 0 || out.len != 1 << 20 || errout.len != 1 << 20) {
+                        tap_diag("thread %d: \"big 1\" gave status %d, %zu bytes out, %zu bytes err", m->index,
+                                 status, out.len, errout.len);
                         m->failures++;
+                }
                 cairn_buf_release(&out);
                 cairn_buf_release(&errout);
         }
