@@ -18,6 +18,7 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/strbuf.h"
+#include "fetch/blob-stream.h"
 
 /* Paths this layer has written, for opaque whiteouts. */
 struct strset {
@@ -291,21 +292,22 @@ static int apply_opaque(struct layer *l, const char *dir)
         return r;
 }
 
-int cairn_extract_layer(int rootfd, const char *path, const struct cairn_extract_limits *limits,
-                        struct cairn_error **err)
+static struct archive *reader(void)
 {
-        struct cairn_extract_limits def = CAIRN_EXTRACT_DEFAULT_LIMITS;
-        if (!limits)
-                limits = &def;
         struct archive *a = archive_read_new();
         archive_read_support_filter_all(a);
         archive_read_support_format_tar(a);
         archive_read_support_format_gnutar(a);
-        if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
-                int r = cairn_error_set(err, -EIO, "cannot read the layer \"%s\": %s", path, archive_error_string(a));
-                archive_read_free(a);
-                return r;
-        }
+        return a;
+}
+
+/* Apply the opened archive a (the layer `path`, for messages); frees a. */
+static int extract(int rootfd, struct archive *a, const char *path, const struct cairn_extract_limits *limits,
+                   struct cairn_error **err)
+{
+        struct cairn_extract_limits def = CAIRN_EXTRACT_DEFAULT_LIMITS;
+        if (!limits)
+                limits = &def;
         struct layer l = { .rootfd = rootfd, .path = path, .err = err };
         uint64_t entries = 0, bytes = 0;
         int r = 0;
@@ -377,5 +379,63 @@ int cairn_extract_layer(int rootfd, const char *path, const struct cairn_extract
         free(l.opaque);
         strset_free(&l.written);
         archive_read_free(a);
+        return r;
+}
+
+int cairn_extract_layer(int rootfd, const char *path, const struct cairn_extract_limits *limits,
+                        struct cairn_error **err)
+{
+        struct archive *a = reader();
+        if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
+                int r = cairn_error_set(err, -EIO, "cannot read the layer \"%s\": %s", path, archive_error_string(a));
+                archive_read_free(a);
+                return r;
+        }
+        return extract(rootfd, a, path, limits, err);
+}
+
+struct stream_reader {
+        struct cairn_blob_stream *stream;
+        uint64_t offset;
+        char buf[1 << 16];
+};
+
+static la_ssize_t stream_read(struct archive *a, void *ud, const void **ret)
+{
+        struct stream_reader *sr = ud;
+        ssize_t n = cairn_blob_stream_read(sr->stream, sr->offset, sr->buf, sizeof(sr->buf));
+        if (n < 0) {
+                archive_set_error(a, (int) -n, "the download stopped: %s", strerror((int) -n));
+                return ARCHIVE_FATAL;
+        }
+        sr->offset += (uint64_t) n;
+        *ret = sr->buf;
+        return n;
+}
+
+int cairn_extract_layer_stream(int rootfd, struct cairn_blob_stream *stream, const char *name,
+                               const struct cairn_extract_limits *limits, struct cairn_error **err)
+{
+        struct stream_reader *sr = cairn_xzalloc(sizeof(*sr));
+        sr->stream = stream;
+        struct archive *a = reader();
+        int r = 0;
+        if (archive_read_open(a, sr, NULL, stream_read, NULL) != ARCHIVE_OK) {
+                r = cairn_error_set(err, -EIO, "cannot read the layer \"%s\": %s", name, archive_error_string(a));
+                archive_read_free(a);
+        } else {
+                r = extract(rootfd, a, name, limits, err);
+        }
+        /* What was applied counts only if the whole blob was what it should
+         * be: the rest of it (tar padding, the compressor's trailer) is
+         * waited for, then the download's verdict. */
+        int v = cairn_blob_stream_verdict(stream);
+        if (v < 0) {
+                cairn_error_free(err ? *err : NULL);
+                if (err)
+                        *err = NULL;
+                r = cairn_error_set(err, v, "layer \"%s\" was not downloaded whole and verified", name);
+        }
+        free(sr);
         return r;
 }

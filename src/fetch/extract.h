@@ -31,4 +31,12 @@ struct cairn_extract_limits {
 int cairn_extract_layer(int rootfd, const char *path, const struct cairn_extract_limits *limits,
                         struct cairn_error **err);
 
+/* The same for a layer still downloading: bytes are applied as they come,
+ * and success needs the stream's verdict too (see blob-stream.h).  name
+ * (the digest) is for messages.  On failure, what was applied must be
+ * thrown away with the root. */
+struct cairn_blob_stream;
+int cairn_extract_layer_stream(int rootfd, struct cairn_blob_stream *stream, const char *name,
+                               const struct cairn_extract_limits *limits, struct cairn_error **err);
+
 #endif

@@ -23,6 +23,7 @@
 #include "base/hash.h"
 #include "base/strbuf.h"
 #include "db/db.h"
+#include "fetch/blob-stream.h"
 #include "fetch/extract.h"
 
 /* Metadata files are small; anything bigger is not what it claims to be. */
@@ -684,6 +685,16 @@ int cairn_image_unpack_layer(const char *root, int rootfd, size_t index, const c
 {
         _cleanup_free_ char *p = cairn_blob_path(root, digest);
         int r = cairn_extract_layer(rootfd, p, NULL, err);
+        if (r < 0)
+                return cairn_error_prefix(err, "layer %zu (%s)", index + 1, digest);
+        return 0;
+}
+
+int cairn_image_unpack_layer_stream(int rootfd, size_t index, struct cairn_blob_stream *stream,
+                                    struct cairn_error **err)
+{
+        const char *digest = cairn_blob_stream_digest(stream);
+        int r = cairn_extract_layer_stream(rootfd, stream, digest, NULL, err);
         if (r < 0)
                 return cairn_error_prefix(err, "layer %zu (%s)", index + 1, digest);
         return 0;

@@ -48,6 +48,10 @@ int cairn_image_unpack(const char *root, const struct cairn_image *img, const ch
 /* Apply layer `index` (0 is the bottom), blob `digest`, on the tree at
  * rootfd; errors name the layer. */
 int cairn_image_unpack_layer(const char *root, int rootfd, size_t index, const char *digest, struct cairn_error **err);
+/* The same, from the layer's download as it arrives (blob-stream.h). */
+struct cairn_blob_stream;
+int cairn_image_unpack_layer_stream(int rootfd, size_t index, struct cairn_blob_stream *stream,
+                                    struct cairn_error **err);
 
 /* All images, sorted by name.  *ret is an array of n images. */
 int cairn_image_list(const char *root, struct cairn_image ***ret, size_t *ret_n, struct cairn_error **err);

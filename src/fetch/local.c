@@ -33,10 +33,13 @@ static char **strv_dup(char *const *v, size_t n)
 }
 
 /*
- * Unpacking while pulling: a thread applies layer k as soon as it is in the
- * blob store (verified) and layers 0..k-1 are applied, while the layers above
- * still download.  Layers are applied in order, so whiteouts see what they
- * delete; nothing unverified is ever unpacked.
+ * Unpacking while pulling: a thread applies the layers in order (whiteouts
+ * must see what they delete), each as soon as layers 0..k-1 are applied:
+ * from the blob store if it is already there and verified, else from its
+ * download as the bytes arrive.  A streamed layer counts as applied only
+ * once its blob is whole and matches its digest; if it does not, the pull
+ * fails and the caller throws the root away, so nothing unverified is ever
+ * kept (and every entry, verified or not, stays inside the root).
  */
 struct unpacker {
         pthread_mutex_t lock;
@@ -44,8 +47,10 @@ struct unpacker {
         const char *store_root;
         int rootfd;
         char **ready;             /* digest of each layer in the store, by index */
-        size_t n_layers;          /* known once the first layer is ready */
+        struct cairn_blob_stream **streams;   /* each layer downloading, by index */
+        size_t n_layers;          /* known once the first layer starts or is ready */
         size_t applied;
+        size_t streamed;          /* of those applied, unpacked as they downloaded */
         const char *const *have;  /* layers already in the root: checked, not unpacked */
         size_t n_have;
         bool pull_over;           /* no more layers will come */
@@ -57,14 +62,31 @@ static int changed_image(size_t k, struct cairn_error **err)
         return cairn_error_set(err, -EAGAIN, "layer %zu of the image changed while it was being fetched; build again", k);
 }
 
+static void know_layers(struct unpacker *u, size_t n_layers)
+{
+        if (!u->ready) {
+                u->ready = cairn_xzalloc(n_layers * sizeof(char *));
+                u->streams = cairn_xzalloc(n_layers * sizeof(*u->streams));
+                u->n_layers = n_layers;
+        }
+}
+
+static void layer_started(size_t index, size_t n_layers, struct cairn_blob_stream *stream, void *ud)
+{
+        struct unpacker *u = ud;
+        pthread_mutex_lock(&u->lock);
+        know_layers(u, n_layers);
+        if (index < u->n_layers && !u->streams[index])
+                u->streams[index] = cairn_blob_stream_ref(stream);
+        pthread_cond_signal(&u->changed);
+        pthread_mutex_unlock(&u->lock);
+}
+
 static void layer_ready(size_t index, size_t n_layers, const char *digest, void *ud)
 {
         struct unpacker *u = ud;
         pthread_mutex_lock(&u->lock);
-        if (!u->ready) {
-                u->ready = cairn_xzalloc(n_layers * sizeof(char *));
-                u->n_layers = n_layers;
-        }
+        know_layers(u, n_layers);
         if (index < u->n_layers && !u->ready[index])
                 u->ready[index] = cairn_xstrdup(digest);
         pthread_cond_signal(&u->changed);
@@ -78,26 +100,33 @@ static void *unpack_thread(void *arg)
         for (;;) {
                 if (u->err || (u->ready && u->applied == u->n_layers))
                         break;
-                if (!u->ready || !u->ready[u->applied]) {
+                size_t k = u->applied;
+                /* A layer the root already has is checked once verified;
+                 * the others are unpacked from the store or as they come. */
+                struct cairn_blob_stream *stream = u->ready && !u->ready[k] && k >= u->n_have ? u->streams[k] : NULL;
+                if (!stream && (!u->ready || !u->ready[k])) {
                         if (u->pull_over)
                                 break;
                         pthread_cond_wait(&u->changed, &u->lock);
                         continue;
                 }
-                size_t k = u->applied;
                 const char *digest = u->ready[k];
                 pthread_mutex_unlock(&u->lock);
                 struct cairn_error *e = NULL;
                 int r = 0;
-                if (k < u->n_have)
+                if (stream)
+                        r = cairn_image_unpack_layer_stream(u->rootfd, k, stream, &e);
+                else if (k < u->n_have)
                         r = strcmp(u->have[k], digest) == 0 ? 0 : changed_image(k, &e);
                 else
                         r = cairn_image_unpack_layer(u->store_root, u->rootfd, k, digest, &e);
                 pthread_mutex_lock(&u->lock);
-                if (r < 0)
+                if (r < 0) {
                         u->err = e;
-                else
+                } else {
                         u->applied++;
+                        u->streamed += stream != NULL;
+                }
         }
         pthread_mutex_unlock(&u->lock);
         return NULL;
@@ -106,7 +135,7 @@ static void *unpack_thread(void *arg)
 /* Pull `from` while a thread unpacks its layers into rootfs.  *pulled says
  * whether the pull itself succeeded (a failure after it is the unpacking's). */
 static int pull_and_unpack(const struct cairn_fetch_request *req, struct cairn_image **ret, bool *pulled,
-                           struct cairn_error **err)
+                           size_t *streamed, struct cairn_error **err)
 {
         struct unpacker u = { .store_root = req->store_root, .have = req->have_layers,
                               .n_have = cairn_strv_length(req->have_layers) };
@@ -121,6 +150,7 @@ static int pull_and_unpack(const struct cairn_fetch_request *req, struct cairn_i
         o.log = req->log;
         o.userdata = req->userdata;
         o.layer_ready = layer_ready;
+        o.layer_started = layer_started;
         o.layer_userdata = &u;
         pthread_t t;
         int r = -pthread_create(&t, NULL, unpack_thread, &u);
@@ -137,6 +167,7 @@ static int pull_and_unpack(const struct cairn_fetch_request *req, struct cairn_i
         pthread_cond_signal(&u.changed);
         pthread_mutex_unlock(&u.lock);
         pthread_join(t, NULL);
+        *streamed = u.streamed;
         if (r == 0 && u.err) {
                 /* The pull succeeded, so *err is empty: the extraction's
                  * failure is the one to report. */
@@ -155,9 +186,12 @@ static int pull_and_unpack(const struct cairn_fetch_request *req, struct cairn_i
                 *ret = NULL;
         }
         cairn_error_free(u.err);
-        for (size_t i = 0; u.ready && i < u.n_layers; i++)
+        for (size_t i = 0; u.ready && i < u.n_layers; i++) {
                 free(u.ready[i]);
+                cairn_blob_stream_unref(u.streams[i]);
+        }
         free(u.ready);
+        free(u.streams);
         close(u.rootfd);
         pthread_cond_destroy(&u.changed);
         pthread_mutex_destroy(&u.lock);
@@ -174,9 +208,10 @@ static int default_fetch(const struct cairn_fetch_request *req, struct cairn_fet
         if (r < 0)
                 return r;
         bool unpacked = false;
+        size_t streamed = 0;
         if (r == 0) {
                 bool pulled = false;
-                if ((r = pull_and_unpack(req, &img, &pulled, err)) < 0)
+                if ((r = pull_and_unpack(req, &img, &pulled, &streamed, err)) < 0)
                         return pulled ? r
                                       : cairn_error_prefix(err,
                                                            "image \"%s\" is not in the store (see cairn image import) "
@@ -186,12 +221,14 @@ static int default_fetch(const struct cairn_fetch_request *req, struct cairn_fet
         }
         if (log) {
                 size_t have = cairn_strv_length(req->have_layers);
-                char line[512], reuse[64] = "";
+                char line[512], reuse[64] = "", stream[64] = "";
                 if (have)
                         snprintf(reuse, sizeof(reuse), "; %zu already unpacked", have);
-                snprintf(line, sizeof(line), "%s %s (%zu layer%s%s, %s)\n",
+                if (streamed)
+                        snprintf(stream, sizeof(stream), "; %zu unpacked as the bytes arrived", streamed);
+                snprintf(line, sizeof(line), "%s %s (%zu layer%s%s%s, %s)\n",
                          unpacked ? "Unpacked, as it downloaded," : "Unpacking", img->name, img->n_layers,
-                         img->n_layers == 1 ? "" : "s", reuse, img->digest);
+                         img->n_layers == 1 ? "" : "s", reuse, stream, img->digest);
                 log(line, ud);
         }
         size_t have = cairn_strv_length(req->have_layers);

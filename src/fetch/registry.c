@@ -19,6 +19,7 @@
 #include "base/file.h"
 #include "base/strbuf.h"
 #include "db/db.h"
+#include "fetch/blob-stream.h"
 #include "fetch/reference.h"
 
 #define MAX_DOCUMENT (4u << 20)          /* manifests, indexes, configs, tokens */
@@ -451,6 +452,7 @@ struct download {
         const char *digest;
         uint64_t size;            /* from the descriptor */
         struct cairn_blob_writer *w;
+        struct cairn_blob_stream *stream;   /* a layer's bytes for the unpacker, as they come */
         CURL *h;
         struct curl_slist *headers;
         int attempts;
@@ -476,22 +478,36 @@ static size_t on_blob(char *data, size_t size, size_t n, void *ud)
                         d->w = NULL;
                         if (cairn_blob_writer_open(d->c->root, d->digest, &d->w, NULL) < 0)
                                 return 0;
+                        if (d->stream)
+                                cairn_blob_stream_set_file(d->stream, d->w->fd, 0);
                 }
         }
         if (d->w->size + len > d->size) {
                 d->too_big = true;
                 return 0;
         }
-        return cairn_blob_writer_write(d->w, data, len) < 0 ? 0 : len;
+        if (cairn_blob_writer_write(d->w, data, len) < 0)
+                return 0;
+        if (d->stream)
+                cairn_blob_stream_grew(d->stream, d->w->size);
+        return len;
 }
 
-static int start_download(struct download *d, CURLM *multi)
+static int start_download(struct download *d, CURLM *multi, size_t index, size_t n)
 {
         struct client *c = d->c;
         if (!d->w) {
                 int r = cairn_blob_writer_open(c->root, d->digest, &d->w, c->err);
                 if (r < 0)
                         return r;
+                /* A layer (descriptor 0 is the config) can be read as it
+                 * comes, if the caller wants to. */
+                if (index > 0 && c->o->layer_started && !d->stream) {
+                        d->stream = cairn_blob_stream_new(d->digest);
+                        c->o->layer_started(index - 1, n - 1, d->stream, c->o->layer_userdata);
+                }
+                if (d->stream)
+                        cairn_blob_stream_set_file(d->stream, d->w->fd, d->w->size);
         }
         _cleanup_free_ char *url = cairn_xasprintf("%s/v2/%s/blobs/%s", c->base, c->ref->path, d->digest);
         d->headers = NULL;
@@ -550,7 +566,8 @@ static int download_all(struct client *c, struct download *dl, size_t n)
                                 done++;
                                 continue;
                         }
-                        r = start_download(&dl[next++], multi);
+                        r = start_download(&dl[next], multi, next, n);
+                        next++;
                         running++;
                 }
                 if (r < 0 || done == n)
@@ -600,7 +617,7 @@ static int download_all(struct client *c, struct download *dl, size_t n)
                         if ((rc != CURLE_OK || status >= 500 || status == 429) && ++d->attempts < ATTEMPTS) {
                                 say(c, "%s: %s, retrying", d->digest, rc ? curl_easy_strerror(rc) : "server error");
                                 backoff(d->attempts);
-                                r = start_download(d, multi);
+                                r = start_download(d, multi, (size_t) (d - dl), n);
                                 running++;
                                 continue;
                         }
@@ -621,6 +638,8 @@ static int download_all(struct client *c, struct download *dl, size_t n)
                         uint64_t size = d->w->size;
                         r = cairn_blob_writer_commit(d->w, what, &d->result_digest, c->err);
                         d->w = NULL;
+                        if (d->stream)
+                                cairn_blob_stream_finish(d->stream, r);
                         if (r == 0) {
                                 say(c, "%s: %llu bytes", d->digest, (unsigned long long) size);
                                 ready(c, dl, n, (size_t) (d - dl));
@@ -633,6 +652,12 @@ static int download_all(struct client *c, struct download *dl, size_t n)
                         end_transfer(&dl[i], multi);
                 cairn_blob_writer_abort(dl[i].w);
                 dl[i].w = NULL;
+                if (dl[i].stream) {
+                        /* No-op for a blob already verified. */
+                        cairn_blob_stream_finish(dl[i].stream, -EIO);
+                        cairn_blob_stream_unref(dl[i].stream);
+                        dl[i].stream = NULL;
+                }
         }
         curl_multi_cleanup(multi);
         return r;

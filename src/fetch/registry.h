@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 #include "base/error.h"
+#include "fetch/blob-stream.h"
 #include "fetch/image.h"
 
 struct cairn_registry_options {
@@ -38,6 +39,11 @@ struct cairn_registry_options {
          * bottom first, in whatever order downloads finish.  Lets a caller
          * unpack lower layers while the upper ones still download. */
         void (*layer_ready)(size_t index, size_t n_layers, const char *digest, void *ud);
+        /* Called (on the pulling thread) as a layer's download starts, with
+         * its bytes as they arrive (blob-stream.h; take a reference to keep
+         * it): lets a caller unpack the layer it needs next while it
+         * downloads.  Its verdict comes before layer_ready. */
+        void (*layer_started)(size_t index, size_t n_layers, struct cairn_blob_stream *stream, void *ud);
         void *layer_userdata;
 };
 

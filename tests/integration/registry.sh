@@ -90,7 +90,7 @@ run_cmd "$CAIRN" build -f fam-small.spec ctx
 is_status 0 "a build pulls the small image"
 run_cmd "$CAIRN" build -f fam-big.spec ctx
 is_status 0 "a build pulls the big one"
-has "$out" "(5 layers; 2 already unpacked," "whose shared layers, known from its manifest, are not unpacked again"
+has "$out" "(5 layers; 2 already unpacked" "whose shared layers, known from its manifest, are not unpacked again"
 has "$out" "big
 one
 three
