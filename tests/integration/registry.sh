@@ -171,6 +171,15 @@ is_status 1 "a blob that does not match its digest is refused"
 has "$err" "does not match its digest" "with a clear message"
 is "$(ls "$store/images")" "$images_before" "and no image is recorded"
 ok $([ ! -e "$store/blobs/sha256/$layer" ]; echo $?) "nor the bad blob kept"
+# A build unpacks the layer as its bytes arrive: the digest check at the end
+# must still throw away what was unpacked.
+results_before=$(ls "$store/result")
+printf '((from %s/test/corrupt:v1) (run (shell "true")))' "$reg" >corrupt.spec
+run_cmd "$CAIRN" build -f corrupt.spec ctx
+is_status 1 "a build on it fails too, though its layer was unpacked as it came"
+has "$err" "does not match its digest" "for the same reason"
+is "$(ls "$store/result")" "$results_before" "leaving no base behind"
+is "$(ls -A "$store/in-progress")" "" "nor anything half unpacked"
 
 # --- the registry goes away and comes back ------------------------------------------------------
 push simple test/later:v1
