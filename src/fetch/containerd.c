@@ -21,7 +21,6 @@
 #include "base/hash.h"
 #include "containerd/ctr.h"
 #include "fetch/fetcher.h"
-#include "fetch/image.h"
 #include "fetch/reference.h"
 #include "fetch/registry.h"
 

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,13 +20,12 @@
 #include "base/file.h"
 #include "base/fs.h"
 #include "base/hash.h"
+#include "base/json-file.h"
 #include "base/strbuf.h"
 #include "db/db.h"
 #include "fetch/blob-stream.h"
 #include "fetch/extract.h"
 
-/* Metadata files are small; anything bigger is not what it claims to be. */
-#define MAX_JSON (4u << 20)
 
 void cairn_image_free(struct cairn_image *img)
 {
@@ -55,11 +53,6 @@ static char *record_path(const char *root, const char *name)
 char *cairn_blob_path(const char *root, const char *digest)
 {
         return cairn_xasprintf("%s/blobs/sha256/%s", root, digest + strlen("sha256:"));
-}
-
-bool cairn_digest_valid(const char *d)
-{
-        return d && strncmp(d, "sha256:", 7) == 0 && cairn_is_sha256_hex(d + 7);
 }
 
 int cairn_blob_writer_open(const char *root, const char *expected, struct cairn_blob_writer **ret,
@@ -202,21 +195,6 @@ static int put_blob(const char *root, int srcfd, const char *what, const char *e
         return 0;
 }
 
-json_t *cairn_load_json(const char *path, const char *what, struct cairn_error **err)
-{
-        _cleanup_free_ char *data = NULL;
-        size_t len;
-        if (cairn_read_file(path, MAX_JSON, &data, &len, err) < 0) {
-                cairn_error_prefix(err, "%s", what);
-                return NULL;
-        }
-        json_error_t je;
-        json_t *j = json_loadb(data, len, 0, &je);
-        if (!j)
-                cairn_error_set(err, -EINVAL, "%s \"%s\" is not valid JSON: line %d: %s", what, path, je.line, je.text);
-        return j;
-}
-
 /* Regular files and directories of an archive, copied under dir with their
  * names checked: the staging copy of an image tarball. */
 static int stage_archive(const char *path, const char *dir, struct cairn_error **err)
@@ -307,18 +285,6 @@ static bool exists_in(const char *dir, const char *name)
 {
         _cleanup_free_ char *p = cairn_xasprintf("%s/%s", dir, name);
         return access(p, F_OK) == 0;
-}
-
-const char *cairn_host_arch(void)
-{
-        struct utsname u;
-        if (uname(&u) == 0) {
-                if (strcmp(u.machine, "x86_64") == 0)
-                        return "amd64";
-                if (strcmp(u.machine, "aarch64") == 0)
-                        return "arm64";
-        }
-        return "amd64";
 }
 
 static int import_blob_file(const char *root, const char *dir, const char *rel, const char *expected, char **ret_digest,

@@ -65,15 +65,10 @@ int cairn_image_remove(const char *root, const char *name, struct cairn_error **
 #include <stdbool.h>
 
 #include "base/hash.h"
+#include "fetch/reference.h"
 
 /* ROOT/blobs/sha256/HEX for "sha256:HEX". */
 char *cairn_blob_path(const char *root, const char *digest);
-/* "sha256:" + 64 lowercase hex digits. */
-bool cairn_digest_valid(const char *digest);
-/* This machine's OCI architecture name ("amd64", "arm64"). */
-const char *cairn_host_arch(void);
-/* A JSON document from a file of at most 4 MiB; what names it in errors. */
-json_t *cairn_load_json(const char *path, const char *what, struct cairn_error **err);
 /* Append the Env of the image config blob `digest` to img->env. */
 int cairn_image_env_from_config(const char *root, const char *digest, struct cairn_image *img,
                                 struct cairn_error **err);

@@ -181,3 +181,23 @@ bool cairn_image_ref_allows_http(const struct cairn_image_ref *r, const char *co
                         return true;
         return false;
 }
+
+bool cairn_digest_valid(const char *d)
+{
+        return d && strncmp(d, "sha256:", 7) == 0 && cairn_is_sha256_hex(d + 7);
+}
+
+const char *cairn_host_arch(void)
+{
+#if defined(__aarch64__)
+        return "arm64";
+#elif defined(__riscv) && __riscv_xlen == 64
+        return "riscv64";
+#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        return "ppc64le";
+#elif defined(__s390x__)
+        return "s390x";
+#else
+        return "amd64";
+#endif
+}

@@ -37,4 +37,10 @@ bool cairn_image_ref_allows_http(const struct cairn_image_ref *r, const char *co
 char *cairn_image_ref_string(const struct cairn_image_ref *r);
 void cairn_image_ref_free(struct cairn_image_ref *r);
 
+/* "sha256:" + 64 lowercase hex digits. */
+bool cairn_digest_valid(const char *digest);
+/* This machine's OCI architecture name ("amd64", "arm64"): the one cairn
+ * was built for. */
+const char *cairn_host_arch(void);
+
 #endif

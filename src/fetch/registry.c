@@ -17,6 +17,7 @@
 #include "base/alloc.h"
 #include "base/cleanup.h"
 #include "base/file.h"
+#include "base/json-file.h"
 #include "base/strbuf.h"
 #include "db/db.h"
 #include "fetch/blob-stream.h"
