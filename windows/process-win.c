@@ -217,6 +217,13 @@ out:
         return r;
 }
 
+unsigned cairn_cpu_count(void)
+{
+        SYSTEM_INFO si;
+        GetSystemInfo(&si);
+        return si.dwNumberOfProcessors ? (unsigned) si.dwNumberOfProcessors : 1;
+}
+
 bool cairn_process_alive(int pid)
 {
         HANDLE h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, (DWORD) pid);

@@ -208,6 +208,12 @@ int cairn_process_run(const struct cairn_process *p, int *ret_status, struct cai
         return 0;
 }
 
+unsigned cairn_cpu_count(void)
+{
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        return n < 1 ? 1 : (unsigned) n;
+}
+
 bool cairn_process_alive(int pid)
 {
         return kill((pid_t) pid, 0) == 0 || errno != ESRCH;

@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "build/copy.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -47,25 +45,6 @@ static int open_parent(struct copier *c, const char *rel, int *ret_fd, const cha
         _cleanup_free_ char *dir = cairn_xstrndup(rel, (size_t) (slash - rel));
         *ret_name = slash + 1;
         return cairn_mkdir_p_in_root(c->rootfd, dir, 0755, c->uid, c->gid, ret_fd, c->err);
-}
-
-/* Whether fd is still the file the manifest hashed: same inode, size,
- * modification and change times.  Any write to a file updates its change
- * time, which cannot be set back. */
-static bool same_version(int fd, const struct cairn_manifest *m)
-{
-        struct stat st;
-        return fstat(fd, &st) == 0 && st.st_dev == m->dev && st.st_ino == m->ino && st.st_size == m->size &&
-               st.st_mtim.tv_sec == m->mtime.tv_sec && st.st_mtim.tv_nsec == m->mtime.tv_nsec &&
-               st.st_ctim.tv_sec == m->ctime.tv_sec && st.st_ctim.tv_nsec == m->ctime.tv_nsec;
-}
-
-static int changed(struct copier *c, const struct cairn_manifest *m)
-{
-        return cairn_error_set(c->err, -EAGAIN,
-                               "\"%s\" changed while the build was copying it; the source files must not change "
-                               "during a build",
-                               m->path);
 }
 
 /* Copy size bytes in the kernel: a reflink where the filesystem shares
@@ -127,28 +106,28 @@ static int copy_file(struct copier *c, const struct cairn_manifest *m, const cha
                         return cairn_error_set_errno(c->err, errno, "cannot create the symlink \"/%s\"", rel);
                 if (fchownat(parent, name, c->uid, c->gid, AT_SYMLINK_NOFOLLOW) < 0)
                         return cairn_error_set_errno(c->err, errno, "cannot set the owner of \"/%s\"", rel);
-                struct timespec t[2] = { m->mtime, m->mtime };
+                struct timespec t[2] = { m->st.mtime, m->st.mtime };
                 utimensat(parent, name, t, AT_SYMLINK_NOFOLLOW);
                 return 0;
         }
         in = cairn_open_in_root(c->srcfd, *m->path ? m->path : ".", O_RDONLY | O_NOFOLLOW, 0);
         if (in < 0)
                 return cairn_error_set(c->err, -ENOENT, "File \"%s\" not found in source directory", m->path);
-        if (!same_version(in, m))
-                return changed(c, m);
-        mode_t mode = (m->mode & 0111) ? 0755 : 0644;
+        if (!cairn_manifest_unchanged(in, m))
+                return cairn_manifest_changed(m, c->err);
+        mode_t mode = (m->st.mode & 0111) ? 0755 : 0644;
         out = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (out < 0)
                 return cairn_error_set_errno(c->err, errno, "cannot create \"/%s\"", rel);
-        if ((r = copy_data(in, out, m->size)) < 0)
+        if ((r = copy_data(in, out, m->st.size)) < 0)
                 return cairn_error_set_errno(c->err, -r, "cannot copy \"%s\" to \"/%s\"", m->path, rel);
         /* The copy is of the hashed contents only if the file did not change
          * while it was copied either: its change time says so. */
-        if (!same_version(in, m))
-                return changed(c, m);
+        if (!cairn_manifest_unchanged(in, m))
+                return cairn_manifest_changed(m, c->err);
         if (fchown(out, c->uid, c->gid) < 0 || fchmod(out, mode) < 0)
                 return cairn_error_set_errno(c->err, errno, "cannot set the owner and mode of \"/%s\"", rel);
-        struct timespec t[2] = { m->mtime, m->mtime };
+        struct timespec t[2] = { m->st.mtime, m->st.mtime };
         futimens(out, t);
         return 0;
 }
@@ -178,7 +157,7 @@ static int copy_node(struct copier *c, const struct cairn_manifest *m, const cha
                 r = copy_node(c, child, sub);
         }
         if (r >= 0 && *rel) {
-                struct timespec t[2] = { m->mtime, m->mtime };
+                struct timespec t[2] = { m->st.mtime, m->st.mtime };
                 _cleanup_close_ int d = cairn_open_in_root(c->rootfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
                 if (d >= 0)
                         futimens(d, t);
@@ -226,178 +205,5 @@ int cairn_copy_into_root(const char *src_dir, struct cairn_manifest *const *item
         }
         close(c.srcfd);
         close(c.rootfd);
-        return r;
-}
-
-/* --- as a tar file ------------------------------------------------------------ */
-
-struct tarrer {
-        int srcfd;
-        struct archive *a;
-        uid_t uid;
-        gid_t gid;
-        const char *owner;
-        struct cairn_error **err;
-};
-
-static struct archive_entry *tar_entry(const struct tarrer *t, const char *rel, mode_t type, mode_t perm,
-                                       const struct timespec *mtime)
-{
-        struct archive_entry *e = archive_entry_new();
-        archive_entry_set_pathname(e, rel);
-        archive_entry_set_filetype(e, type);
-        archive_entry_set_perm(e, perm);
-        if (t->owner) {
-                /* OBuilder's numbers for Windows' ContainerAdministrator. */
-                archive_entry_set_uid(e, 380929);
-                archive_entry_set_gid(e, 380929);
-                archive_entry_set_uname(e, t->owner);
-                archive_entry_set_gname(e, t->owner);
-        } else {
-                archive_entry_set_uid(e, t->uid);
-                archive_entry_set_gid(e, t->gid);
-        }
-        if (mtime)
-                archive_entry_set_mtime(e, mtime->tv_sec, mtime->tv_nsec);
-        return e;
-}
-
-static int tar_header(struct tarrer *t, struct archive_entry *e, const char *rel)
-{
-        int r = archive_write_header(t->a, e) == ARCHIVE_OK
-                        ? 0
-                        : cairn_error_set(t->err, -EIO, "cannot write \"%s\" to the copy's tar: %s", rel,
-                                          archive_error_string(t->a));
-        archive_entry_free(e);
-        return r;
-}
-
-static int tar_file(struct tarrer *t, const struct cairn_manifest *m, const char *rel)
-{
-        if (m->kind == CAIRN_MANIFEST_SYMLINK) {
-                struct archive_entry *e = tar_entry(t, rel, AE_IFLNK, 0777, &m->mtime);
-                archive_entry_set_symlink(e, m->target);
-                return tar_header(t, e, rel);
-        }
-        _cleanup_close_ int in = cairn_open_in_root(t->srcfd, *m->path ? m->path : ".", O_RDONLY | O_NOFOLLOW, 0);
-        if (in < 0)
-                return cairn_error_set(t->err, -ENOENT, "File \"%s\" not found in source directory", m->path);
-        struct copier c = { .err = t->err };
-        if (!same_version(in, m))
-                return changed(&c, m);
-        struct archive_entry *e = tar_entry(t, rel, AE_IFREG, (m->mode & 0111) ? 0755 : 0644, &m->mtime);
-        archive_entry_set_size(e, m->size);
-        int r = tar_header(t, e, rel);
-        char buf[1 << 16];
-        for (off_t left = m->size; r >= 0 && left > 0;) {
-                ssize_t n = read(in, buf, left < (off_t) sizeof(buf) ? (size_t) left : sizeof(buf));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return changed(&c, m);
-                if (archive_write_data(t->a, buf, (size_t) n) != n)
-                        return cairn_error_set(t->err, -EIO, "cannot write \"%s\" to the copy's tar: %s", rel,
-                                               archive_error_string(t->a));
-                left -= n;
-        }
-        if (r >= 0 && !same_version(in, m))
-                return changed(&c, m);
-        return r;
-}
-
-static int tar_node(struct tarrer *t, const struct cairn_manifest *m, const char *rel)
-{
-        if (m->kind != CAIRN_MANIFEST_DIR)
-                return tar_file(t, m, rel);
-        int r = 0;
-        if (*rel)
-                r = tar_header(t, tar_entry(t, rel, AE_IFDIR, 0755, &m->mtime), rel);
-        for (size_t i = 0; i < m->n_children && r >= 0; i++) {
-                const struct cairn_manifest *child = m->children[i];
-                const char *base = strrchr(child->path, '/');
-                base = base ? base + 1 : child->path;
-                _cleanup_free_ char *sub = *rel ? cairn_xasprintf("%s/%s", rel, base) : cairn_xstrdup(base);
-                r = tar_node(t, child, sub);
-        }
-        return r;
-}
-
-static ssize_t tar_write(struct archive *a, void *ud, const void *data, size_t len)
-{
-        int fd = *(int *) ud;
-        size_t done = 0;
-        while (done < len) {
-                ssize_t n = write(fd, (const char *) data + done, len - done);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        archive_set_error(a, errno, "%s", strerror(errno));
-                        return -1;
-                }
-                done += (size_t) n;
-        }
-        return (ssize_t) len;
-}
-
-int cairn_copy_to_tar(const char *src_dir, struct cairn_manifest *const *items, size_t n_items, bool copy_items,
-                      const char *dst, uid_t uid, gid_t gid, const char *owner_name, int out_fd,
-                      struct cairn_error **err)
-{
-        /* Windows' spelling of the destination: C:\a\b or C:/a/b. */
-        _cleanup_free_ char *slashed = cairn_xstrdup(dst);
-        for (char *p = slashed; *p; p++)
-                if (*p == '\\')
-                        *p = '/';
-        const char *d = slashed;
-        if (((d[0] >= 'A' && d[0] <= 'Z') || (d[0] >= 'a' && d[0] <= 'z')) && d[1] == ':')
-                d += 2;
-        _cleanup_free_ char *target = cairn_path_normalise(d);
-        if (!target)
-                return cairn_error_set(err, -EINVAL, "the destination \"%s\" has a \"..\" component", dst);
-        struct tarrer t = { .uid = uid, .gid = gid, .owner = owner_name, .err = err };
-        t.srcfd = open(src_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (t.srcfd < 0)
-                return cairn_error_set_errno(err, errno, "cannot open the source directory \"%s\"", src_dir);
-        t.a = archive_write_new();
-        archive_write_set_format_pax_restricted(t.a);
-        int fd = out_fd;
-        int r = 0;
-        if (archive_write_open2(t.a, &fd, NULL, tar_write, NULL, NULL) != ARCHIVE_OK)
-                r = cairn_error_set(err, -EIO, "cannot start the copy's tar: %s", archive_error_string(t.a));
-        /* The directories on the way to the destination (the last one is
-         * the destination itself when items are copied into it). */
-        const char *upto = target + strlen(target);
-        if (!copy_items) {
-                const char *slash = strrchr(target, '/');
-                upto = slash ? slash : target;
-        }
-        for (const char *p = target; r >= 0 && p < upto;) {
-                const char *slash = strchr(p, '/');
-                const char *end = slash && slash < upto ? slash : upto;
-                _cleanup_free_ char *dir = cairn_xstrndup(target, (size_t) (end - target));
-                r = tar_header(&t, tar_entry(&t, dir, AE_IFDIR, 0755, NULL), dir);
-                p = end < upto ? end + 1 : upto;
-        }
-        if (r >= 0 && copy_items) {
-                for (size_t i = 0; i < n_items && r >= 0; i++) {
-                        const struct cairn_manifest *m = items[i];
-                        if (!*m->path) {
-                                r = tar_node(&t, m, target);
-                                continue;
-                        }
-                        const char *base = strrchr(m->path, '/');
-                        base = base ? base + 1 : m->path;
-                        _cleanup_free_ char *rel = *target ? cairn_xasprintf("%s/%s", target, base) : cairn_xstrdup(base);
-                        r = tar_node(&t, m, rel);
-                }
-        } else if (r >= 0 && !*target && items[0]->kind != CAIRN_MANIFEST_DIR) {
-                r = cairn_error_set(err, -EINVAL, "cannot copy a file onto \"/\"");
-        } else if (r >= 0) {
-                r = tar_node(&t, items[0], target);
-        }
-        if (archive_write_close(t.a) != ARCHIVE_OK && r >= 0)
-                r = cairn_error_set(err, -EIO, "cannot finish the copy's tar: %s", archive_error_string(t.a));
-        archive_write_free(t.a);
-        close(t.srcfd);
         return r;
 }

@@ -1,26 +1,23 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "build/manifest.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/cleanup.h"
+#include "base/process.h"
 #include "base/strbuf.h"
 
 struct cache_entry {
-        dev_t dev;
-        ino_t ino;
-        off_t size;
-        struct timespec mtime, ctime;
+        struct cairn_context_stat st;
         char hash[CAIRN_SHA256_HEX_LEN + 1];
         bool used;
 };
@@ -36,8 +33,8 @@ struct cairn_hasher *cairn_hasher_new(unsigned threads)
 {
         struct cairn_hasher *h = cairn_xzalloc(sizeof(*h));
         if (threads == 0) {
-                long n = sysconf(_SC_NPROCESSORS_ONLN);
-                threads = n < 1 ? 1 : n > 16 ? 16 : (unsigned) n;
+                unsigned n = cairn_cpu_count();
+                threads = n > 16 ? 16 : n;
         }
         h->threads = threads;
         return h;
@@ -56,13 +53,13 @@ unsigned long cairn_hasher_files_hashed(const struct cairn_hasher *h)
         return atomic_load(&((struct cairn_hasher *) h)->hashed);
 }
 
-static size_t slot_of(const struct cairn_hasher *h, dev_t dev, ino_t ino)
+static size_t slot_of(const struct cairn_hasher *h, uint64_t dev, uint64_t ino)
 {
         uint64_t k = (uint64_t) dev * 0x9e3779b97f4a7c15ull ^ (uint64_t) ino * 0xc2b2ae3d27d4eb4full;
         return (size_t) (k ^ (k >> 29)) & (h->cap - 1);
 }
 
-static struct cache_entry *cache_find(struct cairn_hasher *h, const struct stat *st, bool create)
+static struct cache_entry *cache_find(struct cairn_hasher *h, const struct cairn_context_stat *st, bool create)
 {
         if (create && (h->n + 1) * 2 > h->cap) {
                 struct cache_entry *old = h->table;
@@ -72,7 +69,7 @@ static struct cache_entry *cache_find(struct cairn_hasher *h, const struct stat 
                 h->n = 0;
                 for (size_t i = 0; i < old_cap; i++)
                         if (old[i].used) {
-                                size_t s = slot_of(h, old[i].dev, old[i].ino);
+                                size_t s = slot_of(h, old[i].st.dev, old[i].st.ino);
                                 while (h->table[s].used)
                                         s = (s + 1) & (h->cap - 1);
                                 h->table[s] = old[i];
@@ -82,35 +79,33 @@ static struct cache_entry *cache_find(struct cairn_hasher *h, const struct stat 
         }
         if (!h->cap)
                 return NULL;
-        for (size_t s = slot_of(h, st->st_dev, st->st_ino);; s = (s + 1) & (h->cap - 1)) {
+        for (size_t s = slot_of(h, st->dev, st->ino);; s = (s + 1) & (h->cap - 1)) {
                 struct cache_entry *e = &h->table[s];
                 if (!e->used) {
                         if (!create)
                                 return NULL;
                         e->used = true;
-                        e->dev = st->st_dev;
-                        e->ino = st->st_ino;
+                        e->st.dev = st->dev;
+                        e->st.ino = st->ino;
                         h->n++;
                         return e;
                 }
-                if (e->dev == st->st_dev && e->ino == st->st_ino)
+                if (e->st.dev == st->dev && e->st.ino == st->ino)
                         return e;
         }
 }
 
-static bool same_version(const struct cache_entry *e, const struct stat *st)
+static bool same_version(const struct cache_entry *e, const struct cairn_context_stat *st)
 {
-        return e->size == st->st_size && e->mtime.tv_sec == st->st_mtim.tv_sec &&
-               e->mtime.tv_nsec == st->st_mtim.tv_nsec && e->ctime.tv_sec == st->st_ctim.tv_sec &&
-               e->ctime.tv_nsec == st->st_ctim.tv_nsec && e->hash[0];
+        return cairn_context_same_version(&e->st, st) && e->hash[0];
 }
 
 /* A file waiting for its hash. */
 struct job {
         struct cairn_manifest *node;
-        int dirfd;               /* directory holding it (owned by the walk) */
+        struct cairn_context_dir *dir;   /* directory holding it (owned by the walk) */
         const char *name;
-        struct stat st;
+        struct cairn_context_stat st;
         int error;               /* errno, 0 when hashed */
 };
 
@@ -121,8 +116,8 @@ struct walk {
         size_t n_exclude;
         struct job *jobs;
         size_t n_jobs, cap_jobs;
-        int *fds;                /* directory fds to close at the end */
-        size_t n_fds, cap_fds;
+        struct cairn_context_dir **dirs;   /* directories to close at the end */
+        size_t n_dirs, cap_dirs;
         struct cairn_error **err;
 };
 
@@ -151,14 +146,9 @@ static int hash_fd(int fd, char *buf, char out[CAIRN_SHA256_HEX_LEN + 1])
 
 static void run_job(struct cairn_hasher *h, struct job *j, char *buf)
 {
-        _cleanup_close_ int fd = openat(j->dirfd, j->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        _cleanup_close_ int fd = cairn_context_open_file(j->dir, j->name, &j->st);
         if (fd < 0) {
-                j->error = errno;
-                return;
-        }
-        struct stat st;
-        if (fstat(fd, &st) < 0 || st.st_ino != j->st.st_ino || st.st_dev != j->st.st_dev) {
-                j->error = ENOENT;
+                j->error = -fd;
                 return;
         }
         int r = hash_fd(fd, buf, j->node->hash);
@@ -216,14 +206,14 @@ static int cmp_str(const void *a, const void *b)
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-static int keep_fd(struct walk *w, int fd)
+static struct cairn_context_dir *keep_dir(struct walk *w, struct cairn_context_dir *d)
 {
-        if (w->n_fds == w->cap_fds) {
-                w->cap_fds = w->cap_fds ? w->cap_fds * 2 : 16;
-                w->fds = cairn_xreallocarray(w->fds, w->cap_fds, sizeof(int));
+        if (w->n_dirs == w->cap_dirs) {
+                w->cap_dirs = w->cap_dirs ? w->cap_dirs * 2 : 16;
+                w->dirs = cairn_xreallocarray(w->dirs, w->cap_dirs, sizeof(*w->dirs));
         }
-        w->fds[w->n_fds++] = fd;
-        return fd;
+        w->dirs[w->n_dirs++] = d;
+        return d;
 }
 
 static char *join(struct cairn_arena *a, const char *dir, const char *name)
@@ -236,24 +226,20 @@ static char *join(struct cairn_arena *a, const char *dir, const char *name)
         return s;
 }
 
-/* Walk the entry `name` of directory dirfd, whose manifest path is `path`. */
-static int walk_entry(struct walk *w, int dirfd, const char *name, const char *path, struct cairn_manifest **ret)
+/* Walk the entry `name` of directory dir, whose manifest path is `path`. */
+static int walk_entry(struct walk *w, struct cairn_context_dir *dir, const char *name, const char *path,
+                      struct cairn_manifest **ret)
 {
-        struct stat st;
-        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-                if (errno == ENOENT)
-                        return cairn_error_set(w->err, -ENOENT, "File \"%s\" not found in source directory", path);
-                return cairn_error_set_errno(w->err, errno, "cannot read \"%s\" in the source directory", path);
-        }
+        struct cairn_context_stat st;
+        int r = cairn_context_stat(dir, name, &st);
+        if (r == -ENOENT)
+                return cairn_error_set(w->err, -ENOENT, "File \"%s\" not found in source directory", path);
+        if (r < 0)
+                return cairn_error_set_errno(w->err, -r, "cannot read \"%s\" in the source directory", path);
         struct cairn_manifest *m = cairn_arena_alloc(w->arena, sizeof(*m));
         m->path = path;
-        m->mode = st.st_mode;
-        m->mtime = st.st_mtim;
-        m->size = st.st_size;
-        m->dev = st.st_dev;
-        m->ino = st.st_ino;
-        m->ctime = st.st_ctim;
-        if (S_ISREG(st.st_mode)) {
+        m->st = st;
+        if (st.kind == CAIRN_CONTEXT_FILE) {
                 m->kind = CAIRN_MANIFEST_FILE;
                 struct cache_entry *e = cache_find(w->h, &st, false);
                 if (e && same_version(e, &st)) {
@@ -264,47 +250,38 @@ static int walk_entry(struct walk *w, int dirfd, const char *name, const char *p
                                 w->jobs = cairn_xreallocarray(w->jobs, w->cap_jobs, sizeof(*w->jobs));
                         }
                         w->jobs[w->n_jobs++] = (struct job) {
-                                .node = m, .dirfd = dirfd, .name = cairn_arena_strdup(w->arena, name), .st = st,
+                                .node = m, .dir = dir, .name = cairn_arena_strdup(w->arena, name), .st = st,
                         };
                 }
-        } else if (S_ISLNK(st.st_mode)) {
+        } else if (st.kind == CAIRN_CONTEXT_SYMLINK) {
                 m->kind = CAIRN_MANIFEST_SYMLINK;
-                char target[PATH_MAX + 1];
-                ssize_t n = readlinkat(dirfd, name, target, sizeof(target) - 1);
-                if (n < 0)
-                        return cairn_error_set_errno(w->err, errno, "cannot read the link \"%s\"", path);
-                m->target = cairn_arena_strndup(w->arena, target, (size_t) n);
-        } else if (S_ISDIR(st.st_mode)) {
+                _cleanup_free_ char *target = NULL;
+                if ((r = cairn_context_readlink(dir, name, &target)) < 0)
+                        return cairn_error_set_errno(w->err, -r, "cannot read the link \"%s\"", path);
+                m->target = cairn_arena_strdup(w->arena, target);
+        } else if (st.kind == CAIRN_CONTEXT_DIR) {
                 m->kind = CAIRN_MANIFEST_DIR;
-                int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (fd < 0)
-                        return cairn_error_set_errno(w->err, errno, "cannot open the directory \"%s\"", path);
-                keep_fd(w, fd);
-                int dup_fd = dup(fd);
-                DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-                if (!d) {
-                        if (dup_fd >= 0)
-                                close(dup_fd);
-                        return cairn_error_set_errno(w->err, errno, "cannot list \"%s\"", path);
+                struct cairn_context_dir *sub = NULL;
+                if ((r = cairn_context_open_dir(dir, name, &sub)) < 0)
+                        return cairn_error_set_errno(w->err, -r, "cannot open the directory \"%s\"", path);
+                keep_dir(w, sub);
+                char **all = NULL;
+                size_t n_all = 0;
+                if ((r = cairn_context_list(sub, &all, &n_all)) < 0)
+                        return cairn_error_set_errno(w->err, -r, "cannot list \"%s\"", path);
+                char **names = cairn_xreallocarray(NULL, n_all ? n_all : 1, sizeof(*names));
+                size_t n = 0;
+                for (size_t i = 0; i < n_all; i++) {
+                        if (!excluded(w, all[i]))
+                                names[n++] = cairn_arena_strdup(w->arena, all[i]);
+                        free(all[i]);
                 }
-                char **names = NULL;
-                size_t n = 0, cap = 0;
-                for (struct dirent *de; (de = readdir(d));) {
-                        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 || excluded(w, de->d_name))
-                                continue;
-                        if (n == cap) {
-                                cap = cap ? cap * 2 : 16;
-                                names = cairn_xreallocarray(names, cap, sizeof(*names));
-                        }
-                        names[n++] = cairn_arena_strdup(w->arena, de->d_name);
-                }
-                closedir(d);
+                free(all);
                 qsort(names, n, sizeof(*names), cmp_str);
                 m->children = cairn_arena_array(w->arena, n, sizeof(*m->children));
                 m->n_children = n;
-                int r = 0;
                 for (size_t i = 0; i < n && r >= 0; i++)
-                        r = walk_entry(w, fd, names[i], join(w->arena, path, names[i]), &m->children[i]);
+                        r = walk_entry(w, sub, names[i], join(w->arena, path, names[i]), &m->children[i]);
                 free(names);
                 if (r < 0)
                         return r;
@@ -316,11 +293,12 @@ static int walk_entry(struct walk *w, int dirfd, const char *name, const char *p
 }
 
 /* Follow src's components from the source root, as OBuilder's check_path. */
-static int check_path(struct walk *w, int rootfd, const char *src, int *ret_dirfd, char **ret_name, char **ret_path)
+static int check_path(struct walk *w, struct cairn_context_dir *root, const char *src,
+                      struct cairn_context_dir **ret_dir, char **ret_name, char **ret_path)
 {
         _cleanup_free_ char *copy = cairn_xstrdup(src);
         struct cairn_buf done = CAIRN_BUF_INIT;
-        int dirfd = rootfd;
+        struct cairn_context_dir *dir = root;
         char *last = NULL;
         int r = 0;
         char *save = NULL;
@@ -335,39 +313,39 @@ static int check_path(struct walk *w, int rootfd, const char *src, int *ret_dirf
                 }
                 if (last) {
                         /* The previous component must be a directory. */
-                        struct stat st;
-                        if (fstatat(dirfd, last, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        struct cairn_context_stat st;
+                        if (cairn_context_stat(dir, last, &st) < 0) {
                                 r = cairn_error_set(w->err, -ENOENT, "Source path \"%s\" not found", src);
                                 goto out;
                         }
-                        if (S_ISREG(st.st_mode)) {
+                        if (st.kind == CAIRN_CONTEXT_FILE) {
                                 r = cairn_error_set(w->err, -ENOTDIR, "Not a directory: %s (in \"%s\")",
                                                     cairn_buf_str(&done), src);
                                 goto out;
                         }
-                        if (!S_ISDIR(st.st_mode)) {
+                        if (st.kind != CAIRN_CONTEXT_DIR) {
                                 r = cairn_error_set(w->err, -EINVAL, "Not a regular file: %s (in \"%s\")",
                                                     cairn_buf_str(&done), src);
                                 goto out;
                         }
-                        int fd = openat(dirfd, last, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                        if (fd < 0) {
-                                r = cairn_error_set_errno(w->err, errno, "cannot open \"%s\" in the source directory",
+                        struct cairn_context_dir *sub = NULL;
+                        if ((r = cairn_context_open_dir(dir, last, &sub)) < 0) {
+                                r = cairn_error_set_errno(w->err, -r, "cannot open \"%s\" in the source directory",
                                                           cairn_buf_str(&done));
                                 goto out;
                         }
-                        dirfd = keep_fd(w, fd);
+                        dir = keep_dir(w, sub);
                 }
                 last = c;
                 cairn_buf_printf(&done, "%s%s", done.len ? "/" : "", c);
         }
         if (last) {
-                struct stat st;
-                if (fstatat(dirfd, last, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                struct cairn_context_stat st;
+                if (cairn_context_stat(dir, last, &st) < 0) {
                         r = cairn_error_set(w->err, -ENOENT, "Source path \"%s\" not found", src);
                         goto out;
                 }
-                if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+                if (st.kind == CAIRN_CONTEXT_OTHER) {
                         r = cairn_error_set(w->err, -EINVAL, "Not a regular file: %s (in \"%s\")",
                                             cairn_buf_str(&done), src);
                         goto out;
@@ -376,7 +354,7 @@ static int check_path(struct walk *w, int rootfd, const char *src, int *ret_dirf
         } else {
                 *ret_name = cairn_arena_strdup(w->arena, ".");
         }
-        *ret_dirfd = dirfd;
+        *ret_dir = dir;
         *ret_path = cairn_arena_strdup(w->arena, cairn_buf_str(&done));
 out:
         cairn_buf_release(&done);
@@ -388,16 +366,17 @@ int cairn_manifest_generate(struct cairn_hasher *h, struct cairn_arena *arena, c
                             struct cairn_manifest **ret, struct cairn_error **err)
 {
         struct walk w = { .h = h, .arena = arena, .exclude = exclude, .n_exclude = n_exclude, .err = err };
-        int rootfd = open(src_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (rootfd < 0)
-                return cairn_error_set_errno(err, errno, "cannot open the source directory \"%s\"", src_dir);
-        keep_fd(&w, rootfd);
-        int dirfd = -1;
+        struct cairn_context_dir *root = NULL;
+        int r = cairn_context_open_root(src_dir, &root);
+        if (r < 0)
+                return cairn_error_set_errno(err, -r, "cannot open the source directory \"%s\"", src_dir);
+        keep_dir(&w, root);
+        struct cairn_context_dir *dir = NULL;
         char *name = NULL, *path = NULL;
         struct cairn_manifest *m = NULL;
-        int r = check_path(&w, rootfd, src, &dirfd, &name, &path);
+        r = check_path(&w, root, src, &dir, &name, &path);
         if (r >= 0)
-                r = walk_entry(&w, dirfd, name, path, &m);
+                r = walk_entry(&w, dir, name, path, &m);
         if (r >= 0 && w.n_jobs) {
                 run_jobs(h, w.jobs, w.n_jobs);
                 for (size_t i = 0; i < w.n_jobs; i++) {
@@ -412,15 +391,13 @@ int cairn_manifest_generate(struct cairn_hasher *h, struct cairn_arena *arena, c
                                 break;
                         }
                         struct cache_entry *e = cache_find(h, &j->st, true);
-                        e->size = j->st.st_size;
-                        e->mtime = j->st.st_mtim;
-                        e->ctime = j->st.st_ctim;
+                        e->st = j->st;
                         memcpy(e->hash, j->node->hash, sizeof(e->hash));
                 }
         }
-        for (size_t i = 0; i < w.n_fds; i++)
-                close(w.fds[i]);
-        free(w.fds);
+        for (size_t i = 0; i < w.n_dirs; i++)
+                cairn_context_close(w.dirs[i]);
+        free(w.dirs);
         free(w.jobs);
         if (r < 0)
                 return r;
@@ -428,3 +405,17 @@ int cairn_manifest_generate(struct cairn_hasher *h, struct cairn_arena *arena, c
         return 0;
 }
 
+
+bool cairn_manifest_unchanged(int fd, const struct cairn_manifest *m)
+{
+        struct cairn_context_stat now;
+        return cairn_context_fstat(fd, &now) == 0 && cairn_context_same_version(&now, &m->st);
+}
+
+int cairn_manifest_changed(const struct cairn_manifest *m, struct cairn_error **err)
+{
+        return cairn_error_set(err, -EAGAIN,
+                               "\"%s\" changed while the build was copying it; the source files must not change "
+                               "during a build",
+                               m->path);
+}

@@ -17,12 +17,13 @@
 #ifndef CAIRN_BUILD_MANIFEST_H
 #define CAIRN_BUILD_MANIFEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
-#include <sys/stat.h>
 
 #include "base/arena.h"
 #include "base/error.h"
 #include "base/hash.h"
+#include "build/context.h"
 #include "spec/sexp.h"
 
 enum cairn_manifest_kind {
@@ -38,14 +39,9 @@ struct cairn_manifest {
         const char *target;          /* SYMLINK */
         struct cairn_manifest **children;      /* DIR */
         size_t n_children;
-        mode_t mode;                 /* from lstat, for the copy */
-        struct timespec mtime;
-        off_t size;
-        /* Which version of the file was hashed: the copy checks it is
-         * still the same one. */
-        dev_t dev;
-        ino_t ino;
-        struct timespec ctime;
+        /* Its mode and times, for the copy; and which version of the file
+         * was hashed: the copy checks it is still the same one. */
+        struct cairn_context_stat st;
 };
 
 /* Per-build state: the file-hash cache and the worker count. */
@@ -66,6 +62,12 @@ unsigned long cairn_hasher_files_hashed(const struct cairn_hasher *h);
 int cairn_manifest_generate(struct cairn_hasher *h, struct cairn_arena *arena, const char *src_dir,
                             const char *src, const char *const *exclude, size_t n_exclude,
                             struct cairn_manifest **ret, struct cairn_error **err);
+
+/* Whether fd is still the file m hashed: same identity, size, modification
+ * and change times (any write changes the change time, which cannot be set
+ * back); and the error for a file that is not. */
+bool cairn_manifest_unchanged(int fd, const struct cairn_manifest *m);
+int cairn_manifest_changed(const struct cairn_manifest *m, struct cairn_error **err);
 
 /* OBuilder's sexp of a manifest: (File (PATH HASH)), (Symlink (PATH TARGET)),
  * (Dir (PATH (CHILD ...))). */

@@ -176,7 +176,7 @@ printf '((from busybox) (shell /bin/sh -c) (run (shell "echo started; sleep 60; 
 rm -f slow.out slow.err   # the wait below must not see the last run's output
 "$CAIRN" build -f slow.spec ctx >slow.out 2>slow.err &
 pid=$!
-for i in $(seq 300); do grep -q started slow.out && break; sleep 0.1; done
+for i in $(seq 600); do grep -q started slow.out && break; sleep 0.1; done
 ok $(grep -q started slow.out && echo 0 || echo 1) "a slow step is running"
 start=$(date +%s)
 kill -INT $pid
@@ -191,7 +191,8 @@ ok $(pgrep -f "$marker" >/dev/null && echo 1 || echo 0) "the step's processes ar
 rm -f slow.out slow.err   # the wait below must not see the last run's output
 "$CAIRN" build -f slow.spec ctx >slow.out 2>slow.err &
 pid=$!
-for i in $(seq 300); do grep -q started slow.out && break; sleep 0.1; done
+for i in $(seq 600); do grep -q started slow.out && break; sleep 0.1; done
+ok $(grep -q started slow.out && echo 0 || echo 1) "a slow step is running again"
 kill -9 $pid
 wait $pid 2>/dev/null
 ok $([ "$(containers)" -ge 1 ] && echo 0 || echo 1) "kill -9 of cairn leaves its container in containerd"
