@@ -20,12 +20,7 @@
 
 static int win_error(struct cairn_error **err, DWORD code, const char *what, const char *path)
 {
-        int e = code == ERROR_FILE_NOT_FOUND || code == ERROR_PATH_NOT_FOUND ? ENOENT
-                : code == ERROR_ACCESS_DENIED                                ? EACCES
-                : code == ERROR_ALREADY_EXISTS || code == ERROR_FILE_EXISTS  ? EEXIST
-                : code == ERROR_DISK_FULL                                    ? ENOSPC
-                                                                             : EIO;
-        return cairn_error_set(err, -e, "%s \"%s\" (Windows error %lu)", what, path, (unsigned long) code);
+        return cairn_error_set(err, -cairn_win_errno(code), "%s \"%s\" (Windows error %lu)", what, path, (unsigned long) code);
 }
 
 int cairn_mkdir_p(const char *path, mode_t mode, struct cairn_error **err)

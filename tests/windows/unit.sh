@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The unit tests that are built for Windows too (the spec language, the
-# Dockerfile export, step IDs, and the containerd module: mount lists,
-# layerinfo, chain IDs, the OCI configs; the results database), run under
-# wine: one TAP stream, renumbered.
+# Dockerfile export, step IDs, copy manifests with the build context read
+# the Windows way, the containerd module: mount lists, layerinfo, chain
+# IDs, the OCI configs; the results database), run under wine: one TAP
+# stream, renumbered.
 #   CAIRN_WINDOWS_BUILD   the cross build (default build-windows)
 set -u
 : "${CAIRN_SRCDIR:?source tree}"
 . "$CAIRN_SRCDIR/tests/lib/tap.sh"
 . "$CAIRN_SRCDIR/tests/windows/lib.sh"
 wine_setup unit
-for t in sexp spec dockerfile ids path lock fs containerd db; do
+for t in sexp spec dockerfile ids path lock fs manifest containerd db; do
         timeout 300 "$WINE" "$build/windows/test-$t.exe" | tr -d '\r' >"$tmp/$t.tap"
         status=${PIPESTATUS[0]}
         while IFS= read -r line; do
