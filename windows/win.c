@@ -2,7 +2,11 @@
 #include "win.h"
 
 #include <errno.h>
+#include <io.h>
+#include <stdint.h>
 #include <windows.h>
+
+#include "base/compat.h"
 
 #include "base/alloc.h"
 
@@ -50,4 +54,37 @@ int cairn_win_errno(unsigned long code)
         default:
                 return EIO;
         }
+}
+
+/* pread and pwrite (base/compat.h): ReadFile and WriteFile at an offset. */
+static ssize_t at_offset(int fd, void *rbuf, const void *wbuf, size_t count, off_t offset)
+{
+        intptr_t h = _get_osfhandle(fd);
+        if (h == -1) {
+                errno = EBADF;
+                return -1;
+        }
+        OVERLAPPED o = { 0 };
+        o.Offset = (DWORD) ((uint64_t) offset & 0xffffffffu);
+        o.OffsetHigh = (DWORD) ((uint64_t) offset >> 32);
+        DWORD n = 0, len = count > 0x7fffffff ? 0x7fffffff : (DWORD) count;
+        BOOL ok = rbuf ? ReadFile((HANDLE) h, rbuf, len, &n, &o) : WriteFile((HANDLE) h, wbuf, len, &n, &o);
+        if (!ok) {
+                DWORD code = GetLastError();
+                if (rbuf && code == ERROR_HANDLE_EOF)
+                        return 0;
+                errno = cairn_win_errno(code);
+                return -1;
+        }
+        return (ssize_t) n;
+}
+
+ssize_t pread(int fd, void *buf, size_t count, off_t offset)
+{
+        return at_offset(fd, buf, NULL, count, offset);
+}
+
+ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset)
+{
+        return at_offset(fd, NULL, buf, count, offset);
 }

@@ -31,6 +31,9 @@ typedef int gid_t;
 #define mkdir(path, mode) _mkdir(path)
 /* windows/fs-win.c */
 char *mkdtemp(char *template);
+/* windows/win.c: at an offset, without moving the file position. */
+ssize_t pread(int fd, void *buf, size_t count, off_t offset);
+ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset);
 /* realpath(path, NULL): the absolute path, allocated. */
 #include <stdlib.h>
 #define realpath(path, resolved) _fullpath((resolved), (path), _MAX_PATH)

@@ -25,6 +25,11 @@ int cairn_mkdir_p(const char *path, mode_t mode, struct cairn_error **err);
  * follow symlinks and does not cross into other mounts' contents. */
 int cairn_rm_rf_at(int dirfd, const char *name, struct cairn_error **err);
 int cairn_rm_rf(const char *path, struct cairn_error **err);
+/* A copy of the tree src at dst (which must not exist), as alike as the
+ * platform allows: on Linux reflinks where the filesystem has them, with
+ * owners, modes, times, xattrs, hard links and special files kept
+ * (base/clone.c); on Windows files copied with their attributes. */
+int cairn_clone_tree(const char *src, const char *dst, struct cairn_error **err);
 
 /* rm -rf of everything inside dir, keeping dir. */
 int cairn_remove_contents(const char *dir, struct cairn_error **err);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/compat.h"
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/hash.h"
