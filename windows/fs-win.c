@@ -154,6 +154,54 @@ int cairn_write_file(const char *path, const void *data, size_t len, mode_t mode
         return r;
 }
 
+/* cairn_clone_tree: directories made, files copied with their attributes
+ * and times (CopyFileExW), links copied as links, never followed. */
+struct cloning {
+        const wchar_t *dst;
+        const char *shown;
+        struct cairn_error **err;
+};
+
+static int clone_path(const wchar_t *src, const wchar_t *dst, const char *shown, struct cairn_error **err);
+
+static int clone_child(const wchar_t *child, const WIN32_FIND_DATAW *fd, void *ud)
+{
+        struct cloning *c = ud;
+        size_t n = wcslen(c->dst), m = wcslen(fd->cFileName);
+        wchar_t *target = cairn_xmalloc((n + m + 2) * sizeof(wchar_t));
+        wcscpy(target, c->dst);
+        target[n] = L'\\';
+        wcscpy(target + n + 1, fd->cFileName);
+        int r = clone_path(child, target, c->shown, c->err);
+        free(target);
+        return r;
+}
+
+static int clone_path(const wchar_t *src, const wchar_t *dst, const char *shown, struct cairn_error **err)
+{
+        DWORD attrs = GetFileAttributesW(src);
+        if (attrs == INVALID_FILE_ATTRIBUTES)
+                return win_error(err, GetLastError(), "cannot clone", shown);
+        if (!(attrs & FILE_ATTRIBUTE_DIRECTORY) || (attrs & FILE_ATTRIBUTE_REPARSE_POINT)) {
+                if (!CopyFileExW(src, dst, NULL, NULL, NULL, COPY_FILE_FAIL_IF_EXISTS | COPY_FILE_COPY_SYMLINK))
+                        return win_error(err, GetLastError(), "cannot clone a file of", shown);
+                return 0;
+        }
+        if (!CreateDirectoryExW(src, dst, NULL) && !CreateDirectoryW(dst, NULL))
+                return win_error(err, GetLastError(), "cannot clone a directory of", shown);
+        struct cloning c = { dst, shown, err };
+        return each_entry(src, clone_child, &c);
+}
+
+int cairn_clone_tree(const char *src, const char *dst, struct cairn_error **err)
+{
+        wchar_t *s = cairn_win_wide(src), *d = cairn_win_wide(dst);
+        int r = clone_path(s, d, src, err);
+        free(s);
+        free(d);
+        return r;
+}
+
 char *cairn_read_link(const char *path)
 {
         (void) path;

@@ -217,6 +217,16 @@ out:
         return r;
 }
 
+unsigned cairn_windows_build(void)
+{
+        wchar_t value[32];
+        DWORD size = sizeof(value);
+        if (RegGetValueW(HKEY_LOCAL_MACHINE, L"SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion", L"CurrentBuild",
+                         RRF_RT_REG_SZ, NULL, value, &size) != ERROR_SUCCESS)
+                return 0;
+        return (unsigned) wcstoul(value, NULL, 10);
+}
+
 unsigned cairn_cpu_count(void)
 {
         SYSTEM_INFO si;

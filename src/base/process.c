@@ -208,6 +208,11 @@ int cairn_process_run(const struct cairn_process *p, int *ret_status, struct cai
         return 0;
 }
 
+unsigned cairn_windows_build(void)
+{
+        return 0;
+}
+
 unsigned cairn_cpu_count(void)
 {
         long n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -55,6 +55,8 @@ void cairn_process_deliver(const struct cairn_process *p, bool is_err, const cha
 bool cairn_process_alive(int pid);
 /* The processors this process may use (at least 1). */
 unsigned cairn_cpu_count(void);
+/* The Windows build number of this machine (CurrentBuild); 0 elsewhere. */
+unsigned cairn_windows_build(void);
 
 /* The exit code in a status, or -1 when the child was killed by a signal. */
 int cairn_process_exit_code(int status);

@@ -13,7 +13,7 @@ int cairn_backend_find(const char *spec, const struct cairn_backend **ret, const
         const char *colon = strchr(spec, ':');
         if (!colon)
                 return cairn_error_set(err, -EINVAL, "invalid store \"%s\": expected KIND:PATH, such as %s", spec,
-                                       CAIRN_STORE_DEFAULT);
+                                       cairn_default_store);
         size_t klen = (size_t) (colon - spec);
         for (size_t i = 0; i < cairn_n_backends; i++) {
                 if (strlen(cairn_backends[i].kind) == klen && strncmp(spec, cairn_backends[i].kind, klen) == 0) {

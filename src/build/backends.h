@@ -24,6 +24,8 @@ struct cairn_backend {
 
 extern const struct cairn_backend cairn_backends[];
 extern const size_t cairn_n_backends;
+/* The store when neither --store nor $CAIRN_STORE names one. */
+extern const char cairn_default_store[];
 
 /* The backend of spec ("KIND:PATH") and its PATH, or an error naming the
  * kinds this build has. */

@@ -31,6 +31,7 @@
 #include "build/ids.h"
 #include "build/manifest.h"
 #include "build/rootfs.h"
+#include "containerd/ctr.h"
 #include "db/db.h"
 #include "fetch/fetcher.h"
 #include "sandbox/sandbox.h"
@@ -1609,13 +1610,18 @@ long cairn_engine_fsck(struct cairn_engine *e, bool repair, void (*report)(const
 int cairn_engine_healthcheck(struct cairn_engine *e, cairn_log_fn *log, void *ud, volatile sig_atomic_t *cancel,
                              struct cairn_error **err)
 {
-        static const char text[] = "((from busybox) (shell /bin/sh -c) (run (shell \"echo healthcheck\")))";
+        /* OBuilder's: busybox, or on Windows nanoserver of the host's build. */
+        _cleanup_free_ char *text =
+                e->store->windows
+                        ? cairn_xasprintf("((from %s) (shell cmd /S /C) (run (shell \"echo healthcheck\")))",
+                                          cairn_nanoserver_image(cairn_windows_build()))
+                        : cairn_xstrdup("((from busybox) (shell /bin/sh -c) (run (shell \"echo healthcheck\")))");
         struct cairn_spec *spec = NULL;
         int r = cairn_spec_parse("<healthcheck>", text, strlen(text), &spec, err);
         if (r < 0)
                 return r;
         struct cairn_build_request req = {
-                .spec = spec, .context_dir = "/", .log = log, .log_userdata = ud, .cancel = cancel,
+                .spec = spec, .context_dir = e->store->windows ? "C:\\" : "/", .log = log, .log_userdata = ud, .cancel = cancel,
         };
         char id[65];
         r = cairn_engine_build(e, &req, id, err);

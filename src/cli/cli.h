@@ -107,7 +107,8 @@ int cairn_cli_store_opt(int opt, const char *arg);
 
 /* Help text shared by the verbs that take --store. */
 #define CAIRN_CLI_STORE_HELP \
-        "      --store=KIND:PATH    the store (default $CAIRN_STORE, else overlayfs:/var/lib/cairn);\n" \
+        "      --store=KIND:PATH    the store (default $CAIRN_STORE, else overlayfs:/var/lib/cairn,\n" \
+        "                           on Windows hcs:C:\\ProgramData\\cairn);\n" \
         "                           KIND is overlayfs, copy (or rsync), containerd or hcs\n" \
         "      --store-opt=KEY=VALUE  a store option (containerd: ctr, address, namespace,\n" \
         "                           snapshotter, runtime, platform, cni-conf-dir, hcn-namespace)\n"

@@ -17,9 +17,10 @@ const struct cairn_verb cairn_healthcheck_verb = {
         .summary = "check that the store and sandbox work",
         .help = "Usage: cairn healthcheck [--store=KIND:PATH]\n"
                 "\n"
-                "Run \"echo healthcheck\" with /bin/sh -c on the image \"busybox\" (import it\n"
-                "first) and delete the result, within 300 seconds.  Prints \"Healthcheck\n"
-                "passed\", or the error and the captured log on stderr.\n"
+                "Run \"echo healthcheck\" with /bin/sh -c on the image \"busybox\" (with\n"
+                "Windows containers, with cmd /S /C on nanoserver of the host's build) and\n"
+                "delete the result, within 300 seconds.  Prints \"Healthcheck passed\", or\n"
+                "the error and the captured log on stderr.\n"
                 "\n" CAIRN_CLI_STORE_HELP,
 };
 

@@ -26,32 +26,6 @@ const struct cairn_verb cairn_pull_verb = {
                 CAIRN_CLI_REGISTRY_HELP,
 };
 
-void cairn_cli_registry_options_free(struct cairn_registry_options *o)
-{
-        free((void *) o->insecure);
-        memset(o, 0, sizeof(*o));
-}
-
-int cairn_cli_registry_option(int opt, const char *arg, struct cairn_registry_options *o)
-{
-        switch (opt) {
-        case CAIRN_OPT_PLATFORM:
-                o->platform = arg;
-                return 1;
-        case CAIRN_OPT_REGISTRY_AUTH:
-                o->credentials = arg;
-                return 1;
-        case CAIRN_OPT_INSECURE_REGISTRY: {
-                const char **v = cairn_xreallocarray((void *) o->insecure, o->n_insecure + 1, sizeof(char *));
-                v[o->n_insecure++] = arg;
-                o->insecure = v;
-                return 1;
-        }
-        default:
-                return 0;
-        }
-}
-
 static void print_line(const char *line, void *ud)
 {
         (void) ud;

@@ -8,8 +8,10 @@
 
 #include "base/alloc.h"
 #include "base/cleanup.h"
+#include "build/backends.h"
 #include "build/engine.h"
 #include "cli/cli.h"
+#include "fetch/registry.h"
 #include "store/store.h"
 
 static const char *store_option;
@@ -20,7 +22,7 @@ static const char *chosen_store(void)
         if (store_option)
                 return store_option;
         const char *env = getenv("CAIRN_STORE");
-        return env && *env ? env : CAIRN_STORE_DEFAULT;
+        return env && *env ? env : cairn_default_store;
 }
 
 static char **store_opts;
@@ -101,3 +103,28 @@ struct cairn_engine *cairn_cli_open_engine(void)
         return e;
 }
 
+void cairn_cli_registry_options_free(struct cairn_registry_options *o)
+{
+        free((void *) o->insecure);
+        memset(o, 0, sizeof(*o));
+}
+
+int cairn_cli_registry_option(int opt, const char *arg, struct cairn_registry_options *o)
+{
+        switch (opt) {
+        case CAIRN_OPT_PLATFORM:
+                o->platform = arg;
+                return 1;
+        case CAIRN_OPT_REGISTRY_AUTH:
+                o->credentials = arg;
+                return 1;
+        case CAIRN_OPT_INSECURE_REGISTRY: {
+                const char **v = cairn_xreallocarray((void *) o->insecure, o->n_insecure + 1, sizeof(char *));
+                v[o->n_insecure++] = arg;
+                o->insecure = v;
+                return 1;
+        }
+        default:
+                return 0;
+        }
+}

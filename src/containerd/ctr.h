@@ -180,4 +180,9 @@ char *cairn_oci_config_linux(const struct cairn_oci_spec *s);
  * 10.3). */
 char *cairn_oci_config_windows(const struct cairn_oci_spec *s);
 
+/* The nanoserver image for a Windows host of build `build` (its registry's
+ * CurrentBuild), as OBuilder's healthcheck picks it: ltsc2019 for 17763,
+ * ltsc2022 for 20348, else ltsc2025. */
+const char *cairn_nanoserver_image(unsigned build);
+
 #endif

@@ -228,3 +228,15 @@ char *cairn_oci_config_windows(const struct cairn_oci_spec *s)
         }
         return dump(j);
 }
+
+const char *cairn_nanoserver_image(unsigned build)
+{
+        switch (build) {
+        case 17763:
+                return "mcr.microsoft.com/windows/nanoserver:ltsc2019";
+        case 20348:
+                return "mcr.microsoft.com/windows/nanoserver:ltsc2022";
+        default:
+                return "mcr.microsoft.com/windows/nanoserver:ltsc2025";
+        }
+}

@@ -15,14 +15,6 @@
 #include "fetch/image.h"
 #include "fetch/registry.h"
 
-void cairn_fetch_result_clear(struct cairn_fetch_result *res)
-{
-        cairn_strv_free(res->env);
-        cairn_strv_free(res->layers);
-        free(res->image);
-        free(res->digest);
-        *res = (struct cairn_fetch_result) { 0 };
-}
 
 static char **strv_dup(char *const *v, size_t n)
 {

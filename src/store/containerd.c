@@ -482,6 +482,7 @@ static int open_kind(const char *root, const char *const *options, bool windows,
         s->pub.lock_fd = -1;
         s->pub.backend = &s->ctr;
         s->ctr.windows = windows;
+        s->pub.windows = windows;
         int r = 0;
         for (size_t i = 0; options && options[i] && r >= 0; i++)
                 r = cairn_ctr_set_option(&s->ctr, options[i], err);

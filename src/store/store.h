@@ -101,6 +101,7 @@ struct cairn_store {
         void (*recover)(struct cairn_store *s);
         unsigned recovered;  /* temporary items removed when the store was opened */
         bool sync;           /* flush results before publishing (CAIRN_STORE_SYNC=0 turns it off) */
+        bool windows;        /* steps run in Windows containers (hcs) */
         /* A backend that is also the sandbox and the fetcher (containerd)
          * shares its state with them through this; NULL for the others. */
         void *backend;
@@ -186,8 +187,6 @@ int cairn_store_open(const struct cairn_store_ops *ops, const char *spec, const 
                      const char *const *options, struct cairn_store **ret, struct cairn_error **err);
 void cairn_store_close(struct cairn_store *s);
 
-/* The default store: overlayfs:/var/lib/cairn. */
-#define CAIRN_STORE_DEFAULT "overlayfs:/var/lib/cairn"
 
 /* Cache names as directory names, injectively: "c-" + the name with every
  * byte outside [-._A-Za-z0-9] written as %XX (two hex digits), so no two

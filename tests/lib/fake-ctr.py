@@ -18,8 +18,13 @@ after the global options).  `run` keeps the config as configs/ID.json and
 and `tar -xf C:\\cairn-copy\\data.tar` lists the tar it was given, found
 through the config's bind mount, as bsdtar -tv would.
 
-The image: mcr.microsoft.com/windows/nanoserver:ltsc2022, an index with a
-linux/amd64 and a windows/amd64 manifest, two layers.
+The image: mcr.microsoft.com/windows/nanoserver:ltsc2022 (or any other
+ltsc tag of it: the same content), an index with a linux/amd64 and a
+windows/amd64 manifest, two layers.
+
+When cairn.exe runs under wine (tests/windows/engine.sh), wine starts this
+script as a Unix program and the paths it is given are Windows names of
+host paths (Z:\\tmp\\...): they are mapped back.
 """
 import hashlib, json, os, signal, sys, tarfile, time
 
@@ -27,6 +32,17 @@ state = os.environ["FAKE_CTR_STATE"]
 os.makedirs(state, exist_ok=True)
 SNAPROOT = "C:\\ProgramData\\containerd\\root\\io.containerd.snapshotter.v1.windows\\snapshots"
 IMAGE = "mcr.microsoft.com/windows/nanoserver:ltsc2022"
+
+
+def is_image(name):
+    return name.startswith("mcr.microsoft.com/windows/nanoserver:ltsc")
+
+
+def host(path):
+    """A host path given as wine's Windows name of it (Z:\\a\\b is /a/b)."""
+    if len(path) > 2 and path[0] in "Zz" and path[1] == ":":
+        return path[2:].replace("\\", "/")
+    return path
 
 args = sys.argv[1:]
 while args and args[0].startswith("--"):   # --address=..., --namespace=...
@@ -106,18 +122,18 @@ elif cmd == "images" and args[1] in ("ls", "list"):
     if os.path.exists(f"{state}/pulled"):
         idx, _ = image()
         name = args[2][6:] if len(args) > 2 and args[2].startswith("name==") else IMAGE
-        if name == IMAGE:
-            print(f"{IMAGE} application/vnd.docker.distribution.manifest.list.v2+json {idx} 100.0 MiB "
+        if is_image(name):
+            print(f"{name} application/vnd.docker.distribution.manifest.list.v2+json {idx} 100.0 MiB "
                   "linux/amd64,windows/amd64 -")
 elif cmd == "images" and args[1] == "pull":
-    if args[-1] != IMAGE:
+    if not is_image(args[-1]):
         die(f"failed to resolve reference \"{args[-1]}\": {args[-1]}: not found")
     open(f"{state}/pulled", "w").write(" ".join(args))
     _, chain = image()
     s = load_snaps()
     s["snaps"].setdefault(chain, {"id": 900, "parent": "", "kind": "Committed"})
     save_snaps(s)
-    print(f"{IMAGE}: resolved")
+    print(f"{args[-1]}: resolved")
 elif cmd == "content" and args[1] == "get":
     p = f"{state}/blobs/{args[2][7:]}"
     if not os.path.exists(p):
@@ -184,7 +200,7 @@ elif cmd in ("task", "t"):
         except (FileNotFoundError, ValueError, ProcessLookupError):
             die(f"task {cid}: not found")
 elif cmd == "run":
-    cfg_path, cid = args[args.index("--config") + 1], args[-1]
+    cfg_path, cid = host(args[args.index("--config") + 1]), args[-1]
     cfg = json.load(open(cfg_path))
     os.makedirs(f"{state}/configs", exist_ok=True)
     open(f"{state}/configs/{cid}.json", "w").write(open(cfg_path).read())
@@ -194,7 +210,7 @@ elif cmd == "run":
     status = 0
     if argv[0] == "tar":
         m = [x for x in cfg.get("mounts", []) if x["destination"] == "C:\\cairn-copy"][0]
-        with tarfile.open(os.path.join(m["source"], "data.tar")) as t:
+        with tarfile.open(os.path.join(host(m["source"]), "data.tar")) as t:
             for i in t.getmembers():
                 kind = "d" if i.isdir() else "l" if i.issym() else "-"
                 print(f"x {kind}{i.mode:o} {i.uname}:{i.uid} {i.name}" + (f" -> {i.linkname}" if i.issym() else ""))

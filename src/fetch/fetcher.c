@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* What every fetcher shares (fetch/fetcher.h). */
+#include "fetch/fetcher.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+
+void cairn_fetch_result_clear(struct cairn_fetch_result *res)
+{
+        cairn_strv_free(res->env);
+        cairn_strv_free(res->layers);
+        free(res->image);
+        free(res->digest);
+        *res = (struct cairn_fetch_result) { 0 };
+}
