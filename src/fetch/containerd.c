@@ -32,10 +32,13 @@ static void say(const struct cairn_fetch_request *req, const char *fmt, ...)
                 return;
         va_list ap;
         va_start(ap, fmt);
-        char *line = NULL;
-        if (vasprintf(&line, fmt, ap) >= 0) {
+        char *text = NULL;
+        if (vasprintf(&text, fmt, ap) >= 0) {
+                /* A line of the build log. */
+                char *line = cairn_xasprintf("%s\n", text);
                 req->log(line, req->userdata);
                 free(line);
+                free(text);
         }
         va_end(ap);
 }

@@ -24,9 +24,11 @@ has "$out" "  check        parse and validate specs" "lists check"
 has "$out" "  hcn          HCN namespaces" "and hcn"
 cairn --version
 has "$out" "cairn " "--version"
-cairn build
-is_status 124 "a verb this build lacks is a usage error (OBuilder's status)"
-has "$err" 'unknown verb "build"' "naming it"
+cairn --help
+has "$out" "  build        build a spec" "and the engine's verbs"
+cairn pull busybox
+is_status 124 "a verb this build lacks (the Linux image store's) is a usage error (OBuilder's status)"
+has "$err" 'unknown verb "pull"' "naming it"
 
 printf '((from mcr.microsoft.com/windows/nanoserver:ltsc2022)\n (workdir C:/)\n (run (shell "echo hi")) (copy (src a) (dst C:/b)))\n' >good.spec
 printf '((from x)\n (rn (shell "y")))\n' >bad.spec

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# cairn.exe's engine under wine, on the hcs backend: builds, caching, a
+# failing step, copies, caches, secrets, HCN namespaces, and the store verbs.
+# There is no containerd nor HCS here, so two STAND-INS are used:
+#   - for ctr, build-windows/windows/ctr-relay.exe, which relays each
+#     command line to tests/windows/ctr-relay-server.py on 127.0.0.1, which
+#     runs tests/lib/fake-ctr.py (the stand-in the Linux hcs test uses);
+#   - for computenetwork.dll, tests/windows/fake-computenetwork.c, under
+#     the real cairn-hcn.exe as the hcn-namespace tool.
+# What is tested is cairn.exe's side: the same step IDs as the Linux build
+# for the same spec, the ctr calls, the tar a copy sends, what a failure
+# leaves, and paths with drive letters all the way through the store.
+#   CAIRN_WINDOWS_BUILD   the cross build (default build-windows)
+#   CAIRN                 the native cairn, for the IDs (default build/src/cairn)
+set -u
+: "${CAIRN_SRCDIR:?source tree}"
+. "$CAIRN_SRCDIR/tests/lib/tap.sh"
+. "$CAIRN_SRCDIR/tests/windows/lib.sh"
+wine_setup engine
+for exe in cairn cairn-hcn ctr-relay; do
+        [ -f "$build/windows/$exe.exe" ] || need "needs $exe.exe (make windows)"
+done
+command -v python3 >/dev/null || need "needs python3"
+native=${CAIRN:-$CAIRN_SRCDIR/build/src/cairn}
+
+export FAKE_CTR_STATE=$tmp/ctr
+python3 "$CAIRN_SRCDIR/tests/windows/ctr-relay-server.py" "$tmp/port" &
+server=$!
+trap 'kill $server 2>/dev/null; WINEPREFIX=$tmp/prefix /usr/lib/wine/wineserver64 -k 2>/dev/null; rm -rf "$tmp"' EXIT
+for i in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
+export CAIRN_CTR_RELAY_PORT=$(cat "$tmp/port")
+ok $([ -n "$CAIRN_CTR_RELAY_PORT" ] && echo 0 || echo 1) "the ctr relay listens on 127.0.0.1:$CAIRN_CTR_RELAY_PORT"
+x86_64-w64-mingw32-gcc -shared -O2 -o "$WINEPREFIX/drive_c/windows/system32/computenetwork.dll" \
+        "$CAIRN_SRCDIR/tests/windows/fake-computenetwork.c" "$CAIRN_SRCDIR/tests/windows/fake-computenetwork.def" -lole32
+ok $? "the stand-in computenetwork.dll builds"
+export FAKE_HCN_STATE='C:\fake-hcn-state.txt'
+
+cd "$tmp"
+export CAIRN_STORE="hcs:$(winpath "$tmp/store")"
+export CAIRN_STORE_OPTS="ctr=$(winpath "$build/windows/ctr-relay.exe") hcn-namespace=$(winpath "$build/windows/cairn-hcn.exe")"
+cairn() {
+        run_cmd "$WINE" "$build/windows/cairn.exe" "$@"
+        out=${out//$'\r'/}
+        err=${err//$'\r'/}
+}
+calls() { cat "$FAKE_CTR_STATE/calls" 2>/dev/null; }
+got() { sed -n 's/^Got: "\(.*\)"$/\1/p' <<<"$1"; }
+
+mkdir -p ctx/dir
+echo one >ctx/a.txt
+echo two >ctx/dir/b.txt
+printf 'tok' >secret.txt
+cat >win.spec <<'SPEC'
+((from mcr.microsoft.com/windows/nanoserver:ltsc2022)
+ (workdir C:/)
+ (shell cmd /S /C)
+ (run (shell "echo first"))
+ (copy (src a.txt dir) (dst C:/Users/x/))
+ (run (cache (pkgs (target C:/cache))) (secrets (tok (target C:/secret.txt))) (shell "type C:\\secret.txt"))
+ (user (name ContainerUser))
+ (run (network host) (shell "ping example.com")))
+SPEC
+
+# --- a build --------------------------------------------------------------------------------
+cairn build -f win.spec --secret tok:secret.txt ctx
+is_status 0 "cairn.exe builds a Windows spec on the hcs store"
+id=$(got "$out")
+ok $([[ $id =~ ^[0-9a-f]{64}$ ]] && echo 0 || echo 1) "and names the result ($id)"
+has "$(calls)" "images pull --platform=windows/amd64 mcr.microsoft.com/windows/nanoserver:ltsc2022" \
+        "the image is pulled for windows/amd64"
+ok $([ -f "$tmp/store/result/$id/layerinfo" ] && echo 0 || echo 1) \
+        "the result is in the store under its drive-letter path, with its layerinfo"
+# The stand-in lists the tar it is given, as bsdtar -tv would.
+has "$out" "x d755 ContainerAdministrator:380929 Users/x
+x -644 ContainerAdministrator:380929 Users/x/a.txt
+x d755 ContainerAdministrator:380929 Users/x/dir
+x -644 ContainerAdministrator:380929 Users/x/dir/b.txt" "the copy's tar, made by cairn.exe, has the files, owned as OBuilder's"
+net_cfg=$(grep -l 'ping example' "$FAKE_CTR_STATE"/configs/*.json | xargs cat)
+has "$net_cfg" '"networkNamespace":"' "(network host) runs in an HCN namespace made by cairn-hcn.exe"
+ok $([ ! -s "$WINEPREFIX/drive_c/fake-hcn-state.txt" ] && echo 0 || echo 1) "which is deleted after the step"
+
+# --- the same IDs as the Linux build ------------------------------------------------------------
+# Paths are read as OBuilder reads them on each system: C:/ is absolute on
+# Windows ("C:/: (shell ..." in the log) and relative on Linux ("/C:/").
+has "$out" "
+C:/: (shell cmd /S /C)" "on Windows (workdir C:/) is absolute, as OBuilder's Filename has it there"
+# Where paths mean the same on both, so must the IDs: manifests, copies,
+# caches, secrets, users and networks.
+sed -e 's|(workdir C:/)|(workdir /build)|' -e 's|(dst C:/Users/x/)|(dst /Users/x/)|' win.spec >same.spec
+cairn build -f same.spec --secret tok:secret.txt ctx
+is_status 0 "a spec whose paths mean the same on Linux and Windows builds"
+win_id=$(got "$out")
+printf '#!/bin/sh\n[ "$1" = create ] && echo 5f0e7f0e-1111-2222-3333-444455556666\nexit 0\n' >hcn-native
+chmod +x hcn-native
+out=
+if [ -x "$native" ]; then
+        FAKE_CTR_STATE=$tmp/ctr-native CAIRN_STORE="hcs:$tmp/store-native" \
+                CAIRN_STORE_OPTS="ctr=$CAIRN_SRCDIR/tests/lib/fake-ctr.py hcn-namespace=$tmp/hcn-native" \
+                run_cmd "$native" build -f same.spec --secret tok:secret.txt ctx
+fi
+is "$(got "$out")" "$win_id" "and the native build of it gets the same final ID"
+
+# --- cached -------------------------------------------------------------------------------------
+: >"$FAKE_CTR_STATE/calls"
+cairn build -f win.spec --secret tok:secret.txt ctx
+is_status 0 "building again"
+is "$(got "$out")" "$id" "gives the same ID"
+lacks "$(calls)" "run " "without running any step"
+
+# --- a failing step ----------------------------------------------------------------------------
+printf '((from mcr.microsoft.com/windows/nanoserver:ltsc2022) (shell cmd /S /C) (run (shell "exit 3")))' >fail.spec
+cairn build -f fail.spec ctx
+is_status 1 "a failing step fails the build"
+has "$err" "Build step failed" "saying so"
+is "$(ls "$FAKE_CTR_STATE/containers" 2>/dev/null | wc -l)" 0 "and leaves no container"
+is "$(ls -A "$tmp/store/result-tmp")" "" "nor a temporary result"
+
+# --- the store verbs ------------------------------------------------------------------------------
+cairn ls
+is_status 0 "ls"
+has "$out" "$id" "lists the result"
+cairn inspect "$id"
+is_status 0 "inspect"
+has "$out" "\"id\": \"$id\"" "describes it as JSON"
+cairn fsck --check
+is_status 0 "fsck --check finds nothing wrong"
+cairn delete "$id"
+is_status 0 "delete"
+ok $([ ! -e "$tmp/store/result/$id" ] && echo 0 || echo 1) "removes the result"
+cairn healthcheck
+is_status 0 "healthcheck (nanoserver of the host's build, cmd /S /C)"
+has "$out" "Healthcheck passed" "passes"
+has "$(calls)" "mcr.microsoft.com/windows/nanoserver:ltsc20" "on nanoserver"
+cairn clean
+is_status 0 "clean"
+is "$(ls "$tmp/store/result" | wc -l)" 0 "empties the store"
+tap_done
