@@ -14,3 +14,5 @@ const struct cairn_backend cairn_backends[] = {
 const size_t cairn_n_backends = sizeof(cairn_backends) / sizeof(cairn_backends[0]);
 
 const char cairn_default_store[] = "hcs:C:\\ProgramData\\cairn";
+const char cairn_default_workdir[] = "C:/";
+const char *const cairn_default_user_name = "ContainerAdministrator";

@@ -20,3 +20,5 @@ const struct cairn_backend cairn_backends[] = {
 const size_t cairn_n_backends = sizeof(cairn_backends) / sizeof(cairn_backends[0]);
 
 const char cairn_default_store[] = "overlayfs:/var/lib/cairn";
+const char cairn_default_workdir[] = "/";
+const char *const cairn_default_user_name = NULL;

@@ -26,6 +26,11 @@ extern const struct cairn_backend cairn_backends[];
 extern const size_t cairn_n_backends;
 /* The store when neither --store nor $CAIRN_STORE names one. */
 extern const char cairn_default_store[];
+/* A build's first workdir and user (reference 1.5: "/" and uid 0 on Unix;
+ * "C:/" and ContainerAdministrator when OBuilder runs on Windows); NULL
+ * user name for uid 0. */
+extern const char cairn_default_workdir[];
+extern const char *const cairn_default_user_name;
 
 /* The backend of spec ("KIND:PATH") and its PATH, or an error naming the
  * kinds this build has. */

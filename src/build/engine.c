@@ -135,15 +135,25 @@ struct run {
         const struct cairn_build_request *req;
 };
 
-static void ctx_init(struct ctx *c)
+/* The first context of a build or stage (reference 1.5): this platform's
+ * workdir and user, and the sandbox's shell (HCS's is OBuilder's Cygwin
+ * bash). */
+static void ctx_init(struct ctx *c, const struct cairn_engine *e)
 {
         memset(c, 0, sizeof(*c));
-        c->workdir = cairn_xstrdup("/");
+        c->workdir = cairn_xstrdup(cairn_default_workdir);
+        if (cairn_default_user_name) {
+                c->user_name = cairn_xstrdup(cairn_default_user_name);
+                c->user.by_name = true;
+                c->user.name = c->user_name;
+        }
         static const char *const sh[] = { "/usr/bin/env", "bash", "-c" };
-        c->n_shell = 3;
-        c->shell = cairn_xzalloc(3 * sizeof(char *));
-        for (size_t i = 0; i < 3; i++)
-                c->shell[i] = cairn_xstrdup(sh[i]);
+        static const char *const hcs_sh[] = { "C:\\cygwin64\\bin\\bash.exe", "-lc" };
+        const char *const *shell = e->store->windows ? hcs_sh : sh;
+        c->n_shell = e->store->windows ? 2 : 3;
+        c->shell = cairn_xzalloc(c->n_shell * sizeof(char *));
+        for (size_t i = 0; i < c->n_shell; i++)
+                c->shell[i] = cairn_xstrdup(shell[i]);
 }
 
 static void ctx_clear(struct ctx *c)
@@ -1184,7 +1194,7 @@ static int build_spec(const struct run *R, const struct cairn_spec *spec, struct
                 /* A stage starts from a fresh context that sees the stages
                  * bound so far. */
                 struct ctx child;
-                ctx_init(&child);
+                ctx_init(&child, R->e);
                 for (size_t k = 0; k < c->n_scope; k++)
                         ctx_bind(&child, c->scope_names[k], c->scope_ids[k]);
                 char id[65];
@@ -1214,7 +1224,7 @@ int cairn_engine_build(struct cairn_engine *e, const struct cairn_build_request 
 {
         struct run R = { e, req };
         struct ctx c;
-        ctx_init(&c);
+        ctx_init(&c, e);
         int r = build_spec(&R, req->spec, &c, out_id, err);
         ctx_clear(&c);
         return r;

@@ -87,7 +87,10 @@ has "$out" "
 C:/: (shell cmd /S /C)" "on Windows (workdir C:/) is absolute, as OBuilder's Filename has it there"
 # Where paths mean the same on both, so must the IDs: manifests, copies,
 # caches, secrets, users and networks.
-sed -e 's|(workdir C:/)|(workdir /build)|' -e 's|(dst C:/Users/x/)|(dst /Users/x/)|' win.spec >same.spec
+# (The first user differs too: ContainerAdministrator on Windows, uid 0 on
+# Linux, as in OBuilder; so it is given.)
+sed -e 's|(workdir C:/)|(workdir /build) (user (name ContainerAdministrator))|' -e 's|(dst C:/Users/x/)|(dst /Users/x/)|' \
+        win.spec >same.spec
 cairn build -f same.spec --secret tok:secret.txt ctx
 is_status 0 "a spec whose paths mean the same on Linux and Windows builds"
 win_id=$(got "$out")
@@ -100,6 +103,15 @@ if [ -x "$native" ]; then
                 run_cmd "$native" build -f same.spec --secret tok:secret.txt ctx
 fi
 is "$(got "$out")" "$win_id" "and the native build of it gets the same final ID"
+
+# --- OBuilder's defaults on Windows (reference 1.5) ------------------------------------------------
+printf '((from mcr.microsoft.com/windows/nanoserver:ltsc2022) (run (shell "echo defaults")))' >defaults.spec
+cairn build -f defaults.spec ctx
+is_status 0 "a spec that sets no workdir, user or shell"
+cfg=$(grep -l 'echo defaults' "$FAKE_CTR_STATE"/configs/*.json | xargs cat)
+has "$cfg" '"args":["C:\\cygwin64\\bin\\bash.exe","-lc","echo defaults"]' "runs with HCS's shell, Cygwin's bash -lc"
+has "$cfg" '"username":"ContainerAdministrator"' "as ContainerAdministrator"
+has "$cfg" '"cwd":"C:/"' "in C:/"
 
 # --- cached -------------------------------------------------------------------------------------
 : >"$FAKE_CTR_STATE/calls"
