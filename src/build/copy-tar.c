@@ -162,15 +162,8 @@ int cairn_copy_to_tar(const char *src_dir, struct cairn_manifest *const *items, 
         }
         if (r >= 0 && copy_items) {
                 for (size_t i = 0; i < n_items && r >= 0; i++) {
-                        const struct cairn_manifest *m = items[i];
-                        if (!*m->path) {
-                                r = tar_node(&t, m, target);
-                                continue;
-                        }
-                        const char *base = strrchr(m->path, '/');
-                        base = base ? base + 1 : m->path;
-                        _cleanup_free_ char *rel = *target ? cairn_xasprintf("%s/%s", target, base) : cairn_xstrdup(base);
-                        r = tar_node(&t, m, rel);
+                        _cleanup_free_ char *rel = cairn_manifest_item_dest(items[i], target);
+                        r = tar_node(&t, items[i], rel);
                 }
         } else if (r >= 0 && !*target && items[0]->kind != CAIRN_MANIFEST_DIR) {
                 r = cairn_error_set(err, -EINVAL, "cannot copy a file onto \"/\"");

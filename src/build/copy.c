@@ -187,16 +187,8 @@ int cairn_copy_into_root(const char *src_dir, struct cairn_manifest *const *item
         if (copy_items) {
                 r = ensure_dir(&c, target);
                 for (size_t i = 0; i < n_items && r >= 0; i++) {
-                        const struct cairn_manifest *m = items[i];
-                        if (!*m->path) {
-                                /* "." copies the contents of the source. */
-                                r = copy_node(&c, m, target);
-                                continue;
-                        }
-                        const char *base = strrchr(m->path, '/');
-                        base = base ? base + 1 : m->path;
-                        _cleanup_free_ char *rel = *target ? cairn_xasprintf("%s/%s", target, base) : cairn_xstrdup(base);
-                        r = copy_node(&c, m, rel);
+                        _cleanup_free_ char *rel = cairn_manifest_item_dest(items[i], target);
+                        r = copy_node(&c, items[i], rel);
                 }
         } else if (!*target && items[0]->kind != CAIRN_MANIFEST_DIR) {
                 r = cairn_error_set(err, -EINVAL, "cannot copy a file onto \"/\"");

@@ -419,3 +419,12 @@ int cairn_manifest_changed(const struct cairn_manifest *m, struct cairn_error **
                                "during a build",
                                m->path);
 }
+
+char *cairn_manifest_item_dest(const struct cairn_manifest *m, const char *target)
+{
+        if (!*m->path)
+                return cairn_xstrdup(target);
+        const char *base = strrchr(m->path, '/');
+        base = base ? base + 1 : m->path;
+        return *target ? cairn_xasprintf("%s/%s", target, base) : cairn_xstrdup(base);
+}

@@ -34,20 +34,7 @@ config_of_last_run() { ls -t "$FAKE_CTR_STATE"/configs/*.json | head -1 | xargs 
 J() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 snaps='C:\ProgramData\containerd\root\io.containerd.snapshotter.v1.windows\snapshots'
 
-mkdir -p ctx/dir
-echo one >ctx/a.txt
-echo two >ctx/dir/b.txt
-printf 'tok' >secret.txt
-cat >win.spec <<'SPEC'
-((from mcr.microsoft.com/windows/nanoserver:ltsc2022)
- (workdir C:/)
- (shell cmd /S /C)
- (run (shell "echo first"))
- (copy (src a.txt dir) (dst C:/Users/x/))
- (run (cache (pkgs (target C:/cache))) (secrets (tok (target C:/secret.txt))) (shell "type C:\\secret.txt"))
- (user (name ContainerUser))
- (run (network host) (shell "ping example.com")))
-SPEC
+. "$CAIRN_SRCDIR/tests/lib/windows-spec.sh"
 run_cmd "$CAIRN" build -f win.spec --secret tok:secret.txt ctx
 is_status 0 "a Windows spec builds on the hcs store (against the stand-in ctr)"
 has "$(calls)" "images pull --platform=windows/amd64 mcr.microsoft.com/windows/nanoserver:ltsc2022" \

@@ -47,20 +47,7 @@ cairn() {
 calls() { cat "$FAKE_CTR_STATE/calls" 2>/dev/null; }
 got() { sed -n 's/^Got: "\(.*\)"$/\1/p' <<<"$1"; }
 
-mkdir -p ctx/dir
-echo one >ctx/a.txt
-echo two >ctx/dir/b.txt
-printf 'tok' >secret.txt
-cat >win.spec <<'SPEC'
-((from mcr.microsoft.com/windows/nanoserver:ltsc2022)
- (workdir C:/)
- (shell cmd /S /C)
- (run (shell "echo first"))
- (copy (src a.txt dir) (dst C:/Users/x/))
- (run (cache (pkgs (target C:/cache))) (secrets (tok (target C:/secret.txt))) (shell "type C:\\secret.txt"))
- (user (name ContainerUser))
- (run (network host) (shell "ping example.com")))
-SPEC
+. "$CAIRN_SRCDIR/tests/lib/windows-spec.sh"
 
 # --- a build --------------------------------------------------------------------------------
 cairn build -f win.spec --secret tok:secret.txt ctx
