@@ -96,11 +96,8 @@ static int tar_node(struct tarrer *t, const struct cairn_manifest *m, const char
         if (*rel)
                 r = tar_header(t, tar_entry(t, rel, AE_IFDIR, 0755, &m->st.mtime), rel);
         for (size_t i = 0; i < m->n_children && r >= 0; i++) {
-                const struct cairn_manifest *child = m->children[i];
-                const char *base = strrchr(child->path, '/');
-                base = base ? base + 1 : child->path;
-                _cleanup_free_ char *sub = *rel ? cairn_xasprintf("%s/%s", rel, base) : cairn_xstrdup(base);
-                r = tar_node(t, child, sub);
+                _cleanup_free_ char *sub = cairn_manifest_item_dest(m->children[i], rel);
+                r = tar_node(t, m->children[i], sub);
         }
         return r;
 }

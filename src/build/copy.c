@@ -150,11 +150,8 @@ static int copy_node(struct copier *c, const struct cairn_manifest *m, const cha
                         return cairn_error_set_errno(c->err, errno, "cannot set up the directory \"/%s\"", rel);
         }
         for (size_t i = 0; i < m->n_children && r >= 0; i++) {
-                const struct cairn_manifest *child = m->children[i];
-                const char *base = strrchr(child->path, '/');
-                base = base ? base + 1 : child->path;
-                _cleanup_free_ char *sub = *rel ? cairn_xasprintf("%s/%s", rel, base) : cairn_xstrdup(base);
-                r = copy_node(c, child, sub);
+                _cleanup_free_ char *sub = cairn_manifest_item_dest(m->children[i], rel);
+                r = copy_node(c, m->children[i], sub);
         }
         if (r >= 0 && *rel) {
                 struct timespec t[2] = { m->st.mtime, m->st.mtime };

@@ -70,8 +70,9 @@ bool cairn_manifest_unchanged(int fd, const struct cairn_manifest *m);
 int cairn_manifest_changed(const struct cairn_manifest *m, struct cairn_error **err);
 
 /* Where item m lands when the items of a copy go into the directory target
- * (reference 1.5): target/BASENAME, or target itself for the source root
- * ("." copies its contents).  malloc'd. */
+ * (reference 1.5), and where a child lands in its copied directory:
+ * target/BASENAME, or target itself for the source root ("." copies its
+ * contents).  malloc'd. */
 char *cairn_manifest_item_dest(const struct cairn_manifest *m, const char *target);
 
 /* OBuilder's sexp of a manifest: (File (PATH HASH)), (Symlink (PATH TARGET)),
