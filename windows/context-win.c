@@ -4,14 +4,17 @@
  * that does not share delete access, so it cannot be renamed or replaced
  * (by a junction, say) while the walk is inside it; entries are opened with
  * FILE_FLAG_OPEN_REPARSE_POINT, so a symlink or junction is reported, never
- * followed.  A file's identity is its volume serial number and file index;
- * its change time comes from FILE_BASIC_INFO.
+ * followed.  The root is named by its final path (links on the way to it
+ * resolved once, when it is opened), so retargeting a link cannot move the
+ * walk elsewhere half way.  A file's identity is its volume serial number
+ * and file index; its change time comes from FILE_BASIC_INFO.
  */
 #include "build/context.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <io.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <windows.h>
@@ -60,10 +63,19 @@ static int stat_handle(HANDLE h, struct cairn_context_stat *st)
         if (GetFileInformationByHandleEx(h, FileBasicInfo, &basic, sizeof(basic)) && basic.ChangeTime.QuadPart)
                 change = (uint64_t) basic.ChangeTime.QuadPart;
         DWORD a = info.dwFileAttributes;
-        st->kind = a & FILE_ATTRIBUTE_REPARSE_POINT ? CAIRN_CONTEXT_SYMLINK
-                   : a & FILE_ATTRIBUTE_DIRECTORY   ? CAIRN_CONTEXT_DIR
-                   : a & FILE_ATTRIBUTE_DEVICE      ? CAIRN_CONTEXT_OTHER
-                                                    : CAIRN_CONTEXT_FILE;
+        if (a & FILE_ATTRIBUTE_REPARSE_POINT) {
+                /* Symlinks and junctions are links; other reparse points
+                 * (cloud placeholders, deduplicated files) are not files
+                 * cairn can read as they are. */
+                FILE_ATTRIBUTE_TAG_INFO tag = { 0 };
+                bool link = GetFileInformationByHandleEx(h, FileAttributeTagInfo, &tag, sizeof(tag)) &&
+                            (tag.ReparseTag == IO_REPARSE_TAG_SYMLINK || tag.ReparseTag == IO_REPARSE_TAG_MOUNT_POINT);
+                st->kind = link ? CAIRN_CONTEXT_SYMLINK : CAIRN_CONTEXT_OTHER;
+        } else {
+                st->kind = a & FILE_ATTRIBUTE_DIRECTORY ? CAIRN_CONTEXT_DIR
+                           : a & FILE_ATTRIBUTE_DEVICE  ? CAIRN_CONTEXT_OTHER
+                                                        : CAIRN_CONTEXT_FILE;
+        }
         /* Windows has no mode bits: a directory 0755, a file 0644. */
         st->mode = st->kind == CAIRN_CONTEXT_DIR ? 0755 : 0644;
         st->size = (int64_t) ((uint64_t) info.nFileSizeHigh << 32 | info.nFileSizeLow);
@@ -99,6 +111,17 @@ int cairn_context_open_root(const char *path, struct cairn_context_dir **ret)
                 CloseHandle(h);
                 free(w);
                 return r;
+        }
+        /* Its final path: what the walk joins names to. */
+        DWORD len = GetFinalPathNameByHandleW(h, NULL, 0, FILE_NAME_NORMALIZED | VOLUME_NAME_DOS);
+        if (len > 0) {
+                wchar_t *final = cairn_xmalloc((len + 1) * sizeof(wchar_t));
+                if (GetFinalPathNameByHandleW(h, final, len + 1, FILE_NAME_NORMALIZED | VOLUME_NAME_DOS) > 0) {
+                        free(w);
+                        w = final;
+                } else {
+                        free(final);
+                }
         }
         size_t n = wcslen(w);
         while (n > 0 && (w[n - 1] == L'\\' || w[n - 1] == L'/'))
@@ -171,7 +194,15 @@ int cairn_context_list(struct cairn_context_dir *d, char ***ret_names, size_t *r
                 }
                 names[n++] = cairn_win_utf8(fd.cFileName);
         } while (FindNextFileW(h, &fd));
+        DWORD code = GetLastError();
         FindClose(h);
+        if (code != ERROR_NO_MORE_FILES) {
+                /* A listing cut short would be a wrong manifest. */
+                for (size_t i = 0; i < n; i++)
+                        free(names[i]);
+                free(names);
+                return -cairn_win_errno(code);
+        }
         *ret_names = names;
         *ret_n = n;
         return 0;

@@ -184,7 +184,11 @@ static int clone_path(const wchar_t *src, const wchar_t *dst, const char *shown,
                 return win_error(err, GetLastError(), "cannot clone", shown);
         if (!(attrs & FILE_ATTRIBUTE_DIRECTORY) || (attrs & FILE_ATTRIBUTE_REPARSE_POINT)) {
                 if (!CopyFileExW(src, dst, NULL, NULL, NULL, COPY_FILE_FAIL_IF_EXISTS | COPY_FILE_COPY_SYMLINK))
-                        return win_error(err, GetLastError(), "cannot clone a file of", shown);
+                        return win_error(err, GetLastError(),
+                                         attrs & FILE_ATTRIBUTE_REPARSE_POINT && attrs & FILE_ATTRIBUTE_DIRECTORY
+                                                 ? "cannot clone a junction or directory link (not supported) in"
+                                                 : "cannot clone a file of",
+                                         shown);
                 return 0;
         }
         if (!CreateDirectoryExW(src, dst, NULL) && !CreateDirectoryW(dst, NULL))

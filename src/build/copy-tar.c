@@ -12,6 +12,7 @@
 
 #include "base/alloc.h"
 #include "base/cleanup.h"
+#include "base/hash.h"
 #include "base/path.h"
 #include "build/context.h"
 
@@ -71,20 +72,30 @@ static int tar_file(struct tarrer *t, const struct cairn_manifest *m, const char
         struct archive_entry *e = tar_entry(t, rel, AE_IFREG, (m->st.mode & 0111) ? 0755 : 0644, &m->st.mtime);
         archive_entry_set_size(e, m->st.size);
         int r = tar_header(t, e, rel);
+        if (r < 0)
+                return r;
+        /* The bytes are read here anyway: they must be the ones hashed,
+         * which holds even where a file's times can be set back. */
+        struct cairn_sha256 sha;
+        cairn_sha256_init(&sha);
         char buf[1 << 16];
         for (off_t left = m->st.size; r >= 0 && left > 0;) {
                 ssize_t n = read(in, buf, left < (off_t) sizeof(buf) ? (size_t) left : sizeof(buf));
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0)
-                        return cairn_manifest_changed(m, t->err);
-                if (archive_write_data(t->a, buf, (size_t) n) != n)
-                        return cairn_error_set(t->err, -EIO, "cannot write \"%s\" to the copy's tar: %s", rel,
-                                               archive_error_string(t->a));
-                left -= n;
+                        r = cairn_manifest_changed(m, t->err);
+                else if (archive_write_data(t->a, buf, (size_t) n) != n)
+                        r = cairn_error_set(t->err, -EIO, "cannot write \"%s\" to the copy's tar: %s", rel,
+                                            archive_error_string(t->a));
+                else
+                        cairn_sha256_update(&sha, buf, (size_t) n);
+                left -= n > 0 ? n : 0;
         }
-        if (r >= 0 && !cairn_manifest_unchanged(in, m))
-                return cairn_manifest_changed(m, t->err);
+        char hex[CAIRN_SHA256_HEX_LEN + 1];
+        cairn_sha256_final_hex(&sha, hex);
+        if (r >= 0 && (strcmp(hex, m->hash) != 0 || !cairn_manifest_unchanged(in, m)))
+                r = cairn_manifest_changed(m, t->err);
         return r;
 }
 

@@ -181,8 +181,9 @@ char *cairn_oci_config_linux(const struct cairn_oci_spec *s);
 char *cairn_oci_config_windows(const struct cairn_oci_spec *s);
 
 /* The nanoserver image for a Windows host of build `build` (its registry's
- * CurrentBuild), as OBuilder's healthcheck picks it: ltsc2019 for 17763,
- * ltsc2022 for 20348, else ltsc2025. */
+ * CurrentBuild): as OBuilder's healthcheck, ltsc2019 for 17763, ltsc2022
+ * for 20348, ltsc2025 for 26100 and when unknown (0); for the builds in
+ * between, the newest not newer than the host. */
 const char *cairn_nanoserver_image(unsigned build);
 
 #endif

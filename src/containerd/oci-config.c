@@ -231,12 +231,13 @@ char *cairn_oci_config_windows(const struct cairn_oci_spec *s)
 
 const char *cairn_nanoserver_image(unsigned build)
 {
-        switch (build) {
-        case 17763:
-                return "mcr.microsoft.com/windows/nanoserver:ltsc2019";
-        case 20348:
-                return "mcr.microsoft.com/windows/nanoserver:ltsc2022";
-        default:
+        /* The newest LTSC image not newer than the host (a Windows 11 host,
+         * build 22000 and up, runs ltsc2022); ltsc2025 when unknown. */
+        if (build >= 26100 || build == 0)
                 return "mcr.microsoft.com/windows/nanoserver:ltsc2025";
-        }
+        if (build >= 20348)
+                return "mcr.microsoft.com/windows/nanoserver:ltsc2022";
+        if (build >= 17763)
+                return "mcr.microsoft.com/windows/nanoserver:ltsc2019";
+        return "mcr.microsoft.com/windows/nanoserver:ltsc2025";
 }

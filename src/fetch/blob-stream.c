@@ -71,6 +71,7 @@ static void wake(struct cairn_blob_stream *s)
 void cairn_blob_stream_set_file(struct cairn_blob_stream *s, int fd, uint64_t size)
 {
         int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        int e = copy < 0 ? errno : 0;
         pthread_mutex_lock(&s->lock);
         if (s->fd >= 0)
                 close(s->fd);
@@ -78,7 +79,7 @@ void cairn_blob_stream_set_file(struct cairn_blob_stream *s, int fd, uint64_t si
         s->size = size;
         if (copy < 0 && !s->finished) {
                 s->finished = true;
-                s->result = -errno;
+                s->result = e ? -e : -EBADF;
         }
         wake(s);
         pthread_mutex_unlock(&s->lock);

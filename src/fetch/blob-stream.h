@@ -9,7 +9,10 @@
  * A download that starts over (a server that ignores Range) hands in a new
  * file: the reader goes on from its offset once the new file is that long.
  * Bytes read before the verdict are untrusted; whoever reads them must be
- * ready to throw away what it made of them if the verdict is a failure.
+ * ready to throw away what it made of them if the verdict is a failure --
+ * and, since the verdict covers the last attempt's bytes, not necessarily
+ * the ones it read before a restart, must hash what it read itself
+ * (cairn_extract_layer_stream does).
  */
 #ifndef CAIRN_FETCH_BLOB_STREAM_H
 #define CAIRN_FETCH_BLOB_STREAM_H

@@ -17,6 +17,7 @@
 #include "base/alloc.h"
 #include "base/cleanup.h"
 #include "base/fs.h"
+#include "base/hash.h"
 #include "base/strbuf.h"
 #include "fetch/blob-stream.h"
 
@@ -397,6 +398,7 @@ int cairn_extract_layer(int rootfd, const char *path, const struct cairn_extract
 struct stream_reader {
         struct cairn_blob_stream *stream;
         uint64_t offset;
+        struct cairn_sha256 hash;   /* of every byte handed to libarchive */
         char buf[1 << 16];
 };
 
@@ -409,6 +411,7 @@ static la_ssize_t stream_read(struct archive *a, void *ud, const void **ret)
                 return ARCHIVE_FATAL;
         }
         sr->offset += (uint64_t) n;
+        cairn_sha256_update(&sr->hash, sr->buf, (size_t) n);
         *ret = sr->buf;
         return n;
 }
@@ -418,6 +421,7 @@ int cairn_extract_layer_stream(int rootfd, struct cairn_blob_stream *stream, con
 {
         struct stream_reader *sr = cairn_xzalloc(sizeof(*sr));
         sr->stream = stream;
+        cairn_sha256_init(&sr->hash);
         struct archive *a = reader();
         int r = 0;
         if (archive_read_open(a, sr, NULL, stream_read, NULL) != ARCHIVE_OK) {
@@ -426,10 +430,22 @@ int cairn_extract_layer_stream(int rootfd, struct cairn_blob_stream *stream, con
         } else {
                 r = extract(rootfd, a, name, limits, err);
         }
-        /* What was applied counts only if the whole blob was what it should
-         * be: the rest of it (tar padding, the compressor's trailer) is
-         * waited for, then the download's verdict. */
+        /* What was applied counts only if the bytes it came from are the
+         * blob: the rest (tar padding, the compressor's trailer) is read and
+         * everything read is hashed here, so a download that started over
+         * with other bytes cannot slip in what the first attempt gave; and
+         * the download itself must have ended verified. */
+        ssize_t n;
+        while ((n = cairn_blob_stream_read(stream, sr->offset, sr->buf, sizeof(sr->buf))) > 0) {
+                cairn_sha256_update(&sr->hash, sr->buf, (size_t) n);
+                sr->offset += (uint64_t) n;
+        }
+        char hex[CAIRN_SHA256_HEX_LEN + 1];
+        cairn_sha256_final_hex(&sr->hash, hex);
+        const char *digest = cairn_blob_stream_digest(stream);
         int v = cairn_blob_stream_verdict(stream);
+        if (v == 0 && (n < 0 || strncmp(digest, "sha256:", 7) != 0 || strcmp(digest + 7, hex) != 0))
+                v = -EINVAL;
         if (v < 0) {
                 cairn_error_free(err ? *err : NULL);
                 if (err)

@@ -618,7 +618,8 @@ static int download_all(struct client *c, struct download *dl, size_t n)
                         if ((rc != CURLE_OK || status >= 500 || status == 429) && ++d->attempts < ATTEMPTS) {
                                 say(c, "%s: %s, retrying", d->digest, rc ? curl_easy_strerror(rc) : "server error");
                                 backoff(d->attempts);
-                                r = start_download(d, multi, (size_t) (d - dl), n);
+                                if ((r = start_download(d, multi, (size_t) (d - dl), n)) < 0)
+                                        break;
                                 running++;
                                 continue;
                         }
@@ -641,10 +642,10 @@ static int download_all(struct client *c, struct download *dl, size_t n)
                         d->w = NULL;
                         if (d->stream)
                                 cairn_blob_stream_finish(d->stream, r);
-                        if (r == 0) {
-                                say(c, "%s: %llu bytes", d->digest, (unsigned long long) size);
-                                ready(c, dl, n, (size_t) (d - dl));
-                        }
+                        if (r < 0)
+                                break;
+                        say(c, "%s: %llu bytes", d->digest, (unsigned long long) size);
+                        ready(c, dl, n, (size_t) (d - dl));
                         done++;
                 }
         }

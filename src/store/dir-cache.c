@@ -72,11 +72,16 @@ int cairn_store_dir_cache_release(struct cairn_store *pub, struct cairn_store_ca
                 _cleanup_free_ char *dirname = cairn_store_cache_dirname(c->name);
                 _cleanup_free_ char *master = cairn_store_path(pub, "cache", dirname);
                 _cleanup_free_ char *old = cairn_xasprintf("%s.old", c->path);
-                if (rename(master, old) < 0 || rename(c->path, master) < 0)
+                if (rename(master, old) < 0) {
                         r = cairn_error_set_errno(err, errno, "cannot update the cache \"%s\"", master);
-                else
+                } else if (rename(c->path, master) < 0) {
+                        /* The cache stays as it was. */
+                        r = cairn_error_set_errno(err, errno, "cannot update the cache \"%s\"", master);
+                        (void) !rename(old, master);
+                } else {
                         cairn_store_cache_write_generation(lock, cc->generation + 1);
-                cairn_rm_rf(old, NULL);
+                        cairn_rm_rf(old, NULL);
+                }
         }
         cairn_store_cache_unlock(lock);
         cairn_rm_rf(c->path, NULL);

@@ -840,6 +840,17 @@ static void test_snapshots(void)
         cairn_ctr_snapshots_free(v, n);
 }
 
+static void test_nanoserver(void)
+{
+        is_str(cairn_nanoserver_image(17763), "mcr.microsoft.com/windows/nanoserver:ltsc2019", "Server 2019: ltsc2019");
+        is_str(cairn_nanoserver_image(20348), "mcr.microsoft.com/windows/nanoserver:ltsc2022", "Server 2022: ltsc2022");
+        is_str(cairn_nanoserver_image(26100), "mcr.microsoft.com/windows/nanoserver:ltsc2025", "Server 2025: ltsc2025");
+        is_str(cairn_nanoserver_image(22631), "mcr.microsoft.com/windows/nanoserver:ltsc2022",
+               "Windows 11 23H2: the newest image not newer than the host");
+        is_str(cairn_nanoserver_image(19045), "mcr.microsoft.com/windows/nanoserver:ltsc2019", "Windows 10 22H2: ltsc2019");
+        is_str(cairn_nanoserver_image(0), "mcr.microsoft.com/windows/nanoserver:ltsc2025", "unknown: OBuilder's ltsc2025");
+}
+
 static void test_options(void)
 {
         struct cairn_ctr c = { 0 };
@@ -907,6 +918,7 @@ int main(void)
         test_chain_id();
         test_oci_windows();
         test_oci_linux();
+        test_nanoserver();
         test_oci_not_utf8();
         test_snapshots();
         test_options();

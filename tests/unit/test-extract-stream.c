@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "base/fs.h"
+#include "base/hash.h"
 #include "fetch/blob-stream.h"
 #include "fetch/extract.h"
 #include "tap.h"
@@ -46,9 +47,10 @@ static void add(struct archive *a, const char *name, mode_t type, const void *da
         archive_entry_free(e);
 }
 
-/* A gzip'd tar: d/, d/first, d/big (1 MiB that does not compress), d/last;
- * or, when evil, one entry named ../escape. */
-static struct layer make_layer(bool evil)
+/* A gzip'd tar: d/, d/first, d/big (1 MiB that does not compress), d/last
+ * (d/first says "two" in the variant); or, when evil, one entry named
+ * ../escape. */
+static struct layer make_layer(bool evil, bool variant)
 {
         struct layer l = { malloc(2 * BIG), 0 };
         struct archive *a = archive_write_new();
@@ -60,7 +62,7 @@ static struct layer make_layer(bool evil)
                 add(a, "../escape", AE_IFREG, "x", 1);
         } else {
                 add(a, "d/", AE_IFDIR, NULL, 0);
-                add(a, "d/first", AE_IFREG, "one\n", 4);
+                add(a, "d/first", AE_IFREG, variant ? "two\n" : "one\n", 4);
                 add(a, "d/big", AE_IFREG, big, BIG);
                 add(a, "d/last", AE_IFREG, "last\n", 5);
         }
@@ -69,11 +71,12 @@ static struct layer make_layer(bool evil)
         return l;
 }
 
-enum plan { WHOLE, WAIT_FOR_FIRST, RESTART, BAD_VERDICT, STOPS };
+enum plan { WHOLE, WAIT_FOR_FIRST, RESTART, RESTART_OTHER, BAD_VERDICT, STOPS };
 
 struct producer {
         struct cairn_blob_stream *s;
         struct layer layer;
+        struct layer other;       /* RESTART_OTHER: what the first attempt gives */
         enum plan plan;
         const char *dir;          /* the scratch directory for the files */
         const char *root;         /* where the consumer unpacks */
@@ -146,6 +149,19 @@ static void *produce(void *arg)
                 cairn_blob_stream_finish(p->s, 0);
                 break;
         }
+        case RESTART_OTHER: {
+                /* The first attempt gives other bytes, the second the real
+                 * blob (whose digest the download then checks): what was
+                 * read from the first must not count. */
+                feed(p->s, fd, &p->other, 0, part);
+                p->saw_first = wait_for_first(p->root);
+                int fd2 = new_file(p->dir, 2);
+                cairn_blob_stream_set_file(p->s, fd2, 0);
+                feed(p->s, fd2, l, 0, l->len);
+                close(fd2);
+                cairn_blob_stream_finish(p->s, 0);
+                break;
+        }
         case BAD_VERDICT:
                 feed(p->s, fd, l, 0, l->len);
                 sleep_ms(50);
@@ -188,15 +204,20 @@ static int unpack(const char *top, const char *name, enum plan plan, bool evil, 
         if (cairn_mkdir_p(root, 0755, &err) < 0)
                 abort();
         int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        struct producer p = { cairn_blob_stream_new("sha256:test"), make_layer(evil), plan, dir, root, false };
+        struct layer layer = make_layer(evil, false);
+        char hex[65], digest[80];
+        cairn_sha256_hex(layer.data, layer.len, hex);
+        snprintf(digest, sizeof(digest), "sha256:%s", hex);
+        struct producer p = { cairn_blob_stream_new(digest), layer, make_layer(evil, true), plan, dir, root, false };
         pthread_t t;
         pthread_create(&t, NULL, produce, &p);
-        int r = cairn_extract_layer_stream(rootfd, p.s, "sha256:test", NULL, &err);
+        int r = cairn_extract_layer_stream(rootfd, p.s, digest, NULL, &err);
         pthread_join(t, NULL);
         snprintf(msg, msgsize, "%s", err ? err->message : "");
         cairn_error_free(err);
         cairn_blob_stream_unref(p.s);
         free(p.layer.data);
+        free(p.other.data);
         close(rootfd);
         if (saw_first)
                 *saw_first = p.saw_first;
@@ -231,6 +252,10 @@ int main(void)
         ok(saw, "a download starting over in a new file, after entries were applied from the first");
         is_int(r, 0, "is followed from where the reader was (%s)", msg);
         ok(file_is(root, "d/big", big, BIG) && file_is(root, "d/last", "last\n", 5), "every file whole");
+
+        r = unpack(top, "other", RESTART_OTHER, false, msg, sizeof(msg), &saw, root, sizeof(root));
+        ok(saw && r < 0, "a download starting over with other bytes than the reader had: the layer fails");
+        has_str(msg, "was not downloaded whole and verified", "as what was applied is not the blob");
 
         r = unpack(top, "bad", BAD_VERDICT, false, msg, sizeof(msg), NULL, root, sizeof(root));
         ok(r < 0, "a layer whose blob then fails its digest check fails");
