@@ -30,6 +30,13 @@ struct cairn_context_dir {
 
 static wchar_t *child_path(const struct cairn_context_dir *d, const char *name)
 {
+        /* The root's final path has the \\?\ prefix, which turns off
+         * Windows' path normalisation: "." is the directory itself. */
+        if (strcmp(name, ".") == 0) {
+                wchar_t *p = cairn_xmalloc((wcslen(d->path) + 1) * sizeof(wchar_t));
+                wcscpy(p, d->path);
+                return p;
+        }
         wchar_t *w = cairn_win_wide(name);
         size_t n = wcslen(d->path), m = wcslen(w);
         wchar_t *p = cairn_xmalloc((n + m + 2) * sizeof(wchar_t));
