@@ -12,6 +12,7 @@
 #include "base/compat.h"
 #include "base/fs.h"
 #include "base/hash.h"
+#include "build/copy.h"
 #include "build/ids.h"
 #include "build/manifest.h"
 #include "tap.h"
@@ -210,11 +211,47 @@ static void test_copy_ids(void)
         cairn_hasher_free(h);
 }
 
+/* A copy as a tar (build/copy-tar.c, Windows' way and copy=container's):
+ * each file's bytes must be the ones hashed, even when its times say it is
+ * unchanged (Windows can set them back). */
+static void test_copy_tar(void)
+{
+        struct cairn_hasher *h = cairn_hasher_new(1);
+        struct cairn_arena *a = cairn_arena_new();
+        char *s, *e;
+        struct cairn_manifest *m = manifest(h, a, "file", NULL, 0, &s, &e);
+        free(s);
+        char tar[600];
+        snprintf(tar, sizeof(tar), "%s.tar", tmpdir);
+        struct cairn_error *err = NULL;
+        int fd = open(tar, O_WRONLY | O_CREAT | O_TRUNC | CAIRN_O_BINARY, 0644);
+        int r = m ? cairn_copy_to_tar(tmpdir, &m, 1, true, "C:/dst/", 0, 0, "ContainerAdministrator", fd, &err) : -1;
+        close(fd);
+        is_int(r, 0, "a file copied as a tar (%s)", err ? err->message : "");
+        cairn_error_free(err);
+        err = NULL;
+        struct stat st;
+        ok(stat(tar, &st) == 0 && st.st_size >= 3 * 512, "the tar has its entries");
+        if (m) {
+                m->hash[0] = m->hash[0] == '0' ? '1' : '0';   /* as if the file changed, its times put back */
+                fd = open(tar, O_WRONLY | O_CREAT | O_TRUNC | CAIRN_O_BINARY, 0644);
+                r = cairn_copy_to_tar(tmpdir, &m, 1, true, "C:/dst/", 0, 0, "ContainerAdministrator", fd, &err);
+                close(fd);
+        }
+        ok(r < 0, "a file whose bytes are not the ones hashed fails the copy");
+        has_str(err ? err->message : "", "changed while the build was copying it", "saying so");
+        cairn_error_free(err);
+        unlink(tar);
+        cairn_arena_free(a);
+        cairn_hasher_free(h);
+}
+
 int main(void)
 {
         test_manifest();
         test_hash_cache();
         test_copy_ids();
+        test_copy_tar();
         struct cairn_error *err = NULL;
         if (cairn_rm_rf(tmpdir, &err) < 0) {
                 tap_diag("%s", err->message);
