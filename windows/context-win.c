@@ -100,42 +100,51 @@ static HANDLE open_entry(const wchar_t *path, DWORD access, DWORD share)
                            FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
 }
 
+/* The directory at path, opened as h (both taken, h possibly
+ * INVALID_HANDLE_VALUE): -ENOTDIR, or -ELOOP for a link, when it is not one. */
+static int dir_of(HANDLE h, wchar_t *path, struct cairn_context_dir **ret)
+{
+        int r = h == INVALID_HANDLE_VALUE ? -cairn_win_errno(GetLastError()) : 0;
+        struct cairn_context_stat st;
+        if (r == 0 && (r = stat_handle(h, &st)) == 0 && st.kind != CAIRN_CONTEXT_DIR)
+                r = st.kind == CAIRN_CONTEXT_SYMLINK ? -ELOOP : -ENOTDIR;
+        if (r < 0) {
+                if (h != INVALID_HANDLE_VALUE)
+                        CloseHandle(h);
+                free(path);
+                return r;
+        }
+        struct cairn_context_dir *d = cairn_xzalloc(sizeof(*d));
+        d->path = path;
+        d->h = h;
+        *ret = d;
+        return 0;
+}
+
 int cairn_context_open_root(const char *path, struct cairn_context_dir **ret)
 {
         wchar_t *w = cairn_win_wide(path);
         /* The root may be reached through links: followed. */
         HANDLE h = CreateFileW(w, FILE_LIST_DIRECTORY | FILE_READ_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
                                OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, NULL);
-        if (h == INVALID_HANDLE_VALUE) {
-                free(w);
-                return -cairn_win_errno(GetLastError());
-        }
-        struct cairn_context_stat st;
-        int r = stat_handle(h, &st);
-        if (r == 0 && st.kind != CAIRN_CONTEXT_DIR)
-                r = -ENOTDIR;
-        if (r < 0) {
-                CloseHandle(h);
-                free(w);
+        struct cairn_context_dir *d = NULL;
+        int r = dir_of(h, w, &d);
+        if (r < 0)
                 return r;
-        }
         /* Its final path: what the walk joins names to. */
         DWORD len = GetFinalPathNameByHandleW(h, NULL, 0, FILE_NAME_NORMALIZED | VOLUME_NAME_DOS);
         if (len > 0) {
                 wchar_t *final = cairn_xmalloc((len + 1) * sizeof(wchar_t));
                 if (GetFinalPathNameByHandleW(h, final, len + 1, FILE_NAME_NORMALIZED | VOLUME_NAME_DOS) > 0) {
-                        free(w);
-                        w = final;
+                        free(d->path);
+                        d->path = final;
                 } else {
                         free(final);
                 }
         }
-        size_t n = wcslen(w);
-        while (n > 0 && (w[n - 1] == L'\\' || w[n - 1] == L'/'))
-                w[--n] = 0;
-        struct cairn_context_dir *d = cairn_xzalloc(sizeof(*d));
-        d->path = w;
-        d->h = h;
+        size_t n = wcslen(d->path);
+        while (n > 0 && (d->path[n - 1] == L'\\' || d->path[n - 1] == L'/'))
+                d->path[--n] = 0;
         *ret = d;
         return 0;
 }
@@ -155,25 +164,8 @@ int cairn_context_stat(struct cairn_context_dir *d, const char *name, struct cai
 int cairn_context_open_dir(struct cairn_context_dir *d, const char *name, struct cairn_context_dir **ret)
 {
         wchar_t *p = child_path(d, name);
-        HANDLE h = open_entry(p, FILE_LIST_DIRECTORY | FILE_READ_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE);
-        if (h == INVALID_HANDLE_VALUE) {
-                free(p);
-                return -cairn_win_errno(GetLastError());
-        }
-        struct cairn_context_stat st;
-        int r = stat_handle(h, &st);
-        if (r == 0 && st.kind != CAIRN_CONTEXT_DIR)
-                r = st.kind == CAIRN_CONTEXT_SYMLINK ? -ELOOP : -ENOTDIR;
-        if (r < 0) {
-                CloseHandle(h);
-                free(p);
-                return r;
-        }
-        struct cairn_context_dir *sub = cairn_xzalloc(sizeof(*sub));
-        sub->path = p;
-        sub->h = h;
-        *ret = sub;
-        return 0;
+        return dir_of(open_entry(p, FILE_LIST_DIRECTORY | FILE_READ_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE), p,
+                      ret);
 }
 
 int cairn_context_list(struct cairn_context_dir *d, char ***ret_names, size_t *ret_n)

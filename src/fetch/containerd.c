@@ -19,6 +19,7 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/hash.h"
+#include "base/strbuf.h"
 #include "containerd/ctr.h"
 #include "fetch/fetcher.h"
 #include "fetch/reference.h"
@@ -30,17 +31,15 @@ static void say(const struct cairn_fetch_request *req, const char *fmt, ...)
 {
         if (!req->log)
                 return;
+        /* A line of the build log. */
+        struct cairn_buf line = CAIRN_BUF_INIT;
         va_list ap;
         va_start(ap, fmt);
-        char *text = NULL;
-        if (vasprintf(&text, fmt, ap) >= 0) {
-                /* A line of the build log. */
-                char *line = cairn_xasprintf("%s\n", text);
-                req->log(line, req->userdata);
-                free(line);
-                free(text);
-        }
+        cairn_buf_vprintf(&line, fmt, ap);
         va_end(ap);
+        cairn_buf_addc(&line, '\n');
+        req->log(cairn_buf_str(&line), req->userdata);
+        cairn_buf_release(&line);
 }
 
 /* The digest `ctr images ls` gives for ref (its manifest or index), or

@@ -54,35 +54,33 @@ static int changed_image(size_t k, struct cairn_error **err)
         return cairn_error_set(err, -EAGAIN, "layer %zu of the image changed while it was being fetched; build again", k);
 }
 
-static void know_layers(struct unpacker *u, size_t n_layers)
+/* What the pull says of layer index (its download started, or its blob
+ * verified), recorded for the unpacking thread, which is woken. */
+static void note_layer(struct unpacker *u, size_t index, size_t n_layers, struct cairn_blob_stream *stream,
+                       const char *digest)
 {
+        pthread_mutex_lock(&u->lock);
         if (!u->ready) {
                 u->ready = cairn_xzalloc(n_layers * sizeof(char *));
                 u->streams = cairn_xzalloc(n_layers * sizeof(*u->streams));
                 u->n_layers = n_layers;
         }
+        if (index < u->n_layers && stream && !u->streams[index])
+                u->streams[index] = cairn_blob_stream_ref(stream);
+        if (index < u->n_layers && digest && !u->ready[index])
+                u->ready[index] = cairn_xstrdup(digest);
+        pthread_cond_signal(&u->changed);
+        pthread_mutex_unlock(&u->lock);
 }
 
 static void layer_started(size_t index, size_t n_layers, struct cairn_blob_stream *stream, void *ud)
 {
-        struct unpacker *u = ud;
-        pthread_mutex_lock(&u->lock);
-        know_layers(u, n_layers);
-        if (index < u->n_layers && !u->streams[index])
-                u->streams[index] = cairn_blob_stream_ref(stream);
-        pthread_cond_signal(&u->changed);
-        pthread_mutex_unlock(&u->lock);
+        note_layer(ud, index, n_layers, stream, NULL);
 }
 
 static void layer_ready(size_t index, size_t n_layers, const char *digest, void *ud)
 {
-        struct unpacker *u = ud;
-        pthread_mutex_lock(&u->lock);
-        know_layers(u, n_layers);
-        if (index < u->n_layers && !u->ready[index])
-                u->ready[index] = cairn_xstrdup(digest);
-        pthread_cond_signal(&u->changed);
-        pthread_mutex_unlock(&u->lock);
+        note_layer(ud, index, n_layers, NULL, digest);
 }
 
 static void *unpack_thread(void *arg)

@@ -138,22 +138,13 @@ static void *produce(void *arg)
                 feed(p->s, fd, l, part, l->len);
                 cairn_blob_stream_finish(p->s, 0);
                 break;
-        case RESTART: {
-                /* The server ignored Range: the same bytes again, in a new file. */
-                feed(p->s, fd, l, 0, part);
-                p->saw_first = wait_for_first(p->root);
-                int fd2 = new_file(p->dir, 2);
-                cairn_blob_stream_set_file(p->s, fd2, 0);
-                feed(p->s, fd2, l, 0, l->len);
-                close(fd2);
-                cairn_blob_stream_finish(p->s, 0);
-                break;
-        }
+        case RESTART:
         case RESTART_OTHER: {
-                /* The first attempt gives other bytes, the second the real
-                 * blob (whose digest the download then checks): what was
-                 * read from the first must not count. */
-                feed(p->s, fd, &p->other, 0, part);
+                /* The server ignored Range: the blob again, in a new file.
+                 * With RESTART_OTHER the first attempt gave other bytes (the
+                 * download checks the second's digest): what was read from
+                 * the first must not count. */
+                feed(p->s, fd, p->plan == RESTART_OTHER ? &p->other : l, 0, part);
                 p->saw_first = wait_for_first(p->root);
                 int fd2 = new_file(p->dir, 2);
                 cairn_blob_stream_set_file(p->s, fd2, 0);
