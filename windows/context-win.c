@@ -293,36 +293,6 @@ int cairn_context_open_file(struct cairn_context_dir *d, const char *name, const
         return r;
 }
 
-int cairn_context_open_path(struct cairn_context_dir *d, const char *path, const struct cairn_context_stat *expect)
-{
-        /* Each directory on the way is opened as open_dir does (never a
-         * link), and held until the file is open. */
-        char *copy = cairn_xstrdup(path);
-        struct cairn_context_dir *held[64];
-        size_t n_held = 0;
-        struct cairn_context_dir *dir = d;
-        char *name = copy;
-        int r = 0;
-        for (char *slash; r == 0 && (slash = strchr(name, '/')); name = slash + 1) {
-                *slash = '\0';
-                if (!*name || strcmp(name, ".") == 0)
-                        continue;
-                if (n_held == sizeof(held) / sizeof(held[0])) {
-                        r = -ENAMETOOLONG;
-                        break;
-                }
-                struct cairn_context_dir *sub = NULL;
-                if ((r = cairn_context_open_dir(dir, name, &sub)) == 0)
-                        dir = held[n_held++] = sub;
-        }
-        if (r == 0)
-                r = cairn_context_open_file(dir, name, expect);
-        while (n_held)
-                cairn_context_close(held[--n_held]);
-        free(copy);
-        return r;
-}
-
 void cairn_context_close(struct cairn_context_dir *d)
 {
         if (!d)

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
-#include "base/cleanup.h"
 
 struct cairn_context_dir {
         int fd;
@@ -113,11 +112,11 @@ int cairn_context_fstat(int fd, struct cairn_context_stat *st)
         return 0;
 }
 
-static int open_file_at(int dirfd, const char *name, const struct cairn_context_stat *expect)
+int cairn_context_open_file(struct cairn_context_dir *d, const char *name, const struct cairn_context_stat *expect)
 {
         /* O_NONBLOCK: a FIFO swapped in since the walk must not hang the open
          * (it then fails the identity check). */
-        int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        int fd = openat(d->fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return -errno;
         struct cairn_context_stat now;
@@ -126,33 +125,6 @@ static int open_file_at(int dirfd, const char *name, const struct cairn_context_
                 return -ENOENT;
         }
         return fd;
-}
-
-int cairn_context_open_file(struct cairn_context_dir *d, const char *name, const struct cairn_context_stat *expect)
-{
-        return open_file_at(d->fd, name, expect);
-}
-
-int cairn_context_open_path(struct cairn_context_dir *d, const char *path, const struct cairn_context_stat *expect)
-{
-        _cleanup_free_ char *copy = cairn_xstrdup(path);
-        int dirfd = d->fd;
-        char *name = copy;
-        int r;
-        for (char *slash; (slash = strchr(name, '/')); name = slash + 1) {
-                *slash = '\0';
-                int next = openat(dirfd, *name ? name : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                int e = errno;
-                if (dirfd != d->fd)
-                        close(dirfd);
-                if (next < 0)
-                        return -e;
-                dirfd = next;
-        }
-        r = open_file_at(dirfd, *name ? name : ".", expect);
-        if (dirfd != d->fd)
-                close(dirfd);
-        return r;
 }
 
 void cairn_context_close(struct cairn_context_dir *d)
