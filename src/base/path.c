@@ -29,6 +29,43 @@ char *cairn_path_normalise(const char *path)
         return cairn_buf_steal(&b, NULL);
 }
 
+/* The length of the valid UTF-8 sequence at p (not U+0000, no overlong
+ * forms or surrogates), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+        if (p[0] < 0x80)
+                return 1;
+        size_t n = p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : p[0] >= 0xe0 && p[0] <= 0xef ? 3 : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+        for (size_t i = 1; i < n; i++)
+                if ((p[i] & 0xc0) != 0x80)
+                        return 0;
+        if ((n == 3 && p[0] == 0xe0 && p[1] < 0xa0) || (n == 3 && p[0] == 0xed && p[1] >= 0xa0) ||
+            (n == 4 && p[0] == 0xf0 && p[1] < 0x90) || (n == 4 && p[0] == 0xf4 && p[1] >= 0x90))
+                return 0;
+        return n;
+}
+
+char *cairn_name_for_message(const char *name)
+{
+        struct cairn_buf b = CAIRN_BUF_INIT;
+        for (const unsigned char *p = (const unsigned char *) name; *p;) {
+                size_t n = utf8_len(p);
+                if (n > 1) {
+                        cairn_buf_add(&b, (const char *) p, n);
+                        p += n;
+                        continue;
+                }
+                if (*p == '"' || *p == '\\')
+                        cairn_buf_printf(&b, "\\%c", *p);
+                else if (*p >= 0x20 && *p < 0x7f)
+                        cairn_buf_addc(&b, (char) *p);
+                else
+                        cairn_buf_printf(&b, "\\x%02x", *p);
+                p++;
+        }
+        return cairn_buf_steal(&b, NULL);
+}
+
 char *cairn_escape_filename(const char *prefix, const char *name)
 {
         struct cairn_buf b = CAIRN_BUF_INIT;

@@ -35,6 +35,12 @@ char *cairn_path_normalise(const char *path);
  * digits): an injective mapping of any name onto a safe file name. */
 char *cairn_escape_filename(const char *prefix, const char *name);
 
+/* name as a message shows it: printable ASCII and valid UTF-8 as they
+ * are, '"' and '\\' behind a backslash, every other byte as \xNN.  For
+ * names from untrusted sources (tar entries), which may hold control
+ * characters or bytes that are no text. */
+char *cairn_name_for_message(const char *name);
+
 /* Join two host path parts with one separator: the one a already uses,
  * else the platform's ("/", or "\\" on Windows). */
 char *cairn_path_join(const char *a, const char *b);

@@ -14,6 +14,7 @@
 #include "base/cleanup.h"
 #include "base/hash.h"
 #include "base/path.h"
+#include "base/tar.h"
 #include "build/context.h"
 
 struct tarrer {
@@ -29,7 +30,7 @@ static struct archive_entry *tar_entry(const struct tarrer *t, const char *rel, 
                                        const struct timespec *mtime)
 {
         struct archive_entry *e = archive_entry_new();
-        archive_entry_set_pathname(e, rel);
+        cairn_tar_entry_set_path(e, rel);
         archive_entry_set_filetype(e, type);
         archive_entry_set_perm(e, perm);
         if (t->owner) {
@@ -49,7 +50,7 @@ static struct archive_entry *tar_entry(const struct tarrer *t, const char *rel, 
 
 static int tar_header(struct tarrer *t, struct archive_entry *e, const char *rel)
 {
-        int r = archive_write_header(t->a, e) == ARCHIVE_OK
+        int r = cairn_tar_write_header(t->a, e) == ARCHIVE_OK
                         ? 0
                         : cairn_error_set(t->err, -EIO, "cannot write \"%s\" to the copy's tar: %s", rel,
                                           archive_error_string(t->a));
@@ -61,7 +62,7 @@ static int tar_file(struct tarrer *t, const struct cairn_manifest *m, const char
 {
         if (m->kind == CAIRN_MANIFEST_SYMLINK) {
                 struct archive_entry *e = tar_entry(t, rel, AE_IFLNK, 0777, &m->st.mtime);
-                archive_entry_set_symlink(e, m->target);
+                cairn_tar_entry_set_symlink(e, m->target);
                 return tar_header(t, e, rel);
         }
         _cleanup_close_ int in = cairn_context_open_path(t->src, *m->path ? m->path : ".", &m->st);

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "base/tar.h"
 #include "cairn-config.h"
 #include "cli/cli.h"
 
@@ -60,6 +61,8 @@ int cairn_cli_want_help(const struct cairn_verb *verb, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+        /* Names in layers and exports are bytes, whatever LANG says. */
+        cairn_tar_locale();
         if (argc < 2)
                 return cairn_cli_usage_error(NULL, "a verb is required");
         const char *verb = argv[1];

@@ -18,7 +18,9 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/hash.h"
+#include "base/path.h"
 #include "base/strbuf.h"
+#include "base/tar.h"
 #include "fetch/blob-stream.h"
 
 /* Paths this layer has written, for opaque whiteouts. */
@@ -85,12 +87,14 @@ struct layer {
         struct cairn_error **err;
 };
 
+/* An entry's name in a message: escaped, for it comes from the layer. */
 static int fail(struct layer *l, const char *entry, int errnum, const char *what)
 {
+        _cleanup_free_ char *shown = cairn_name_for_message(entry);
         if (errnum)
-                return cairn_error_set(l->err, -errnum, "layer \"%s\": entry \"%s\": %s: %s", l->path, entry, what,
+                return cairn_error_set(l->err, -errnum, "layer \"%s\": entry \"%s\": %s: %s", l->path, shown, what,
                                        strerror(errnum));
-        return cairn_error_set(l->err, -EINVAL, "layer \"%s\": entry \"%s\": %s", l->path, entry, what);
+        return cairn_error_set(l->err, -EINVAL, "layer \"%s\": entry \"%s\": %s", l->path, shown, what);
 }
 
 /* Open the parent directory of rel inside the root, creating it. */
@@ -119,8 +123,10 @@ static int clear_slot(struct layer *l, int dirfd, const char *name, bool keep_di
         if (keep_dir && S_ISDIR(st.st_mode))
                 return 1;
         int r = cairn_rm_rf_at(dirfd, name, l->err);
-        if (r < 0)
-                return cairn_error_prefix(l->err, "layer \"%s\": entry \"%s\"", l->path, rel);
+        if (r < 0) {
+                _cleanup_free_ char *shown = cairn_name_for_message(rel);
+                return cairn_error_prefix(l->err, "layer \"%s\": entry \"%s\"", l->path, shown);
+        }
         return 0;
 }
 
@@ -217,7 +223,8 @@ static int write_entry(struct layer *l, struct archive *a, struct archive_entry 
                 }
                 if (ar != ARCHIVE_EOF) {
                         close(fd);
-                        r = cairn_error_set(l->err, -EIO, "layer \"%s\": entry \"%s\": %s", l->path, rel,
+                        _cleanup_free_ char *shown = cairn_name_for_message(rel);
+                        r = cairn_error_set(l->err, -EIO, "layer \"%s\": entry \"%s\": %s", l->path, shown,
                                             archive_error_string(a));
                         goto out;
                 }
@@ -314,21 +321,22 @@ static int extract(int rootfd, struct archive *a, const char *path, const struct
         int r = 0;
         struct archive_entry *e;
         int ar;
-        while ((ar = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+        while ((ar = cairn_tar_next_header(a, &e)) == ARCHIVE_OK) {
                 if (++entries > limits->max_entries) {
                         r = cairn_error_set(err, -E2BIG, "layer \"%s\" has more than %llu entries", path,
                                             (unsigned long long) limits->max_entries);
                         break;
                 }
                 const char *name = archive_entry_pathname(e);
-                if (!name || strlen(name) > 4096) {
+                if (!name || !*name || strlen(name) > 4096) {
                         r = cairn_error_set(err, -EINVAL, "layer \"%s\": an entry has no name or too long a name", path);
                         break;
                 }
                 _cleanup_free_ char *rel = cairn_path_normalise(name);
                 if (!rel) {
+                        _cleanup_free_ char *shown = cairn_name_for_message(name);
                         r = cairn_error_set(err, -EINVAL, "layer \"%s\": entry \"%s\" escapes the root (\"..\")", path,
-                                            name);
+                                            shown);
                         break;
                 }
                 if (!*rel)
@@ -345,7 +353,8 @@ static int extract(int rootfd, struct archive *a, const char *path, const struct
                         _cleanup_free_ char *victim = *dir ? cairn_xasprintf("%s/%s", dir, base + 4)
                                                            : cairn_xstrdup(base + 4);
                         if (strcmp(base + 4, "..") == 0 || strcmp(base + 4, ".") == 0 || !base[4]) {
-                                r = cairn_error_set(err, -EINVAL, "layer \"%s\": bad whiteout \"%s\"", path, name);
+                                _cleanup_free_ char *shown = cairn_name_for_message(name);
+                                r = cairn_error_set(err, -EINVAL, "layer \"%s\": bad whiteout \"%s\"", path, shown);
                                 break;
                         }
                         int dirfd;

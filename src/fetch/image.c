@@ -21,7 +21,9 @@
 #include "base/fs.h"
 #include "base/hash.h"
 #include "base/json-file.h"
+#include "base/path.h"
 #include "base/strbuf.h"
+#include "base/tar.h"
 #include "db/db.h"
 #include "fetch/blob-stream.h"
 #include "fetch/extract.h"
@@ -212,11 +214,12 @@ static int stage_archive(const char *path, const char *dir, struct cairn_error *
         struct archive_entry *e;
         int ar = ARCHIVE_OK;
         unsigned long entries = 0;
-        while (r == 0 && (ar = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+        while (r == 0 && (ar = cairn_tar_next_header(a, &e)) == ARCHIVE_OK) {
                 const char *name = archive_entry_pathname(e);
                 if (++entries > 100000 || !name || strstr(name, "..")) {
+                        _cleanup_free_ char *shown = cairn_name_for_message(name ? name : "");
                         r = cairn_error_set(err, -EINVAL, "\"%s\": unexpected entry \"%s\" in an image archive", path,
-                                            name ? name : "");
+                                            shown);
                         break;
                 }
                 if (archive_entry_filetype(e) != AE_IFREG)
@@ -265,7 +268,7 @@ static int detect_archive(const char *path, char *ret, struct cairn_error **err)
         *ret = 'r';
         struct archive_entry *e;
         int ar;
-        while ((ar = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+        while ((ar = cairn_tar_next_header(a, &e)) == ARCHIVE_OK) {
                 const char *name = archive_entry_pathname(e);
                 while (name && name[0] == '.' && name[1] == '/')
                         name += 2;

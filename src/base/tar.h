@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Tar names are bytes.  libarchive converts the names of PAX headers
+ * (path, linkpath, uname, gname: UTF-8 by the standard, or raw bytes with
+ * hdrcharset=BINARY) to and from the current locale's charset.  Under
+ * LANG=C, or for a name that is not valid UTF-8, the conversion fails: the
+ * reader then keeps the name's original bytes and returns ARCHIVE_WARN;
+ * the writer stores the raw bytes with hdrcharset=BINARY and returns
+ * ARCHIVE_WARN.  In both cases the entry is whole and its names are the
+ * bytes cairn wants, so these wrappers take that warning as success and
+ * pass every other result through.
+ *
+ * cairn's main() sets LC_CTYPE to C.UTF-8 (cairn_tar_locale), where the
+ * conversion of valid UTF-8 is the identity: names are never rewritten for
+ * the locale the caller happened to run under (a Latin-1 locale would
+ * otherwise turn "é" into one byte), and export writes plain UTF-8 PAX
+ * records, not BINARY ones, for UTF-8 names.
+ */
+#ifndef CAIRN_BASE_TAR_H
+#define CAIRN_BASE_TAR_H
+
+#include <archive.h>
+#include <archive_entry.h>
+
+/* archive_read_next_header, with a name-conversion warning as ARCHIVE_OK. */
+int cairn_tar_next_header(struct archive *a, struct archive_entry **ret);
+
+/* archive_write_header, with a name-conversion warning as ARCHIVE_OK. */
+int cairn_tar_write_header(struct archive *a, struct archive_entry *e);
+
+/* Set an entry's path and, when not NULL, its symlink or hard-link target,
+ * as bytes (on Windows, from UTF-8 through UTF-16, which libarchive
+ * converts to UTF-8 PAX records whatever the code page). */
+void cairn_tar_entry_set_path(struct archive_entry *e, const char *path);
+void cairn_tar_entry_set_symlink(struct archive_entry *e, const char *target);
+void cairn_tar_entry_set_hardlink(struct archive_entry *e, const char *target);
+
+/* Make LC_CTYPE UTF-8 (C.UTF-8) for libarchive's name conversions; a no-op
+ * where there is no such locale or on Windows.  Call once, from main,
+ * before any thread starts. */
+void cairn_tar_locale(void);
+
+#endif
