@@ -571,6 +571,10 @@ static int save_base_image(const char *dir, const char *from, const char *built_
                 json_object_set_new(j, "built_on", json_string(built_on));
         json_object_set_new(j, "image", json_string(res->image ? res->image : ""));
         json_object_set_new(j, "digest", json_string(res->digest ? res->digest : ""));
+        /* What the image is: a later build compares it with the image the
+         * name gives then (base_changed). */
+        if (res->config)
+                json_object_set_new(j, "config", json_string(res->config));
         json_t *layers = json_array();
         for (size_t i = 0; res->layers && res->layers[i]; i++)
                 json_array_append_new(layers, json_string(res->layers[i]));
@@ -588,7 +592,7 @@ static int fetch_base(const struct run *R, struct cairn_store_build *b, const st
         struct cairn_fetch_request fr = {
                 .store_root = R->e->store->root, .from = a->from, .rootfs = b->rootfs,
                 .registry = R->req->registry, .log = base_log, .userdata = &sink, .backend = R->e->store->backend,
-                .have_layers = a->have_layers,
+                .have_layers = a->have_layers, .pull = (enum cairn_pull_policy) R->req->pull,
         };
         int r = R->e->fetcher->fetch(&fr, &res, err);
         /* A base started from another base has that one's files (or, on
@@ -714,7 +718,8 @@ static void find_prefix_base(const struct run *R, const char *from, const char *
         cairn_db_foreach(e->db, collect_bases, &ps, NULL);
         if (ps.n == 0)
                 return;
-        struct cairn_fetch_request fr = { .store_root = e->store->root, .from = from, .registry = R->req->registry };
+        struct cairn_fetch_request fr = { .store_root = e->store->root, .from = from, .registry = R->req->registry,
+                                          .pull = (enum cairn_pull_policy) R->req->pull };
         char **layers = NULL;
         if (e->fetcher->resolve(&fr, true, &layers) <= 0) {
                 for (size_t i = 0; i < ps.n; i++)
@@ -746,6 +751,41 @@ static void find_prefix_base(const struct run *R, const char *from, const char *
         *ret_layers = layers;
 }
 
+/*
+ * OBuilder keys a base by its (from ...) string alone, so a base stays
+ * cached however the image behind the name changes.  cairn records the
+ * image's config digest beside the base (image.json): if the name now gives
+ * another image (re-imported with another env or layers, or with
+ * --pull=always a tag that moved), the base and everything built on it are
+ * removed here, and the base is made again from the image.  A base whose
+ * image.json predates the config (or an OBuilder base, which has none), or
+ * whose image is no longer at hand, is kept as it is.
+ */
+static int base_changed(const struct run *R, const char *from, const char *id, struct cairn_error **err)
+{
+        struct cairn_engine *e = R->e;
+        if (!e->fetcher->identify)
+                return 0;
+        _cleanup_free_ char *dir = NULL;
+        if (e->store->ops->result(e->store, id, &dir, NULL) <= 0)
+                return 0;
+        json_t *j = cairn_result_json_load(dir, "image.json");
+        const char *was = json_string_value(json_object_get(j, "config"));
+        _cleanup_free_ char *had = was ? cairn_xstrdup(was) : NULL;
+        json_decref(j);
+        if (!had)
+                return 0;
+        struct cairn_fetch_request fr = { .store_root = e->store->root, .from = from, .registry = R->req->registry,
+                                          .backend = e->store->backend, .pull = (enum cairn_pull_policy) R->req->pull };
+        _cleanup_free_ char *now = NULL;
+        int r = e->fetcher->identify(&fr, &now, err);
+        if (r <= 0 || strcmp(now, had) == 0)
+                return r < 0 ? cairn_error_prefix(err, "(from %s)", from) : 0;
+        emit(R, CAIRN_LOG_NOTE, "The image %s changed (config %.19s, was %.19s): its base and what was built on it are "
+                                "removed", from, now, had);
+        return cairn_engine_delete_if_present(e, id, err);
+}
+
 static int get_base(const struct run *R, const char *from, struct ctx *c, char out_id[65], struct cairn_error **err)
 {
         struct cairn_buf h = CAIRN_BUF_INIT;
@@ -759,6 +799,9 @@ static int get_base(const struct run *R, const char *from, struct ctx *c, char o
         char prefix[65] = "";
         char **layers = NULL, **have = NULL;
         char *dir = NULL;
+        int r = base_changed(R, from, out_id, err);
+        if (r < 0)
+                return r;
         if (R->e->store->ops->result(R->e->store, out_id, &dir, NULL) > 0) {
                 /* A base that shares another's layers keeps that one as its
                  * parent, also when its row must be recorded again. */
@@ -774,7 +817,7 @@ static int get_base(const struct run *R, const char *from, struct ctx *c, char o
         dir = NULL;
         a.built_on = *prefix ? prefix : NULL;
         a.have_layers = (const char *const *) have;
-        int r = get_or_build(R, *prefix ? prefix : NULL, out_id, fetch_base, &a, NULL, err);
+        r = get_or_build(R, *prefix ? prefix : NULL, out_id, fetch_base, &a, NULL, err);
         if (r < 0 && have && R->e->store->ops->result(R->e->store, prefix, &dir, NULL) <= 0) {
                 /* The base it was to share went (pruned) before it could be
                  * used: unpack every layer. */

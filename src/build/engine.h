@@ -51,6 +51,7 @@ struct cairn_build_request {
         void *log_userdata;
         volatile sig_atomic_t *cancel;     /* set non-zero to stop */
         const struct cairn_registry_options *registry;   /* for pulls; may be NULL */
+        int pull;                          /* enum cairn_pull_policy (fetch/fetcher.h) */
 };
 
 /* store_options: NULL-terminated "KEY=VALUE" for the store (--store-opt),

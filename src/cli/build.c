@@ -14,6 +14,7 @@
 #include "base/interrupt.h"
 #include "base/file.h"
 #include "build/engine.h"
+#include "fetch/fetcher.h"
 #include "fetch/registry.h"
 #include "cli/cli.h"
 #include "spec/spec.h"
@@ -22,7 +23,7 @@ const struct cairn_verb cairn_build_verb = {
         .name = "build",
         .run = cmd_build,
         .summary = "build a spec, reusing every cached step",
-        .help = "Usage: cairn build -f SPEC [--store=KIND:PATH] [--secret ID:FILE]... CONTEXT\n"
+        .help = "Usage: cairn build -f SPEC [--store=KIND:PATH] [--secret ID:FILE]... [--pull=WHEN] CONTEXT\n"
                 "\n"
                 "Run each step of SPEC in a sandbox and snapshot its result, reusing every step\n"
                 "whose inputs are unchanged.  CONTEXT is the directory (copy (src ...)) reads\n"
@@ -32,6 +33,10 @@ const struct cairn_verb cairn_build_verb = {
                 "  -f, --file=SPEC          the spec (\"-\" reads standard input)\n"
                 CAIRN_CLI_STORE_HELP
                 "      --secret=ID:FILE     the value of secret ID, read whole from FILE (repeatable)\n"
+                "      --pull=WHEN          when to pull a (from IMAGE) from its registry: missing\n"
+                "                           (only when not at hand; the default), always (follow a\n"
+                "                           tag that moved: what was built on the old image is\n"
+                "                           removed), never (an image not at hand is an error)\n"
                 CAIRN_CLI_REGISTRY_HELP
                 "\n"
                 "Exit status: 0 on success; 1 if the spec is invalid or a step failed\n"
@@ -74,11 +79,12 @@ static void print_log(enum cairn_log_kind kind, const char *data, size_t len, vo
 
 int cmd_build(int argc, char **argv)
 {
-        enum { OPT_SECRET = 256 };
+        enum { OPT_SECRET = 256, OPT_PULL };
         static const struct option options[] = {
                 { "file", required_argument, NULL, 'f' },
                 CAIRN_CLI_STORE_OPT_OPTIONS,
                 { "secret", required_argument, NULL, OPT_SECRET },
+                { "pull", required_argument, NULL, OPT_PULL },
                 { "help", no_argument, NULL, 'h' },
                 CAIRN_CLI_REGISTRY_OPTIONS,
                 {},
@@ -87,6 +93,7 @@ int cmd_build(int argc, char **argv)
         struct cairn_registry_options registry = { 0 };
         char **secret_args = NULL;
         size_t n_secret_args = 0;
+        int pull = CAIRN_PULL_MISSING;
         int c;
         opterr = 0;
         optind = 1;
@@ -98,6 +105,14 @@ int cmd_build(int argc, char **argv)
                 case OPT_SECRET:
                         secret_args = cairn_xreallocarray(secret_args, n_secret_args + 1, sizeof(char *));
                         secret_args[n_secret_args++] = optarg;
+                        break;
+                case OPT_PULL:
+                        if ((pull = cairn_pull_policy_parse(optarg)) < 0) {
+                                free(secret_args);
+                                cairn_cli_registry_options_free(&registry);
+                                return cairn_cli_usage_error("build", "--pull takes missing, always or never, not \"%s\"",
+                                                             optarg);
+                        }
                         break;
                 case ':':
                         free(secret_args);
@@ -157,7 +172,7 @@ int cmd_build(int argc, char **argv)
         struct cairn_build_request req = {
                 .spec = spec, .context_dir = abs_context ? abs_context : context, .secrets = secrets,
                 .n_secrets = n_secret_args, .log = print_log, .log_userdata = &ls, .cancel = &cancelled,
-                .registry = &registry,
+                .registry = &registry, .pull = pull,
         };
         char id[65];
         if (cairn_engine_build(e, &req, id, &err) < 0) {

@@ -73,11 +73,13 @@ static int image_import(int argc, char **argv)
                 cairn_cli_report(err);
                 status = CAIRN_EXIT_FAILURE;
         } else {
-                printf("Imported %s (%s, %zu layer%s, %s)\n", img->name, img->format, img->n_layers,
-                       img->n_layers == 1 ? "" : "s", img->digest);
+                printf("Imported %s (%s, %zu layer%s, %s, config %s)\n", img->name, img->format, img->n_layers,
+                       img->n_layers == 1 ? "" : "s", img->digest, img->config);
                 /* (from NAME) results are keyed by the name alone (as in
-                 * OBuilder), so results built on the old contents must go. */
-                if (old && strcmp(old->name, img->name) == 0 && strcmp(old->digest, img->digest) != 0) {
+                 * OBuilder), so results built on the old image must go.  A
+                 * build finds them too (an image removed, then imported
+                 * again): this frees the space at once. */
+                if (old && strcmp(old->name, img->name) == 0 && !cairn_image_same(old, img)) {
                         char id[65];
                         cairn_base_id(img->name, id);
                         if (cairn_engine_delete_if_present(e, id, &err) < 0) {
@@ -108,10 +110,11 @@ static int image_ls(int argc, char **argv)
         struct cairn_image **all = NULL;
         size_t n = 0;
         cairn_image_list(cairn_engine_store_root(e), &all, &n, NULL);
-        printf("%-30s %-16s %-15s %10s  %s\n", "NAME", "FORMAT", "DIGEST", "SIZE", "IMPORTED");
+        printf("%-30s %-14s %-19s %-19s %10s  %s\n", "NAME", "FORMAT", "CONFIG", "DIGEST", "SIZE", "IMPORTED");
         for (size_t i = 0; i < n; i++) {
-                printf("%-30s %-16s %-15.15s %10llu  %s\n", all[i]->name, all[i]->format, all[i]->digest,
-                       (unsigned long long) all[i]->size, all[i]->created);
+                printf("%-30s %-14s %-19.19s %-19.19s %10llu  %s\n", all[i]->name, all[i]->format,
+                       *all[i]->config ? all[i]->config : "-", all[i]->digest, (unsigned long long) all[i]->size,
+                       all[i]->created);
                 cairn_image_free(all[i]);
         }
         free(all);
@@ -149,7 +152,8 @@ const struct cairn_verb cairn_images_verb = {
         .summary = "list images (cairn image ls)",
         .help = "Usage: cairn images [--store=KIND:PATH]\n"
                 "\n"
-                "The images (from NAME) can use: name, format, digest, size, when imported.\n"
+                "The images (from NAME) can use: name, format, config digest (what the image\n"
+                "is: its environment and layers), manifest or layer digest, size, when imported.\n"
                 "\n" CAIRN_CLI_STORE_HELP,
 };
 

@@ -140,6 +140,60 @@ static int pull(const struct cairn_fetch_request *req, const struct cairn_ctr *c
         return 0;
 }
 
+static char *platform_of(const struct cairn_fetch_request *req, const struct cairn_ctr *c)
+{
+        if (req->registry && req->registry->platform)
+                return cairn_xstrdup(req->registry->platform);
+        if (c->platform)
+                return cairn_xstrdup(c->platform);
+        return cairn_xasprintf("%s/%s", c->windows ? "windows" : "linux", cairn_host_arch());
+}
+
+/* The image manifest for platform that digest (ctr images ls) names:
+ * itself, or its pick from an index. */
+static json_t *platform_manifest(const struct cairn_ctr *c, const char *digest, const char *platform,
+                                 struct cairn_error **err)
+{
+        json_t *top = content(c, digest, "manifest", err);
+        if (!top || !json_object_get(top, "manifests"))
+                return top;
+        const char *m = pick_platform(top, platform, err);
+        json_t *manifest = m ? content(c, m, "manifest", err) : NULL;
+        json_decref(top);
+        return manifest;
+}
+
+static int identify(const struct cairn_fetch_request *req, char **ret_config, struct cairn_error **err)
+{
+        const struct cairn_ctr *c = req->backend;
+        if (!c)
+                return cairn_error_set(err, -EINVAL, "the containerd fetcher needs the containerd store");
+        struct cairn_image_ref *ref = NULL;
+        int r = cairn_image_ref_parse(req->from, &ref, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *refstr = cairn_image_ref_string(ref);
+        _cleanup_free_ char *platform = platform_of(req, c);
+        _cleanup_free_ char *digest = NULL;
+        if (req->pull == CAIRN_PULL_ALWAYS)
+                r = pull(req, c, ref, refstr, platform, err);
+        if (r >= 0)
+                r = image_digest(c, refstr, &digest, err);
+        cairn_image_ref_free(ref);
+        if (r < 0 || !digest)
+                return r;
+        json_t *manifest = platform_manifest(c, digest, platform, err);
+        if (!manifest)
+                return -EIO;
+        const char *config = json_string_value(json_object_get(json_object_get(manifest, "config"), "digest"));
+        if (!cairn_digest_valid(config))
+                r = cairn_error_set(err, -EINVAL, "the image %s has no valid config digest", refstr);
+        else
+                *ret_config = cairn_xstrdup(config);
+        json_decref(manifest);
+        return r < 0 ? r : 1;
+}
+
 static int fetch(const struct cairn_fetch_request *req, struct cairn_fetch_result *res, struct cairn_error **err)
 {
         const struct cairn_ctr *c = req->backend;
@@ -150,19 +204,23 @@ static int fetch(const struct cairn_fetch_request *req, struct cairn_fetch_resul
         if (r < 0)
                 return r;
         _cleanup_free_ char *refstr = cairn_image_ref_string(ref);
-        _cleanup_free_ char *platform = NULL;
-        if (req->registry && req->registry->platform)
-                platform = cairn_xstrdup(req->registry->platform);
-        else if (c->platform)
-                platform = cairn_xstrdup(c->platform);
-        else
-                platform = cairn_xasprintf("%s/%s", c->windows ? "windows" : "linux", cairn_host_arch());
+        _cleanup_free_ char *platform = platform_of(req, c);
         char *digest = NULL;
         _cleanup_free_ char *key = NULL, *committed = NULL, *layerinfo = NULL;
-        json_t *top = NULL, *manifest = NULL, *config = NULL;
+        json_t *manifest = NULL, *config = NULL;
         bool pulled = false;
+        if (req->pull == CAIRN_PULL_ALWAYS) {
+                if ((r = pull(req, c, ref, refstr, platform, err)) < 0)
+                        goto out;
+                pulled = true;
+        }
         if ((r = image_digest(c, refstr, &digest, err)) < 0)
                 goto out;
+        if (!digest && req->pull == CAIRN_PULL_NEVER) {
+                r = cairn_error_set(err, -ENOENT, "containerd has no image %s and --pull=never forbids pulling it",
+                                    refstr);
+                goto out;
+        }
         if (!digest) {
                 if ((r = pull(req, c, ref, refstr, platform, err)) < 0 || (r = image_digest(c, refstr, &digest, err)) < 0)
                         goto out;
@@ -172,18 +230,9 @@ static int fetch(const struct cairn_fetch_request *req, struct cairn_fetch_resul
                         goto out;
                 }
         }
-        if (!(top = content(c, digest, "manifest", err))) {
+        if (!(manifest = platform_manifest(c, digest, platform, err))) {
                 r = -EIO;
                 goto out;
-        }
-        if (json_object_get(top, "manifests")) {
-                const char *m = pick_platform(top, platform, err);
-                if (!m || !(manifest = content(c, m, "manifest", err))) {
-                        r = -ENOENT;
-                        goto out;
-                }
-        } else {
-                manifest = json_incref(top);
         }
         const char *config_digest = json_string_value(json_object_get(json_object_get(manifest, "config"), "digest"));
         if (!(config = content(c, config_digest, "config", err))) {
@@ -217,7 +266,7 @@ static int fetch(const struct cairn_fetch_request *req, struct cairn_fetch_resul
         }
         struct cairn_error *e = NULL;
         r = cairn_ctr_prepare(c, key, chain, layerinfo, NULL, NULL, &e);
-        if (r == -ENOENT && !pulled) {
+        if (r == -ENOENT && !pulled && req->pull != CAIRN_PULL_NEVER) {
                 /* The image is there but not unpacked in this snapshotter:
                  * a pull unpacks it. */
                 cairn_error_free(e);
@@ -251,9 +300,9 @@ static int fetch(const struct cairn_fetch_request *req, struct cairn_fetch_resul
         }
         res->image = cairn_xstrdup(refstr);
         res->digest = TAKE_PTR(digest);
+        res->config = cairn_xstrdup(config_digest);
 out:
         free(digest);
-        json_decref(top);
         json_decref(manifest);
         json_decref(config);
         cairn_image_ref_free(ref);
@@ -263,4 +312,5 @@ out:
 const struct cairn_fetcher_ops cairn_fetcher_containerd_ops = {
         .kind = "containerd",
         .fetch = fetch,
+        .identify = identify,
 };

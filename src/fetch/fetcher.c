@@ -13,5 +13,17 @@ void cairn_fetch_result_clear(struct cairn_fetch_result *res)
         cairn_strv_free(res->layers);
         free(res->image);
         free(res->digest);
+        free(res->config);
         *res = (struct cairn_fetch_result) { 0 };
+}
+
+int cairn_pull_policy_parse(const char *s)
+{
+        if (strcmp(s, "missing") == 0)
+                return CAIRN_PULL_MISSING;
+        if (strcmp(s, "always") == 0)
+                return CAIRN_PULL_ALWAYS;
+        if (strcmp(s, "never") == 0)
+                return CAIRN_PULL_NEVER;
+        return -1;
 }

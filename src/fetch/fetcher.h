@@ -14,6 +14,16 @@
 
 struct cairn_registry_options;
 
+/* When a fetcher asks the registry (cairn build --pull=...). */
+enum cairn_pull_policy {
+        CAIRN_PULL_MISSING,       /* only for an image not at hand (the default) */
+        CAIRN_PULL_ALWAYS,        /* every build: a tag that moved is followed */
+        CAIRN_PULL_NEVER,         /* never: an image not at hand is an error */
+};
+
+/* "missing", "always", "never" to a policy; -1 for anything else. */
+int cairn_pull_policy_parse(const char *s);
+
 struct cairn_fetch_request {
         const char *store_root;   /* the store's directory, beside which images are kept */
         const char *from;         /* the (from ...) string */
@@ -27,6 +37,7 @@ struct cairn_fetch_request {
          * unpacked.  The fetch fails if the image no longer starts with
          * them.  NULL-terminated, or NULL. */
         const char *const *have_layers;
+        enum cairn_pull_policy pull;
 };
 
 /* What a fetch found: the image's environment and which image it was. */
@@ -34,6 +45,7 @@ struct cairn_fetch_result {
         char **env;               /* NULL-terminated "K=V" */
         char *image;              /* the image's name in the local store */
         char *digest;             /* its manifest digest, "sha256:HEX" */
+        char *config;             /* its config digest: what the image is */
         char **layers;            /* NULL-terminated layer digests, bottom first */
 };
 
@@ -49,6 +61,11 @@ struct cairn_fetcher_ops {
          * `remote` from the registry's manifest.  Returns 1 and *ret_layers
          * (NULL-terminated), or 0 when not known. */
         int (*resolve)(const struct cairn_fetch_request *req, bool remote, char ***ret_layers);
+        /* Optional: the config digest of the image req->from names now (as
+         * fetch would record it), without unpacking: from the images at
+         * hand or, with req->pull CAIRN_PULL_ALWAYS, from the registry.
+         * Returns 1 and *ret_config, or 0 when the image is not at hand. */
+        int (*identify)(const struct cairn_fetch_request *req, char **ret_config, struct cairn_error **err);
 };
 
 /* Images imported with `cairn image import`, else pulled from their

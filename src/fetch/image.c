@@ -35,6 +35,7 @@ void cairn_image_free(struct cairn_image *img)
                 return;
         free(img->name);
         free(img->digest);
+        free(img->config);
         free(img->format);
         for (size_t i = 0; i < img->n_layers; i++)
                 free(img->layers[i]);
@@ -44,6 +45,13 @@ void cairn_image_free(struct cairn_image *img)
         free(img->env);
         free(img->created);
         free(img);
+}
+
+bool cairn_image_same(const struct cairn_image *a, const struct cairn_image *b)
+{
+        if (*a->config && *b->config)
+                return strcmp(a->config, b->config) == 0;
+        return strcmp(a->digest, b->digest) == 0;
 }
 
 static char *record_path(const char *root, const char *name)
@@ -301,13 +309,16 @@ static int import_blob_file(const char *root, const char *dir, const char *rel, 
         return put_blob(root, fd, what, expected, ret_digest, size, err);
 }
 
-int cairn_image_env_from_config(const char *root, const char *config_digest, struct cairn_image *img,
+int cairn_image_set_config(const char *root, const char *config_digest, struct cairn_image *img,
                            struct cairn_error **err)
 {
         _cleanup_free_ char *p = cairn_blob_path(root, config_digest);
         json_t *cfg = cairn_load_json(p, "image config", err);
         if (!cfg)
                 return -EINVAL;
+        for (size_t i = 0; i < img->n_env; i++)
+                free(img->env[i]);
+        img->n_env = 0;
         json_t *env = json_object_get(json_object_get(cfg, "config"), "Env");
         size_t i;
         json_t *v;
@@ -322,7 +333,128 @@ int cairn_image_env_from_config(const char *root, const char *config_digest, str
                 img->env[img->n_env++] = cairn_xstrdup(s);
         }
         json_decref(cfg);
+        free(img->config);
+        img->config = cairn_xstrdup(config_digest);
         return 0;
+}
+
+int cairn_blob_put(const char *root, const void *data, size_t len, char **ret_digest, struct cairn_error **err)
+{
+        struct cairn_blob_writer *w;
+        int r = cairn_blob_writer_open(root, NULL, &w, err);
+        if (r < 0)
+                return r;
+        if ((r = cairn_blob_writer_write(w, data, len)) < 0) {
+                cairn_blob_writer_abort(w);
+                return cairn_error_set_errno(err, -r, "cannot write a blob in \"%s\"", root);
+        }
+        return cairn_blob_writer_commit(w, "a blob", ret_digest, err);
+}
+
+/* The digest of the uncompressed tar in the blob `digest` (the layer's
+ * diff_id): the digest itself when the blob is not compressed. */
+static int diff_id(const char *root, const char *digest, char **ret, struct cairn_error **err)
+{
+        _cleanup_free_ char *p = cairn_blob_path(root, digest);
+        struct archive *a = archive_read_new();
+        archive_read_support_filter_all(a);
+        archive_read_support_format_raw(a);
+        struct archive_entry *e;
+        int r = 0;
+        if (archive_read_open_filename(a, p, 1 << 16) != ARCHIVE_OK || archive_read_next_header(a, &e) != ARCHIVE_OK) {
+                r = cairn_error_set(err, -EINVAL, "cannot read the layer %s: %s", digest, archive_error_string(a));
+        } else if (archive_filter_count(a) <= 1) {
+                *ret = cairn_xstrdup(digest);
+        } else {
+                struct cairn_sha256 h;
+                cairn_sha256_init(&h);
+                const void *buf;
+                size_t size;
+                la_int64_t offset;
+                int ar;
+                while ((ar = archive_read_data_block(a, &buf, &size, &offset)) == ARCHIVE_OK)
+                        cairn_sha256_update(&h, buf, size);
+                char hex[CAIRN_SHA256_HEX_LEN + 1];
+                cairn_sha256_final_hex(&h, hex);
+                if (ar != ARCHIVE_EOF)
+                        r = cairn_error_set(err, -EINVAL, "cannot read the layer %s: %s", digest, archive_error_string(a));
+                else
+                        *ret = cairn_xasprintf("sha256:%s", hex);
+        }
+        archive_read_free(a);
+        return r;
+}
+
+/* Store doc (compact, keys sorted) as img's new config. */
+static int put_config(const char *root, json_t *doc, struct cairn_image *img, struct cairn_error **err)
+{
+        char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+        char *digest = NULL;
+        int r = cairn_blob_put(root, text, strlen(text), &digest, err);
+        if (r == 0)
+                r = cairn_image_set_config(root, digest, img, err);
+        free(digest);
+        free(text);
+        return r;
+}
+
+/* A config for a root filesystem tarball (the one layer of img): Docker's
+ * default PATH, as Docker gives an image without Env. */
+static int rootfs_config(const char *root, struct cairn_image *img, struct cairn_error **err)
+{
+        char *id = NULL;
+        int r = diff_id(root, img->layers[0], &id, err);
+        if (r < 0)
+                return r;
+        json_t *doc = json_pack("{s:s, s:s, s:{s:[s]}, s:{s:s, s:[s]}}", "architecture", cairn_host_arch(), "os",
+                                "linux", "config", "Env", CAIRN_IMAGE_DEFAULT_PATH, "rootfs", "type", "layers",
+                                "diff_ids", id);
+        free(id);
+        r = put_config(root, doc, img, err);
+        json_decref(doc);
+        return r;
+}
+
+/* img's config with the variables of env ("K=V") set: a new config. */
+static int config_with_env(const char *root, struct cairn_image *img, const char *const *env, size_t n,
+                           struct cairn_error **err)
+{
+        for (size_t i = 0; i < n; i++)
+                if (!strchr(env[i], '=') || env[i][0] == '=')
+                        return cairn_error_set(err, -EINVAL, "invalid environment \"%s\" (should be 'K=V')", env[i]);
+        _cleanup_free_ char *p = cairn_blob_path(root, img->config);
+        json_t *doc = cairn_load_json(p, "image config", err);
+        if (!doc)
+                return -EINVAL;
+        json_t *cfg = json_object_get(doc, "config");
+        if (!json_is_object(cfg)) {
+                cfg = json_object();
+                json_object_set_new(doc, "config", cfg);
+        }
+        json_t *list = json_object_get(cfg, "Env");
+        if (!json_is_array(list)) {
+                list = json_array();
+                json_object_set_new(cfg, "Env", list);
+        }
+        for (size_t i = 0; i < n; i++) {
+                size_t klen = (size_t) (strchr(env[i], '=') - env[i]) + 1;
+                size_t k;
+                json_t *v;
+                bool replaced = false;
+                json_array_foreach(list, k, v) {
+                        const char *s = json_string_value(v);
+                        if (s && strncmp(s, env[i], klen) == 0) {
+                                json_array_set_new(list, k, json_string(env[i]));
+                                replaced = true;
+                                break;
+                        }
+                }
+                if (!replaced)
+                        json_array_append_new(list, json_string(env[i]));
+        }
+        int r = put_config(root, doc, img, err);
+        json_decref(doc);
+        return r;
 }
 
 void cairn_image_add_layer(struct cairn_image *img, char *digest, uint64_t size)
@@ -418,7 +550,7 @@ static int import_oci(const char *root, const char *dir, struct cairn_image *img
         _cleanup_free_ char *cfg_rel = cairn_xasprintf("blobs/sha256/%s", cfg + 7);
         char *cfg_digest = NULL;
         if ((r = import_blob_file(root, dir, cfg_rel, cfg, &cfg_digest, NULL, err)) == 0)
-                r = cairn_image_env_from_config(root, cfg_digest, img, err);
+                r = cairn_image_set_config(root, cfg_digest, img, err);
         free(cfg_digest);
         json_t *layers = json_object_get(manifest, "layers"), *l;
         size_t i;
@@ -454,7 +586,7 @@ static int import_docker(const char *root, const char *dir, struct cairn_image *
         }
         char *cfg_digest = NULL;
         if ((r = import_blob_file(root, dir, cfg, NULL, &cfg_digest, NULL, err)) == 0)
-                r = cairn_image_env_from_config(root, cfg_digest, img, err);
+                r = cairn_image_set_config(root, cfg_digest, img, err);
         img->digest = cfg_digest;
         json_t *layers = json_object_get(first, "Layers"), *l;
         size_t i;
@@ -478,6 +610,7 @@ int cairn_image_save(const char *root, const struct cairn_image *img, struct cai
         json_t *j = json_object();
         json_object_set_new(j, "name", json_string(img->name));
         json_object_set_new(j, "digest", json_string(img->digest ? img->digest : ""));
+        json_object_set_new(j, "config", json_string(img->config ? img->config : ""));
         json_object_set_new(j, "format", json_string(img->format));
         json_object_set_new(j, "created", json_string(img->created));
         json_object_set_new(j, "size", json_integer((json_int_t) img->size));
@@ -512,6 +645,7 @@ static struct cairn_image *load_record(const char *path, struct cairn_error **er
         const char *s;
         img->name = cairn_xstrdup((s = json_string_value(json_object_get(j, "name"))) ? s : "");
         img->digest = cairn_xstrdup((s = json_string_value(json_object_get(j, "digest"))) ? s : "");
+        img->config = cairn_xstrdup((s = json_string_value(json_object_get(j, "config"))) ? s : "");
         img->format = cairn_xstrdup((s = json_string_value(json_object_get(j, "format"))) ? s : "");
         img->created = cairn_xstrdup((s = json_string_value(json_object_get(j, "created"))) ? s : "");
         img->size = (uint64_t) json_integer_value(json_object_get(j, "size"));
@@ -581,6 +715,7 @@ int cairn_image_import(const char *root, const char *name, const char *path, con
                 else if ((r = put_blob(root, fd, what, NULL, &digest, &size, err)) == 0) {
                         cairn_image_add_layer(img, digest, size);
                         img->digest = cairn_xstrdup(digest);
+                        r = rootfs_config(root, img, err);
                 }
                 img->format = cairn_xstrdup("rootfs");
         } else {
@@ -589,14 +724,8 @@ int cairn_image_import(const char *root, const char *name, const char *path, con
         }
         if (r < 0)
                 goto out;
-        for (size_t i = 0; i < n_extra_env; i++) {
-                if (!strchr(extra_env[i], '=')) {
-                        r = cairn_error_set(err, -EINVAL, "invalid environment \"%s\" (should be 'K=V')", extra_env[i]);
-                        goto out;
-                }
-                img->env = cairn_xreallocarray(img->env, img->n_env + 1, sizeof(char *));
-                img->env[img->n_env++] = cairn_xstrdup(extra_env[i]);
-        }
+        if (n_extra_env && (r = config_with_env(root, img, extra_env, n_extra_env, err)) < 0)
+                goto out;
         r = cairn_image_save(root, img, err);
 out:
         if (staging) {

@@ -15,6 +15,7 @@
 #ifndef CAIRN_FETCH_IMAGE_H
 #define CAIRN_FETCH_IMAGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,12 @@
 struct cairn_image {
         char *name;
         char *digest;        /* manifest digest, or the single layer's for a rootfs tarball */
+        /* The image config's digest: what the image is (its environment,
+         * user, workdir and, through rootfs.diff_ids, its layers), as
+         * Docker's image ID.  Every import and pull records one (a rootfs
+         * tarball gets a config made for it); "" in a record written before
+         * cairn kept it. */
+        char *config;
         char *format;        /* "oci", "docker-archive", "rootfs" */
         char **layers;       /* "sha256:HEX", bottom first */
         size_t n_layers;
@@ -34,8 +41,18 @@ struct cairn_image {
 
 void cairn_image_free(struct cairn_image *img);
 
-/* Import the image at path as name.  extra_env ("K=V") is appended to the
- * image's environment (a rootfs tarball has none of its own). */
+/* Whether a and b are the same image: the same config (so the same
+ * environment and layers), or for records without one the same digest. */
+bool cairn_image_same(const struct cairn_image *a, const struct cairn_image *b);
+
+/* The PATH Docker gives an image whose config sets none: a rootfs
+ * tarball's config starts with it. */
+#define CAIRN_IMAGE_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* Import the image at path as name.  extra_env ("K=V") sets variables in
+ * the image's environment (replacing one of the same name, else added at
+ * the end), recorded as a new config, so the image's identity (config)
+ * covers them. */
 int cairn_image_import(const char *root, const char *name, const char *path, const char *const *extra_env,
                        size_t n_extra_env, struct cairn_image **ret, struct cairn_error **err);
 
@@ -69,9 +86,11 @@ int cairn_image_remove(const char *root, const char *name, struct cairn_error **
 
 /* ROOT/blobs/sha256/HEX for "sha256:HEX". */
 char *cairn_blob_path(const char *root, const char *digest);
-/* Append the Env of the image config blob `digest` to img->env. */
-int cairn_image_env_from_config(const char *root, const char *digest, struct cairn_image *img,
-                                struct cairn_error **err);
+/* Take the image config blob `digest` as img's: img->config, and its Env
+ * as img->env. */
+int cairn_image_set_config(const char *root, const char *digest, struct cairn_image *img, struct cairn_error **err);
+/* Store data as a blob; *ret_digest is its digest. */
+int cairn_blob_put(const char *root, const void *data, size_t len, char **ret_digest, struct cairn_error **err);
 /* Append a layer (takes digest). */
 void cairn_image_add_layer(struct cairn_image *img, char *digest, uint64_t size);
 /* Write img's record (atomically). */

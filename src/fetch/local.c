@@ -197,6 +197,14 @@ static int default_fetch(const struct cairn_fetch_request *req, struct cairn_fet
         int r = cairn_image_lookup(store_root, from, &img, err);
         if (r < 0)
                 return r;
+        if (r == 0 && req->pull == CAIRN_PULL_NEVER)
+                return cairn_error_set(err, -ENOENT, "image \"%s\" is not in the store (see cairn image import) and "
+                                                     "--pull=never forbids pulling it", from);
+        if (r > 0 && req->pull == CAIRN_PULL_ALWAYS) {
+                cairn_image_free(img);
+                img = NULL;
+                r = 0;
+        }
         bool unpacked = false;
         size_t streamed = 0;
         if (r == 0) {
@@ -244,6 +252,7 @@ static int default_fetch(const struct cairn_fetch_request *req, struct cairn_fet
                 res->layers = strv_dup(img->layers, img->n_layers);
                 res->image = cairn_xstrdup(img->name);
                 res->digest = cairn_xstrdup(img->digest);
+                res->config = *img->config ? cairn_xstrdup(img->config) : NULL;
         }
         cairn_image_free(img);
         return r;
@@ -261,14 +270,34 @@ static int default_resolve(const struct cairn_fetch_request *req, bool remote, c
         }
         /* Not at hand: the manifest says, if the registry answers (if not,
          * the pull reports why). */
-        if (r == 0 && remote && cairn_registry_resolve(req->from, req->registry, ret_layers, &ignored) >= 0)
+        if (r == 0 && remote && req->pull != CAIRN_PULL_NEVER &&
+            cairn_registry_resolve(req->from, req->registry, NULL, ret_layers, &ignored) >= 0)
                 r = 1;
         cairn_error_free(ignored);
         return r > 0 ? 1 : 0;
+}
+
+static int default_identify(const struct cairn_fetch_request *req, char **ret_config, struct cairn_error **err)
+{
+        if (req->pull == CAIRN_PULL_ALWAYS) {
+                int r = cairn_registry_resolve(req->from, req->registry, ret_config, NULL, err);
+                return r < 0 ? cairn_error_prefix(err, "--pull=always: cannot resolve \"%s\"", req->from) : 1;
+        }
+        struct cairn_image *img = NULL;
+        int r = cairn_image_lookup(req->store_root, req->from, &img, err);
+        if (r <= 0)
+                return r;
+        /* A record from before configs were kept cannot say. */
+        r = *img->config ? 1 : 0;
+        if (r)
+                *ret_config = cairn_xstrdup(img->config);
+        cairn_image_free(img);
+        return r;
 }
 
 const struct cairn_fetcher_ops cairn_fetcher_default_ops = {
         .kind = "default",
         .fetch = default_fetch,
         .resolve = default_resolve,
+        .identify = default_identify,
 };

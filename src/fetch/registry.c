@@ -722,8 +722,8 @@ static void client_release(struct client *c)
         cairn_image_ref_free(c->ref);
 }
 
-int cairn_registry_resolve(const char *refstr, const struct cairn_registry_options *o, char ***ret_layers,
-                           struct cairn_error **err)
+int cairn_registry_resolve(const char *refstr, const struct cairn_registry_options *o, char **ret_config,
+                           char ***ret_layers, struct cairn_error **err)
 {
         struct cairn_registry_options defaults = { 0 };
         if (!o)
@@ -743,10 +743,18 @@ int cairn_registry_resolve(const char *refstr, const struct cairn_registry_optio
                         else
                                 v[i] = cairn_xstrdup(d);
                 }
-                if (r < 0)
+                const char *config = json_string_value(json_object_get(json_object_get(manifest, "config"), "digest"));
+                if (r >= 0 && !cairn_digest_valid(config))
+                        r = cairn_error_set(err, -EINVAL, "the manifest %s has no valid config digest", digest);
+                if (r < 0) {
                         cairn_strv_free(v);
-                else
-                        *ret_layers = v;
+                } else {
+                        if (ret_layers)
+                                *ret_layers = TAKE_PTR(v);
+                        if (ret_config)
+                                *ret_config = cairn_xstrdup(config);
+                        cairn_strv_free(v);
+                }
         }
         json_decref(manifest);
         free(digest);
@@ -809,7 +817,7 @@ int cairn_registry_pull(const char *root, const char *name, const char *refstr, 
         char now[20];
         cairn_db_format_time(time(NULL), now);
         img->created = cairn_xstrdup(now);
-        if ((r = cairn_image_env_from_config(root, dl[0].result_digest, img, err)) < 0)
+        if ((r = cairn_image_set_config(root, dl[0].result_digest, img, err)) < 0)
                 goto out;
         for (size_t i = 1; i < n_dl; i++)
                 cairn_image_add_layer(img, cairn_xstrdup(dl[i].result_digest), dl[i].size);

@@ -55,11 +55,11 @@ int cairn_registry_pull(const char *root, const char *name, const char *ref, con
                         struct cairn_image **ret, struct cairn_error **err);
 
 /*
- * Only the layer digests (bottom first) of the image `ref` would have on
- * this platform: the manifest, without downloading anything else.
- * *ret_layers is NULL-terminated.
+ * Only the config digest and the layer digests (bottom first) of the image
+ * `ref` on this platform: the manifest, without downloading anything else.
+ * *ret_layers is NULL-terminated; either out-parameter may be NULL.
  */
-int cairn_registry_resolve(const char *ref, const struct cairn_registry_options *o, char ***ret_layers,
-                           struct cairn_error **err);
+int cairn_registry_resolve(const char *ref, const struct cairn_registry_options *o, char **ret_config,
+                           char ***ret_layers, struct cairn_error **err);
 
 #endif
