@@ -478,6 +478,38 @@ has "$out" "extra" "from the new contents"
 run_cmd "$CAIRN" image import --env "PATH=$PATHV" busybox busybox2.tar
 lacks "$out" "changed" "importing the same contents again keeps every result"
 
+# --- an image is its config: the environment counts, however it was imported ---------
+run_cmd "$CAIRN" image import envimg busybox2.tar
+has "$out" ", config sha256:" "import names the config it made for a rootfs tarball"
+printf '((from envimg) (shell /bin/sh -c) (run (shell "echo PATH=$PATH FOO=$FOO")))' >env.spec
+run_cmd "$CAIRN" build -f env.spec ctx2
+has "$out" "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin FOO=" \
+        "a rootfs import gets Docker's default PATH"
+run_cmd "$CAIRN" build -f env.spec ctx2
+has "$out" "from cache" "and is cached"
+cfg1=$(sed -n 's/.*"config": "\(sha256:[0-9a-f]*\)".*/\1/p' "$store/images/envimg.json")
+run_cmd "$CAIRN" image ls
+has "$out" "envimg                         rootfs         ${cfg1:0:19}" "image ls shows the config digest"
+run_cmd "$CAIRN" image rm envimg
+run_cmd "$CAIRN" image import --env FOO=bar --env PATH=/bin envimg busybox2.tar
+is_status 0 "re-import after rm, with another env (the same layer)"
+run_cmd "$CAIRN" build -f env.spec ctx2
+has "$out" "The image envimg changed (config sha256:" "the build sees the image changed"
+has "$out" "PATH=/bin FOO=bar" "and runs on the new environment (--env PATH= wins over the default)"
+lacks "$out" "from cache" "reusing nothing built on the old one"
+run_cmd "$CAIRN" build -f env.spec ctx2
+lacks "$out" "changed" "the next build reuses the new base"
+has "$out" "from cache" "and its steps"
+printf '((from nosuch-image:1) (run (shell true)))' >never.spec
+run_cmd "$CAIRN" build --pull=never -f never.spec ctx2
+is_status 1 "--pull=never with an image not at hand fails"
+has "$err" 'image "nosuch-image:1" is not in the store (see cairn image import) and --pull=never forbids pulling it' \
+        "saying why"
+run_cmd "$CAIRN" build --pull=never -f env.spec ctx2
+has "$out" "from cache" "--pull=never builds with the images at hand"
+run_cmd "$CAIRN" build --pull=sometimes -f env.spec ctx2
+is_status 124 "a bad --pull is a usage error"
+
 # --- images sharing their bottom layers unpack them once ------------------------------
 $mkimage family fam v1 /bin/busybox >/dev/null
 run_cmd "$CAIRN" image import fam-small fam

@@ -285,6 +285,31 @@ is_status 1 "a CNI setup that fails fails the step"
 has "$out" 'failed to find plugin "no-such-plugin"' "with ctr's message in the log"
 nothing_left "after a failed CNI setup (ctr leaves its container and task; cairn removes them)"
 
+# --- images at hand: --pull, and an image that changes behind its name -------------------
+printf '((from busybox) (shell /bin/sh -c) (run (shell "echo at-hand")))' >never.spec
+run_cmd "$CAIRN" build --pull=never -f never.spec ctx
+is_status 0 "--pull=never builds on an image imported with ctr images import"
+lacks "$out" "Pulling" "pulling nothing"
+printf '((from nosuch.example/none:1) (run (shell true)))' >missing.spec
+run_cmd "$CAIRN" build --pull=never -f missing.spec ctx
+is_status 1 "--pull=never with an image containerd lacks fails"
+has "$err" "containerd has no image nosuch.example/none:1 and --pull=never forbids pulling it" "saying why"
+{ read -r _; read -r _; } < <(containerd_import_busybox "$ctd" docker.io/library/moving:v1 "$ns")
+printf '((from moving:v1) (shell /bin/sh -c) (run (shell "echo size=$(wc -c < /bin/busybox)")))' >moving.spec
+run_cmd "$CAIRN" build -f moving.spec ctx
+has "$out" "size=$(wc -c </bin/busybox)" "a build on moving:v1"
+cp /bin/busybox busybox-grown
+printf 'x' >>busybox-grown
+{ read -r _; read -r _; } < <(BUSYBOX=$tmp/busybox-grown containerd_import_busybox "$ctd" docker.io/library/moving:v1 "$ns")
+run_cmd "$CAIRN" build -f moving.spec ctx
+is_status 0 "a build after ctr images import gave moving:v1 other layers"
+has "$out" "The image moving:v1 changed" "sees the image changed"
+has "$out" "size=$(wc -c <busybox-grown)" "and builds on the new one"
+run_cmd "$CAIRN" build -f moving.spec ctx
+lacks "$out" "changed" "the next build keeps it"
+has "$out" "from cache" "and reuses its steps"
+nothing_left "after the image changed"
+
 # --- export, delete, clean ----------------------------------------------------------------------
 run_cmd "$CAIRN" export "$final" --oci "$tmp/exported"
 is_status 0 "a containerd result exports as an OCI image"

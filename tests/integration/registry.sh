@@ -97,6 +97,36 @@ three
 five
 1" "and whose other three are, in order"
 
+# --- --pull=always follows a tag that moved -------------------------------------------
+python3 "$CAIRN_SRCDIR/tests/lib/make-image.py" simple "$tmp/moving1" v1 /bin/busybox >/dev/null
+python3 "$CAIRN_SRCDIR/tests/lib/make-image.py" layered "$tmp/moving2" v1 /bin/busybox >/dev/null
+skopeo copy --quiet --dest-tls-verify=false "oci:$tmp/moving1:v1" "docker://$reg/test/moving:v1" >/dev/null 2>&1
+ok $? "skopeo pushes test/moving:v1"
+printf '((from %s/test/moving:v1) (shell /bin/sh -c) (run (shell "echo keep-files=$(ls /etc | grep -c ^keep$)")))' \
+        "$reg" >moving.spec
+run_cmd "$CAIRN" build -f moving.spec ctx
+has "$out" "keep-files=0" "a build on the first image behind the tag"
+skopeo copy --quiet --dest-tls-verify=false "oci:$tmp/moving2:v1" "docker://$reg/test/moving:v1" >/dev/null 2>&1
+ok $? "skopeo pushes another image to the same tag"
+run_cmd "$CAIRN" build -f moving.spec ctx
+has "$out" "keep-files=0" "by default (--pull=missing) the image at hand is used"
+has "$out" "from cache" "with every step cached"
+run_cmd "$CAIRN" build --pull=always -f moving.spec ctx
+is_status 0 "--pull=always"
+has "$out" "The image $reg/test/moving:v1 changed" "sees that the tag moved"
+has "$out" "keep-files=1" "and builds on the new image"
+run_cmd "$CAIRN" build --pull=always -f moving.spec ctx
+lacks "$out" "changed" "--pull=always again: the tag has not moved"
+has "$out" "from cache" "so every step is reused"
+stop_registry
+run_cmd "$CAIRN" build --pull=always -f moving.spec ctx
+is_status 1 "--pull=always with the registry down fails"
+has "$err" "--pull=always: cannot resolve" "saying what it could not do"
+run_cmd "$CAIRN" build -f moving.spec ctx
+is_status 0 "without it the images at hand are enough"
+start_registry
+ok $? "the registry is back"
+
 # --- gzip, zstd and uncompressed layers ------------------------------------------------
 push codecs test/codecs:v1
 ok $? "skopeo pushes an image with a gzip, a zstd and an uncompressed layer"
