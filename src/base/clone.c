@@ -109,9 +109,9 @@ static int clone_entry(struct cloner *c, int sdir, int ddir, const char *name, c
                 int r = clone_children(c, sfd, dfd, path);
                 if (r < 0)
                         return r;
-                copy_xattrs(sfd, dfd);
                 (void) !fchown(dfd, st.st_uid, st.st_gid);
                 (void) !fchmod(dfd, st.st_mode & 07777);
+                copy_xattrs(sfd, dfd);
                 futimens(dfd, times);
                 return 0;
         }
@@ -131,9 +131,11 @@ static int clone_entry(struct cloner *c, int sdir, int ddir, const char *name, c
                 int r = clone_data(in, out, st.st_size);
                 if (r < 0)
                         return cairn_error_set_errno(c->err, -r, "cannot copy \"%s\"", path);
-                copy_xattrs(in, out);
+                /* chown drops setuid bits and file capabilities
+                 * (security.capability): both are set after it. */
                 (void) !fchown(out, st.st_uid, st.st_gid);
                 (void) !fchmod(out, st.st_mode & 07777);
+                copy_xattrs(in, out);
                 futimens(out, times);
         } else if (S_ISLNK(st.st_mode)) {
                 char target[PATH_MAX + 1];

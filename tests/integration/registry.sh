@@ -12,13 +12,9 @@ command -v skopeo >/dev/null || need "needs skopeo"
 [ -x /bin/busybox ] || need "needs busybox-static"
 
 tmp=$(mktemp -d /tmp/cairn-registry-test.XXXXXX)
-regpid=
+. "$CAIRN_SRCDIR/tests/lib/registry.sh"
 tokpid=
 proxypid=
-stop_registry() {
-        [ -n "$regpid" ] && kill "$regpid" 2>/dev/null && wait "$regpid" 2>/dev/null
-        regpid=
-}
 cleanup() {
         stop_registry
         [ -n "$tokpid" ] && kill "$tokpid" 2>/dev/null
@@ -30,30 +26,7 @@ trap cleanup EXIT
 cd "$tmp"
 export CAIRN_STORE="overlayfs:$tmp/store"
 store=$tmp/store
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-reg=127.0.0.1:$port
 
-start_registry() { # [auth yaml]
-        cat >config.yml <<YAML
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $tmp/data
-http:
-  addr: $reg
-${1:-}
-YAML
-        docker-registry serve config.yml >registry.log 2>&1 &
-        regpid=$!
-        for i in $(seq 100); do
-                curl -s -o /dev/null "http://$reg/v2/" && return 0
-                sleep 0.1
-        done
-        cat registry.log
-        return 1
-}
 push() { # KIND NAME:TAG
         local dir=$tmp/layout-${2//[:\/]/_}
         python3 "$CAIRN_SRCDIR/tests/lib/make-image.py" "$1" "$dir" "${2#*:}" /bin/busybox >"$dir.digest"

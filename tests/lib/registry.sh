@@ -1,0 +1,38 @@
+# SPDX-License-Identifier: Apache-2.0
+# A real registry for the tests: Debian's docker-registry on 127.0.0.1, its
+# data under $tmp/data.  Source with $tmp set (the test's directory, which
+# is also the working directory); sets $reg (HOST:PORT).
+#
+#   start_registry [AUTH-YAML]    start it (with an auth: section, if given)
+#   stop_registry                 stop it (call from the EXIT trap too)
+
+regpid=
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+reg=127.0.0.1:$port
+
+stop_registry() {
+        [ -n "$regpid" ] && kill "$regpid" 2>/dev/null && wait "$regpid" 2>/dev/null
+        regpid=
+}
+
+start_registry() { # [auth yaml]
+        cat >"$tmp/config.yml" <<YAML
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $tmp/data
+http:
+  addr: $reg
+${1:-}
+YAML
+        docker-registry serve "$tmp/config.yml" >"$tmp/registry.log" 2>&1 &
+        regpid=$!
+        for i in $(seq 100); do
+                curl -s -o /dev/null "http://$reg/v2/" && return 0
+                sleep 0.1
+        done
+        cat "$tmp/registry.log"
+        return 1
+}
