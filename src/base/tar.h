@@ -28,12 +28,13 @@ int cairn_tar_next_header(struct archive *a, struct archive_entry **ret);
 /* archive_write_header, with a name-conversion warning as ARCHIVE_OK. */
 int cairn_tar_write_header(struct archive *a, struct archive_entry *e);
 
-/* Set an entry's path and, when not NULL, its symlink or hard-link target,
- * as bytes (on Windows, from UTF-8 through UTF-16, which libarchive
- * converts to UTF-8 PAX records whatever the code page). */
-void cairn_tar_entry_set_path(struct archive_entry *e, const char *path);
-void cairn_tar_entry_set_symlink(struct archive_entry *e, const char *target);
-void cairn_tar_entry_set_hardlink(struct archive_entry *e, const char *target);
+/* Call on a new pax writer.  On Windows, where there is no UTF-8 locale,
+ * libarchive (3.6) converts names from the ANSI code page and cannot write
+ * one the code page lacks: names (UTF-8, as Windows' own come to cairn)
+ * are written as their bytes, marked hdrcharset=BINARY, which readers that
+ * know the record take as bytes and Go's archive/tar (containerd, hcsshim)
+ * ignores.  Elsewhere this does nothing. */
+void cairn_tar_writer_names(struct archive *a);
 
 /* Make LC_CTYPE UTF-8 (C.UTF-8) for libarchive's name conversions; a no-op
  * where there is no such locale or on Windows.  Call once, from main,

@@ -30,7 +30,7 @@ static struct archive_entry *tar_entry(const struct tarrer *t, const char *rel, 
                                        const struct timespec *mtime)
 {
         struct archive_entry *e = archive_entry_new();
-        cairn_tar_entry_set_path(e, rel);
+        archive_entry_set_pathname(e, rel);
         archive_entry_set_filetype(e, type);
         archive_entry_set_perm(e, perm);
         if (t->owner) {
@@ -62,7 +62,7 @@ static int tar_file(struct tarrer *t, const struct cairn_manifest *m, const char
 {
         if (m->kind == CAIRN_MANIFEST_SYMLINK) {
                 struct archive_entry *e = tar_entry(t, rel, AE_IFLNK, 0777, &m->st.mtime);
-                cairn_tar_entry_set_symlink(e, m->target);
+                archive_entry_set_symlink(e, m->target);
                 return tar_header(t, e, rel);
         }
         _cleanup_close_ int in = cairn_context_open_path(t->src, *m->path ? m->path : ".", &m->st);
@@ -152,6 +152,7 @@ int cairn_copy_to_tar(const char *src_dir, struct cairn_manifest *const *items, 
                 return cairn_error_set_errno(err, -r, "cannot open the source directory \"%s\"", src_dir);
         t.a = archive_write_new();
         archive_write_set_format_pax_restricted(t.a);
+        cairn_tar_writer_names(t.a);
         int fd = out_fd;
         if (archive_write_open2(t.a, &fd, NULL, tar_write, NULL, NULL) != ARCHIVE_OK)
                 r = cairn_error_set(err, -EIO, "cannot start the copy's tar: %s", archive_error_string(t.a));

@@ -108,7 +108,7 @@ static int walk(struct layer_writer *w, int dirfd, const char *rel, bool overlay
                         /* An overlayfs whiteout: the OCI spelling. */
                         _cleanup_free_ char *wh = *rel ? cairn_xasprintf("%s/.wh.%s", rel, name)
                                                        : cairn_xasprintf(".wh.%s", name);
-                        cairn_tar_entry_set_path(e, wh);
+                        archive_entry_set_pathname(e, wh);
                         archive_entry_set_filetype(e, AE_IFREG);
                         archive_entry_set_perm(e, 0644);
                         add_entry(w, e, -1);
@@ -116,12 +116,12 @@ static int walk(struct layer_writer *w, int dirfd, const char *rel, bool overlay
                         continue;
                 }
                 archive_entry_copy_stat(e, &st);
-                cairn_tar_entry_set_path(e, path);
+                archive_entry_set_pathname(e, path);
                 if (S_ISLNK(st.st_mode)) {
                         char target[PATH_MAX + 1];
                         ssize_t len = readlinkat(dirfd, name, target, sizeof(target) - 1);
                         target[len < 0 ? 0 : len] = '\0';
-                        cairn_tar_entry_set_symlink(e, target);
+                        archive_entry_set_symlink(e, target);
                         add_entry(w, e, -1);
                 } else if (S_ISREG(st.st_mode)) {
                         const char *first = NULL;
@@ -142,7 +142,7 @@ static int walk(struct layer_writer *w, int dirfd, const char *rel, bool overlay
                         if (fd >= 0)
                                 copy_xattrs(e, fd);
                         if (first) {
-                                cairn_tar_entry_set_hardlink(e, first);
+                                archive_entry_set_hardlink(e, first);
                                 archive_entry_set_size(e, 0);
                                 add_entry(w, e, -1);
                         } else {
@@ -160,7 +160,7 @@ static int walk(struct layer_writer *w, int dirfd, const char *rel, bool overlay
                         if (overlay && fgetxattr(fd, "trusted.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y') {
                                 struct archive_entry *o = archive_entry_new();
                                 _cleanup_free_ char *opq = cairn_xasprintf("%s/.wh..wh..opq", path);
-                                cairn_tar_entry_set_path(o, opq);
+                                archive_entry_set_pathname(o, opq);
                                 archive_entry_set_filetype(o, AE_IFREG);
                                 archive_entry_set_perm(o, 0644);
                                 add_entry(w, o, -1);

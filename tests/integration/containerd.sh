@@ -176,8 +176,8 @@ printf '((from busybox) (shell /bin/sh -c) (run (shell "echo started; sleep 60; 
 rm -f slow.out slow.err   # the wait below must not see the last run's output
 "$CAIRN" build -f slow.spec ctx >slow.out 2>slow.err &
 pid=$!
-for i in $(seq 600); do grep -q started slow.out && break; sleep 0.1; done
-ok $(grep -q started slow.out && echo 0 || echo 1) "a slow step is running"
+for i in $(seq 600); do grep -qx started slow.out && break; sleep 0.1; done
+ok $(grep -qx started slow.out && echo 0 || echo 1) "a slow step is running"
 start=$(date +%s)
 kill -INT $pid
 wait $pid
@@ -188,11 +188,13 @@ nothing_left "after a cancelled step"
 ok $(pgrep -f "$marker" >/dev/null && echo 1 || echo 0) "the step's processes are gone"
 
 # --- kill -9 of cairn, then recovery -------------------------------------------------------
+# (The step's own "started" line, not the heading that shows its command:
+# the container must exist before cairn is killed.)
 rm -f slow.out slow.err   # the wait below must not see the last run's output
 "$CAIRN" build -f slow.spec ctx >slow.out 2>slow.err &
 pid=$!
-for i in $(seq 600); do grep -q started slow.out && break; sleep 0.1; done
-ok $(grep -q started slow.out && echo 0 || echo 1) "a slow step is running again"
+for i in $(seq 600); do grep -qx started slow.out && break; sleep 0.1; done
+ok $(grep -qx started slow.out && echo 0 || echo 1) "a slow step is running again"
 kill -9 $pid
 wait $pid 2>/dev/null
 ok $([ "$(containers)" -ge 1 ] && echo 0 || echo 1) "kill -9 of cairn leaves its container in containerd"

@@ -2,6 +2,7 @@
 /* Copy manifests and copy step IDs against OBuilder's manifest test cases
  * and the values published in the OBuilder reference (section 2). */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,9 +10,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifdef _WIN32
+#include <windows.h>
+#endif
+
 #include "base/compat.h"
 #include "base/fs.h"
 #include "base/hash.h"
+#include "base/tar.h"
 #include "build/copy.h"
 #include "build/ids.h"
 #include "build/manifest.h"
@@ -33,6 +39,33 @@ static void write_file(const char *rel, const char *content)
         FILE *f = fopen(path, "w");
         fputs(content, f);
         fclose(f);
+}
+
+/* A file whose name is UTF-8 (through UTF-16 on Windows, where fopen
+ * would take the bytes in the ANSI code page). */
+static void write_file_utf8(const char *rel, const char *content)
+{
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", tmpdir, rel);
+#ifdef _WIN32
+        wchar_t wpath[512];
+        MultiByteToWideChar(CP_UTF8, 0, path, -1, wpath, 512);
+        FILE *f = _wfopen(wpath, L"wb");
+#else
+        FILE *f = fopen(path, "w");
+#endif
+        fputs(content, f);
+        fclose(f);
+}
+
+/* memmem, which mingw lacks. */
+static bool contains(const char *data, size_t n, const char *needle)
+{
+        size_t k = strlen(needle);
+        for (size_t i = 0; i + k <= n; i++)
+                if (memcmp(data + i, needle, k) == 0)
+                        return true;
+        return false;
 }
 
 static void mk(const char *rel)
@@ -241,6 +274,37 @@ static void test_copy_tar(void)
         ok(r < 0, "a file whose bytes are not the ones hashed fails the copy");
         has_str(err ? err->message : "", "changed while the build was copying it", "saying so");
         cairn_error_free(err);
+        err = NULL;
+
+        /* A UTF-8 name travels as a PAX path record of its bytes, not
+         * re-encoded from a code page: a standard UTF-8 one, or on Windows
+         * (base/tar.h) one marked hdrcharset=BINARY. */
+        static const char utf8_name[] = "F\xc5\x91tan\xc3\xbas\xc3\xadtv\xc3\xa1ny.pem";
+        char rel[128];
+        mk("utf8");
+        snprintf(rel, sizeof(rel), "utf8/%s", utf8_name);
+        write_file_utf8(rel, "certificate\n");
+        m = manifest(h, a, "utf8", NULL, 0, &s, &e);
+        free(s);
+        free(e);
+        fd = open(tar, O_WRONLY | O_CREAT | O_TRUNC | CAIRN_O_BINARY, 0644);
+        r = m ? cairn_copy_to_tar(tmpdir, &m, 1, true, "C:/dst/", 0, 0, "ContainerAdministrator", fd, &err) : -1;
+        close(fd);
+        is_int(r, 0, "a file with a UTF-8 name copied as a tar (%s)", err ? err->message : "");
+        cairn_error_free(err);
+        char data[8192] = "";
+        FILE *f = fopen(tar, "rb");
+        size_t n = f ? fread(data, 1, sizeof(data), f) : 0;
+        if (f)
+                fclose(f);
+        char record[160];
+        snprintf(record, sizeof(record), "path=dst/utf8/%s\n", utf8_name);
+        ok(contains(data, n, record), "its name is a UTF-8 PAX path record");
+#ifdef _WIN32
+        ok(contains(data, n, "hdrcharset=BINARY"), "marked as bytes");
+#else
+        ok(n > 0 && !contains(data, n, "hdrcharset"), "with no hdrcharset");
+#endif
         unlink(tar);
         cairn_arena_free(a);
         cairn_hasher_free(h);
@@ -248,6 +312,7 @@ static void test_copy_tar(void)
 
 int main(void)
 {
+        cairn_tar_locale();   /* as cairn's main does */
         test_manifest();
         test_hash_cache();
         test_copy_ids();
