@@ -24,12 +24,13 @@ check:
 clean:
 	rm -rf build build-asan build-fuzz build-windows build-*.ninja.log
 
-# The Windows tools, cross-built with mingw-w64 (build-windows/windows/*.exe).
+# The Windows tools, cross-built with mingw-w64: build-windows/src/cairn.exe and
+# cairn-hcn.exe, and the tests run under wine in build-windows/tests/.
 windows:
 	scripts/install-deps
 	scripts/cross-deps
 	@[ -f build-windows/build.ninja ] || PKG_CONFIG_LIBDIR=$(CURDIR)/build-windows-deps/lib/pkgconfig \
-		meson setup build-windows --cross-file windows/mingw-w64.ini
+		meson setup build-windows --cross-file scripts/mingw-w64.ini
 	PKG_CONFIG_LIBDIR=$(CURDIR)/build-windows-deps/lib/pkgconfig ninja -C build-windows
 
 bench:

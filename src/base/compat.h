@@ -35,9 +35,9 @@ static inline int chown(const char *path, uid_t uid, gid_t gid)
 /* mkdir has no mode on Windows. */
 #include <direct.h>
 #define mkdir(path, mode) _mkdir(path)
-/* windows/fs-win.c */
+/* base/fs-win.c */
 char *mkdtemp(char *template);
-/* windows/win.c: at an offset (unlike POSIX, the file position moves). */
+/* base/win.c: at an offset (unlike POSIX, the file position moves). */
 ssize_t pread(int fd, void *buf, size_t count, off_t offset);
 ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset);
 /* realpath(path, NULL): the absolute path, allocated. */

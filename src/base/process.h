@@ -47,7 +47,7 @@ struct cairn_process {
  */
 int cairn_process_run(const struct cairn_process *p, int *ret_status, struct cairn_error **err);
 
-/* For the implementations (base/process.c, windows/process-win.c): one
+/* For the implementations (base/process-posix.c, base/process-win.c): one
  * chunk of the child's output, to where p says it goes. */
 void cairn_process_deliver(const struct cairn_process *p, bool is_err, const char *data, size_t len);
 

@@ -13,7 +13,7 @@
 #include "base/compat.h"
 #include "base/interrupt.h"
 #include "base/file.h"
-#include "build/engine.h"
+#include "engine/engine.h"
 #include "fetch/fetcher.h"
 #include "fetch/registry.h"
 #include "cli/cli.h"

@@ -4,7 +4,7 @@
 #include <time.h>
 
 #include "base/cleanup.h"
-#include "build/engine.h"
+#include "engine/engine.h"
 #include "cli/cli.h"
 
 const struct cairn_verb cairn_clean_verb = {

@@ -25,8 +25,8 @@ struct cairn_verb {
         const char *help;         /* full text for `cairn VERB --help` */
 };
 
-/* The verbs this build has, sorted by name (cli/verbs.c, or
- * windows/verbs-win.c for cairn.exe). */
+/* The verbs this build has, sorted by name (cli/verbs-posix.c, or
+ * cli/verbs-win.c for cairn.exe). */
 extern const struct cairn_verb *const cairn_verbs[];
 extern const size_t cairn_n_verbs;
 
@@ -49,8 +49,12 @@ int cmd_fsck(int argc, char **argv);
 int cairn_cli_parse_size(const char *s, unsigned long long *ret);
 int cmd_images(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+/* `cairn hcn` (Windows; cli/hcn.c), also cairn-hcn.exe's main: argv[0] is
+ * the verb or the program. */
+int cmd_hcn(int argc, char **argv);
 
 extern const struct cairn_verb cairn_fmt_verb;
+extern const struct cairn_verb cairn_hcn_verb;
 extern const struct cairn_verb cairn_check_verb;
 extern const struct cairn_verb cairn_dockerfile_verb;
 extern const struct cairn_verb cairn_build_verb;

@@ -3,7 +3,7 @@
 #include <stdio.h>
 
 #include "base/cleanup.h"
-#include "build/engine.h"
+#include "engine/engine.h"
 #include "cli/cli.h"
 
 const struct cairn_verb cairn_export_verb = {

@@ -6,7 +6,7 @@
 #include "base/cleanup.h"
 #include "base/interrupt.h"
 #include "base/strbuf.h"
-#include "build/engine.h"
+#include "engine/engine.h"
 #include "cli/cli.h"
 
 #define HEALTHCHECK_SECONDS 300

@@ -6,8 +6,8 @@
 
 #include "base/alloc.h"
 #include "base/cleanup.h"
-#include "build/engine.h"
-#include "build/ids.h"
+#include "engine/engine.h"
+#include "engine/ids.h"
 #include "cli/cli.h"
 #include "fetch/image.h"
 

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
-#include "build/engine.h"
+#include "engine/engine.h"
 #include "cli/cli.h"
 
 const struct cairn_verb cairn_ls_verb = {

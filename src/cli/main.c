@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The dispatcher: portable, for cairn and cairn.exe alike (each has its
- * own verb table: cli/verbs.c, windows/verbs-win.c). */
+ * own verb table: cli/verbs-posix.c, cli/verbs-win.c). */
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>

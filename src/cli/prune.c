@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
-#include "build/engine.h"
+#include "engine/engine.h"
 #include "cli/cli.h"
 
 const struct cairn_verb cairn_prune_verb = {

@@ -7,7 +7,7 @@
 
 #include "base/alloc.h"
 #include "base/cleanup.h"
-#include "build/engine.h"
+#include "engine/engine.h"
 #include "cli/cli.h"
 #include "fetch/registry.h"
 

@@ -8,8 +8,8 @@
 
 #include "base/alloc.h"
 #include "base/cleanup.h"
-#include "build/backends.h"
-#include "build/engine.h"
+#include "engine/backends.h"
+#include "engine/engine.h"
 #include "cli/cli.h"
 #include "fetch/registry.h"
 #include "store/store.h"

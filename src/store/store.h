@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Stores: where step results (snapshots) live.  One ops table per backend,
- * chosen in one place (build/backends.c) from a "KIND:PATH" string.
+ * chosen in one place (engine/backends-posix.c) from a "KIND:PATH" string.
  *
  * A result is a directory holding rootfs/ (the container root), log (the
  * step's output) and, for base images, env.  Building a result:
@@ -182,7 +182,7 @@ int cairn_store_dir_cache_release(struct cairn_store *s, struct cairn_store_cach
 /* Open the store of kind ops at path (absolute); spec, "KIND:PATH", is
  * for messages.  options: NULL-terminated "KEY=VALUE", or NULL.  Recovers
  * from a crash: temporary results and stale mounts are removed.  Which
- * kinds a build has is said in one place, build/backends.c. */
+ * kinds a build has is said in one place, engine/backends-posix.c. */
 int cairn_store_open(const struct cairn_store_ops *ops, const char *spec, const char *path,
                      const char *const *options, struct cairn_store **ret, struct cairn_error **err);
 void cairn_store_close(struct cairn_store *s);

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
-#include "hcn-doc.h"
+#include "hcn/hcn-doc.h"
 #include "tap.h"
 
 static void test_guid(void)

@@ -7,8 +7,8 @@
 
 #include "base/hash.h"
 #include "base/strbuf.h"
-#include "build/ids.h"
-#include "build/manifest.h"
+#include "engine/ids.h"
+#include "manifest/manifest.h"
 #include "tap.h"
 
 static void test_base_ids(void)

@@ -18,9 +18,9 @@
 #include "base/fs.h"
 #include "base/hash.h"
 #include "base/tar.h"
-#include "build/copy.h"
-#include "build/ids.h"
-#include "build/manifest.h"
+#include "manifest/copy.h"
+#include "engine/ids.h"
+#include "manifest/manifest.h"
 #include "tap.h"
 
 static char tmpdir[] = "cairn-test-manifest-XXXXXX";
@@ -244,7 +244,7 @@ static void test_copy_ids(void)
         cairn_hasher_free(h);
 }
 
-/* A copy as a tar (build/copy-tar.c, Windows' way and copy=container's):
+/* A copy as a tar (manifest/copy-tar.c, Windows' way and copy=container's):
  * each file's bytes must be the ones hashed, even when its times say it is
  * unchanged (Windows can set them back). */
 static void test_copy_tar(void)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* base/process.c: running helper programs (ctr) and collecting what they
+/* base/process-posix.c: running helper programs (ctr) and collecting what they
  * print.  (Its Windows version is tests/windows/test-process.c.) */
 #include <signal.h>
 #include <stdlib.h>

@@ -8,7 +8,7 @@ set -u
 . "$CAIRN_SRCDIR/tests/lib/tap.sh"
 . "$CAIRN_SRCDIR/tests/windows/lib.sh"
 wine_setup cli
-exe=$build/windows/cairn.exe
+exe=$build/src/cairn.exe
 [ -f "$exe" ] || need "needs cairn.exe (make windows)"
 cd "$tmp"
 # A Windows program ends its lines with CR LF.

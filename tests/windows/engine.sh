@@ -3,7 +3,7 @@
 # cairn.exe's engine under wine, on the hcs backend: builds, caching, a
 # failing step, copies, caches, secrets, HCN namespaces, and the store verbs.
 # There is no containerd nor HCS here, so two STAND-INS are used:
-#   - for ctr, build-windows/windows/ctr-relay.exe, which relays each
+#   - for ctr, build-windows/tests/ctr-relay.exe, which relays each
 #     command line to tests/windows/ctr-relay-server.py on 127.0.0.1, which
 #     runs tests/lib/fake-ctr.py (the stand-in the Linux hcs test uses);
 #   - for computenetwork.dll, tests/windows/fake-computenetwork.c, under
@@ -18,8 +18,8 @@ set -u
 . "$CAIRN_SRCDIR/tests/lib/tap.sh"
 . "$CAIRN_SRCDIR/tests/windows/lib.sh"
 wine_setup engine
-for exe in cairn cairn-hcn ctr-relay; do
-        [ -f "$build/windows/$exe.exe" ] || need "needs $exe.exe (make windows)"
+for exe in src/cairn src/cairn-hcn tests/ctr-relay; do
+        [ -f "$build/$exe.exe" ] || need "needs $exe.exe (make windows)"
 done
 command -v python3 >/dev/null || need "needs python3"
 native=${CAIRN:-$CAIRN_SRCDIR/build/src/cairn}
@@ -38,9 +38,9 @@ export FAKE_HCN_STATE='C:\fake-hcn-state.txt'
 
 cd "$tmp"
 export CAIRN_STORE="hcs:$(winpath "$tmp/store")"
-export CAIRN_STORE_OPTS="ctr=$(winpath "$build/windows/ctr-relay.exe") hcn-namespace=$(winpath "$build/windows/cairn-hcn.exe")"
+export CAIRN_STORE_OPTS="ctr=$(winpath "$build/tests/ctr-relay.exe") hcn-namespace=$(winpath "$build/src/cairn-hcn.exe")"
 cairn() {
-        run_cmd "$WINE" "$build/windows/cairn.exe" "$@"
+        run_cmd "$WINE" "$build/src/cairn.exe" "$@"
         out=${out//$'\r'/}
         err=${err//$'\r'/}
 }

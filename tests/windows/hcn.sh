@@ -4,11 +4,11 @@
 # STAND-IN for Windows' computenetwork.dll built here: wine has no Host
 # Compute Network service, so what is tested is cairn-hcn's side (loading
 # the DLL, UTF-16 strings, HRESULTs and error records, the CNI config file).
-#   CAIRN_HCN_EXE   the cross-built tool (default build-windows/windows/cairn-hcn.exe)
+#   CAIRN_HCN_EXE   the cross-built tool (default build-windows/src/cairn-hcn.exe)
 set -u
 : "${CAIRN_SRCDIR:?source tree}"
 . "$CAIRN_SRCDIR/tests/lib/tap.sh"
-exe=${CAIRN_HCN_EXE:-$CAIRN_SRCDIR/build-windows/windows/cairn-hcn.exe}
+exe=${CAIRN_HCN_EXE:-$CAIRN_SRCDIR/build-windows/src/cairn-hcn.exe}
 WINE=${WINE:-/usr/lib/wine/wine64}
 [ -x "$WINE" ] || need "needs wine64"
 command -v x86_64-w64-mingw32-gcc >/dev/null || need "needs mingw-w64"

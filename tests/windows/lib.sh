@@ -13,7 +13,7 @@ WINE=${WINE:-/usr/lib/wine/wine64}
 
 wine_setup() { # NAME
         [ -x "$WINE" ] || need "needs wine64"
-        [ -d "$build/windows" ] || need "needs the Windows build (make windows)"
+        [ -f "$build/src/cairn.exe" ] || need "needs the Windows build (make windows)"
         command -v x86_64-w64-mingw32-gcc >/dev/null || need "needs mingw-w64"
         tmp=$(mktemp -d "/tmp/cairn-wine-$1.XXXXXX")
         export WINEPREFIX=$tmp/prefix WINEDEBUG=-all

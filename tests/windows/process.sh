@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# The Windows process layer (windows/process-win.c) under wine: runs
+# The Windows process layer (base/process-win.c) under wine: runs
 # test-process.exe, a TAP program, with child.exe as its child.
 #   CAIRN_WINDOWS_BUILD   the cross build (default build-windows)
 set -u
@@ -8,8 +8,8 @@ set -u
 . "$CAIRN_SRCDIR/tests/lib/tap.sh"
 . "$CAIRN_SRCDIR/tests/windows/lib.sh"
 wine_setup process
-[ -f "$build/windows/test-process.exe" ] || need "needs test-process.exe (make windows)"
+[ -f "$build/tests/test-process.exe" ] || need "needs test-process.exe (make windows)"
 mkdir -p "$tmp/scratch"
 # The program prints its own TAP; a hang is caught by the time limit.
-timeout 600 "$WINE" "$build/windows/test-process.exe" "$(winpath "$build/windows/child.exe")" \
+timeout 600 "$WINE" "$build/tests/test-process.exe" "$(winpath "$build/tests/child.exe")" \
         "$(winpath "$tmp/scratch")" | tr -d '\r'

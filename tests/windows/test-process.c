@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The Windows process layer (windows/process-win.c) under wine: many
+ * The Windows process layer (base/process-win.c) under wine: many
  * children at once, megabytes on stdout and stderr at the same time,
  * children that exit at once, argument quoting, NTSTATUS exit codes, and
  * cancellation killing the whole job.  The faults of seed 001 (exits not

@@ -12,7 +12,7 @@ set -u
 . "$CAIRN_SRCDIR/tests/windows/lib.sh"
 wine_setup unit
 for t in sexp spec dockerfile ids path lock fs manifest containerd db; do
-        timeout 300 "$WINE" "$build/windows/test-$t.exe" | tr -d '\r' >"$tmp/$t.tap"
+        timeout 300 "$WINE" "$build/tests/test-$t.exe" | tr -d '\r' >"$tmp/$t.tap"
         status=${PIPESTATUS[0]}
         while IFS= read -r line; do
                 case $line in

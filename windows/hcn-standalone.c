@@ -1,8 +1,0 @@
-/* SPDX-License-Identifier: Apache-2.0 */
-/* cairn-hcn.exe: `cairn hcn` on its own, also OBuilder's hcn-namespace. */
-#include "hcn.h"
-
-int main(int argc, char **argv)
-{
-        return cmd_hcn(argc, argv);
-}
