@@ -45,13 +45,31 @@ static size_t utf8_len(const unsigned char *p)
         return n;
 }
 
+/* Whether the n-byte UTF-8 sequence at p is a C1 control (U+0080-U+009F,
+ * U+009B being CSI) or a format character (zero-width, bidi overrides and
+ * isolates, the BOM): what could hide or reorder text in a terminal. */
+static bool invisible(const unsigned char *p, size_t n)
+{
+        unsigned cp = n == 2 ? (p[0] & 0x1fu) << 6 | (p[1] & 0x3fu)
+                    : n == 3 ? (p[0] & 0x0fu) << 12 | (p[1] & 0x3fu) << 6 | (p[2] & 0x3fu)
+                             : 0x10000;
+        return (cp >= 0x80 && cp <= 0x9f) || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) ||
+               (cp >= 0x2060 && cp <= 0x206f) || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb);
+}
+
 char *cairn_name_for_message(const char *name)
 {
         struct cairn_buf b = CAIRN_BUF_INIT;
         for (const unsigned char *p = (const unsigned char *) name; *p;) {
                 size_t n = utf8_len(p);
-                if (n > 1) {
+                if (n > 1 && !invisible(p, n)) {
                         cairn_buf_add(&b, (const char *) p, n);
+                        p += n;
+                        continue;
+                }
+                if (n > 1) {
+                        for (size_t i = 0; i < n; i++)
+                                cairn_buf_printf(&b, "\\x%02x", p[i]);
                         p += n;
                         continue;
                 }

@@ -36,7 +36,8 @@ char *cairn_path_normalise(const char *path);
 char *cairn_escape_filename(const char *prefix, const char *name);
 
 /* name as a message shows it: printable ASCII and valid UTF-8 as they
- * are, '"' and '\\' behind a backslash, every other byte as \xNN.  For
+ * are, '"' and '\\' behind a backslash, every other byte (controls, C1
+ * controls, bidi and zero-width characters too) as \xNN.  For
  * names from untrusted sources (tar entries), which may hold control
  * characters or bytes that are no text. */
 char *cairn_name_for_message(const char *name);

@@ -7,7 +7,6 @@
 #include "base/alloc.h"
 #include "base/cleanup.h"
 #include "engine/engine.h"
-#include "engine/ids.h"
 #include "cli/cli.h"
 #include "fetch/image.h"
 
@@ -20,13 +19,16 @@ const struct cairn_verb cairn_image_verb = {
                 "       cairn image rm [--store=KIND:PATH] NAME...\n"
                 "\n"
                 "import reads an OCI image layout (a directory, or a tarball of one), a\n"
-                "docker-archive tarball (docker save), or a plain root filesystem tarball,\n"
-                "and stores it as NAME, which (from NAME) then uses.  --env adds variables\n"
-                "to the image's environment (a plain tarball has none).  Layers are checked\n"
-                "as they are unpacked: nothing in an image can write outside its root.\n"
+                "docker-archive tarball (docker save), or a plain root filesystem tarball\n"
+                "(whose environment is Docker's default PATH), and stores it as NAME, which\n"
+                "(from NAME) then uses.  --env sets a variable in the image's environment,\n"
+                "replacing one of the same name.  An image is its config: importing NAME\n"
+                "again with other contents or env makes the next build replace what was\n"
+                "built on the old one.  Layers are checked as they are unpacked: nothing in\n"
+                "an image can write outside its root.\n"
                 "\n"
                 CAIRN_CLI_STORE_HELP
-                "      --env=K=V            add to the image's environment (import)\n",
+                "      --env=K=V            set K in the image's environment (import)\n",
 };
 
 static int image_import(int argc, char **argv)
@@ -76,19 +78,12 @@ static int image_import(int argc, char **argv)
                 printf("Imported %s (%s, %zu layer%s, %s, config %s)\n", img->name, img->format, img->n_layers,
                        img->n_layers == 1 ? "" : "s", img->digest, img->config);
                 /* (from NAME) results are keyed by the name alone (as in
-                 * OBuilder), so results built on the old image must go.  A
-                 * build finds them too (an image removed, then imported
-                 * again): this frees the space at once. */
-                if (old && strcmp(old->name, img->name) == 0 && !cairn_image_same(old, img)) {
-                        char id[65];
-                        cairn_base_id(img->name, id);
-                        if (cairn_engine_delete_if_present(e, id, &err) < 0) {
-                                cairn_cli_report(err);
-                                status = CAIRN_EXIT_FAILURE;
-                        } else {
-                                printf("The image changed: results built on the previous %s were removed\n", img->name);
-                        }
-                }
+                 * OBuilder): the next build sees that the image changed and
+                 * replaces what was built on the old one, under the step
+                 * locks that keep it from a build using it now. */
+                if (old && strcmp(old->name, img->name) == 0 && !cairn_image_same(old, img))
+                        printf("The image changed: what was built on the previous %s is rebuilt by the next build\n",
+                               img->name);
                 cairn_image_free(img);
         }
         cairn_image_free(old);

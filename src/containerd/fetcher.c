@@ -106,8 +106,13 @@ static const char *pick_platform(json_t *index, const char *platform, struct cai
                 const char *march = json_string_value(json_object_get(p, "architecture"));
                 const char *mvar = json_string_value(json_object_get(p, "variant"));
                 if (mos && march && os && arch && strcmp(mos, os) == 0 && strcmp(march, arch) == 0 &&
-                    (!variant || (mvar && strcmp(mvar, variant) == 0)))
-                        return json_string_value(json_object_get(m, "digest"));
+                    (!variant || (mvar && strcmp(mvar, variant) == 0))) {
+                        const char *d = json_string_value(json_object_get(m, "digest"));
+                        if (!cairn_digest_valid(d))
+                                cairn_error_set(err, -EINVAL, "the image's index has no valid digest for platform %s",
+                                                platform);
+                        return cairn_digest_valid(d) ? d : NULL;
+                }
         }
         cairn_error_set(err, -ENOENT, "the image has no manifest for platform %s", platform);
         return NULL;
@@ -163,7 +168,7 @@ static json_t *platform_manifest(const struct cairn_ctr *c, const char *digest, 
         return manifest;
 }
 
-static int identify(const struct cairn_fetch_request *req, char **ret_config, struct cairn_error **err)
+static int identify(const struct cairn_fetch_request *req, struct cairn_image_identity *ret, struct cairn_error **err)
 {
         const struct cairn_ctr *c = req->backend;
         if (!c)
@@ -175,8 +180,8 @@ static int identify(const struct cairn_fetch_request *req, char **ret_config, st
         _cleanup_free_ char *refstr = cairn_image_ref_string(ref);
         _cleanup_free_ char *platform = platform_of(req, c);
         _cleanup_free_ char *digest = NULL;
-        if (req->pull == CAIRN_PULL_ALWAYS)
-                r = pull(req, c, ref, refstr, platform, err);
+        if (req->pull == CAIRN_PULL_ALWAYS && (r = pull(req, c, ref, refstr, platform, err)) < 0)
+                cairn_error_prefix(err, "--pull=always");
         if (r >= 0)
                 r = image_digest(c, refstr, &digest, err);
         cairn_image_ref_free(ref);
@@ -186,10 +191,12 @@ static int identify(const struct cairn_fetch_request *req, char **ret_config, st
         if (!manifest)
                 return -EIO;
         const char *config = json_string_value(json_object_get(json_object_get(manifest, "config"), "digest"));
-        if (!cairn_digest_valid(config))
+        if (!cairn_digest_valid(config)) {
                 r = cairn_error_set(err, -EINVAL, "the image %s has no valid config digest", refstr);
-        else
-                *ret_config = cairn_xstrdup(config);
+        } else {
+                ret->config = cairn_xstrdup(config);
+                ret->digest = TAKE_PTR(digest);
+        }
         json_decref(manifest);
         return r < 0 ? r : 1;
 }
@@ -274,6 +281,12 @@ static int fetch(const struct cairn_fetch_request *req, struct cairn_fetch_resul
                 if ((r = pull(req, c, ref, refstr, platform, err)) < 0)
                         goto out;
                 r = cairn_ctr_prepare(c, key, chain, layerinfo, NULL, NULL, &e);
+        }
+        if (r == -ENOENT && !pulled && req->pull == CAIRN_PULL_NEVER) {
+                cairn_error_free(e);
+                r = cairn_error_set(err, -ENOENT, "containerd has image %s but not unpacked for this store's snapshotter, "
+                                                  "and --pull=never forbids the pull that would unpack it", refstr);
+                goto out;
         }
         if (r < 0) {
                 cairn_error_append(err, &e);

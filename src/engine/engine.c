@@ -526,6 +526,7 @@ struct base_arg {
         const char *from;
         const char *built_on;             /* the base it starts from, or NULL */
         const char *const *have_layers;   /* what that base holds */
+        enum cairn_pull_policy pull;
 };
 
 static void base_log(const char *line, void *ud)
@@ -592,7 +593,7 @@ static int fetch_base(const struct run *R, struct cairn_store_build *b, const st
         struct cairn_fetch_request fr = {
                 .store_root = R->e->store->root, .from = a->from, .rootfs = b->rootfs,
                 .registry = R->req->registry, .log = base_log, .userdata = &sink, .backend = R->e->store->backend,
-                .have_layers = a->have_layers, .pull = (enum cairn_pull_policy) R->req->pull,
+                .have_layers = a->have_layers, .pull = a->pull,
         };
         int r = R->e->fetcher->fetch(&fr, &res, err);
         /* A base started from another base has that one's files (or, on
@@ -710,8 +711,8 @@ static int collect_bases(const struct cairn_db_row *row, void *ud)
  * sharing their bottom layers (ocaml/opam's for two compilers, say) unpack
  * those once.  *prefix stays "" when there is none.
  */
-static void find_prefix_base(const struct run *R, const char *from, const char *self, char prefix[65], char ***ret_layers,
-                             char ***ret_have)
+static void find_prefix_base(const struct run *R, const char *from, const char *self, enum cairn_pull_policy pull,
+                             char prefix[65], char ***ret_layers, char ***ret_have)
 {
         struct cairn_engine *e = R->e;
         struct prefix_search ps = { e, self, NULL, 0 };
@@ -719,7 +720,7 @@ static void find_prefix_base(const struct run *R, const char *from, const char *
         if (ps.n == 0)
                 return;
         struct cairn_fetch_request fr = { .store_root = e->store->root, .from = from, .registry = R->req->registry,
-                                          .pull = (enum cairn_pull_policy) R->req->pull };
+                                          .pull = pull };
         char **layers = NULL;
         if (e->fetcher->resolve(&fr, true, &layers) <= 0) {
                 for (size_t i = 0; i < ps.n; i++)
@@ -751,39 +752,124 @@ static void find_prefix_base(const struct run *R, const char *from, const char *
         *ret_layers = layers;
 }
 
-/*
- * OBuilder keys a base by its (from ...) string alone, so a base stays
- * cached however the image behind the name changes.  cairn records the
- * image's config digest beside the base (image.json): if the name now gives
- * another image (re-imported with another env or layers, or with
- * --pull=always a tag that moved), the base and everything built on it are
- * removed here, and the base is made again from the image.  A base whose
- * image.json predates the config (or an OBuilder base, which has none), or
- * whose image is no longer at hand, is kept as it is.
- */
-static int base_changed(const struct run *R, const char *from, const char *id, struct cairn_error **err)
+static int delete_locked_leaf(struct cairn_engine *e, const char *id, void (*removed)(const char *id, void *ud),
+                              void *ud, struct cairn_error **err);
+
+/* Take id's step lock exclusively, waiting (and saying so, once) while
+ * another process holds it: building on it, or building it. */
+static int lock_waiting(const struct run *R, const char *id, struct cairn_error **err)
+{
+        bool said = false;
+        while (step_lock(R->e, id, CAIRN_LOCK_EXCLUSIVE, false) < 0) {
+                if (R->req->cancel && *R->req->cancel)
+                        return cairn_error_set(err, -ECANCELED, "Cancelled at user's request");
+                if (!said)
+                        emit(R, CAIRN_LOG_NOTE, "Waiting for another build that uses \"%s\"", id);
+                said = true;
+                sleep_ms(50);
+        }
+        return 0;
+}
+
+/* Delete id and everything built on it, each under its exclusive step lock
+ * (so never while a build uses it: a step being built on it holds a shared
+ * lock), children first; *count counts them. */
+static int delete_tree(const struct run *R, const char *id, long *count, struct cairn_error **err)
 {
         struct cairn_engine *e = R->e;
+        int r = lock_waiting(R, id, err);
+        if (r < 0)
+                return r;
+        /* Under id's lock no step can start on it: its children are all. */
+        char **children = NULL;
+        r = cairn_db_children(e->db, id, &children, err);
+        for (char **p = children; r >= 0 && p && *p; p++)
+                r = delete_tree(R, *p, count, err);
+        cairn_strv_free(children);
+        if (r < 0) {
+                step_unlock(e, id);
+                return r;
+        }
+        (*count)++;
+        return delete_locked_leaf(e, id, NULL, NULL, err);
+}
+
+/* What a base's image.json says its image was. */
+static void base_identity(const char *dir, struct cairn_image_identity *ret)
+{
+        json_t *j = cairn_result_json_load(dir, "image.json");
+        const char *config = json_string_value(json_object_get(j, "config"));
+        const char *digest = json_string_value(json_object_get(j, "digest"));
+        ret->config = config && *config ? cairn_xstrdup(config) : NULL;
+        ret->digest = digest && *digest ? cairn_xstrdup(digest) : NULL;
+        json_decref(j);
+}
+
+/*
+ * OBuilder keys a base by its (from ...) string alone, so a base stays
+ * cached however the image behind the name changes.  cairn records what the
+ * image was beside the base (image.json: its config digest, and the digest
+ * it was found by): if the name now gives another image (re-imported with
+ * another env or layers, or, with --pull=always, a tag that moved), the
+ * base and everything built on it are removed, each under its step lock so
+ * never while another build uses it, and the base is made again.  A base
+ * with no image.json (OBuilder's), or whose image is no longer at hand, is
+ * kept.  With --pull=always the image is brought up to date here, before
+ * anything is removed: *ret_pulled says the fetch need not ask again.
+ */
+static int base_changed(const struct run *R, const char *from, const char *id, bool *ret_pulled,
+                        struct cairn_error **err)
+{
+        struct cairn_engine *e = R->e;
+        *ret_pulled = false;
         if (!e->fetcher->identify)
                 return 0;
-        _cleanup_free_ char *dir = NULL;
-        if (e->store->ops->result(e->store, id, &dir, NULL) <= 0)
+        struct cairn_image_identity had = { 0 }, now = { 0 };
+        char *dir = NULL;
+        if (e->store->ops->result(e->store, id, &dir, NULL) > 0)
+                base_identity(dir, &had);
+        free(dir);
+        bool always = R->req->pull == CAIRN_PULL_ALWAYS;
+        if (!always && !had.config && !had.digest)
                 return 0;
-        json_t *j = cairn_result_json_load(dir, "image.json");
-        const char *was = json_string_value(json_object_get(j, "config"));
-        _cleanup_free_ char *had = was ? cairn_xstrdup(was) : NULL;
-        json_decref(j);
-        if (!had)
-                return 0;
+        struct output_sink sink = { R, -1, -1 };
         struct cairn_fetch_request fr = { .store_root = e->store->root, .from = from, .registry = R->req->registry,
-                                          .backend = e->store->backend, .pull = (enum cairn_pull_policy) R->req->pull };
-        _cleanup_free_ char *now = NULL;
+                                          .backend = e->store->backend, .pull = (enum cairn_pull_policy) R->req->pull,
+                                          .log = base_log, .userdata = &sink };
         int r = e->fetcher->identify(&fr, &now, err);
-        if (r <= 0 || strcmp(now, had) == 0)
-                return r < 0 ? cairn_error_prefix(err, "(from %s)", from) : 0;
-        emit(R, CAIRN_LOG_NOTE, "The image %s changed (config %.19s, was %.19s): its base and what was built on it are "
-                                "removed", from, now, had);
-        return cairn_engine_delete_if_present(e, id, err);
+        if (r < 0) {
+                cairn_image_identity_clear(&had);
+                return cairn_error_prefix(err, "(from %s)", from);
+        }
+        *ret_pulled = always && r > 0;
+        long removed = 0;
+        if (r > 0 && cairn_image_identity_differs(&had, &now)) {
+                /* Again under the base's lock: another build may have made
+                 * it anew meanwhile. */
+                if ((r = lock_waiting(R, id, err)) < 0)
+                        goto out;
+                struct cairn_image_identity again = { 0 };
+                if (e->store->ops->result(e->store, id, &dir, NULL) > 0)
+                        base_identity(dir, &again);
+                free(dir);
+                dir = NULL;
+                if (cairn_image_identity_differs(&again, &now)) {
+                        emit(R, CAIRN_LOG_NOTE, "The image %s changed (%s %.19s, was %.19s)", from,
+                             now.config && again.config ? "config" : "digest",
+                             now.config && again.config ? now.config : now.digest,
+                             now.config && again.config ? again.config : again.digest);
+                        r = delete_tree(R, id, &removed, err);
+                        if (r >= 0)
+                                emit(R, CAIRN_LOG_NOTE, "Removed its base and %ld result%s built on it", removed - 1,
+                                     removed == 2 ? "" : "s");
+                }
+                cairn_image_identity_clear(&again);
+                step_unlock(e, id);
+        }
+out:
+        cairn_image_identity_clear(&had);
+        cairn_image_identity_clear(&now);
+        return r < 0 ? r : 0;
 }
 
 static int get_base(const struct run *R, const char *from, struct ctx *c, char out_id[65], struct cairn_error **err)
@@ -795,13 +881,16 @@ static int get_base(const struct run *R, const char *from, struct ctx *c, char o
         emit(R, CAIRN_LOG_HEADING, "%s", cairn_buf_str(&h));
         cairn_buf_release(&h);
         cairn_base_id(from, out_id);
-        struct base_arg a = { from, NULL, NULL };
+        struct base_arg a = { from, NULL, NULL, CAIRN_PULL_MISSING };
         char prefix[65] = "";
         char **layers = NULL, **have = NULL;
         char *dir = NULL;
-        int r = base_changed(R, from, out_id, err);
+        bool pulled = false;
+        int r = base_changed(R, from, out_id, &pulled, err);
         if (r < 0)
                 return r;
+        /* What base_changed pulled is at hand: the fetch need not ask. */
+        a.pull = pulled ? CAIRN_PULL_MISSING : (enum cairn_pull_policy) R->req->pull;
         if (R->e->store->ops->result(R->e->store, out_id, &dir, NULL) > 0) {
                 /* A base that shares another's layers keeps that one as its
                  * parent, also when its row must be recorded again. */
@@ -811,7 +900,7 @@ static int get_base(const struct run *R, const char *from, struct ctx *c, char o
                         snprintf(prefix, sizeof(prefix), "%s", on);
                 json_decref(j);
         } else if (R->e->fetcher->resolve) {
-                find_prefix_base(R, from, out_id, prefix, &layers, &have);
+                find_prefix_base(R, from, out_id, a.pull, prefix, &layers, &have);
         }
         free(dir);
         dir = NULL;
@@ -1303,16 +1392,6 @@ int cairn_engine_delete(struct cairn_engine *e, const char *id, void (*removed)(
         if (r == 0)
                 cairn_warn("ID \"%s\" not in database!", id);
         return delete_rec(e, id, removed, ud, err);
-}
-
-int cairn_engine_delete_if_present(struct cairn_engine *e, const char *id, struct cairn_error **err)
-{
-        char *dir = NULL;
-        int r = e->store->ops->result(e->store, id, &dir, err);
-        free(dir);
-        if (r <= 0 && cairn_db_exists(e->db, id, NULL) != 1)
-                return r;
-        return delete_rec(e, id, NULL, NULL, err);
 }
 
 /* Delete leaf id, whose step lock the caller holds (and which this

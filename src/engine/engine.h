@@ -70,8 +70,6 @@ int cairn_engine_build(struct cairn_engine *e, const struct cairn_build_request 
 int cairn_engine_delete(struct cairn_engine *e, const char *id, void (*removed)(const char *id, void *ud), void *ud,
                         struct cairn_error **err);
 
-/* Delete id and its dependents if the store has it; quiet otherwise. */
-int cairn_engine_delete_if_present(struct cairn_engine *e, const char *id, struct cairn_error **err);
 
 /* Delete up to limit leaves used before `before`, least recently used first,
  * repeatedly (parents become leaves).  Returns the number deleted. */

@@ -103,9 +103,11 @@ static int parent_of(struct layer *l, const char *rel, int *ret_dirfd, const cha
         const char *slash = strrchr(rel, '/');
         if (slash) {
                 _cleanup_free_ char *dir = cairn_xstrndup(rel, (size_t) (slash - rel));
-                int r = cairn_mkdir_p_in_root(l->rootfd, dir, 0755, (uid_t) -1, (gid_t) -1, ret_dirfd, l->err);
+                struct cairn_error *raw = NULL;   /* its message has the name unescaped */
+                int r = cairn_mkdir_p_in_root(l->rootfd, dir, 0755, (uid_t) -1, (gid_t) -1, ret_dirfd, &raw);
+                cairn_error_free(raw);
                 if (r < 0)
-                        return r;
+                        return fail(l, rel, -r, "cannot create the directories it is in");
                 *ret_name = slash + 1;
                 return 0;
         }
@@ -122,11 +124,11 @@ static int clear_slot(struct layer *l, int dirfd, const char *name, bool keep_di
                 return 0;
         if (keep_dir && S_ISDIR(st.st_mode))
                 return 1;
-        int r = cairn_rm_rf_at(dirfd, name, l->err);
-        if (r < 0) {
-                _cleanup_free_ char *shown = cairn_name_for_message(rel);
-                return cairn_error_prefix(l->err, "layer \"%s\": entry \"%s\"", l->path, shown);
-        }
+        struct cairn_error *raw = NULL;   /* its message has the name unescaped */
+        int r = cairn_rm_rf_at(dirfd, name, &raw);
+        cairn_error_free(raw);
+        if (r < 0)
+                return fail(l, rel, -r, "cannot remove what was there");
         return 0;
 }
 
@@ -143,8 +145,8 @@ static void apply_xattrs(int fd, struct archive_entry *e)
 static int write_entry(struct layer *l, struct archive *a, struct archive_entry *e, const char *rel,
                        uint64_t *bytes, uint64_t max_bytes)
 {
-        int dirfd;
-        const char *name;
+        int dirfd = -1;
+        const char *name = NULL;
         int r = parent_of(l, rel, &dirfd, &name);
         if (r < 0)
                 return r;
@@ -165,8 +167,13 @@ static int write_entry(struct layer *l, struct archive *a, struct archive_entry 
                 }
                 int tdir;
                 const char *tname;
-                if ((r = cairn_open_parent_in_root(l->rootfd, target, &tdir, &tname, l->err)) < 0)
+                struct cairn_error *raw = NULL;   /* its message has the name unescaped */
+                r = cairn_open_parent_in_root(l->rootfd, target, &tdir, &tname, &raw);
+                cairn_error_free(raw);
+                if (r < 0) {
+                        r = fail(l, rel, -r, "cannot open the hard link's target");
                         goto out;
+                }
                 clear_slot(l, dirfd, name, false, rel);
                 if (linkat(tdir, tname, dirfd, name, 0) < 0)
                         r = fail(l, rel, errno, "cannot create the hard link");
@@ -294,7 +301,7 @@ static int apply_opaque(struct layer *l, const char *dir)
                         continue;
                 _cleanup_free_ char *child = *dir ? cairn_xasprintf("%s/%s", dir, de->d_name) : cairn_xstrdup(de->d_name);
                 if (!strset_has(&l->written, child))
-                        r = cairn_rm_rf_at(dfd, de->d_name, l->err);
+                        r = clear_slot(l, dfd, de->d_name, false, child);
         }
         closedir(d);
         return r;
@@ -361,7 +368,7 @@ static int extract(int rootfd, struct archive *a, const char *path, const struct
                         const char *vname;
                         struct cairn_error *ignored = NULL;
                         if (cairn_open_parent_in_root(rootfd, victim, &dirfd, &vname, &ignored) == 0) {
-                                r = cairn_rm_rf_at(dirfd, vname, err);
+                                r = clear_slot(&l, dirfd, vname, false, victim);
                                 close(dirfd);
                         }
                         cairn_error_free(ignored);

@@ -17,6 +17,22 @@ void cairn_fetch_result_clear(struct cairn_fetch_result *res)
         *res = (struct cairn_fetch_result) { 0 };
 }
 
+void cairn_image_identity_clear(struct cairn_image_identity *id)
+{
+        free(id->config);
+        free(id->digest);
+        *id = (struct cairn_image_identity) { 0 };
+}
+
+bool cairn_image_identity_differs(const struct cairn_image_identity *a, const struct cairn_image_identity *b)
+{
+        if (a->config && *a->config && b->config && *b->config)
+                return strcmp(a->config, b->config) != 0;
+        if (a->digest && *a->digest && b->digest && *b->digest)
+                return strcmp(a->digest, b->digest) != 0;
+        return false;
+}
+
 int cairn_pull_policy_parse(const char *s)
 {
         if (strcmp(s, "missing") == 0)

@@ -51,6 +51,20 @@ struct cairn_fetch_result {
 
 void cairn_fetch_result_clear(struct cairn_fetch_result *res);
 
+/* What an image is: its config digest (Docker's image ID: environment,
+ * user, workdir and, through rootfs.diff_ids, the layers) and the digest it
+ * was found by (its manifest's, or a rootfs tarball's layer's).  Either may
+ * be NULL where unknown (a record from before configs were kept). */
+struct cairn_image_identity {
+        char *config;
+        char *digest;
+};
+
+void cairn_image_identity_clear(struct cairn_image_identity *id);
+/* Whether a and b are known to differ: by config when both have one, else
+ * by digest; false when neither can say. */
+bool cairn_image_identity_differs(const struct cairn_image_identity *a, const struct cairn_image_identity *b);
+
 struct cairn_fetcher_ops {
         const char *kind;
         /* Unpack image req->from into req->rootfs and fill *res (the caller
@@ -61,11 +75,15 @@ struct cairn_fetcher_ops {
          * `remote` from the registry's manifest.  Returns 1 and *ret_layers
          * (NULL-terminated), or 0 when not known. */
         int (*resolve)(const struct cairn_fetch_request *req, bool remote, char ***ret_layers);
-        /* Optional: the config digest of the image req->from names now (as
-         * fetch would record it), without unpacking: from the images at
-         * hand or, with req->pull CAIRN_PULL_ALWAYS, from the registry.
-         * Returns 1 and *ret_config, or 0 when the image is not at hand. */
-        int (*identify)(const struct cairn_fetch_request *req, char **ret_config, struct cairn_error **err);
+        /* Optional: what the image req->from names now is (*ret, cleared
+         * by the caller), without unpacking it, from the images at hand.
+         * With req->pull CAIRN_PULL_ALWAYS the image at hand is first
+         * brought up to date with its registry (by a pull, so a fetch after
+         * needs no registry); an image the default fetcher did not pull but
+         * imported has no registry to follow and is kept as it is.  Returns
+         * 1, or 0 when the image is not at hand. */
+        int (*identify)(const struct cairn_fetch_request *req, struct cairn_image_identity *ret,
+                        struct cairn_error **err);
 };
 
 /* Images imported with `cairn image import`, else pulled from their

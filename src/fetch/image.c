@@ -237,8 +237,14 @@ static int stage_archive(const char *path, const char *dir, struct cairn_error *
                 const char *slash = strrchr(name, '/');
                 if (slash) {
                         _cleanup_free_ char *parent = cairn_xstrndup(name, (size_t) (slash - name));
-                        if ((r = cairn_mkdir_p_in_root(rootfd, parent, 0755, (uid_t) -1, (gid_t) -1, &dirfd, err)) < 0)
+                        struct cairn_error *raw = NULL;   /* its message has the name unescaped */
+                        r = cairn_mkdir_p_in_root(rootfd, parent, 0755, (uid_t) -1, (gid_t) -1, &dirfd, &raw);
+                        cairn_error_free(raw);
+                        if (r < 0) {
+                                _cleanup_free_ char *shown = cairn_name_for_message(name);
+                                r = cairn_error_set(err, r, "\"%s\": cannot stage \"%s\"", path, shown);
                                 break;
+                        }
                         leaf = slash + 1;
                 } else {
                         dirfd = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
@@ -247,7 +253,8 @@ static int stage_archive(const char *path, const char *dir, struct cairn_error *
                 int fd = openat(dirfd, leaf, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
                 close(dirfd);
                 if (fd < 0) {
-                        r = cairn_error_set_errno(err, errno, "cannot stage \"%s\"", name);
+                        _cleanup_free_ char *shown = cairn_name_for_message(name);
+                        r = cairn_error_set_errno(err, errno, "\"%s\": cannot stage \"%s\"", path, shown);
                         break;
                 }
                 if (archive_read_data_into_fd(a, fd) != ARCHIVE_OK)

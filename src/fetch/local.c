@@ -200,7 +200,8 @@ static int default_fetch(const struct cairn_fetch_request *req, struct cairn_fet
         if (r == 0 && req->pull == CAIRN_PULL_NEVER)
                 return cairn_error_set(err, -ENOENT, "image \"%s\" is not in the store (see cairn image import) and "
                                                      "--pull=never forbids pulling it", from);
-        if (r > 0 && req->pull == CAIRN_PULL_ALWAYS) {
+        bool had = r > 0;
+        if (r > 0 && req->pull == CAIRN_PULL_ALWAYS && strcmp(img->format, "registry") == 0) {
                 cairn_image_free(img);
                 img = NULL;
                 r = 0;
@@ -211,6 +212,7 @@ static int default_fetch(const struct cairn_fetch_request *req, struct cairn_fet
                 bool pulled = false;
                 if ((r = pull_and_unpack(req, &img, &pulled, &streamed, err)) < 0)
                         return pulled ? r
+                               : had  ? cairn_error_prefix(err, "--pull=always: image \"%s\" could not be pulled", from)
                                       : cairn_error_prefix(err,
                                                            "image \"%s\" is not in the store (see cairn image import) "
                                                            "and could not be pulled",
@@ -277,20 +279,34 @@ static int default_resolve(const struct cairn_fetch_request *req, bool remote, c
         return r > 0 ? 1 : 0;
 }
 
-static int default_identify(const struct cairn_fetch_request *req, char **ret_config, struct cairn_error **err)
+static int default_identify(const struct cairn_fetch_request *req, struct cairn_image_identity *ret,
+                            struct cairn_error **err)
 {
-        if (req->pull == CAIRN_PULL_ALWAYS) {
-                int r = cairn_registry_resolve(req->from, req->registry, ret_config, NULL, err);
-                return r < 0 ? cairn_error_prefix(err, "--pull=always: cannot resolve \"%s\"", req->from) : 1;
-        }
         struct cairn_image *img = NULL;
         int r = cairn_image_lookup(req->store_root, req->from, &img, err);
-        if (r <= 0)
+        if (r < 0)
                 return r;
-        /* A record from before configs were kept cannot say. */
-        r = *img->config ? 1 : 0;
-        if (r)
-                *ret_config = cairn_xstrdup(img->config);
+        if (req->pull == CAIRN_PULL_ALWAYS && !(r > 0 && strcmp(img->format, "registry") != 0)) {
+                cairn_image_free(img);
+                img = NULL;
+                struct cairn_registry_options o = { 0 };
+                if (req->registry)
+                        o = *req->registry;
+                o.log = req->log;
+                o.userdata = req->userdata;
+                if ((r = cairn_registry_pull(req->store_root, req->from, req->from, &o, &img, err)) < 0)
+                        return cairn_error_prefix(err, "--pull=always");
+                r = 1;
+        } else if (r > 0 && req->pull == CAIRN_PULL_ALWAYS && req->log) {
+                char line[512];
+                snprintf(line, sizeof(line), "%s was imported (%s), not pulled: it is used as it is\n", req->from,
+                         img->format);
+                req->log(line, req->userdata);
+        }
+        if (r > 0) {
+                ret->config = *img->config ? cairn_xstrdup(img->config) : NULL;
+                ret->digest = *img->digest ? cairn_xstrdup(img->digest) : NULL;
+        }
         cairn_image_free(img);
         return r;
 }

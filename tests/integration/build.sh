@@ -468,10 +468,11 @@ is "$out" "Removed img-docker-archive.tar
 echo "extra" >rootfs/etc/extra
 tar -C rootfs -cf busybox2.tar .
 run_cmd "$CAIRN" image import --env "PATH=$PATHV" busybox busybox2.tar
-has "$out" "The image changed: results built on the previous busybox were removed" \
-        "re-importing a changed image drops the results built on the old one"
+has "$out" "The image changed: what was built on the previous busybox is rebuilt by the next build" \
+        "re-importing a changed image says what follows"
 printf '((from busybox) (shell /bin/sh -c) (run (shell "cat /etc/extra")))' >extra.spec
 run_cmd "$CAIRN" build -f extra.spec ctx2
+has "$out" "The image busybox changed (config sha256:" "the build sees it"
 has "$out" '---> saved as "9d75f0d7c398df565d7ac04c6819b62d6d8f9560f5eb4672596ecd8f7e96ae91"' \
         "so the base is unpacked again"
 has "$out" "extra" "from the new contents"
@@ -488,6 +489,7 @@ has "$out" "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin FO
 run_cmd "$CAIRN" build -f env.spec ctx2
 has "$out" "from cache" "and is cached"
 cfg1=$(sed -n 's/.*"config": "\(sha256:[0-9a-f]*\)".*/\1/p' "$store/images/envimg.json")
+ok $([ ${#cfg1} = 71 ] && echo 0 || echo 1) "the image record has its config digest"
 run_cmd "$CAIRN" image ls
 has "$out" "envimg                         rootfs         ${cfg1:0:19}" "image ls shows the config digest"
 run_cmd "$CAIRN" image rm envimg
@@ -509,6 +511,41 @@ run_cmd "$CAIRN" build --pull=never -f env.spec ctx2
 has "$out" "from cache" "--pull=never builds with the images at hand"
 run_cmd "$CAIRN" build --pull=sometimes -f env.spec ctx2
 is_status 124 "a bad --pull is a usage error"
+run_cmd "$CAIRN" build --pull=always -f env.spec ctx2
+is_status 0 "--pull=always with an imported image (no registry to follow, none reachable)"
+has "$out" "envimg was imported (rootfs), not pulled: it is used as it is" "uses it as it is, saying so"
+has "$out" "from cache" "and keeps what was built on it"
+
+# A record from before configs were kept: the digest tells.
+python3 -c 'import json,sys; p=sys.argv[1]; d=json.load(open(p)); del d["config"]; json.dump(d, open(p, "w"))' \
+        "$store/images/envimg.json"
+run_cmd "$CAIRN" build -f env.spec ctx2
+is_status 0 "a build on an image record without a config"
+run_cmd "$CAIRN" image rm envimg
+cp busybox2.tar busybox3.tar && printf 'x' >>busybox3.tar
+run_cmd "$CAIRN" image import --env FOO=new envimg busybox3.tar
+run_cmd "$CAIRN" build -f env.spec ctx2
+has "$out" "FOO=new" "a base whose image.json has no config is compared by digest"
+
+# A re-import while another build uses the old base: the build that sees
+# the change waits for it, and nothing it made is lost or left orphaned.
+printf '((from envimg) (shell /bin/sh -c) (run (shell "echo started; sleep 3; ls /bin | grep -c busybox")))' >slowenv.spec
+"$CAIRN" build -f slowenv.spec ctx2 >slowenv.out 2>&1 &
+slowpid=$!
+for i in $(seq 300); do grep -qx started slowenv.out && break; sleep 0.1; done
+ok $(grep -qx started slowenv.out && echo 0 || echo 1) "a slow step runs on envimg"
+"$CAIRN" image import --env FOO=newer envimg busybox3.tar >/dev/null
+run_cmd "$CAIRN" build -f env.spec ctx2
+wait $slowpid
+slowstatus=$?
+is "$slowstatus" 0 "the slow build succeeds"
+has "$(cat slowenv.out)" "
+1
+" "on the whole old base"
+has "$out" "Waiting for another build that uses" "the build that sees the change waits for it"
+has "$out" "FOO=newer" "then builds on the new image"
+run_cmd "$CAIRN" fsck --check
+is_status 0 "and the store is consistent"
 
 # --- images sharing their bottom layers unpack them once ------------------------------
 $mkimage family fam v1 /bin/busybox >/dev/null

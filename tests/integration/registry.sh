@@ -94,11 +94,19 @@ has "$out" "from cache" "so every step is reused"
 stop_registry
 run_cmd "$CAIRN" build --pull=always -f moving.spec ctx
 is_status 1 "--pull=always with the registry down fails"
-has "$err" "--pull=always: cannot resolve" "saying what it could not do"
+has "$err" "--pull=always: pulling \"$reg/test/moving:v1\"" "saying what it could not do"
 run_cmd "$CAIRN" build -f moving.spec ctx
 is_status 0 "without it the images at hand are enough"
 start_registry
 ok $? "the registry is back"
+# A tag that moved, whose old image's base was built on another's (they shared
+# their bottom layers): the prefix is chosen from the image pulled now.
+skopeo copy --quiet --dest-tls-verify=false "oci:$tmp/moving1:v1" "docker://$reg/test/fam-big:v1" >/dev/null 2>&1
+printf '((from %s/test/fam-big:v1) (shell /bin/sh -c) (run (shell "echo REG=$REG")))' "$reg" >fam-moved.spec
+run_cmd "$CAIRN" build --pull=always -f fam-moved.spec ctx
+is_status 0 "--pull=always after a tag that shared layers with another image moved"
+has "$out" "The image $reg/test/fam-big:v1 changed" "sees it moved"
+has "$out" "REG=yes" "and builds on the new image"
 
 # --- gzip, zstd and uncompressed layers ------------------------------------------------
 push codecs test/codecs:v1

@@ -149,6 +149,24 @@ static void check_unpack(const char *locale_name)
                         locale_name);
         cairn_error_free(err);
         close(rootfd);
+
+        /* A failure deeper down (a directory where a file is) still shows
+         * the name escaped: no raw escape sequence reaches the terminal. */
+        memset(t, 0, sizeof(*t));
+        entry(t, '0', "x\x1b[31mRED", NULL, "file\n");
+        entry(t, '0', "x\x1b[31mRED/y", NULL, "below a file\n");
+        layer = write_layer(dir, t);
+        rootfd = open(root, O_RDONLY | O_DIRECTORY);
+        err = NULL;
+        r = cairn_extract_layer(rootfd, layer, NULL, &err);
+        ok(r < 0 && err, "%s: an entry below a file is refused", locale_name);
+        if (err) {
+                has_str(err->message, "entry \"x\\x1b[31mRED/y\": cannot create the directories it is in",
+                        "%s: naming the entry escaped", locale_name);
+                ok(!strchr(err->message, '\x1b'), "%s: with no raw escape character", locale_name);
+        }
+        cairn_error_free(err);
+        close(rootfd);
         free(t);
         cairn_rm_rf(dir, NULL);
 }
@@ -197,6 +215,10 @@ int main(void)
         free(shown);
         shown = cairn_name_for_message("\xed\xa0\x80\xc0\xaf");
         is_str(shown, "\\xed\\xa0\\x80\\xc0\\xaf", "surrogates and overlong forms are not UTF-8");
+        free(shown);
+        shown = cairn_name_for_message("a\xc2\x9b" "31m\xe2\x80\xae" "b\xe2\x80\x8b");
+        is_str(shown, "a\\xc2\\x9b" "31m\\xe2\\x80\\xae" "b\\xe2\\x80\\x8b",
+               "C1 controls (CSI), bidi overrides and zero-width spaces are escaped");
         free(shown);
 
         setlocale(LC_ALL, "C");
