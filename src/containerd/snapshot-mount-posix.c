@@ -11,7 +11,7 @@
 #include "base/alloc.h"
 #include "base/cleanup.h"
 #include "base/log.h"
-#include "store/store.h"
+#include "store/store-backend.h"
 
 /* Unmount rootfs if something is mounted there. */
 void cairn_snapshot_unmount_quiet(const char *rootfs)

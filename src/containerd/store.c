@@ -36,7 +36,7 @@
 #include "base/process.h"
 #include "containerd/ctr.h"
 #include "containerd/snapshot-mount.h"
-#include "store/store.h"
+#include "store/store-backend.h"
 
 struct ctd_store {
         struct cairn_store pub;

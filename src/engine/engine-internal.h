@@ -1,12 +1,38 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* What the engine's own files share; not part of the library's interface. */
+/*
+ * What the engine's own files share; not part of the library's interface.
+ *
+ *   engine.c        opening and closing; the JSON files beside a result
+ *   step-context.c  the build context a step runs in
+ *   step.c          the step protocol: reuse, build once under a lock,
+ *                   publish, follow another process's build; the log
+ *   op-from.c, op-run.c, op-copy.c   one file per operation that makes a result
+ *   build.c         the spec walk; the healthcheck
+ *   prune.c, inspect.c, fsck.c       the store's upkeep
+ */
 #ifndef CAIRN_ENGINE_ENGINE_INTERNAL_H
 #define CAIRN_ENGINE_ENGINE_INTERNAL_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
 
+#include "base/compat.h"
+#include "base/lock.h"
 #include "engine/engine.h"
+#include "spec/spec.h"
 #include "store/store.h"
+
+struct cairn_engine {
+        int lock_fd;                 /* state/steps.lock: one byte-range lock per step ID */
+        char *live_dir;              /* state/live: logs of steps being built, for other processes */
+        char *failed_dir;            /* state/failed: why a step last failed, for other processes */
+        struct cairn_store *store;
+        struct cairn_db *db;
+        const struct cairn_sandbox_ops *sandbox;
+        const struct cairn_fetcher_ops *fetcher;
+        struct cairn_hasher *hasher;
+};
 
 struct cairn_store *cairn_engine_store(struct cairn_engine *e);
 
@@ -18,5 +44,129 @@ struct cairn_store *cairn_engine_store(struct cairn_engine *e);
  */
 int cairn_result_json_save(const char *dir, const char *name, json_t *j, struct cairn_error **err);
 json_t *cairn_result_json_load(const char *dir, const char *name);
+
+/* --- the build context (step-context.c) ------------------------------------ */
+
+/* The build context (reference 1.5). */
+struct ctx {
+        struct cairn_env_var *env;     /* newest first; strings owned */
+        size_t n_env;
+        struct cairn_spec_user user;
+        char *user_name;               /* owned copy for user.name */
+        char *workdir;
+        char **shell;
+        size_t n_shell;
+        /* Stages in scope: name -> result ID. */
+        char **scope_names;
+        char **scope_ids;
+        size_t n_scope;
+};
+
+/* The first context of a build or stage (reference 1.5): this platform's
+ * workdir and user, and the sandbox's shell (HCS's is OBuilder's Cygwin
+ * bash). */
+void engine_ctx_init(struct ctx *c, const struct cairn_engine *e);
+void engine_ctx_clear(struct ctx *c);
+/* A stage's result in scope, by name; later bindings shadow earlier ones. */
+void engine_ctx_bind(struct ctx *c, const char *name, const char *id);
+const char *engine_ctx_lookup(const struct ctx *c, const char *name);
+/* (env K V): remove K, put (K, V) at the front. */
+void engine_ctx_setenv(struct ctx *c, const char *name, const char *value);
+/* The context a step ran in, beside its log (context.json). */
+int engine_save_context(const struct ctx *c, const char *dir, struct cairn_error **err);
+/* The uid and gid a step runs as: the context's, or its user name's in the
+ * step's root. */
+int engine_user_ids(const struct ctx *c, const struct cairn_store_build *b, uid_t *uid, gid_t *gid,
+                    struct cairn_error **err);
+
+/* --- the step protocol (step.c) --------------------------------------------- */
+
+/* One build: the engine and what was asked. */
+struct run {
+        struct cairn_engine *e;
+        const struct cairn_build_request *req;
+};
+
+/* Where a step's output goes: its own log, and the live copy other
+ * processes may follow (-1 if none). */
+struct step_log {
+        int log_fd;
+        int live_fd;
+};
+
+/* What a step does once it has its temporary result b. */
+typedef int step_fn(const struct run *R, struct cairn_store_build *b, const struct step_log *log, void *arg,
+                    struct cairn_error **err);
+
+/* A sink for a step's output (engine_sink_output's userdata): its logs and
+ * the user's. */
+struct output_sink {
+        const struct run *R;
+        int log_fd;
+        int live_fd;
+};
+
+void engine_sink_output(const char *data, size_t len, void *ud);
+
+/* A line of the build log (a newline is added). */
+void engine_emit(const struct run *R, enum cairn_log_kind kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A cached result's log, to the user. */
+void engine_replay_log(const struct run *R, const char *dir);
+
+/*
+ * Step locks, shared by every cairn process on the store: an open-file-
+ * description lock on one byte of state/steps.lock, at an offset taken from
+ * the ID.  Held exclusively while a step is built (so it is built once, and
+ * other processes wait for it), shared on a base while a step is built on it
+ * (so prune leaves it alone).  The kernel drops them when a process dies.
+ */
+int engine_step_lock(struct cairn_engine *e, const char *id, enum cairn_lock_kind kind, bool wait);
+void engine_step_unlock(struct cairn_engine *e, const char *id);
+/* The exclusive lock, waiting (and saying so, once) while another process
+ * holds it; a cancel stops the wait. */
+int engine_lock_waiting(const struct run *R, const char *id, struct cairn_error **err);
+
+/*
+ * Reuse result id if the store has it; otherwise build it on base with fn
+ * and publish it, with the context it was built in (for `cairn export`).
+ * A failed step is never published.  Across processes, each step is built
+ * once: the others attach to it.
+ */
+int engine_get_or_build(const struct run *R, const char *base, const char *id, step_fn *fn, void *arg,
+                        const struct ctx *c, struct cairn_error **err);
+
+/* Delete id and everything built on it, each under its exclusive step lock
+ * (waiting for builds that use them), children first; *count counts them. */
+int engine_delete_tree(const struct run *R, const char *id, long *count, struct cairn_error **err);
+/* Delete id and everything built on it, children first, without locks
+ * (cairn delete, fsck); removed(id) is called for each. */
+int engine_delete_rec(struct cairn_engine *e, const char *id, void (*removed)(const char *id, void *ud), void *ud,
+                      struct cairn_error **err);
+/* The bytes result id takes on disk (0 if it is not there). */
+unsigned long long engine_result_bytes(struct cairn_engine *e, const char *id);
+/* Delete leaf id, whose step lock the caller holds (and which this
+ * releases): the result, then its row. */
+int engine_delete_locked_leaf(struct cairn_engine *e, const char *id, void (*removed)(const char *id, void *ud),
+                              void *ud, struct cairn_error **err);
+
+/* Fault injection for the tests: with CAIRN_TEST_PAUSE=STAGE in the
+ * environment, stop at that stage (saying so on stderr) long enough to be
+ * killed there.  Stages: fetch, run, copy, publish, prune. */
+void engine_test_pause(const char *stage);
+void engine_sleep_ms(long ms);
+
+/* --- the operations (op-*.c) -------------------------------------------------- */
+
+/* (from IMAGE): the base's ID in out_id, and its environment into c. */
+int engine_get_base(const struct run *R, const char *from, struct ctx *c, char out_id[65], struct cairn_error **err);
+/* Whether result id (in dir) is a base: its image.json names the
+ * (from ...) whose ID is id. */
+bool engine_is_base_result(const char *dir, const char *id);
+/* (run ...) on base: the new result's ID in out_id. */
+int engine_do_run(const struct run *R, const struct ctx *c, const char *base, const struct cairn_spec_run *op,
+                  char out_id[65], struct cairn_error **err);
+/* (copy ...) on base: the new result's ID in out_id. */
+int engine_do_copy(const struct run *R, const struct ctx *c, const char *base, const struct cairn_spec_copy *op,
+                   char out_id[65], struct cairn_error **err);
 
 #endif

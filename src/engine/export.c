@@ -237,7 +237,7 @@ int cairn_engine_export_oci(struct cairn_engine *e, const char *id, const char *
 {
         struct cairn_store *store = cairn_engine_store(e);
         char *dir = NULL;
-        int r = store->ops->result(store, id, &dir, err);
+        int r = cairn_store_result(store, id, &dir, err);
         if (r <= 0)
                 return r < 0 ? r : cairn_error_set(err, -ENOENT, "no result \"%s\" in the store", id);
         bool to_file = strlen(target) > 4 && strcmp(target + strlen(target) - 4, ".tar") == 0;
@@ -259,7 +259,7 @@ int cairn_engine_export_oci(struct cairn_engine *e, const char *id, const char *
         char **layers = NULL;
         bool overlay = false;
         json_t *descs = json_array(), *diff_ids = json_array();
-        if ((r = store->ops->layers(store, id, &layers, &overlay, err)) < 0)
+        if ((r = cairn_store_layers(store, id, &layers, &overlay, err)) < 0)
                 goto out;
         for (char **l = layers; *l && r == 0; l++) {
                 char *digest = NULL;

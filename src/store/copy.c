@@ -23,7 +23,7 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/log.h"
-#include "store/store.h"
+#include "store/store-backend.h"
 
 struct copy_store {
         struct cairn_store pub;

@@ -6,7 +6,7 @@
  * it makes it the cache (the generation number in the lock file says
  * whether someone else has released since).
  */
-#include "store/store.h"
+#include "store/store-backend.h"
 
 #include <errno.h>
 #include <stdlib.h>

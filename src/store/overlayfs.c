@@ -36,7 +36,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/strbuf.h"
-#include "store/store.h"
+#include "store/store-backend.h"
 
 struct overlay_store {
         struct cairn_store pub;

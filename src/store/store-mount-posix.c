@@ -14,7 +14,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/strbuf.h"
-#include "store/store.h"
+#include "store/store-backend.h"
 
 /* Unmount everything mounted below root, deepest first. */
 void cairn_store_unmount_below(const char *root)

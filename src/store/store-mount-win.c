@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The Linux stores' mount helpers (store/store-mount-posix.c) on Windows:
  * nothing is mounted on the host there. */
-#include "store/store.h"
+#include "store/store-backend.h"
 
 #include <errno.h>
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "store/store.h"
+#include "store/store-backend.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -257,4 +257,65 @@ void cairn_store_release(struct cairn_store *s)
                 close(s->lock_fd);
         free(s->root);
         free(s->state_dir);
+}
+
+/* --- what the engine calls (store.h) --------------------------------------- */
+
+int cairn_store_result(struct cairn_store *s, const char *id, char **ret_dir, struct cairn_error **err)
+{
+        return s->ops->result(s, id, ret_dir, err);
+}
+
+int cairn_store_begin(struct cairn_store *s, const char *base, const char *id, struct cairn_store_build **ret,
+                      struct cairn_error **err)
+{
+        return s->ops->begin(s, base, id, ret, err);
+}
+
+int cairn_store_commit(struct cairn_store *s, struct cairn_store_build *b, struct cairn_error **err)
+{
+        return s->ops->commit(s, b, err);
+}
+
+void cairn_store_abort(struct cairn_store *s, struct cairn_store_build *b)
+{
+        s->ops->abort(s, b);
+}
+
+int cairn_store_delete(struct cairn_store *s, const char *id, bool leaf, struct cairn_error **err)
+{
+        return s->ops->delete(s, id, leaf, err);
+}
+
+int cairn_store_cache_get(struct cairn_store *s, const char *name, uid_t uid, gid_t gid, struct cairn_store_cache **ret,
+                          struct cairn_error **err)
+{
+        return s->ops->cache_get(s, name, uid, gid, ret, err);
+}
+
+int cairn_store_cache_release(struct cairn_store *s, struct cairn_store_cache *c, struct cairn_error **err)
+{
+        return s->ops->cache_release(s, c, err);
+}
+
+int cairn_store_view(struct cairn_store *s, const char *id, char **ret_rootfs, void **ret_handle,
+                     struct cairn_error **err)
+{
+        return s->ops->view(s, id, ret_rootfs, ret_handle, err);
+}
+
+void cairn_store_view_release(struct cairn_store *s, void *handle)
+{
+        s->ops->view_release(s, handle);
+}
+
+int cairn_store_layers(struct cairn_store *s, const char *id, char ***ret, bool *ret_overlay_diffs,
+                       struct cairn_error **err)
+{
+        return s->ops->layers(s, id, ret, ret_overlay_diffs, err);
+}
+
+int cairn_store_verify(struct cairn_store *s, char *const *ids, size_t n, bool *bad, struct cairn_error **err)
+{
+        return s->ops->verify ? s->ops->verify(s, ids, n, bad, err) : 0;
 }

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The spec walk (stages and operations), and the healthcheck's spec. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "base/fs.h"
+#include "base/process.h"
+#include "containerd/ctr.h"
+#include "db/db.h"
+#include "engine/engine-internal.h"
+
+static int build_spec(const struct run *R, const struct cairn_spec *spec, struct ctx *c, char out_id[65],
+                      struct cairn_error **err);
+
+static int run_ops(const struct run *R, const struct cairn_spec *spec, struct ctx *c, char base[65],
+                   struct cairn_error **err)
+{
+        for (size_t i = 0; i < spec->n_ops; i++) {
+                const struct cairn_spec_op *op = &spec->ops[i];
+                if (R->req->cancel && *R->req->cancel)
+                        return cairn_error_set(err, -ECANCELED, "Cancelled at user's request");
+                struct cairn_buf h = CAIRN_BUF_INIT;
+                struct cairn_pp pp = { &h, 0 };
+                cairn_pp_str(&pp, c->workdir);
+                cairn_pp_str(&pp, ": ");
+                cairn_spec_print_op(&pp, op);
+                engine_emit(R, CAIRN_LOG_HEADING, "%s", cairn_buf_str(&h));
+                cairn_buf_release(&h);
+                char id[65];
+                int r = 0;
+                switch (op->kind) {
+                case CAIRN_SPEC_COMMENT:
+                        break;
+                case CAIRN_SPEC_WORKDIR: {
+                        char *w = !cairn_ocaml_is_relative(op->workdir) ? cairn_xstrdup(op->workdir)
+                                                                       : cairn_ocaml_concat(c->workdir, op->workdir);
+                        free(c->workdir);
+                        c->workdir = w;
+                        break;
+                }
+                case CAIRN_SPEC_USER:
+                        free(c->user_name);
+                        c->user = op->user;
+                        c->user_name = op->user.by_name ? cairn_xstrdup(op->user.name) : NULL;
+                        c->user.name = c->user_name;
+                        break;
+                case CAIRN_SPEC_ENV:
+                        engine_ctx_setenv(c, op->env.name, op->env.value);
+                        break;
+                case CAIRN_SPEC_SHELL:
+                        for (size_t k = 0; k < c->n_shell; k++)
+                                free(c->shell[k]);
+                        free(c->shell);
+                        c->n_shell = op->shell.n;
+                        c->shell = cairn_xzalloc((op->shell.n + 1) * sizeof(char *));
+                        for (size_t k = 0; k < op->shell.n; k++)
+                                c->shell[k] = cairn_xstrdup(op->shell.args[k]);
+                        break;
+                case CAIRN_SPEC_RUN:
+                        r = engine_do_run(R, c, base, &op->run, id, err);
+                        if (r >= 0)
+                                memcpy(base, id, 65);
+                        break;
+                case CAIRN_SPEC_COPY:
+                        r = engine_do_copy(R, c, base, &op->copy, id, err);
+                        if (r >= 0)
+                                memcpy(base, id, 65);
+                        break;
+                }
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int build_spec(const struct run *R, const struct cairn_spec *spec, struct ctx *c, char out_id[65],
+                      struct cairn_error **err)
+{
+        for (size_t i = 0; i < spec->n_stages; i++) {
+                const struct cairn_spec_stage *st = &spec->stages[i];
+                struct cairn_buf h = CAIRN_BUF_INIT;
+                cairn_buf_adds(&h, "(build ");
+                cairn_sexp_print_quoted(&h, st->name, strlen(st->name));
+                cairn_buf_adds(&h, " \xe2\x80\xa6)");
+                engine_emit(R, CAIRN_LOG_HEADING, "%s", cairn_buf_str(&h));
+                cairn_buf_release(&h);
+                /* A stage starts from a fresh context that sees the stages
+                 * bound so far. */
+                struct ctx child;
+                engine_ctx_init(&child, R->e);
+                for (size_t k = 0; k < c->n_scope; k++)
+                        engine_ctx_bind(&child, c->scope_names[k], c->scope_ids[k]);
+                char id[65];
+                int r = build_spec(R, st->spec, &child, id, err);
+                engine_ctx_clear(&child);
+                if (r < 0)
+                        return r;
+                struct cairn_buf n = CAIRN_BUF_INIT;
+                cairn_sexp_print_quoted(&n, st->name, strlen(st->name));
+                engine_emit(R, CAIRN_LOG_NOTE, "--> finished %s", cairn_buf_str(&n));
+                cairn_buf_release(&n);
+                engine_ctx_bind(c, st->name, id);
+        }
+        char base[65];
+        int r = engine_get_base(R, spec->from, c, base, err);
+        if (r < 0)
+                return r;
+        r = run_ops(R, spec, c, base, err);
+        if (r < 0)
+                return r;
+        memcpy(out_id, base, 65);
+        return 0;
+}
+
+int cairn_engine_build(struct cairn_engine *e, const struct cairn_build_request *req, char out_id[65],
+                       struct cairn_error **err)
+{
+        struct run R = { e, req };
+        struct ctx c;
+        engine_ctx_init(&c, e);
+        int r = build_spec(&R, req->spec, &c, out_id, err);
+        engine_ctx_clear(&c);
+        return r;
+}
+
+int cairn_engine_healthcheck(struct cairn_engine *e, cairn_log_fn *log, void *ud, volatile sig_atomic_t *cancel,
+                             struct cairn_error **err)
+{
+        /* OBuilder's: busybox, or on Windows nanoserver of the host's build. */
+        _cleanup_free_ char *text =
+                e->store->windows
+                        ? cairn_xasprintf("((from %s) (shell cmd /S /C) (run (shell \"echo healthcheck\")))",
+                                          cairn_nanoserver_image(cairn_windows_build()))
+                        : cairn_xstrdup("((from busybox) (shell /bin/sh -c) (run (shell \"echo healthcheck\")))");
+        struct cairn_spec *spec = NULL;
+        int r = cairn_spec_parse("<healthcheck>", text, strlen(text), &spec, err);
+        if (r < 0)
+                return r;
+        struct cairn_build_request req = {
+                .spec = spec, .context_dir = e->store->windows ? "C:\\" : "/", .log = log, .log_userdata = ud, .cancel = cancel,
+        };
+        char id[65];
+        r = cairn_engine_build(e, &req, id, err);
+        if (r >= 0)
+                r = cairn_engine_delete(e, id, NULL, NULL, err);
+        cairn_spec_free(spec);
+        return r;
+}

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* (copy ...): files from the context or an earlier stage. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/fs.h"
+#include "base/process.h"
+#include "db/db.h"
+#include "engine/engine-internal.h"
+#include "engine/ids.h"
+#include "engine/rootfs.h"
+#include "manifest/copy.h"
+#include "sandbox/sandbox.h"
+
+struct copy_arg {
+        const struct ctx *c;
+        const char *src_dir;
+        struct cairn_manifest **items;
+        size_t n_items;
+        bool copy_items;
+        const char *dst;
+};
+
+/*
+ * A copy into a root that only the container sees (Windows): the files go
+ * in as a tar in a bind-mounted directory, extracted there by the image's
+ * tar -- never through ctr's stdin, which loses a short input's end
+ * (containerd#4489).
+ */
+static int copy_in_container(const struct run *R, struct cairn_store_build *b, const struct step_log *log,
+                             const struct copy_arg *a, uid_t uid, gid_t gid, struct cairn_error **err)
+{
+        bool windows = b->opaque_rootfs;
+        const char *owner = !windows ? NULL : a->c->user.by_name ? a->c->user.name : "ContainerAdministrator";
+        static const char *const win_argv[] = { "tar", "-xf", "C:\\cairn-copy\\data.tar", NULL };
+        static const char *const win_env[] = { "PATH=C:\\Windows\\System32;C:\\Windows", NULL };
+        static const char *const lx_argv[] = { "tar", "-xf", "/cairn-copy/data.tar", "-C", "/", NULL };
+        static const char *const lx_env[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+        /* Beside the step's result, so the store's recovery wipes what a
+         * crash leaves. */
+        _cleanup_free_ char *dir = cairn_path_join(b->dir, ".copy-XXXXXX");
+        if (!mkdtemp(dir))
+                return cairn_error_set_errno(err, errno, "cannot create a directory for the copy's tar");
+        _cleanup_free_ char *tar = cairn_path_join(dir, "data.tar");
+        int fd = open(tar, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        int r = fd < 0 ? cairn_error_set_errno(err, errno, "cannot create \"%s\"", tar) : 0;
+        if (r >= 0) {
+                r = cairn_copy_to_tar(a->src_dir, a->items, a->n_items, a->copy_items, a->dst, uid, gid, owner, fd, err);
+                close(fd);
+        }
+        bool existed = windows || cairn_root_exists(b->rootfs, "/cairn-copy");
+        if (r >= 0) {
+                struct output_sink sink = { R, log->log_fd, log->live_fd };
+                struct cairn_sandbox_mount m = { dir, windows ? "C:\\cairn-copy" : "/cairn-copy", true };
+                struct cairn_sandbox_config cfg = {
+                        .rootfs = b->rootfs, .argv = windows ? win_argv : lx_argv, .env = windows ? win_env : lx_env,
+                        .cwd = windows ? "C:/" : "/", .hostname = "builder", .mounts = &m, .n_mounts = 1,
+                        .output = engine_sink_output, .userdata = &sink, .cancel = R->req->cancel,
+                        .backend = R->e->store->backend, .result_dir = b->dir,
+                };
+                int status = 0;
+                r = R->e->sandbox->run(&cfg, &status, err);
+                if (r >= 0 && status != 0) {
+                        char sbuf[64];
+                        r = cairn_error_set(err, -EIO, "copy: tar in the container failed (%s)",
+                                            cairn_process_status_string(status, sbuf, sizeof(sbuf)));
+                }
+        }
+        if (!existed)
+                cairn_root_remove_empty_dir(b->rootfs, "/cairn-copy");
+        cairn_rm_rf(dir, NULL);
+        return r;
+}
+
+static int copy_step(const struct run *R, struct cairn_store_build *b, const struct step_log *log, void *arg,
+                     struct cairn_error **err)
+{
+        struct copy_arg *a = arg;
+        uid_t uid = 0;
+        gid_t gid = 0;
+        int r = engine_user_ids(a->c, b, &uid, &gid, err);
+        if (r < 0)
+                return r;
+        engine_test_pause("copy");
+        if (b->copy_in_container)
+                return copy_in_container(R, b, log, a, uid, gid, err);
+        return cairn_copy_into_root(a->src_dir, a->items, a->n_items, a->copy_items, a->dst, b->rootfs, uid, gid, err);
+}
+
+int engine_do_copy(const struct run *R, const struct ctx *c, const char *base, const struct cairn_spec_copy *op,
+                   char out_id[65], struct cairn_error **err)
+{
+        struct cairn_engine *e = R->e;
+        /* A drive letter makes a Windows destination absolute, as OCaml's
+         * Filename does on Windows (such a path means nothing on Linux). */
+        bool absolute = !cairn_ocaml_is_relative(op->dst) ||
+                        (((op->dst[0] | 0x20) >= 'a' && (op->dst[0] | 0x20) <= 'z') && op->dst[1] == ':');
+        _cleanup_free_ char *dst = absolute ? cairn_xstrdup(op->dst) : cairn_ocaml_concat(c->workdir, op->dst);
+        const char *src_dir = R->req->context_dir;
+        char *view_rootfs = NULL;
+        void *view = NULL;
+        int r = 0;
+        if (op->from_build) {
+                const char *id = engine_ctx_lookup(c, op->from_build);
+                char *dir = NULL;
+                if (!id || cairn_store_result(e->store, id, &dir, err) <= 0)
+                        return cairn_error_set(err, -ENOENT, "Build result \"%s\" not found", id ? id : op->from_build);
+                free(dir);
+                if ((r = cairn_store_view(e->store, id, &view_rootfs, &view, err)) < 0)
+                        return r;
+                src_dir = view_rootfs;
+        }
+        struct cairn_arena *arena = cairn_arena_new();
+        struct cairn_manifest **items = cairn_arena_array(arena, op->n_src + 1, sizeof(*items));
+        for (size_t i = 0; i < op->n_src && r >= 0; i++)
+                r = cairn_manifest_generate(e->hasher, arena, src_dir, op->src[i], op->exclude, op->n_exclude, &items[i],
+                                            err);
+        size_t dlen = strlen(dst);
+        bool copy_items = dlen > 0 && dst[dlen - 1] == '/';
+        if (r >= 0) {
+                if (op->n_src == 0)
+                        r = cairn_error_set(err, -EINVAL, "No source items for copy!");
+                else if (!copy_items && op->n_src != 1)
+                        r = cairn_error_set(err, -EINVAL,
+                                            "When copying multiple items, the destination must end with '/'");
+        }
+        if (r >= 0) {
+                cairn_copy_id(base, &c->user, copy_items, items, op->n_src, dst, out_id, NULL);
+                struct copy_arg a = { c, src_dir, items, op->n_src, copy_items, dst };
+                r = engine_get_or_build(R, base, out_id, copy_step, &a, c, err);
+        }
+        cairn_arena_free(arena);
+        if (view)
+                cairn_store_view_release(e->store, view);
+        free(view_rootfs);
+        return r;
+}
