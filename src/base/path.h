@@ -13,16 +13,6 @@
 #define CAIRN_PATH_SEP '\\'
 #else
 #define CAIRN_PATH_SEP '/'
-/*
- * OCaml's Filename.is_relative and Filename.concat on this platform, which
- * OBuilder uses for workdirs and copy destinations: on Windows a drive
- * letter ("C:x" too) makes a path absolute, and concat joins with "\\"
- * unless dir already ends with "/", "\\" or ":".  No normalisation: the
- * result is hashed into step IDs.
- */
-bool cairn_ocaml_is_relative(const char *p);
-char *cairn_ocaml_concat(const char *dir, const char *file);
-
 #endif
 
 /* A relative path as "a/b/c": leading "/" and empty or "." components

@@ -148,7 +148,7 @@ same "$(cd exported-bundle/rootfs && sh -c "$LIST" | listing)" "$want" \
 
 # --- an OCaml-CI-style build ----------------------------------------------------------------------
 if [ "$kind" != overlayfs ]; then
-        skip "the OCaml build runs on the overlayfs store" "OCaml build"
+        echo "# the OCaml build and podman run on the overlayfs store only"
         tap_done
         exit
 fi
