@@ -168,17 +168,29 @@ static json_t *platform_manifest(const struct cairn_ctr *c, const char *digest, 
         return manifest;
 }
 
-static int identify(const struct cairn_fetch_request *req, struct cairn_image_identity *ret, struct cairn_error **err)
+/* req->from as containerd names it, and the platform to use. */
+static int parse_from(const struct cairn_fetch_request *req, struct cairn_image_ref **ret_ref, char **ret_refstr,
+                      char **ret_platform, struct cairn_error **err)
 {
         const struct cairn_ctr *c = req->backend;
         if (!c)
                 return cairn_error_set(err, -EINVAL, "the containerd fetcher needs the containerd store");
-        struct cairn_image_ref *ref = NULL;
-        int r = cairn_image_ref_parse(req->from, &ref, err);
+        int r = cairn_image_ref_parse(req->from, ret_ref, err);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *refstr = cairn_image_ref_string(ref);
-        _cleanup_free_ char *platform = platform_of(req, c);
+        *ret_refstr = cairn_image_ref_string(*ret_ref);
+        *ret_platform = platform_of(req, c);
+        return 0;
+}
+
+static int identify(const struct cairn_fetch_request *req, struct cairn_image_identity *ret, struct cairn_error **err)
+{
+        const struct cairn_ctr *c = req->backend;
+        struct cairn_image_ref *ref = NULL;
+        _cleanup_free_ char *refstr = NULL, *platform = NULL;
+        int r = parse_from(req, &ref, &refstr, &platform, err);
+        if (r < 0)
+                return r;
         _cleanup_free_ char *digest = NULL;
         if (req->pull == CAIRN_PULL_ALWAYS && (r = pull(req, c, ref, refstr, platform, err)) < 0)
                 cairn_error_prefix(err, "--pull=always");
@@ -204,14 +216,11 @@ static int identify(const struct cairn_fetch_request *req, struct cairn_image_id
 static int fetch(const struct cairn_fetch_request *req, struct cairn_fetch_result *res, struct cairn_error **err)
 {
         const struct cairn_ctr *c = req->backend;
-        if (!c)
-                return cairn_error_set(err, -EINVAL, "the containerd fetcher needs the containerd store");
         struct cairn_image_ref *ref = NULL;
-        int r = cairn_image_ref_parse(req->from, &ref, err);
+        _cleanup_free_ char *refstr = NULL, *platform = NULL;
+        int r = parse_from(req, &ref, &refstr, &platform, err);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *refstr = cairn_image_ref_string(ref);
-        _cleanup_free_ char *platform = platform_of(req, c);
         char *digest = NULL;
         _cleanup_free_ char *key = NULL, *committed = NULL, *layerinfo = NULL;
         json_t *manifest = NULL, *config = NULL;
