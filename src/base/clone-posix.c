@@ -151,6 +151,8 @@ static int clone_entry(struct cloner *c, int sdir, int ddir, const char *name, c
                 if (mknodat(ddir, name, st.st_mode, st.st_rdev) < 0)
                         return cairn_error_set_errno(c->err, errno, "cannot create \"%s\"", path);
                 (void) !fchownat(ddir, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+                /* What the umask took from mknod's mode. */
+                (void) !fchmodat(ddir, name, st.st_mode & 07777, 0);
                 utimensat(ddir, name, times, AT_SYMLINK_NOFOLLOW);
         }
         if (st.st_nlink > 1) {

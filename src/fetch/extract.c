@@ -269,6 +269,8 @@ static int write_entry(struct layer *l, struct archive *a, struct archive_entry 
                         goto out;
                 }
                 (void) !fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW);
+                /* After chown, and whatever the umask took from mknod's mode. */
+                (void) !fchmodat(dirfd, name, mode, 0);
                 utimensat(dirfd, name, times, AT_SYMLINK_NOFOLLOW);
         } else {
                 r = fail(l, rel, 0, "unsupported entry type");

@@ -115,22 +115,41 @@ static void mount_or_die(int errfd, const char *src, const char *dst, const char
                 die(errfd, errno, "sandbox: cannot mount %s on \"%s\"", type ? type : src, dst);
 }
 
-static void make_dev(int errfd)
+/* The only device nodes a step can open: the host's own, bind-mounted on a
+ * nodev /dev, so a node made anywhere else (by mknod in the step, or
+ * shipped in a layer) opens nothing. */
+static const char *const dev_nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
+
+/* Clones of the host's nodes (dev_nodes), taken while the host's /dev is
+ * reachable: nosuid and noexec, but not nodev. */
+static void clone_dev_nodes(int errfd, int trees[])
 {
-        mount_or_die(errfd, "tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
-        static const struct {
-                const char *name;
-                unsigned major, minor;
-        } nodes[] = {
-                { "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 },
-                { "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
-        };
-        for (size_t i = 0; i < CAIRN_ARRAY_SIZE(nodes); i++) {
+        for (size_t i = 0; i < CAIRN_ARRAY_SIZE(dev_nodes); i++) {
                 char path[32];
-                snprintf(path, sizeof(path), "/dev/%s", nodes[i].name);
-                if (mknod(path, S_IFCHR | 0666, makedev(nodes[i].major, nodes[i].minor)) < 0)
+                snprintf(path, sizeof(path), "/dev/%s", dev_nodes[i]);
+                trees[i] = sys_open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+                if (trees[i] < 0)
+                        die(errfd, errno, "sandbox: cannot clone the host's %s", path);
+                struct mount_attr attr = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC };
+                if (sys_mount_setattr(trees[i], "", AT_EMPTY_PATH, &attr) < 0)
+                        die(errfd, errno, "sandbox: cannot set the options of %s", path);
+        }
+}
+
+static void make_dev(int errfd, const int node_trees[])
+{
+        mount_or_die(errfd, "tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_STRICTATIME,
+                     "mode=755,size=65536k");
+        for (size_t i = 0; i < CAIRN_ARRAY_SIZE(dev_nodes); i++) {
+                char path[32];
+                snprintf(path, sizeof(path), "/dev/%s", dev_nodes[i]);
+                int f = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+                if (f < 0)
                         die(errfd, errno, "sandbox: cannot create %s", path);
-                (void) !chmod(path, 0666);
+                close(f);
+                if (sys_move_mount(node_trees[i], "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                        die(errfd, errno, "sandbox: cannot mount the host's node on %s", path);
+                close(node_trees[i]);
         }
         static const char *const links[][2] = {
                 { "/proc/self/fd", "/dev/fd" }, { "/proc/self/fd/0", "/dev/stdin" },
@@ -295,8 +314,16 @@ static _Noreturn void child_main(const struct child_args *a)
                         die(errfd, errno, "sandbox: cannot set the options of the mount \"%s\"", src);
         }
 
+        int node_trees[CAIRN_ARRAY_SIZE(dev_nodes)];
+        clone_dev_nodes(errfd, node_trees);
+
         if (mount(c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
                 die(errfd, errno, "sandbox: cannot bind \"%s\"", c->rootfs);
+        /* nodev: a node the step makes (a package build making a chroot
+         * does), or one a layer ships, can be created but never opened. */
+        struct mount_attr nodev = { .attr_set = MOUNT_ATTR_NODEV };
+        if (sys_mount_setattr(AT_FDCWD, c->rootfs, AT_RECURSIVE, &nodev) < 0)
+                die(errfd, errno, "sandbox: cannot make \"%s\" nodev", c->rootfs);
         if (chdir(c->rootfs) < 0)
                 die(errfd, errno, "sandbox: cannot enter \"%s\"", c->rootfs);
         if (syscall(SYS_pivot_root, ".", ".") < 0)
@@ -307,7 +334,7 @@ static _Noreturn void child_main(const struct child_args *a)
                 die(errfd, errno, "sandbox: chdir /");
 
         mount_or_die(errfd, "proc", "/proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL);
-        make_dev(errfd);
+        make_dev(errfd, node_trees);
         mount_or_die(errfd, "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY, NULL);
 
         int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);

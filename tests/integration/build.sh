@@ -269,6 +269,32 @@ run_cmd "$CAIRN" build -f esc.spec ctx2
 is_status 0 "a cache name with / and .. works"
 ok $([ -e "$store/cache/c-a%2f..%2fb/f" ]; echo $?) "and stays inside the cache directory (injective escaping)"
 
+# --- no host devices ---------------------------------------------------------------
+# A block device of this host: a node made for it in /dev, in the root, or
+# shipped in a layer can be created but never opened (nodev).  "OPEN""ED" in
+# the command keeps the heading from matching what a success would print.
+blk=$(ls /sys/dev/block | head -n 1)
+maj=${blk%:*} min=${blk#*:}
+printf '((from busybox) (shell /bin/sh -c) (run (shell "mknod /dev/hostdev b %s %s && dd if=/dev/hostdev of=/dev/null bs=1 count=1 && echo HOST-DEVICE-OPEN\\"\\"ED; mknod /tmp/n b %s %s && dd if=/tmp/n of=/dev/null bs=1 count=1 && echo ROOTFS-NODE-OPEN\\"\\"ED; echo x >/dev/null && head -c 3 /dev/zero | wc -c && head -c 5 /dev/urandom | wc -c")))' \
+        "$maj" "$min" "$maj" "$min" >devices.spec
+run_cmd "$CAIRN" build -f devices.spec ctx
+is_status 0 "a step that makes nodes for a host block device builds"
+lacks "$out" "HOST-DEVICE-OPENED" "a node made in /dev for a host device cannot be opened"
+lacks "$out" "ROOTFS-NODE-OPENED" "nor one made in the root"
+has "$out" "Permission denied" "the open is refused"
+has "$out" "
+3
+5
+" "while null, zero and urandom work"
+cp -a rootfs devrootfs
+mknod devrootfs/shipped b "$maj" "$min" && chmod 0666 devrootfs/shipped
+tar -C devrootfs -cf devimg.tar .
+"$CAIRN" image import devimg devimg.tar >/dev/null
+printf '((from devimg) (shell /bin/sh -c) (run (shell "ls -l /shipped; dd if=/shipped of=/dev/null bs=1 count=1 && echo SHIPPED-NODE-OPEN\\"\\"ED")))' >shipped.spec
+run_cmd "$CAIRN" build -f shipped.spec ctx
+has "$out" "brw-rw-rw-" "a layer may ship a 0666 block node"
+lacks "$out" "SHIPPED-NODE-OPENED" "but a step cannot open it"
+
 # --- network ----------------------------------------------------------------
 printf '((from busybox) (shell /bin/sh -c) (run (shell "ls /sys/class/net")))' >nonet.spec
 run_cmd "$CAIRN" build -f nonet.spec ctx2
