@@ -49,6 +49,7 @@
 #include "base/alloc.h"
 #include "base/cleanup.h"
 #include "base/fs.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
 
 #ifndef MOVE_MOUNT_F_EMPTY_PATH
@@ -273,12 +274,19 @@ struct child_args {
         const struct cairn_sandbox_config *c;
         int out_w, err_w, status_w;
         const char *hosts;        /* host file to mount on /etc/hosts */
+        const struct cairn_step_cgroup *cg;
+        bool in_v2;               /* CLONE_INTO_CGROUP put it in cg's v2 cgroup */
 };
 
 static _Noreturn void child_main(const struct child_args *a)
 {
         const struct cairn_sandbox_config *c = a->c;
         int errfd = a->err_w;
+        /* First, before anything of the step runs: its cgroups (the device
+         * allow-list), which every process it starts inherits. */
+        int cr = cairn_step_cgroup_join(a->cg, a->in_v2);
+        if (cr < 0)
+                die(errfd, -cr, "sandbox: cannot join the step's cgroup");
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
                 die(errfd, errno, "sandbox: PR_SET_PDEATHSIG");
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -415,6 +423,7 @@ static int native_run(const struct cairn_sandbox_config *c, int *ret_status, str
         int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, st[2] = { -1, -1 };
         if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(st, O_CLOEXEC) < 0)
                 return cairn_error_set_errno(err, errno, "sandbox: pipe");
+        struct cairn_step_cgroup cg = { .v2_fd = -1 };
         /* /etc/hosts naming the builder. */
         char hosts[] = "/tmp/cairn-hosts-XXXXXX";
         int hfd = mkstemp(hosts);
@@ -428,14 +437,24 @@ static int native_run(const struct cairn_sandbox_config *c, int *ret_status, str
         fchmod(hfd, 0644);
         close(hfd);
 
+        if ((r = cairn_step_cgroup_create(CAIRN_CGROUP_ALL, &cg, err)) < 0)
+                goto out;
         struct clone_args ca = {
                 .flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
                          (c->network_host ? 0 : CLONE_NEWNET),
                 .exit_signal = SIGCHLD,
         };
-        /* The out pipe's write end must reach the command: clear CLOEXEC on
-         * it in the child only (the command dup2s it). */
+        /* The step starts in its v2 cgroup (Linux 5.7); before that, its
+         * first process joins it itself, before anything else. */
+        if (cg.v2_fd >= 0) {
+                ca.flags |= CLONE_INTO_CGROUP;
+                ca.cgroup = (uint64_t) cg.v2_fd;
+        }
         pid_t pid = (pid_t) syscall(SYS_clone3, &ca, sizeof(ca));
+        if (pid < 0 && (ca.flags & CLONE_INTO_CGROUP) && (errno == EINVAL || errno == E2BIG)) {
+                ca.flags &= ~(uint64_t) CLONE_INTO_CGROUP;
+                pid = (pid_t) syscall(SYS_clone3, &ca, sizeof(ca));
+        }
         if (pid < 0) {
                 r = cairn_error_set_errno(err, errno, "sandbox: cannot create the namespaces");
                 goto out;
@@ -444,7 +463,7 @@ static int native_run(const struct cairn_sandbox_config *c, int *ret_status, str
                 close(out[0]);
                 close(errp[0]);
                 close(st[0]);
-                struct child_args a = { c, out[1], errp[1], st[1], hosts };
+                struct child_args a = { c, out[1], errp[1], st[1], hosts, &cg, (ca.flags & CLONE_INTO_CGROUP) != 0 };
                 child_main(&a);
         }
         close(out[1]);
@@ -515,6 +534,7 @@ out:
                         close(st[i]);
         }
         unlink(hosts);
+        cairn_step_cgroup_remove(&cg);
         return r;
 }
 

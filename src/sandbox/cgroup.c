@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "sandbox/cgroup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <linux/magic.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/cleanup.h"
+#include "base/file.h"
+
+#define V1_DEVICES "/sys/fs/cgroup/devices"
+
+/* runc's default allow-list, without tun: any node may be made; these may
+ * be opened.  minor -1: any. */
+static const struct {
+        char type;
+        int major, minor;
+} allowed[] = {
+        { 'c', 1, 3 }, { 'c', 1, 5 }, { 'c', 1, 7 }, { 'c', 1, 8 }, { 'c', 1, 9 },   /* null zero full random urandom */
+        { 'c', 5, 0 }, { 'c', 5, 2 },                                                 /* tty ptmx */
+        { 'c', 136, -1 },                                                             /* the step's ptys */
+};
+
+static bool is_fs(const char *path, long magic)
+{
+        struct statfs sfs;
+        return statfs(path, &sfs) == 0 && (long) sfs.f_type == magic;
+}
+
+bool cairn_cgroup_has_v1_devices(void)
+{
+        return is_fs(V1_DEVICES, CGROUP_SUPER_MAGIC) && access(V1_DEVICES "/devices.allow", W_OK) == 0;
+}
+
+/* Where the v2 hierarchy is mounted: /sys/fs/cgroup on a unified host,
+ * /sys/fs/cgroup/unified on a hybrid one. */
+static const char *v2_root(void)
+{
+        if (is_fs("/sys/fs/cgroup", CGROUP2_SUPER_MAGIC))
+                return "/sys/fs/cgroup";
+        if (is_fs("/sys/fs/cgroup/unified", CGROUP2_SUPER_MAGIC))
+                return "/sys/fs/cgroup/unified";
+        return NULL;
+}
+
+bool cairn_cgroup_has_v2(void)
+{
+        return v2_root() != NULL;
+}
+
+/* This process's cgroup in the hierarchy whose /proc/self/cgroup line has
+ * controllers `want` ("devices", or "" for v2's "0::"). */
+static char *own_cgroup(const char *want)
+{
+        _cleanup_free_ char *data = NULL;
+        size_t len;
+        struct cairn_error *ignored = NULL;
+        if (cairn_read_file("/proc/self/cgroup", 1 << 16, &data, &len, &ignored) < 0) {
+                cairn_error_free(ignored);
+                return cairn_xstrdup("/");
+        }
+        for (char *save = NULL, *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *c1 = strchr(line, ':');
+                char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+                if (!c2)
+                        continue;
+                *c2 = '\0';
+                const char *controllers = c1 + 1;
+                bool match = *want ? strcmp(controllers, want) == 0 || strstr(controllers, want) != NULL
+                                   : strcmp(line, "0") == 0 && !*controllers;
+                if (match)
+                        return cairn_xstrdup(c2 + 1);
+        }
+        return cairn_xstrdup("/");
+}
+
+static int write_string(const char *dir, const char *file, const char *value)
+{
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", dir, file);
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        ssize_t n = write(fd, value, strlen(value));
+        int r = n == (ssize_t) strlen(value) ? 0 : n < 0 ? -errno : -EIO;
+        close(fd);
+        return r;
+}
+
+/* Step cgroups a killed cairn left in parent (cairn-PID-N with PID gone):
+ * empty once their processes died, removed. */
+static void sweep(const char *parent)
+{
+        DIR *d = opendir(parent);
+        if (!d)
+                return;
+        for (struct dirent *de; (de = readdir(d));) {
+                long pid;
+                unsigned n;
+                if (sscanf(de->d_name, "cairn-%ld-%u", &pid, &n) != 2 || pid == (long) getpid())
+                        continue;
+                if (kill((pid_t) pid, 0) == 0 || errno != ESRCH)
+                        continue;
+                char path[4096];
+                snprintf(path, sizeof(path), "%s/%s", parent, de->d_name);
+                (void) rmdir(path);
+        }
+        closedir(d);
+}
+
+static char *new_dir(const char *root, const char *own, struct cairn_error **err)
+{
+        static atomic_uint counter;
+        _cleanup_free_ char *parent = cairn_xasprintf("%s%s", root, own);
+        sweep(parent);
+        char *dir = cairn_xasprintf("%s%s%scairn-%ld-%u", root, own, own[strlen(own) - 1] == '/' ? "" : "/",
+                                    (long) getpid(), atomic_fetch_add(&counter, 1));
+        if (mkdir(dir, 0755) < 0) {
+                cairn_error_set_errno(err, errno, "cannot create the step's cgroup \"%s\"", dir);
+                free(dir);
+                return NULL;
+        }
+        return dir;
+}
+
+static int v1_create(struct cairn_step_cgroup *cg, struct cairn_error **err)
+{
+        _cleanup_free_ char *own = own_cgroup("devices");
+        if (!(cg->v1_devices = new_dir(V1_DEVICES, own, err)))
+                return -EIO;
+        int r = write_string(cg->v1_devices, "devices.deny", "a");
+        for (size_t i = 0; r == 0 && i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+                char rule[64];
+                if (allowed[i].minor < 0)
+                        snprintf(rule, sizeof(rule), "%c %d:* rwm", allowed[i].type, allowed[i].major);
+                else
+                        snprintf(rule, sizeof(rule), "%c %d:%d rwm", allowed[i].type, allowed[i].major,
+                                 allowed[i].minor);
+                r = write_string(cg->v1_devices, "devices.allow", rule);
+        }
+        if (r == 0)
+                r = write_string(cg->v1_devices, "devices.allow", "c *:* m");
+        if (r == 0)
+                r = write_string(cg->v1_devices, "devices.allow", "b *:* m");
+        if (r < 0)
+                return cairn_error_set_errno(err, -r, "cannot set the device allow-list of \"%s\"", cg->v1_devices);
+        return 0;
+}
+
+#define INSN(c, d, s, o, i) ((struct bpf_insn) { .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
+
+/* The allow-list as a BPF_PROG_TYPE_CGROUP_DEVICE program: 1 allows, 0
+ * denies.  ctx is struct bpf_cgroup_dev_ctx: access_type ((access << 16) |
+ * type), major, minor. */
+static size_t device_program(struct bpf_insn *p)
+{
+        size_t n = 0, deny_jumps[32], allow_jumps[32], n_deny = 0, n_allow = 0;
+        p[n++] = INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_2, BPF_REG_1, 0, 0);   /* r2 = access_type */
+        p[n++] = INSN(BPF_ALU | BPF_MOV | BPF_X, BPF_REG_3, BPF_REG_2, 0, 0);   /* r3 = r2 */
+        p[n++] = INSN(BPF_ALU | BPF_AND | BPF_K, BPF_REG_3, 0, 0, 0xffff);      /* r3: the type */
+        p[n++] = INSN(BPF_ALU | BPF_RSH | BPF_K, BPF_REG_2, 0, 0, 16);          /* r2: the access */
+        p[n++] = INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_4, BPF_REG_1, 4, 0);   /* r4 = major */
+        p[n++] = INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_5, BPF_REG_1, 8, 0);   /* r5 = minor */
+        /* Making a node of any kind, and nothing else. */
+        allow_jumps[n_allow++] = n;
+        p[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_2, 0, 0, BPF_DEVCG_ACC_MKNOD);
+        deny_jumps[n_deny++] = n;
+        p[n++] = INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_3, 0, 0, BPF_DEVCG_DEV_CHAR);
+        for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+                if (allowed[i].minor < 0) {
+                        allow_jumps[n_allow++] = n;
+                        p[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_4, 0, 0, allowed[i].major);
+                        continue;
+                }
+                p[n++] = INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_4, 0, 1, allowed[i].major);
+                allow_jumps[n_allow++] = n;
+                p[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_5, 0, 0, allowed[i].minor);
+        }
+        size_t deny = n;
+        p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0);
+        p[n++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+        size_t allow = n;
+        p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 1);
+        p[n++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+        for (size_t i = 0; i < n_deny; i++)
+                p[deny_jumps[i]].off = (short) (deny - deny_jumps[i] - 1);
+        for (size_t i = 0; i < n_allow; i++)
+                p[allow_jumps[i]].off = (short) (allow - allow_jumps[i] - 1);
+        return n;
+}
+
+static int v2_create(struct cairn_step_cgroup *cg, const char *root, struct cairn_error **err)
+{
+        _cleanup_free_ char *own = own_cgroup("");
+        if (!(cg->v2 = new_dir(root, own, err)))
+                return -EIO;
+        cg->v2_fd = open(cg->v2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (cg->v2_fd < 0)
+                return cairn_error_set_errno(err, errno, "cannot open the step's cgroup \"%s\"", cg->v2);
+        struct bpf_insn prog[64];
+        size_t n = device_program(prog);
+        static char log[4096];
+        union bpf_attr load;
+        memset(&load, 0, sizeof(load));
+        load.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+        load.insns = (uint64_t) (uintptr_t) prog;
+        load.insn_cnt = (uint32_t) n;
+        load.license = (uint64_t) (uintptr_t) "Apache-2.0";
+        load.log_buf = (uint64_t) (uintptr_t) log;
+        load.log_size = sizeof(log);
+        load.log_level = 1;
+        int prog_fd = (int) syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof(load));
+        if (prog_fd < 0)
+                return cairn_error_set_errno(err, errno, "cannot load the device allow-list (BPF): %.200s", log);
+        union bpf_attr attach;
+        memset(&attach, 0, sizeof(attach));
+        attach.target_fd = (uint32_t) cg->v2_fd;
+        attach.attach_bpf_fd = (uint32_t) prog_fd;
+        attach.attach_type = BPF_CGROUP_DEVICE;
+        int r = (int) syscall(SYS_bpf, BPF_PROG_ATTACH, &attach, sizeof(attach));
+        int en = errno;
+        close(prog_fd);   /* the attachment keeps the program */
+        if (r < 0)
+                return cairn_error_set_errno(err, en, "cannot attach the device allow-list to \"%s\"", cg->v2);
+        return 0;
+}
+
+int cairn_step_cgroup_create(unsigned which, struct cairn_step_cgroup *ret, struct cairn_error **err)
+{
+        *ret = (struct cairn_step_cgroup) { .v2_fd = -1 };
+        const char *root = which & CAIRN_CGROUP_V2 ? v2_root() : NULL;
+        bool v1 = (which & CAIRN_CGROUP_V1) && cairn_cgroup_has_v1_devices();
+        if (!v1 && !root)
+                return cairn_error_set(err, -ENOTSUP, "sandbox: this host has no cgroup hierarchy for the step's device "
+                                                      "allow-list (neither cgroup2 nor cgroup v1's devices controller "
+                                                      "is mounted under /sys/fs/cgroup)");
+        int r = 0;
+        if (v1)
+                r = v1_create(ret, err);
+        if (r == 0 && root)
+                r = v2_create(ret, root, err);
+        if (r < 0) {
+                cairn_step_cgroup_remove(ret);
+                return r;
+        }
+        return 0;
+}
+
+static int join(const char *dir)
+{
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        /* "0": the writer itself, in whatever PID namespace it is. */
+        int r = write(fd, "0", 1) == 1 ? 0 : -errno;
+        close(fd);
+        return r;
+}
+
+int cairn_step_cgroup_join(const struct cairn_step_cgroup *cg, bool skip_v2)
+{
+        int r = 0;
+        if (cg->v1_devices)
+                r = join(cg->v1_devices);
+        if (r == 0 && cg->v2 && !skip_v2)
+                r = join(cg->v2);
+        return r;
+}
+
+static void remove_dir(const char *dir)
+{
+        /* The step's PID namespace is gone when its init is reaped, but its
+         * other processes may take a moment to leave the cgroup. */
+        for (int i = 0; i < 500 && rmdir(dir) < 0 && errno == EBUSY; i++) {
+                struct timespec t = { 0, 10 * 1000 * 1000 };
+                nanosleep(&t, NULL);
+        }
+}
+
+void cairn_step_cgroup_remove(struct cairn_step_cgroup *cg)
+{
+        if (cg->v2_fd >= 0)
+                close(cg->v2_fd);
+        if (cg->v2)
+                remove_dir(cg->v2);
+        if (cg->v1_devices)
+                remove_dir(cg->v1_devices);
+        free(cg->v2);
+        free(cg->v1_devices);
+        *cg = (struct cairn_step_cgroup) { .v2_fd = -1 };
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A cgroup per step, holding the step's device allow-list: the second of
+ * two independent means (the first: every writable mount a step sees is
+ * nodev) by which a step can open no device of the host but null, zero,
+ * full, random, urandom, tty, ptmx and its own ptys (runc's list, without
+ * tun).  Any device node may still be made (package builds make nodes in
+ * chroots); it cannot be read or written.
+ *
+ * Both hierarchies are used where the host has them:
+ *   - cgroup v1's devices controller (devices.deny "a", then devices.allow),
+ *   - cgroup v2, where a BPF_PROG_TYPE_CGROUP_DEVICE program attached to
+ *     the step's cgroup decides (no controller needs enabling for it; on a
+ *     hybrid host the v2 hierarchy is the one mounted at
+ *     /sys/fs/cgroup/unified).
+ * The step's cgroups sit below the ones cairn itself is in, named
+ * cairn-PID-N.  A host with neither hierarchy cannot run steps.
+ */
+#ifndef CAIRN_SANDBOX_CGROUP_H
+#define CAIRN_SANDBOX_CGROUP_H
+
+#include <stdbool.h>
+
+#include "base/error.h"
+
+struct cairn_step_cgroup {
+        char *v1_devices;      /* the v1 devices cgroup's directory, or NULL */
+        char *v2;              /* the v2 cgroup's directory, or NULL */
+        int v2_fd;             /* open on v2 (for CLONE_INTO_CGROUP), or -1 */
+};
+
+/* Which hierarchies to use: every one the host has (the sandbox), or one
+ * alone (tests, which check each means on its own). */
+enum {
+        CAIRN_CGROUP_V1 = 1,
+        CAIRN_CGROUP_V2 = 2,
+        CAIRN_CGROUP_ALL = 3,
+};
+
+/* Make a step's cgroups in the hierarchies `which` names that the host
+ * has, with the allow-list in each; an error when it has none of them. */
+int cairn_step_cgroup_create(unsigned which, struct cairn_step_cgroup *ret, struct cairn_error **err);
+
+/* In the step's first process, before anything of the step runs: join the
+ * cgroups (those CLONE_INTO_CGROUP did not already put it in: skip_v2).
+ * Returns 0 or -errno; only open/write/close, for a process that must not
+ * allocate. */
+int cairn_step_cgroup_join(const struct cairn_step_cgroup *cg, bool skip_v2);
+
+/* Remove the cgroups, waiting (briefly) for the step's last processes to
+ * be gone from them; frees cg's contents. */
+void cairn_step_cgroup_remove(struct cairn_step_cgroup *cg);
+
+/* For tests: the hierarchies this host has. */
+bool cairn_cgroup_has_v1_devices(void);
+bool cairn_cgroup_has_v2(void);
+
+#endif
