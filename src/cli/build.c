@@ -14,7 +14,9 @@
 #include "base/interrupt.h"
 #include "base/file.h"
 #include "engine/engine.h"
+#include "base/units.h"
 #include "fetch/fetcher.h"
+#include "sandbox/sandbox.h"
 #include "fetch/registry.h"
 #include "cli/cli.h"
 #include "spec/spec.h"
@@ -33,6 +35,11 @@ const struct cairn_verb cairn_build_verb = {
                 "  -f, --file=SPEC          the spec (\"-\" reads standard input)\n"
                 CAIRN_CLI_STORE_HELP
                 "      --secret=ID:FILE     the value of secret ID, read whole from FILE (repeatable)\n"
+                "      --memory=SIZE        limit each step's memory, swap included (512M, 2G)\n"
+                "      --pids-limit=N       limit each step's processes and threads (default 8192)\n"
+                "      --cpus=N             limit each step's CPU time to N CPUs' worth (0.5, 2)\n"
+                "      --step-timeout=D     kill a step that runs longer (90s, 10m, 2h)\n"
+                "      --security-opt=seccomp=unconfined  run steps without the seccomp filter\n"
                 "      --pull=WHEN          when to pull a (from IMAGE) from its registry: missing\n"
                 "                           (only when not at hand; the default), always (follow a\n"
                 "                           tag that moved: what was built on the old image is\n"
@@ -79,12 +86,17 @@ static void print_log(enum cairn_log_kind kind, const char *data, size_t len, vo
 
 int cmd_build(int argc, char **argv)
 {
-        enum { OPT_SECRET = 256, OPT_PULL };
+        enum { OPT_SECRET = 256, OPT_PULL, OPT_SECURITY, OPT_MEMORY, OPT_PIDS, OPT_CPUS, OPT_TIMEOUT };
         static const struct option options[] = {
                 { "file", required_argument, NULL, 'f' },
                 CAIRN_CLI_STORE_OPT_OPTIONS,
                 { "secret", required_argument, NULL, OPT_SECRET },
                 { "pull", required_argument, NULL, OPT_PULL },
+                { "security-opt", required_argument, NULL, OPT_SECURITY },
+                { "memory", required_argument, NULL, OPT_MEMORY },
+                { "pids-limit", required_argument, NULL, OPT_PIDS },
+                { "cpus", required_argument, NULL, OPT_CPUS },
+                { "step-timeout", required_argument, NULL, OPT_TIMEOUT },
                 { "help", no_argument, NULL, 'h' },
                 CAIRN_CLI_REGISTRY_OPTIONS,
                 {},
@@ -94,6 +106,9 @@ int cmd_build(int argc, char **argv)
         char **secret_args = NULL;
         size_t n_secret_args = 0;
         int pull = CAIRN_PULL_MISSING;
+        bool seccomp_unconfined = false;
+        struct cairn_step_limits limits = { 0 };
+        const char *bad = NULL, *bad_value = NULL;
         int c;
         opterr = 0;
         optind = 1;
@@ -114,6 +129,39 @@ int cmd_build(int argc, char **argv)
                                                              optarg);
                         }
                         break;
+                case OPT_MEMORY:
+                        if (cairn_parse_size(optarg, &limits.memory) < 0 || limits.memory < 4 * 1024 * 1024)
+                                bad = "--memory takes a size of at least 4M (512M, 2G)", bad_value = optarg;
+                        break;
+                case OPT_PIDS: {
+                        char *end;
+                        errno = 0;
+                        limits.pids = strtol(optarg, &end, 10);
+                        if (errno || *end || end == optarg || limits.pids < 1)
+                                bad = "--pids-limit takes a number of processes, at least 1", bad_value = optarg;
+                        break;
+                }
+                case OPT_CPUS: {
+                        char *end;
+                        errno = 0;
+                        limits.cpus = strtod(optarg, &end);
+                        if (errno || *end || end == optarg || !(limits.cpus >= 0.01 && limits.cpus <= 4096))
+                                bad = "--cpus takes a number of CPUs (0.5, 2)", bad_value = optarg;
+                        break;
+                }
+                case OPT_TIMEOUT:
+                        if (cairn_parse_duration_ms(optarg, &limits.timeout_ms) < 0 || limits.timeout_ms <= 0)
+                                bad = "--step-timeout takes a duration (90s, 10m, 2h)", bad_value = optarg;
+                        break;
+                case OPT_SECURITY:
+                        if (strcmp(optarg, "seccomp=unconfined") != 0) {
+                                free(secret_args);
+                                cairn_cli_registry_options_free(&registry);
+                                return cairn_cli_usage_error("build", "--security-opt takes seccomp=unconfined, not "
+                                                                      "\"%s\"", optarg);
+                        }
+                        seccomp_unconfined = true;
+                        break;
                 case ':':
                         free(secret_args);
                         cairn_cli_registry_options_free(&registry);
@@ -125,6 +173,11 @@ int cmd_build(int argc, char **argv)
                         cairn_cli_registry_options_free(&registry);
                         return cairn_cli_usage_error("build", "unknown option \"%s\"", argv[optind - 1]);
                 }
+        }
+        if (bad) {
+                free(secret_args);
+                cairn_cli_registry_options_free(&registry);
+                return cairn_cli_usage_error("build", "%s, not \"%s\"", bad, bad_value);
         }
         if (!file || optind != argc - 1) {
                 free(secret_args);
@@ -172,8 +225,11 @@ int cmd_build(int argc, char **argv)
         struct cairn_build_request req = {
                 .spec = spec, .context_dir = abs_context ? abs_context : context, .secrets = secrets,
                 .n_secrets = n_secret_args, .log = print_log, .log_userdata = &ls, .cancel = &cancelled,
-                .registry = &registry, .pull = pull,
+                .registry = &registry, .pull = pull, .seccomp_unconfined = seccomp_unconfined, .limits = &limits,
         };
+        if (seccomp_unconfined)
+                fprintf(stderr, "cairn build: warning: steps run without the seccomp filter "
+                                "(--security-opt seccomp=unconfined)\n");
         char id[65];
         if (cairn_engine_build(e, &req, id, &err) < 0) {
                 fflush(stdout);

@@ -45,8 +45,6 @@ int cmd_prune(int argc, char **argv);
 int cmd_du(int argc, char **argv);
 int cmd_fsck(int argc, char **argv);
 
-/* A size: 123, 10K, 500M, 2G, 1T (binary units, optional B or iB). */
-int cairn_cli_parse_size(const char *s, unsigned long long *ret);
 int cmd_images(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 /* `cairn hcn` (Windows; cli/hcn.c), also cairn-hcn.exe's main: argv[0] is

@@ -8,6 +8,7 @@
 
 #include "base/cleanup.h"
 #include "engine/engine.h"
+#include "base/units.h"
 #include "cli/cli.h"
 
 const struct cairn_verb cairn_prune_verb = {
@@ -29,54 +30,14 @@ const struct cairn_verb cairn_prune_verb = {
 };
 
 /* 123, 10K, 500M, 2G, 1T (binary units; a trailing B or iB is allowed). */
-int cairn_cli_parse_size(const char *s, unsigned long long *ret)
+/* A duration in whole seconds (--older-than). */
+static int parse_seconds(const char *s, long long *ret)
 {
-        char *end;
-        errno = 0;
-        double v = strtod(s, &end);
-        if (errno || end == s || v < 0)
-                return -EINVAL;
-        double mult = 1;
-        switch (toupper((unsigned char) *end)) {
-        case 'K': mult = 1024.0; end++; break;
-        case 'M': mult = 1024.0 * 1024; end++; break;
-        case 'G': mult = 1024.0 * 1024 * 1024; end++; break;
-        case 'T': mult = 1024.0 * 1024 * 1024 * 1024; end++; break;
-        default: break;
-        }
-        if (mult > 1 && *end == 'i')
-                end++;
-        if (*end == 'B' || *end == 'b')
-                end++;
-        if (*end)
-                return -EINVAL;
-        *ret = (unsigned long long) (v * mult);
-        return 0;
-}
-
-/* 90, 30s, 10m, 2h, 7d, 2w */
-static int parse_duration(const char *s, long long *ret)
-{
-        char *end;
-        errno = 0;
-        long long v = strtoll(s, &end, 10);
-        if (errno || end == s || v < 0)
-                return -EINVAL;
-        long long mult = 1;
-        if (*end == 's')
-                end++;
-        else if (*end == 'm')
-                mult = 60, end++;
-        else if (*end == 'h')
-                mult = 3600, end++;
-        else if (*end == 'd')
-                mult = 86400, end++;
-        else if (*end == 'w')
-                mult = 7 * 86400, end++;
-        if (*end)
-                return -EINVAL;
-        *ret = v * mult;
-        return 0;
+        long long ms;
+        int r = cairn_parse_duration_ms(s, &ms);
+        if (r == 0)
+                *ret = ms / 1000;
+        return r;
 }
 
 static void removing(const char *id, void *ud)
@@ -115,7 +76,7 @@ int cmd_prune(int argc, char **argv)
                                 if (end != optarg + len - 1 || p.keep_free_percent <= 0 || p.keep_free_percent > 100)
                                         return cairn_cli_usage_error("prune", "--keep-free: \"%s\" is not a percentage",
                                                                      optarg);
-                        } else if (cairn_cli_parse_size(optarg, &p.keep_free_bytes) < 0) {
+                        } else if (cairn_parse_size(optarg, &p.keep_free_bytes) < 0) {
                                 return cairn_cli_usage_error("prune", "--keep-free: \"%s\" is not a size or percentage",
                                                              optarg);
                         }
@@ -128,14 +89,14 @@ int cmd_prune(int argc, char **argv)
                         any = true;
                         break;
                 case OPT_MAX_SIZE:
-                        if (cairn_cli_parse_size(optarg, &p.max_bytes) < 0)
+                        if (cairn_parse_size(optarg, &p.max_bytes) < 0)
                                 return cairn_cli_usage_error("prune", "--max-size: \"%s\" is not a size", optarg);
                         if (p.max_bytes == 0)
                                 p.max_items = 0;   /* nothing may stay */
                         any = true;
                         break;
                 case OPT_OLDER_THAN:
-                        if (parse_duration(optarg, &p.older_than) < 0)
+                        if (parse_seconds(optarg, &p.older_than) < 0)
                                 return cairn_cli_usage_error("prune", "--older-than: \"%s\" is not a duration", optarg);
                         any = true;
                         break;

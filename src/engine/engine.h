@@ -25,6 +25,7 @@
 #include "spec/spec.h"
 
 struct cairn_engine;
+struct cairn_step_limits;
 
 enum cairn_log_kind {
         CAIRN_LOG_HEADING,   /* "WORKDIR: (op ...)", "(from IMAGE)" */
@@ -52,6 +53,8 @@ struct cairn_build_request {
         volatile sig_atomic_t *cancel;     /* set non-zero to stop */
         const struct cairn_registry_options *registry;   /* for pulls; may be NULL */
         int pull;                          /* enum cairn_pull_policy (fetch/fetcher.h) */
+        bool seccomp_unconfined;           /* steps run without the seccomp filter */
+        const struct cairn_step_limits *limits;   /* sandbox/sandbox.h; NULL for the defaults */
 };
 
 /* store_options: NULL-terminated "KEY=VALUE" for the store (--store-opt),

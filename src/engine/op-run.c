@@ -100,6 +100,7 @@ static int run_step(const struct run *R, struct cairn_store_build *b, const stru
                         .rootfs = b->rootfs, .argv = argv, .env = envp, .cwd = c->workdir, .uid = uid, .gid = gid,
                         .hostname = "builder", .network_host = network_host, .mounts = mounts, .n_mounts = k,
                         .output = engine_sink_output, .userdata = &sink, .cancel = R->req->cancel,
+                        .seccomp_unconfined = R->req->seccomp_unconfined, .limits = R->req->limits,
                         .backend = e->store->backend, .result_dir = b->dir,
                         .user_name = b->opaque_rootfs && c->user.by_name ? c->user.name : NULL,
                 };

@@ -21,6 +21,7 @@
 #include "base/alloc.h"
 #include "base/cleanup.h"
 #include "base/file.h"
+#include "sandbox/sandbox.h"
 
 #define V1_DEVICES "/sys/fs/cgroup/devices"
 
@@ -41,9 +42,18 @@ static bool is_fs(const char *path, long magic)
         return statfs(path, &sfs) == 0 && (long) sfs.f_type == magic;
 }
 
+/* A v1 hierarchy of controller name with file, at /sys/fs/cgroup/NAME. */
+static bool has_v1(const char *name, const char *file)
+{
+        char dir[128], path[256];
+        snprintf(dir, sizeof(dir), "/sys/fs/cgroup/%s", name);
+        snprintf(path, sizeof(path), "%s/%s", dir, file);
+        return is_fs(dir, CGROUP_SUPER_MAGIC) && access(path, W_OK) == 0;
+}
+
 bool cairn_cgroup_has_v1_devices(void)
 {
-        return is_fs(V1_DEVICES, CGROUP_SUPER_MAGIC) && access(V1_DEVICES "/devices.allow", W_OK) == 0;
+        return has_v1("devices", "devices.allow");
 }
 
 /* Where the v2 hierarchy is mounted: /sys/fs/cgroup on a unified host,
@@ -239,7 +249,110 @@ static int v2_create(struct cairn_step_cgroup *cg, const char *root, struct cair
         return 0;
 }
 
-int cairn_step_cgroup_create(unsigned which, struct cairn_step_cgroup *ret, struct cairn_error **err)
+static bool exists_in(const char *dir, const char *file)
+{
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", dir, file);
+        return access(path, F_OK) == 0;
+}
+
+/* A v1 cgroup of controller name for the step (*dir), or an error. */
+static int v1_dir(const char *name, char **dir, struct cairn_error **err)
+{
+        _cleanup_free_ char *own = own_cgroup(name);
+        _cleanup_free_ char *root = cairn_xasprintf("/sys/fs/cgroup/%s", name);
+        *dir = new_dir(root, own, err);
+        return *dir ? 0 : -EIO;
+}
+
+static int set(const char *dir, const char *file, const char *value, struct cairn_error **err)
+{
+        int r = write_string(dir, file, value);
+        if (r < 0)
+                return cairn_error_set_errno(err, -r, "cannot write %s to %s/%s", value, dir, file);
+        return 0;
+}
+
+static int apply_limits(struct cairn_step_cgroup *cg, const struct cairn_step_limits *l, struct cairn_error **err)
+{
+        char v[64];
+        long pids = l->pids > 0 ? l->pids : CAIRN_DEFAULT_PIDS_LIMIT;
+        int r = 0;
+        /* pids */
+        if (cg->v2 && exists_in(cg->v2, "pids.max")) {
+                cg->pids_dir = cg->v2;
+                cg->pids_v2 = true;
+        } else if (has_v1("pids", "cgroup.procs")) {
+                if ((r = v1_dir("pids", &cg->v1_pids, err)) < 0)
+                        return r;
+                cg->pids_dir = cg->v1_pids;
+        } else if (l->pids > 0) {
+                return cairn_error_set(err, -ENOTSUP, "cannot limit the step's processes: no pids controller");
+        }
+        if (cg->pids_dir) {
+                snprintf(v, sizeof(v), "%ld", pids);
+                if ((r = set(cg->pids_dir, "pids.max", v, err)) < 0)
+                        return r;
+        }
+        /* memory, swap included */
+        if (l->memory) {
+                snprintf(v, sizeof(v), "%llu", l->memory);
+                if (cg->v2 && exists_in(cg->v2, "memory.max")) {
+                        cg->memory_dir = cg->v2;
+                        cg->memory_v2 = true;
+                        if ((r = set(cg->v2, "memory.max", v, err)) < 0)
+                                return r;
+                        if (exists_in(cg->v2, "memory.swap.max") && (r = set(cg->v2, "memory.swap.max", "0", err)) < 0)
+                                return r;
+                } else if (has_v1("memory", "memory.limit_in_bytes")) {
+                        if ((r = v1_dir("memory", &cg->v1_memory, err)) < 0)
+                                return r;
+                        cg->memory_dir = cg->v1_memory;
+                        if ((r = set(cg->v1_memory, "memory.limit_in_bytes", v, err)) < 0)
+                                return r;
+                        if (exists_in(cg->v1_memory, "memory.memsw.limit_in_bytes") &&
+                            (r = set(cg->v1_memory, "memory.memsw.limit_in_bytes", v, err)) < 0)
+                                return r;
+                } else {
+                        return cairn_error_set(err, -ENOTSUP, "cannot limit the step's memory: no memory controller");
+                }
+        }
+        /* CPU: a quota per 100 ms period */
+        if (l->cpus > 0) {
+                long quota = (long) (l->cpus * 100000);
+                if (quota < 1000)
+                        quota = 1000;
+                if (cg->v2 && exists_in(cg->v2, "cpu.max")) {
+                        snprintf(v, sizeof(v), "%ld 100000", quota);
+                        r = set(cg->v2, "cpu.max", v, err);
+                } else if (has_v1("cpu", "cpu.cfs_quota_us")) {
+                        if ((r = v1_dir("cpu", &cg->v1_cpu, err)) < 0)
+                                return r;
+                        snprintf(v, sizeof(v), "%ld", quota);
+                        r = set(cg->v1_cpu, "cpu.cfs_period_us", "100000", err);
+                        if (r == 0)
+                                r = set(cg->v1_cpu, "cpu.cfs_quota_us", v, err);
+                } else {
+                        r = cairn_error_set(err, -ENOTSUP, "cannot limit the step's CPU: no cpu controller");
+                }
+        }
+        return r;
+}
+
+/* On v2, the controllers the limits need, for the step's cgroup: enabled
+ * in its parent where the kernel lets us (a parent with processes of its
+ * own, or without the controllers itself, does not). */
+static void enable_v2_controllers(const char *root)
+{
+        _cleanup_free_ char *own = own_cgroup("");
+        _cleanup_free_ char *parent = cairn_xasprintf("%s%s", root, own);
+        static const char *const ctl[] = { "+pids", "+memory", "+cpu" };
+        for (size_t i = 0; i < 3; i++)
+                (void) write_string(parent, "cgroup.subtree_control", ctl[i]);
+}
+
+int cairn_step_cgroup_create(unsigned which, const struct cairn_step_limits *limits, struct cairn_step_cgroup *ret,
+                             struct cairn_error **err)
 {
         *ret = (struct cairn_step_cgroup) { .v2_fd = -1 };
         const char *root = which & CAIRN_CGROUP_V2 ? v2_root() : NULL;
@@ -251,8 +364,12 @@ int cairn_step_cgroup_create(unsigned which, struct cairn_step_cgroup *ret, stru
         int r = 0;
         if (v1)
                 r = v1_create(ret, err);
+        if (r == 0 && root && limits)
+                enable_v2_controllers(root);
         if (r == 0 && root)
                 r = v2_create(ret, root, err);
+        if (r == 0 && limits)
+                r = apply_limits(ret, limits, err);
         if (r < 0) {
                 cairn_step_cgroup_remove(ret);
                 return r;
@@ -278,6 +395,12 @@ int cairn_step_cgroup_join(const struct cairn_step_cgroup *cg, bool skip_v2)
         int r = 0;
         if (cg->v1_devices)
                 r = join(cg->v1_devices);
+        if (r == 0 && cg->v1_pids)
+                r = join(cg->v1_pids);
+        if (r == 0 && cg->v1_memory)
+                r = join(cg->v1_memory);
+        if (r == 0 && cg->v1_cpu)
+                r = join(cg->v1_cpu);
         if (r == 0 && cg->v2 && !skip_v2)
                 r = join(cg->v2);
         return r;
@@ -293,6 +416,70 @@ static void remove_dir(const char *dir)
         }
 }
 
+/* The number after key in file of dir ("max 3", "oom_kill 1"), or 0. */
+static long event_count(const char *dir, const char *file, const char *key)
+{
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", dir, file);
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return 0;
+        char line[256];
+        long n = 0;
+        size_t klen = strlen(key);
+        while (fgets(line, sizeof(line), f))
+                if (strncmp(line, key, klen) == 0 && line[klen] == ' ')
+                        n = atol(line + klen + 1);
+        fclose(f);
+        return n;
+}
+
+bool cairn_step_cgroup_pids_exhausted(const struct cairn_step_cgroup *cg)
+{
+        return cg->pids_dir && event_count(cg->pids_dir, "pids.events", "max") > 0;
+}
+
+long cairn_step_cgroup_oom_kills(const struct cairn_step_cgroup *cg)
+{
+        if (!cg->memory_dir)
+                return 0;
+        return cg->memory_v2 ? event_count(cg->memory_dir, "memory.events", "oom_kill")
+                             : event_count(cg->memory_dir, "memory.oom_control", "oom_kill");
+}
+
+static void kill_procs(const char *dir)
+{
+        /* Until none is left: a process may fork while we kill. */
+        for (int round = 0; round < 50; round++) {
+                char path[4096];
+                snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+                FILE *f = fopen(path, "re");
+                if (!f)
+                        return;
+                long pid;
+                bool any = false;
+                while (fscanf(f, "%ld", &pid) == 1) {
+                        kill((pid_t) pid, SIGKILL);
+                        any = true;
+                }
+                fclose(f);
+                if (!any)
+                        return;
+                struct timespec t = { 0, 2 * 1000 * 1000 };
+                nanosleep(&t, NULL);
+        }
+}
+
+void cairn_step_cgroup_kill(const struct cairn_step_cgroup *cg)
+{
+        if (cg->v2 && write_string(cg->v2, "cgroup.kill", "1") == 0)
+                return;
+        const char *dirs[] = { cg->v2, cg->v1_pids, cg->v1_devices };
+        for (size_t i = 0; i < 3; i++)
+                if (dirs[i])
+                        kill_procs(dirs[i]);
+}
+
 void cairn_step_cgroup_remove(struct cairn_step_cgroup *cg)
 {
         if (cg->v2_fd >= 0)
@@ -301,6 +488,13 @@ void cairn_step_cgroup_remove(struct cairn_step_cgroup *cg)
                 remove_dir(cg->v2);
         if (cg->v1_devices)
                 remove_dir(cg->v1_devices);
+        const char *v1[] = { cg->v1_pids, cg->v1_memory, cg->v1_cpu };
+        for (size_t i = 0; i < 3; i++)
+                if (v1[i])
+                        remove_dir(v1[i]);
+        free(cg->v1_pids);
+        free(cg->v1_memory);
+        free(cg->v1_cpu);
         free(cg->v2);
         free(cg->v1_devices);
         *cg = (struct cairn_step_cgroup) { .v2_fd = -1 };

@@ -23,10 +23,18 @@
 
 #include "base/error.h"
 
+struct cairn_step_limits;
+
 struct cairn_step_cgroup {
         char *v1_devices;      /* the v1 devices cgroup's directory, or NULL */
+        char *v1_pids;         /* v1 pids, memory and cpu cgroups holding */
+        char *v1_memory;       /* the step's limits, where v2 cannot */
+        char *v1_cpu;
         char *v2;              /* the v2 cgroup's directory, or NULL */
         int v2_fd;             /* open on v2 (for CLONE_INTO_CGROUP), or -1 */
+        /* Where each limit is: a directory above, or NULL. */
+        const char *pids_dir, *memory_dir;
+        bool pids_v2, memory_v2;
 };
 
 /* Which hierarchies to use: every one the host has (the sandbox), or one
@@ -38,8 +46,20 @@ enum {
 };
 
 /* Make a step's cgroups in the hierarchies `which` names that the host
- * has, with the allow-list in each; an error when it has none of them. */
-int cairn_step_cgroup_create(unsigned which, struct cairn_step_cgroup *ret, struct cairn_error **err);
+ * has, with the allow-list in each; an error when it has none of them.
+ * With limits (NULL: none at all, for tests), the step's memory, pids and
+ * CPU limits too, each in v2 where its controller is enabled there, else
+ * in v1's controller; a limit asked for that no hierarchy can hold is an
+ * error, the default pids limit is then left out. */
+int cairn_step_cgroup_create(unsigned which, const struct cairn_step_limits *limits, struct cairn_step_cgroup *ret,
+                             struct cairn_error **err);
+
+/* Whether a fork failed at the pids limit (pids.events "max"). */
+bool cairn_step_cgroup_pids_exhausted(const struct cairn_step_cgroup *cg);
+/* How many processes the OOM killer killed at the memory limit. */
+long cairn_step_cgroup_oom_kills(const struct cairn_step_cgroup *cg);
+/* SIGKILL every process in the step's cgroups. */
+void cairn_step_cgroup_kill(const struct cairn_step_cgroup *cg);
 
 /* In the step's first process, before anything of the step runs: join the
  * cgroups (those CLONE_INTO_CGROUP did not already put it in: skip_v2).

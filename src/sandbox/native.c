@@ -45,11 +45,15 @@
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/close_range.h>
+#include <linux/keyctl.h>
 
 #include "base/alloc.h"
 #include "base/cleanup.h"
 #include "base/fs.h"
+#include "base/units.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/seccomp.h"
 #include "sandbox/sandbox.h"
 
 #ifndef MOVE_MOUNT_F_EMPTY_PATH
@@ -395,6 +399,21 @@ static _Noreturn void child_main(const struct child_args *a)
                         die(errfd, errno, "sandbox: cannot set up standard input and output");
                 setsid();
                 signal(SIGPIPE, SIG_DFL);
+                /* A session keyring of its own: nothing of the host's. */
+                if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0)
+                        die(errfd, errno, "sandbox: cannot make a session keyring");
+                /* Nothing cairn was given (an fd its caller left open)
+                 * reaches the command. */
+                if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+                        for (int fd = 3; fd < 1024; fd++)
+                                (void) fcntl(fd, F_SETFD, FD_CLOEXEC);
+                /* Last, while CAP_SYS_ADMIN still spares the need for
+                 * no_new_privs (which would break sudo). */
+                if (!c->seccomp_unconfined) {
+                        int sr = cairn_seccomp_apply();
+                        if (sr < 0)
+                                die(errfd, -sr, "sandbox: cannot load the seccomp filter");
+                }
                 drop_privileges(errfd, c->uid, c->gid);
                 exec_command(errfd, c->argv, c->env);
         }
@@ -437,8 +456,12 @@ static int native_run(const struct cairn_sandbox_config *c, int *ret_status, str
         fchmod(hfd, 0644);
         close(hfd);
 
-        if ((r = cairn_step_cgroup_create(CAIRN_CGROUP_ALL, &cg, err)) < 0)
+        static const struct cairn_step_limits defaults = { 0 };
+        const struct cairn_step_limits *limits = c->limits ? c->limits : &defaults;
+        if ((r = cairn_step_cgroup_create(CAIRN_CGROUP_ALL, limits, &cg, err)) < 0)
                 goto out;
+        struct timespec started;
+        clock_gettime(CLOCK_MONOTONIC, &started);
         struct clone_args ca = {
                 .flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
                          (c->network_host ? 0 : CLONE_NEWNET),
@@ -476,6 +499,7 @@ static int native_run(const struct cairn_sandbox_config *c, int *ret_status, str
         char setup_error[1024] = "";
         size_t setup_len = 0;
         bool out_open = true, err_open = true, killed = false;
+        char limit_hit = 0;   /* 't': the timeout, 'p': the pids limit */
         char buf[65536];
         while (out_open || err_open) {
                 struct pollfd pfd[2] = { { out[0], POLLIN, 0 }, { errp[0], POLLIN, 0 } };
@@ -486,7 +510,22 @@ static int native_run(const struct cairn_sandbox_config *c, int *ret_status, str
                 int pr = poll(pfd, 2, 100);
                 if (c->cancel && *c->cancel && !killed) {
                         kill(pid, SIGKILL);
+                        cairn_step_cgroup_kill(&cg);
                         killed = true;
+                }
+                if (!killed && !limit_hit) {
+                        struct timespec now;
+                        clock_gettime(CLOCK_MONOTONIC, &now);
+                        long long ms = (now.tv_sec - started.tv_sec) * 1000LL + (now.tv_nsec - started.tv_nsec) / 1000000;
+                        /* A step stops at a limit: a fork bomb never ends by itself. */
+                        if (limits->timeout_ms > 0 && ms >= limits->timeout_ms)
+                                limit_hit = 't';
+                        else if (cairn_step_cgroup_pids_exhausted(&cg))
+                                limit_hit = 'p';
+                        if (limit_hit) {
+                                kill(pid, SIGKILL);
+                                cairn_step_cgroup_kill(&cg);
+                        }
                 }
                 if (pr < 0) {
                         if (errno == EINTR)
@@ -516,8 +555,19 @@ static int native_run(const struct cairn_sandbox_config *c, int *ret_status, str
         while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
                 ;
         setup_error[setup_len] = '\0';
+        long oom = cairn_step_cgroup_oom_kills(&cg);
+        char shown[64];
         if (killed)
                 r = cairn_error_set(err, -ECANCELED, "cancelled");
+        else if (limit_hit == 't')
+                r = cairn_error_set(err, -ETIMEDOUT, "killed: timed out after %s",
+                                    cairn_format_duration_ms(limits->timeout_ms, shown, sizeof(shown)));
+        else if (limit_hit == 'p')
+                r = cairn_error_set(err, -EAGAIN, "killed: pids limit %ld reached",
+                                    limits->pids > 0 ? limits->pids : CAIRN_DEFAULT_PIDS_LIMIT);
+        else if (oom > 0 && have_status && status != 0)
+                r = cairn_error_set(err, -ENOMEM, "killed: out of memory (limit %s)",
+                                    cairn_format_size(limits->memory, shown, sizeof(shown)));
         else if (setup_len)
                 r = cairn_error_set(err, -EIO, "%s", setup_error);
         else if (!have_status)

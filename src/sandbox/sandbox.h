@@ -22,6 +22,17 @@ struct cairn_sandbox_mount {
         bool readonly;
 };
 
+/* What a step may use; 0 for no limit (pids: 0 for the default). */
+struct cairn_step_limits {
+        unsigned long long memory;     /* bytes, swap included where the host accounts it */
+        long pids;                     /* processes and threads; 0: CAIRN_DEFAULT_PIDS_LIMIT */
+        double cpus;                   /* CPUs' worth of time per period */
+        long long timeout_ms;          /* wall-clock time */
+};
+
+/* A fork bomb stops here. */
+#define CAIRN_DEFAULT_PIDS_LIMIT 8192
+
 struct cairn_sandbox_config {
         const char *rootfs;
         const char *const *argv;  /* NULL-terminated; argv[0] searched in the container's PATH */
@@ -36,6 +47,10 @@ struct cairn_sandbox_config {
         /* Each chunk of the command's output (stdout and stderr merged). */
         void (*output)(const char *data, size_t len, void *userdata);
         void *userdata;
+        /* The step's limits, or NULL for the defaults. */
+        const struct cairn_step_limits *limits;
+        /* No seccomp filter (--security-opt seccomp=unconfined). */
+        bool seccomp_unconfined;
         /* Set to non-zero (from a signal handler, say) to kill the step. */
         volatile sig_atomic_t *cancel;
         /* For backends that are also the store (containerd): the store's

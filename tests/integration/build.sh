@@ -295,6 +295,66 @@ run_cmd "$CAIRN" build -f shipped.spec ctx
 has "$out" "brw-rw-rw-" "a layer may ship a 0666 block node"
 lacks "$out" "SHIPPED-NODE-OPENED" "but a step cannot open it"
 
+# --- seccomp, the session keyring, inherited fds ----------------------------------------
+mkdir ctxp
+if cc -static -O2 -o ctxp/probe "$CAIRN_SRCDIR/tests/lib/probe.c" 2>probe.err; then
+        printf '((from busybox) (shell /bin/sh -c) (copy (src probe) (dst /probe)) (run (shell "/probe")))' >probe.spec
+        # An fd this test leaves open (not close-on-exec): cairn inherits it.
+        exec 7</dev/null
+        run_cmd "$CAIRN" build -f probe.spec ctxp
+        exec 7<&-
+        is_status 0 "a step runs the probe"
+        for call in unshare-user keyctl add_key bpf perf_event_open userfaultfd open_by_handle_at kexec_load \
+                io_uring_setup; do
+                has "$out" "$call=EPERM" "seccomp: $call is refused"
+        done
+        has "$out" "clone3=ENOSYS" "seccomp: clone3 is ENOSYS, so libc falls back to clone"
+        has "$out" "open-fds-above-2=0" "no fd cairn inherited reaches the step"
+        host_keyring=$(ctxp/probe | sed -n 's/^session-keyring=//p')
+        printf '((from busybox) (shell /bin/sh -c) (copy (src probe) (dst /probe)) (run (shell "/probe; echo unconfined")))' >probe2.spec
+        run_cmd "$CAIRN" build --security-opt seccomp=unconfined -f probe2.spec ctxp
+        is_status 0 "--security-opt seccomp=unconfined"
+        has "$err" "warning: steps run without the seccomp filter" "warns"
+        has "$out" "bpf=EINVAL" "and the filter is off"
+        step_keyring=$(printf '%s\n' "$out" | sed -n 's/^session-keyring=//p')
+        ok $([ -n "$step_keyring" ] && [ "$step_keyring" -gt 0 ] && [ "$step_keyring" != "$host_keyring" ] && echo 0 || echo 1) \
+                "the step has a session keyring of its own ($step_keyring, not $host_keyring)"
+        run_cmd "$CAIRN" build --security-opt apparmor=x -f probe2.spec ctxp
+        is_status 124 "another --security-opt is a usage error"
+else
+        ok 1 "the probe compiles statically: $(cat probe.err)"
+fi
+
+# --- limits: processes, memory, time ---------------------------------------------------
+printf '((from busybox) (shell /bin/sh -c) (run (shell "echo bomb; bomb() { bomb | bomb & }; bomb; sleep 60")))' >bomb.spec
+start=$(date +%s)
+run_cmd "$CAIRN" build --pids-limit=64 -f bomb.spec ctx
+is_status 1 "a fork bomb fails its step"
+is "$err" "Build step failed: killed: pids limit 64 reached" "killed at its pids limit, which the message names"
+ok $([ $(($(date +%s) - start)) -lt 30 ] && echo 0 || echo 1) "promptly"
+is "$(sh -c 'echo alive')" alive "and this test can still fork"
+printf '((from busybox) (shell /bin/sh -c) (run (shell "awk '"'"'BEGIN { s = \\"x\\"; while (length(s) < 300000000) s = s s; print length(s) }'"'"'")))' >oom.spec
+run_cmd "$CAIRN" build --memory=64M -f oom.spec ctx
+is_status 1 "a step over its memory limit fails"
+is "$err" "Build step failed: killed: out of memory (limit 64 MiB)" "with the OOM message"
+run_cmd "$CAIRN" build -f oom.spec ctx
+is_status 0 "without the limit it builds: a failure at a limit is not cached"
+marker="cairn-timeout-$$"
+printf '((from busybox) (shell /bin/sh -c) (run (shell "sleep 100; echo %s")))' "$marker" >timeout.spec
+start=$(date +%s)
+run_cmd "$CAIRN" build --step-timeout=2s -f timeout.spec ctx
+is_status 1 "a step past its timeout fails"
+is "$err" "Build step failed: killed: timed out after 2s" "saying so"
+ok $([ $(($(date +%s) - start)) -lt 5 ] && echo 0 || echo 1) "within 5 s"
+ok $(pgrep -f "$marker" >/dev/null && echo 1 || echo 0) "with no process left"
+for bad in "--memory=lots" "--pids-limit=0" "--cpus=-1" "--step-timeout=soon"; do
+        run_cmd "$CAIRN" build "$bad" -f timeout.spec ctx
+        is_status 124 "$bad is a usage error"
+done
+printf '((from busybox) (shell /bin/sh -c) (run (shell "echo cpus-limited")))' >cpus.spec
+run_cmd "$CAIRN" build --cpus=0.5 --memory=256M -f cpus.spec ctx
+is_status 0 "a step under CPU and memory limits runs"
+
 # --- network ----------------------------------------------------------------
 printf '((from busybox) (shell /bin/sh -c) (run (shell "ls /sys/class/net")))' >nonet.spec
 run_cmd "$CAIRN" build -f nonet.spec ctx2

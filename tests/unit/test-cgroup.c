@@ -60,7 +60,7 @@ static void check(unsigned which, const char *name, const char *dir)
 {
         struct cairn_step_cgroup cg;
         struct cairn_error *err = NULL;
-        int r = cairn_step_cgroup_create(which, &cg, &err);
+        int r = cairn_step_cgroup_create(which, NULL, &cg, &err);
         is_int(r, 0, "%s: a step cgroup with the allow-list (%s)", name, err ? err->message : "");
         cairn_error_free(err);
         if (r < 0)
