@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/alloc.h"
 
@@ -54,6 +55,9 @@ int cairn_db_open(const char *path, struct cairn_db **ret, struct cairn_error **
                 cairn_db_close(db);
                 return r;
         }
+        /* Root's alone (the WAL and shared-memory files SQLite makes
+         * beside it take the database file's mode). */
+        (void) chmod(path, 0600);
         /* Several cairn processes may share the store; wait for each other
          * instead of failing with SQLITE_BUSY. */
         sqlite3_busy_timeout(db->db, 30000);

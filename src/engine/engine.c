@@ -89,7 +89,7 @@ int cairn_result_json_save(const char *dir, const char *name, json_t *j, struct 
         if (!text)
                 return cairn_error_set(err, -ENOMEM, "cannot write %s in \"%s\"", name, dir);
         _cleanup_free_ char *path = cairn_path_join(dir, name);
-        int r = cairn_write_file(path, text, strlen(text), 0644, err);
+        int r = cairn_write_file(path, text, strlen(text), 0600, err);
         free(text);
         return r;
 }

@@ -203,7 +203,7 @@ int engine_get_or_build(const struct run *R, const char *base, const char *id, s
         if ((r = cairn_store_begin(e->store, base, id, &b, err)) < 0)
                 goto out;
         unlink(b->log_path);
-        log_fd = open(b->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        log_fd = open(b->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (log_fd < 0) {
                 r = cairn_error_set_errno(err, errno, "cannot create the step log \"%s\"", b->log_path);
                 cairn_store_abort(e->store, b);

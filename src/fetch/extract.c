@@ -84,6 +84,7 @@ struct layer {
         struct strset written;
         char **opaque;       /* directories with an opaque whiteout */
         size_t n_opaque;
+        uint64_t dropped_xattrs;
         struct cairn_error **err;
 };
 
@@ -132,14 +133,40 @@ static int clear_slot(struct layer *l, int dirfd, const char *name, bool keep_di
         return 0;
 }
 
-static void apply_xattrs(int fd, struct archive_entry *e)
+/* Only what an image may say of a file: its own user.* attributes and its
+ * capabilities.  Not trusted.* (which overlayfs reads as its own: an
+ * opaque flag or a redirect a layer must not forge), nor security.* labels
+ * (SELinux, IMA, ...). */
+static bool xattr_allowed(const char *name)
+{
+        return strncmp(name, "user.", 5) == 0 || strcmp(name, "security.capability") == 0;
+}
+
+static void apply_xattrs(struct layer *l, int fd, struct archive_entry *e)
 {
         const char *name;
         const void *value;
         size_t size;
+        /* An archive may name one attribute twice (libarchive's pax
+         * writer puts it in SCHILY.xattr and LIBARCHIVE.xattr records): a
+         * name is counted once. */
+        const char *seen[32];
+        size_t n_seen = 0;
         archive_entry_xattr_reset(e);
-        while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK)
-                (void) fsetxattr(fd, name, value, size, 0);
+        while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+                if (xattr_allowed(name)) {
+                        (void) fsetxattr(fd, name, value, size, 0);
+                        continue;
+                }
+                bool again = false;
+                for (size_t i = 0; i < n_seen && !again; i++)
+                        again = strcmp(seen[i], name) == 0;
+                if (!again) {
+                        l->dropped_xattrs++;
+                        if (n_seen < 32)
+                                seen[n_seen++] = name;
+                }
+        }
 }
 
 static int write_entry(struct layer *l, struct archive *a, struct archive_entry *e, const char *rel,
@@ -197,7 +224,7 @@ static int write_entry(struct layer *l, struct archive *a, struct archive_entry 
                 }
                 (void) !fchown(fd, uid, gid);
                 (void) !fchmod(fd, mode);
-                apply_xattrs(fd, e);
+                apply_xattrs(l, fd, e);
                 futimens(fd, times);
                 close(fd);
                 goto out;
@@ -244,7 +271,7 @@ static int write_entry(struct layer *l, struct archive *a, struct archive_entry 
                 }
                 (void) !fchown(fd, uid, gid);
                 (void) !fchmod(fd, mode);   /* after chown, which clears setuid */
-                apply_xattrs(fd, e);
+                apply_xattrs(l, fd, e);
                 futimens(fd, times);
                 close(fd);
         } else if (type == AE_IFLNK) {
@@ -320,7 +347,7 @@ static struct archive *reader(void)
 
 /* Apply the opened archive a (the layer `path`, for messages); frees a. */
 static int extract(int rootfd, struct archive *a, const char *path, const struct cairn_extract_limits *limits,
-                   struct cairn_error **err)
+                   uint64_t *dropped, struct cairn_error **err)
 {
         struct cairn_extract_limits def = CAIRN_EXTRACT_DEFAULT_LIMITS;
         if (!limits)
@@ -398,10 +425,12 @@ static int extract(int rootfd, struct archive *a, const char *path, const struct
         free(l.opaque);
         strset_free(&l.written);
         archive_read_free(a);
+        if (dropped)
+                *dropped += l.dropped_xattrs;
         return r;
 }
 
-int cairn_extract_layer(int rootfd, const char *path, const struct cairn_extract_limits *limits,
+int cairn_extract_layer(int rootfd, const char *path, const struct cairn_extract_limits *limits, uint64_t *dropped,
                         struct cairn_error **err)
 {
         struct archive *a = reader();
@@ -410,7 +439,7 @@ int cairn_extract_layer(int rootfd, const char *path, const struct cairn_extract
                 archive_read_free(a);
                 return r;
         }
-        return extract(rootfd, a, path, limits, err);
+        return extract(rootfd, a, path, limits, dropped, err);
 }
 
 struct stream_reader {
@@ -434,7 +463,7 @@ static la_ssize_t stream_read(struct archive *a, void *ud, const void **ret)
         return n;
 }
 
-int cairn_extract_layer_stream(int rootfd, struct cairn_blob_stream *stream, const char *name,
+int cairn_extract_layer_stream(int rootfd, struct cairn_blob_stream *stream, const char *name, uint64_t *dropped,
                                const struct cairn_extract_limits *limits, struct cairn_error **err)
 {
         struct stream_reader *sr = cairn_xzalloc(sizeof(*sr));
@@ -446,7 +475,7 @@ int cairn_extract_layer_stream(int rootfd, struct cairn_blob_stream *stream, con
                 r = cairn_error_set(err, -EIO, "cannot read the layer \"%s\": %s", name, archive_error_string(a));
                 archive_read_free(a);
         } else {
-                r = extract(rootfd, a, name, limits, err);
+                r = extract(rootfd, a, name, limits, dropped, err);
         }
         /* What was applied counts only if the bytes it came from are the
          * blob: the rest (tar padding, the compressor's trailer) is read and

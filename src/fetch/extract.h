@@ -27,8 +27,12 @@ struct cairn_extract_limits {
 
 #define CAIRN_EXTRACT_DEFAULT_LIMITS { 1000000, UINT64_C(64) << 30 }
 
-/* Apply the layer archive at path on top of the tree at rootfd. */
-int cairn_extract_layer(int rootfd, const char *path, const struct cairn_extract_limits *limits,
+/* Apply the layer archive at path on top of the tree at rootfd.  Of the
+ * extended attributes an entry carries, only user.* and
+ * security.capability are kept: trusted.* (overlayfs' own among them) and
+ * other security.* names are dropped, and counted in *dropped (if not
+ * NULL). */
+int cairn_extract_layer(int rootfd, const char *path, const struct cairn_extract_limits *limits, uint64_t *dropped,
                         struct cairn_error **err);
 
 /* The same for a layer still downloading: bytes are applied as they come,
@@ -36,7 +40,7 @@ int cairn_extract_layer(int rootfd, const char *path, const struct cairn_extract
  * (the digest) is for messages.  On failure, what was applied must be
  * thrown away with the root. */
 struct cairn_blob_stream;
-int cairn_extract_layer_stream(int rootfd, struct cairn_blob_stream *stream, const char *name,
+int cairn_extract_layer_stream(int rootfd, struct cairn_blob_stream *stream, const char *name, uint64_t *dropped,
                                const struct cairn_extract_limits *limits, struct cairn_error **err);
 
 #endif

@@ -773,33 +773,35 @@ int cairn_image_lookup(const char *root, const char *name, struct cairn_image **
         return 0;
 }
 
-int cairn_image_unpack(const char *root, const struct cairn_image *img, const char *rootfs, struct cairn_error **err)
+int cairn_image_unpack(const char *root, const struct cairn_image *img, const char *rootfs, uint64_t *dropped,
+                       struct cairn_error **err)
 {
         _cleanup_close_ int fd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return cairn_error_set_errno(err, errno, "cannot open \"%s\"", rootfs);
         for (size_t i = 0; i < img->n_layers; i++) {
-                int r = cairn_image_unpack_layer(root, fd, i, img->layers[i], err);
+                int r = cairn_image_unpack_layer(root, fd, i, img->layers[i], dropped, err);
                 if (r < 0)
                         return cairn_error_prefix(err, "image \"%s\"", img->name);
         }
         return 0;
 }
 
-int cairn_image_unpack_layer(const char *root, int rootfd, size_t index, const char *digest, struct cairn_error **err)
+int cairn_image_unpack_layer(const char *root, int rootfd, size_t index, const char *digest, uint64_t *dropped,
+                             struct cairn_error **err)
 {
         _cleanup_free_ char *p = cairn_blob_path(root, digest);
-        int r = cairn_extract_layer(rootfd, p, NULL, err);
+        int r = cairn_extract_layer(rootfd, p, NULL, dropped, err);
         if (r < 0)
                 return cairn_error_prefix(err, "layer %zu (%s)", index + 1, digest);
         return 0;
 }
 
-int cairn_image_unpack_layer_stream(int rootfd, size_t index, struct cairn_blob_stream *stream,
+int cairn_image_unpack_layer_stream(int rootfd, size_t index, struct cairn_blob_stream *stream, uint64_t *dropped,
                                     struct cairn_error **err)
 {
         const char *digest = cairn_blob_stream_digest(stream);
-        int r = cairn_extract_layer_stream(rootfd, stream, digest, NULL, err);
+        int r = cairn_extract_layer_stream(rootfd, stream, digest, dropped, NULL, err);
         if (r < 0)
                 return cairn_error_prefix(err, "layer %zu (%s)", index + 1, digest);
         return 0;

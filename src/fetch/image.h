@@ -61,13 +61,16 @@ int cairn_image_import(const char *root, const char *name, const char *path, con
 int cairn_image_lookup(const char *root, const char *name, struct cairn_image **ret, struct cairn_error **err);
 
 /* Unpack every layer of img, in order, into the directory rootfs. */
-int cairn_image_unpack(const char *root, const struct cairn_image *img, const char *rootfs, struct cairn_error **err);
+int cairn_image_unpack(const char *root, const struct cairn_image *img, const char *rootfs, uint64_t *dropped,
+                       struct cairn_error **err);
 /* Apply layer `index` (0 is the bottom), blob `digest`, on the tree at
- * rootfd; errors name the layer. */
-int cairn_image_unpack_layer(const char *root, int rootfd, size_t index, const char *digest, struct cairn_error **err);
+ * rootfd; errors name the layer.  *dropped counts the extended attributes
+ * left out (fetch/extract.h); may be NULL. */
+int cairn_image_unpack_layer(const char *root, int rootfd, size_t index, const char *digest, uint64_t *dropped,
+                             struct cairn_error **err);
 /* The same, from the layer's download as it arrives (blob-stream.h). */
 struct cairn_blob_stream;
-int cairn_image_unpack_layer_stream(int rootfd, size_t index, struct cairn_blob_stream *stream,
+int cairn_image_unpack_layer_stream(int rootfd, size_t index, struct cairn_blob_stream *stream, uint64_t *dropped,
                                     struct cairn_error **err);
 
 /* All images, sorted by name.  *ret is an array of n images. */

@@ -46,6 +46,7 @@ struct unpacker {
         const char *const *have;  /* layers already in the root: checked, not unpacked */
         size_t n_have;
         bool pull_over;           /* no more layers will come */
+        uint64_t dropped;         /* extended attributes left out */
         struct cairn_error *err;  /* the first extraction failure */
 };
 
@@ -103,14 +104,16 @@ static void *unpack_thread(void *arg)
                 const char *digest = u->ready[k];
                 pthread_mutex_unlock(&u->lock);
                 struct cairn_error *e = NULL;
+                uint64_t dropped = 0;
                 int r = 0;
                 if (stream)
-                        r = cairn_image_unpack_layer_stream(u->rootfd, k, stream, &e);
+                        r = cairn_image_unpack_layer_stream(u->rootfd, k, stream, &dropped, &e);
                 else if (k < u->n_have)
                         r = strcmp(u->have[k], digest) == 0 ? 0 : changed_image(k, &e);
                 else
-                        r = cairn_image_unpack_layer(u->store_root, u->rootfd, k, digest, &e);
+                        r = cairn_image_unpack_layer(u->store_root, u->rootfd, k, digest, &dropped, &e);
                 pthread_mutex_lock(&u->lock);
+                u->dropped += dropped;
                 if (r < 0) {
                         u->err = e;
                 } else {
@@ -125,7 +128,7 @@ static void *unpack_thread(void *arg)
 /* Pull `from` while a thread unpacks its layers into rootfs.  *pulled says
  * whether the pull itself succeeded (a failure after it is the unpacking's). */
 static int pull_and_unpack(const struct cairn_fetch_request *req, struct cairn_image **ret, bool *pulled,
-                           size_t *streamed, struct cairn_error **err)
+                           size_t *streamed, uint64_t *dropped, struct cairn_error **err)
 {
         struct unpacker u = { .store_root = req->store_root, .have = req->have_layers,
                               .n_have = cairn_strv_length(req->have_layers) };
@@ -158,6 +161,7 @@ static int pull_and_unpack(const struct cairn_fetch_request *req, struct cairn_i
         pthread_mutex_unlock(&u.lock);
         pthread_join(t, NULL);
         *streamed = u.streamed;
+        *dropped += u.dropped;
         if (r == 0 && u.err) {
                 /* The pull succeeded, so *err is empty: the extraction's
                  * failure is the one to report. */
@@ -208,9 +212,10 @@ static int default_fetch(const struct cairn_fetch_request *req, struct cairn_fet
         }
         bool unpacked = false;
         size_t streamed = 0;
+        uint64_t dropped = 0;
         if (r == 0) {
                 bool pulled = false;
-                if ((r = pull_and_unpack(req, &img, &pulled, &streamed, err)) < 0)
+                if ((r = pull_and_unpack(req, &img, &pulled, &streamed, &dropped, err)) < 0)
                         return pulled ? r
                                : had  ? cairn_error_prefix(err, "--pull=always: image \"%s\" could not be pulled", from)
                                       : cairn_error_prefix(err,
@@ -233,7 +238,7 @@ static int default_fetch(const struct cairn_fetch_request *req, struct cairn_fet
         }
         size_t have = cairn_strv_length(req->have_layers);
         if (!unpacked && have == 0) {
-                r = cairn_image_unpack(store_root, img, rootfs, err);
+                r = cairn_image_unpack(store_root, img, rootfs, &dropped, err);
         } else if (!unpacked) {
                 int rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (rootfd < 0)
@@ -242,12 +247,19 @@ static int default_fetch(const struct cairn_fetch_request *req, struct cairn_fet
                         if (i < have)
                                 r = strcmp(req->have_layers[i], img->layers[i]) == 0 ? 0 : changed_image(i, err);
                         else
-                                r = cairn_image_unpack_layer(store_root, rootfd, i, img->layers[i], err);
+                                r = cairn_image_unpack_layer(store_root, rootfd, i, img->layers[i], &dropped, err);
                 }
                 if (r >= 0 && have > img->n_layers)
                         r = changed_image(img->n_layers, err);
                 if (rootfd >= 0)
                         close(rootfd);
+        }
+        if (r == 0 && dropped && log) {
+                char line[160];
+                snprintf(line, sizeof(line),
+                         "Dropped %llu extended attribute%s (trusted.*, or security.* other than security.capability)\n",
+                         (unsigned long long) dropped, dropped == 1 ? "" : "s");
+                log(line, ud);
         }
         if (r == 0) {
                 res->env = strv_dup(img->env, img->n_env);

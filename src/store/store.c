@@ -128,13 +128,17 @@ int cairn_store_prepare(struct cairn_store *s, const char *const *dirs, size_t n
         s->recover = recover;
         const char *sync = getenv("CAIRN_STORE_SYNC");
         s->sync = !(sync && strcmp(sync, "0") == 0);
-        int r = cairn_mkdir_p(s->root, 0755, err);
+        int r = cairn_mkdir_p(s->root, 0700, err);
         for (size_t i = 0; r >= 0 && i < n_dirs; i++) {
                 _cleanup_free_ char *d = cairn_path_join(s->root, dirs[i]);
                 r = cairn_mkdir_p(d, 0755, err);
         }
         if (r < 0)
                 return r;
+        /* The store is private: what steps built, their logs and the
+         * database are root's (a store made before is made so). */
+        if (chmod(s->root, 0700) < 0 || chmod(s->state_dir, 0700) < 0)
+                return cairn_error_set_errno(err, errno, "cannot make \"%s\" private", s->root);
         /* Every cairn process using the store holds a shared lock; start-up
          * recovery runs only when it can take the lock exclusively, so it
          * never wipes the temporary results of a running build. */

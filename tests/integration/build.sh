@@ -325,6 +325,17 @@ else
         ok 1 "the probe compiles statically: $(cat probe.err)"
 fi
 
+# --- the store is private -----------------------------------------------------------------
+is "$(stat -c %a "$store") $(stat -c %a "$store/state") $(stat -c %a "$store/state/db/db.sqlite")" "700 700 600" \
+        "the store's root and state/ are 0700, the database 0600"
+some=$(ls "$store/result" | head -n 1)
+is "$(stat -c %a "$store/result/$some/log")" 600 "a step's log is not world-readable"
+ctxjson=$(ls "$store"/result/*/context.json | head -n 1)
+is "$(stat -c %a "$ctxjson")" 600 "nor its context.json"
+chmod 0755 "$store"
+"$CAIRN" ls >/dev/null
+is "$(stat -c %a "$store")" 700 "a store made readable is made private again when opened"
+
 # --- limits: processes, memory, time ---------------------------------------------------
 printf '((from busybox) (shell /bin/sh -c) (run (shell "echo bomb; bomb() { bomb | bomb & }; bomb; sleep 60")))' >bomb.spec
 start=$(date +%s)

@@ -202,7 +202,7 @@ static int unpack(const char *top, const char *name, enum plan plan, bool evil, 
         struct producer p = { cairn_blob_stream_new(digest), layer, make_layer(evil, true), plan, dir, root, false };
         pthread_t t;
         pthread_create(&t, NULL, produce, &p);
-        int r = cairn_extract_layer_stream(rootfd, p.s, digest, NULL, &err);
+        int r = cairn_extract_layer_stream(rootfd, p.s, digest, NULL, NULL, &err);
         pthread_join(t, NULL);
         snprintf(msg, msgsize, "%s", err ? err->message : "");
         cairn_error_free(err);

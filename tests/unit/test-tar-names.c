@@ -7,12 +7,14 @@
  * name is refused with the name escaped in the message.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "base/error.h"
@@ -113,7 +115,7 @@ static void check_unpack(const char *locale_name)
         mkdir(root, 0755);
         int rootfd = open(root, O_RDONLY | O_DIRECTORY);
         struct cairn_error *err = NULL;
-        int r = cairn_extract_layer(rootfd, layer, NULL, &err);
+        int r = cairn_extract_layer(rootfd, layer, NULL, NULL, &err);
         ok(r == 0, "%s: a layer with UTF-8 and non-UTF-8 PAX names unpacks", locale_name);
         if (err)
                 tap_diag("%s", err->message);
@@ -142,7 +144,7 @@ static void check_unpack(const char *locale_name)
         layer = write_layer(dir, t);
         rootfd = open(root, O_RDONLY | O_DIRECTORY);
         err = NULL;
-        r = cairn_extract_layer(rootfd, layer, NULL, &err);
+        r = cairn_extract_layer(rootfd, layer, NULL, NULL, &err);
         ok(r < 0 && err, "%s: an entry named ../... is refused", locale_name);
         if (err)
                 has_str(err->message, "entry \"../caf\\xe9\\x0a\" escapes the root", "%s: and its name is escaped",
@@ -158,7 +160,7 @@ static void check_unpack(const char *locale_name)
         layer = write_layer(dir, t);
         rootfd = open(root, O_RDONLY | O_DIRECTORY);
         err = NULL;
-        r = cairn_extract_layer(rootfd, layer, NULL, &err);
+        r = cairn_extract_layer(rootfd, layer, NULL, NULL, &err);
         ok(r < 0 && err, "%s: an entry below a file is refused", locale_name);
         if (err) {
                 has_str(err->message, "entry \"x\\x1b[31mRED/y\": cannot create the directories it is in",
@@ -208,6 +210,53 @@ static void check_write(const char *locale_name)
         archive_read_free(a);
 }
 
+/* Extended attributes in a layer: only user.* (and security.capability)
+ * are kept; trusted.* and security.selinux are dropped and counted. */
+static void check_xattrs(void)
+{
+        char tmpl[] = "/tmp/cairn-tar-xattrs-XXXXXX";
+        const char *dir = mkdtemp(tmpl);
+        static char buf[1 << 16];
+        size_t used = 0;
+        struct archive *a = archive_write_new();
+        archive_write_set_format_pax_restricted(a);
+        archive_write_open_memory(a, buf, sizeof(buf), &used);
+        struct archive_entry *e = archive_entry_new();
+        archive_entry_set_pathname(e, "f");
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0644);
+        archive_entry_set_size(e, 1);
+        archive_entry_xattr_add_entry(e, "user.keep", "v", 1);
+        archive_entry_xattr_add_entry(e, "trusted.overlay.opaque", "y", 1);
+        archive_entry_xattr_add_entry(e, "security.selinux", "x", 1);
+        archive_write_header(a, e);
+        archive_write_data(a, "x", 1);
+        archive_entry_free(e);
+        archive_write_close(a);
+        archive_write_free(a);
+        char layer[600], root[600];
+        snprintf(layer, sizeof(layer), "%s/layer.tar", dir);
+        snprintf(root, sizeof(root), "%s/root", dir);
+        FILE *f = fopen(layer, "wb");
+        fwrite(buf, 1, used, f);
+        fclose(f);
+        mkdir(root, 0755);
+        int rootfd = open(root, O_RDONLY | O_DIRECTORY);
+        uint64_t dropped = 0;
+        struct cairn_error *err = NULL;
+        int r = cairn_extract_layer(rootfd, layer, NULL, &dropped, &err);
+        is_int(r, 0, "a layer with extended attributes unpacks (%s)", err ? err->message : "");
+        cairn_error_free(err);
+        char path[700], v[16];
+        snprintf(path, sizeof(path), "%s/f", root);
+        ok(getxattr(path, "user.keep", v, sizeof(v)) == 1, "user.* is kept");
+        ok(getxattr(path, "trusted.overlay.opaque", v, sizeof(v)) < 0, "trusted.* is not");
+        ok(getxattr(path, "security.selinux", v, sizeof(v)) < 0 || v[0] != 'x', "nor security.selinux");
+        is_int(dropped, 2, "the two dropped are counted");
+        close(rootfd);
+        cairn_rm_rf(dir, NULL);
+}
+
 int main(void)
 {
         char *shown = cairn_name_for_message("a\"b\\c\x01\xff" "F\xc5\x91");
@@ -231,5 +280,6 @@ int main(void)
         } else {
                 tap_skip("no C.UTF-8 locale", "C.UTF-8 checks");
         }
+        check_xattrs();
         return tap_done();
 }
