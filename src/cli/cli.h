@@ -81,7 +81,8 @@ enum {
         { "insecure-registry", required_argument, NULL, CAIRN_OPT_INSECURE_REGISTRY }
 #define CAIRN_CLI_REGISTRY_HELP \
         "      --platform=OS/ARCH   the platform to pull (default this machine's)\n" \
-        "      --registry-auth=USER:PASSWORD  credentials (default ~/.docker/config.json)\n" \
+        "      --registry-auth=USER:PASSWORD|@FILE|-  credentials, given or read from FILE or\n" \
+        "                           standard input (default ~/.docker/config.json)\n" \
         "      --insecure-registry=HOST  allow plain HTTP to HOST (loopback always may)\n"
 struct cairn_registry_options;
 /* Handle one registry option; returns 0 if opt is not one. */

@@ -103,8 +103,35 @@ struct cairn_engine *cairn_cli_open_engine(void)
         return e;
 }
 
+/* --registry-auth @FILE or - (standard input): the credentials read, kept
+ * until the options are freed. */
+static char *credentials_read;
+
+static const char *read_credentials(const char *arg)
+{
+        FILE *f = strcmp(arg, "-") == 0 ? stdin : fopen(arg + 1, "re");
+        if (!f)
+                return NULL;
+        char line[4096];
+        bool got = fgets(line, sizeof(line), f) != NULL;
+        if (f != stdin)
+                fclose(f);
+        if (!got)
+                return NULL;
+        line[strcspn(line, "\r\n")] = '\0';
+        free(credentials_read);
+        credentials_read = strdup(line);
+        explicit_bzero(line, sizeof(line));
+        return credentials_read;
+}
+
 void cairn_cli_registry_options_free(struct cairn_registry_options *o)
 {
+        if (credentials_read) {
+                explicit_bzero(credentials_read, strlen(credentials_read));
+                free(credentials_read);
+                credentials_read = NULL;
+        }
         free((void *) o->insecure);
         memset(o, 0, sizeof(*o));
 }
@@ -116,7 +143,16 @@ int cairn_cli_registry_option(int opt, const char *arg, struct cairn_registry_op
                 o->platform = arg;
                 return 1;
         case CAIRN_OPT_REGISTRY_AUTH:
-                o->credentials = arg;
+                /* @FILE and - keep the password out of ps. */
+                if (arg[0] == '@' || strcmp(arg, "-") == 0) {
+                        o->credentials = read_credentials(arg);
+                        if (!o->credentials || !strchr(o->credentials, ':')) {
+                                fprintf(stderr, "cairn: --registry-auth %s: cannot read USER:PASSWORD from it\n", arg);
+                                exit(CAIRN_EXIT_USAGE);
+                        }
+                } else {
+                        o->credentials = arg;
+                }
                 return 1;
         case CAIRN_OPT_INSECURE_REGISTRY: {
                 const char **v = cairn_xreallocarray((void *) o->insecure, o->n_insecure + 1, sizeof(char *));

@@ -171,10 +171,53 @@ char *cairn_image_ref_string(const struct cairn_image_ref *r)
         return cairn_buf_steal(&b, NULL);
 }
 
+bool cairn_host_is_loopback(const char *host_port)
+{
+        /* The host alone: up to the port's ':' (after "]" for IPv6). */
+        size_t n;
+        if (host_port[0] == '[') {
+                const char *end = strchr(host_port, ']');
+                if (!end)
+                        return false;
+                n = (size_t) (end - host_port) + 1;
+        } else {
+                const char *colon = strchr(host_port, ':');
+                n = colon ? (size_t) (colon - host_port) : strlen(host_port);
+        }
+        if (host_port[n] && host_port[n] != ':')
+                return false;
+        if ((n == 9 && strncmp(host_port, "localhost", 9) == 0) || (n == 5 && strncmp(host_port, "[::1]", 5) == 0))
+                return true;
+        /* 127.0.0.0/8, as four decimal numbers. */
+        unsigned a, b, c, d;
+        char tail;
+        char buf[32];
+        if (n >= sizeof(buf))
+                return false;
+        memcpy(buf, host_port, n);
+        buf[n] = '\0';
+        return sscanf(buf, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 && c < 256 && d < 256;
+}
+
+bool cairn_url_may_carry_secrets(const char *url)
+{
+        if (strncmp(url, "https://", 8) == 0)
+                return true;
+        if (strncmp(url, "http://", 7) != 0)
+                return false;
+        const char *host = url + 7;
+        size_t n = strcspn(host, "/?#");
+        char buf[300];
+        if (n >= sizeof(buf))
+                return false;
+        memcpy(buf, host, n);
+        buf[n] = '\0';
+        return cairn_host_is_loopback(buf);
+}
+
 bool cairn_image_ref_allows_http(const struct cairn_image_ref *r, const char *const *insecure, size_t n_insecure)
 {
-        const char *h = r->api_host;
-        if (strncmp(h, "127.", 4) == 0 || strncmp(h, "localhost", 9) == 0 || strncmp(h, "[::1]", 5) == 0)
+        if (cairn_host_is_loopback(r->api_host))
                 return true;
         for (size_t i = 0; i < n_insecure; i++)
                 if (strcmp(insecure[i], r->domain) == 0 || strcmp(insecure[i], r->api_host) == 0)

@@ -31,6 +31,13 @@ struct cairn_image_ref {
 int cairn_image_ref_parse(const char *s, struct cairn_image_ref **ret, struct cairn_error **err);
 /* Whether r's registry may be spoken to over plain HTTP: a loopback one,
  * or one of `insecure` (by domain or API host: --insecure-registry). */
+/* Whether "HOST[:PORT]" is this machine's loopback: localhost, [::1] or
+ * an address in 127.0.0.0/8, exactly (not localhost.example.org). */
+bool cairn_host_is_loopback(const char *host_port);
+/* Whether a password or token may be sent to url: https, or plain http to
+ * loopback. */
+bool cairn_url_may_carry_secrets(const char *url);
+
 bool cairn_image_ref_allows_http(const struct cairn_image_ref *r, const char *const *insecure, size_t n_insecure);
 
 /* DOMAIN/PATH[:TAG][@DIGEST] */

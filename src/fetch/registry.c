@@ -133,7 +133,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
         return len;
 }
 
-static void common_options(CURL *h, struct curl_slist *headers)
+static void common_options(CURL *h, struct curl_slist *headers, const char *url)
 {
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
         curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
@@ -146,7 +146,8 @@ static void common_options(CURL *h, struct curl_slist *headers)
         curl_easy_setopt(h, CURLOPT_USERAGENT, "cairn");
 #if LIBCURL_VERSION_NUM >= 0x075500
         curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+        /* Never from https down to http. */
+        curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, strncmp(url, "https:", 6) == 0 ? "https" : "http,https");
 #endif
 }
 
@@ -188,7 +189,7 @@ static int get(struct client *c, const char *url, const char *accept, const char
                 if (c->authorization && !userpwd)
                         headers = curl_slist_append(headers, c->authorization);
                 curl_easy_reset(h);
-                common_options(h, headers);
+                common_options(h, headers, url);
                 curl_easy_setopt(h, CURLOPT_URL, url);
                 curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
                 curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
@@ -319,6 +320,11 @@ static int authenticate(struct client *c)
                                             c->ref->domain);
                         goto out;
                 }
+                if (!cairn_url_may_carry_secrets(url)) {
+                        r = cairn_error_set(c->err, -EACCES, "%s asks for a password over plain HTTP: refused (only "
+                                                             "https, or a loopback registry, gets one)", c->ref->domain);
+                        goto out;
+                }
                 _cleanup_free_ char *b = base64(c->credentials);
                 c->authorization = cairn_xasprintf("Authorization: Basic %s", b);
                 goto out;
@@ -332,6 +338,11 @@ static int authenticate(struct client *c)
         service = challenge_param(resp.www_authenticate, "service");
         if (!realm || (strncmp(realm, "https://", 8) != 0 && strncmp(realm, "http://", 7) != 0)) {
                 r = cairn_error_set(c->err, -EIO, "%s: the token realm is missing or not a URL", c->ref->domain);
+                goto out;
+        }
+        if (!cairn_url_may_carry_secrets(realm)) {
+                r = cairn_error_set(c->err, -EACCES, "%s: the token realm \"%s\" is plain HTTP: refused (only https, "
+                                                     "or loopback, gets credentials)", c->ref->domain, realm);
                 goto out;
         }
         CURL *esc = curl_easy_init();
@@ -522,7 +533,7 @@ static int start_download(struct download *d, CURLM *multi, size_t index, size_t
                 d->headers = curl_slist_append(d->headers, range);
         }
         d->h = curl_easy_init();
-        common_options(d->h, d->headers);
+        common_options(d->h, d->headers, url);
         curl_easy_setopt(d->h, CURLOPT_URL, url);
         curl_easy_setopt(d->h, CURLOPT_WRITEFUNCTION, on_blob);
         curl_easy_setopt(d->h, CURLOPT_WRITEDATA, d);

@@ -294,6 +294,14 @@ run_cmd "$CAIRN" pull --registry-auth alice:wrong "$reg/test/private:v1"
 is_status 1 "wrong credentials are refused"
 run_cmd "$CAIRN" pull --registry-auth alice:s3cret "$reg/test/private:v1"
 is_status 0 "--registry-auth USER:PASSWORD works"
+printf 'alice:s3cret\n' >creds.txt
+chmod 600 creds.txt
+run_cmd "$CAIRN" pull --registry-auth @creds.txt "$reg/test/private:v1"
+is_status 0 "--registry-auth @FILE reads them from a file (kept out of ps)"
+run_cmd sh -c "printf 'alice:s3cret\n' | \"\$0\" pull --registry-auth - \"\$1\"" "$CAIRN" "$reg/test/private:v1"
+is_status 0 "--registry-auth - reads them from standard input"
+run_cmd "$CAIRN" pull --registry-auth @no-such-file "$reg/test/private:v1"
+is_status 124 "an unreadable @FILE is a usage error"
 mkdir -p dockercfg
 printf '{"auths": {"%s": {"auth": "%s"}}}' "$reg" "$(printf 'alice:s3cret' | base64)" >dockercfg/config.json
 run_cmd env DOCKER_CONFIG="$tmp/dockercfg" "$CAIRN" pull "$reg/test/private:v1"

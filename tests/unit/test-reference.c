@@ -55,6 +55,31 @@ int main(void)
         http_is("registry.lan:5000/x", NULL, 0, false, "not to another registry");
         http_is("registry.lan:5000/x", insecure, 1, true, "unless it is named insecure");
         http_is("busybox", insecure, 1, false, "never to Docker Hub unless named");
+        http_is("localhost.example.org:5000/x", NULL, 0, false, "not to a host whose name starts with localhost");
+        http_is("127.evil.example:5000/x", NULL, 0, false, "nor to one whose name starts with 127.");
+        static const struct {
+                const char *host;
+                bool loopback;
+        } hosts[] = {
+                { "127.0.0.1", true }, { "127.0.0.1:5000", true }, { "127.1.2.3:80", true }, { "localhost", true },
+                { "localhost:5000", true }, { "[::1]:5000", true }, { "localhost.example.org", false },
+                { "127.0.0.1.nip.io", false }, { "127.0.0.256", false }, { "128.0.0.1", false }, { "[::2]:5000", false },
+                { "10.0.0.1:5000", false },
+        };
+        for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++)
+                ok(cairn_host_is_loopback(hosts[i].host) == hosts[i].loopback, "%s is %sloopback", hosts[i].host,
+                   hosts[i].loopback ? "" : "not ");
+        static const struct {
+                const char *url;
+                bool may;
+        } urls[] = {
+                { "https://auth.docker.io/token", true }, { "http://127.0.0.1:5001/token", true },
+                { "http://localhost/token?x=1", true }, { "http://auth.example.org/token", false },
+                { "http://localhost.example.org/token", false }, { "ftp://127.0.0.1/x", false },
+        };
+        for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++)
+                ok(cairn_url_may_carry_secrets(urls[i].url) == urls[i].may, "%s %s carry credentials", urls[i].url,
+                   urls[i].may ? "may" : "may not");
         normalises("busybox", "docker.io/library/busybox:latest", "registry-1.docker.io");
         normalises("busybox:1.36", "docker.io/library/busybox:1.36", "registry-1.docker.io");
         normalises("ocaml/opam:debian-12-ocaml-4.14", "docker.io/ocaml/opam:debian-12-ocaml-4.14", "registry-1.docker.io");
