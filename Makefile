@@ -4,7 +4,7 @@
 #   make check   install dependencies, run the whole test suite
 #   make         build only
 
-.PHONY: all build deps demo check clean bench bench-pull bench-prune bench-containerd windows
+.PHONY: all build deps demo check clean bench bench-pull bench-prune bench-containerd bench-containment windows
 
 all: build
 
@@ -44,3 +44,6 @@ bench-prune:
 
 bench-containerd:
 	bench/containerd
+
+bench-containment:
+	bench/containment

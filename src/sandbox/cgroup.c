@@ -8,6 +8,7 @@
 #include <linux/bpf.h>
 #include <linux/magic.h>
 #include <stdatomic.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,6 +214,38 @@ static size_t device_program(struct bpf_insn *p)
         return n;
 }
 
+/* The program, loaded (and verified) once a process, attached to each
+ * step's cgroup. */
+static pthread_once_t prog_once = PTHREAD_ONCE_INIT;
+static int prog_fd_loaded = -1, prog_errno;
+static char prog_log[4096];
+
+static void load_program(void)
+{
+        struct bpf_insn prog[64];
+        size_t n = device_program(prog);
+        union bpf_attr load;
+        memset(&load, 0, sizeof(load));
+        load.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+        load.insns = (uint64_t) (uintptr_t) prog;
+        load.insn_cnt = (uint32_t) n;
+        load.license = (uint64_t) (uintptr_t) "Apache-2.0";
+        load.log_buf = (uint64_t) (uintptr_t) prog_log;
+        load.log_size = sizeof(prog_log);
+        load.log_level = 1;
+        prog_fd_loaded = (int) syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof(load));
+        prog_errno = errno;
+}
+
+static int device_program_fd(struct cairn_error **err)
+{
+        pthread_once(&prog_once, load_program);
+        if (prog_fd_loaded < 0)
+                return cairn_error_set_errno(err, prog_errno, "cannot load the device allow-list (BPF): %.200s",
+                                             prog_log);
+        return prog_fd_loaded;
+}
+
 static int v2_create(struct cairn_step_cgroup *cg, const char *root, struct cairn_error **err)
 {
         _cleanup_free_ char *own = own_cgroup("");
@@ -221,21 +254,9 @@ static int v2_create(struct cairn_step_cgroup *cg, const char *root, struct cair
         cg->v2_fd = open(cg->v2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (cg->v2_fd < 0)
                 return cairn_error_set_errno(err, errno, "cannot open the step's cgroup \"%s\"", cg->v2);
-        struct bpf_insn prog[64];
-        size_t n = device_program(prog);
-        static char log[4096];
-        union bpf_attr load;
-        memset(&load, 0, sizeof(load));
-        load.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
-        load.insns = (uint64_t) (uintptr_t) prog;
-        load.insn_cnt = (uint32_t) n;
-        load.license = (uint64_t) (uintptr_t) "Apache-2.0";
-        load.log_buf = (uint64_t) (uintptr_t) log;
-        load.log_size = sizeof(log);
-        load.log_level = 1;
-        int prog_fd = (int) syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof(load));
+        int prog_fd = device_program_fd(err);
         if (prog_fd < 0)
-                return cairn_error_set_errno(err, errno, "cannot load the device allow-list (BPF): %.200s", log);
+                return prog_fd;
         union bpf_attr attach;
         memset(&attach, 0, sizeof(attach));
         attach.target_fd = (uint32_t) cg->v2_fd;
@@ -243,7 +264,6 @@ static int v2_create(struct cairn_step_cgroup *cg, const char *root, struct cair
         attach.attach_type = BPF_CGROUP_DEVICE;
         int r = (int) syscall(SYS_bpf, BPF_PROG_ATTACH, &attach, sizeof(attach));
         int en = errno;
-        close(prog_fd);   /* the attachment keeps the program */
         if (r < 0)
                 return cairn_error_set_errno(err, en, "cannot attach the device allow-list to \"%s\"", cg->v2);
         return 0;
@@ -410,8 +430,8 @@ static void remove_dir(const char *dir)
 {
         /* The step's PID namespace is gone when its init is reaped, but its
          * other processes may take a moment to leave the cgroup. */
-        for (int i = 0; i < 500 && rmdir(dir) < 0 && errno == EBUSY; i++) {
-                struct timespec t = { 0, 10 * 1000 * 1000 };
+        for (int i = 0; i < 5000 && rmdir(dir) < 0 && errno == EBUSY; i++) {
+                struct timespec t = { 0, 1000 * 1000 };
                 nanosleep(&t, NULL);
         }
 }

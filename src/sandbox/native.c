@@ -460,6 +460,10 @@ static int native_run(const struct cairn_sandbox_config *c, int *ret_status, str
         const struct cairn_step_limits *limits = c->limits ? c->limits : &defaults;
         if ((r = cairn_step_cgroup_create(CAIRN_CGROUP_ALL, limits, &cg, err)) < 0)
                 goto out;
+        if (!c->seccomp_unconfined && (r = cairn_seccomp_prepare()) < 0) {
+                r = cairn_error_set_errno(err, -r, "sandbox: cannot build the seccomp filter");
+                goto out;
+        }
         struct timespec started;
         clock_gettime(CLOCK_MONOTONIC, &started);
         struct clone_args ca = {

@@ -15,9 +15,14 @@
 #ifndef CAIRN_SANDBOX_SECCOMP_H
 #define CAIRN_SANDBOX_SECCOMP_H
 
+/* Build the filter (once a process; libseccomp takes milliseconds), before
+ * the step's processes fork.  Returns 0 or -errno. */
+int cairn_seccomp_prepare(void);
+
 /* Load the filter into the calling process: the last step before exec, in
  * a process that still has CAP_SYS_ADMIN, so no_new_privs is not needed
- * (and setuid programs such as sudo keep working).  Returns 0 or -errno. */
+ * (and setuid programs such as sudo keep working).  One system call when
+ * cairn_seccomp_prepare ran before the fork.  Returns 0 or -errno. */
 int cairn_seccomp_apply(void);
 
 #endif
