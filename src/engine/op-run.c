@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* (run ...): a command in the sandbox. */
 #include <errno.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,18 @@ static void quote_argv(struct cairn_buf *b, char *const *argv, size_t n, const c
                 cairn_buf_printf(b, "%s\"%s\"", i ? " " : "", argv[i]);
         if (last)
                 cairn_buf_printf(b, "%s\"%s\"", n ? " " : "", last);
+}
+
+/* What the step used, in its context.json (which engine_save_context
+ * completes; cairn inspect shows it).  Not in the build log, whose lines
+ * stay OBuilder's (reference 9). */
+static int record_usage(const struct run *R, const char *dir, const struct cairn_step_usage *u,
+                        struct cairn_error **err)
+{
+        (void) R;
+        json_t *j = json_pack("{s:{s:I, s:I}}", "usage", "peak_memory", (json_int_t) u->peak_memory, "cpu_us",
+                              (json_int_t) u->cpu_us);
+        return cairn_result_json_save(dir, "context.json", j, err);
 }
 
 static int run_step(const struct run *R, struct cairn_store_build *b, const struct step_log *log, void *arg,
@@ -94,6 +107,7 @@ static int run_step(const struct run *R, struct cairn_store_build *b, const stru
                 r = cairn_error_set(err, -EINVAL, "Unsupported network configuration [%s]", cairn_buf_str(&nb));
                 cairn_buf_release(&nb);
         }
+        struct cairn_step_usage usage = { 0 };
         if (r >= 0) {
                 struct output_sink sink = { R, log->log_fd, log->live_fd };
                 struct cairn_sandbox_config cfg = {
@@ -101,12 +115,15 @@ static int run_step(const struct run *R, struct cairn_store_build *b, const stru
                         .hostname = "builder", .network_host = network_host, .mounts = mounts, .n_mounts = k,
                         .output = engine_sink_output, .userdata = &sink, .cancel = R->req->cancel,
                         .seccomp_unconfined = R->req->seccomp_unconfined, .limits = R->req->limits,
+                        .usage = &usage,
                         .backend = e->store->backend, .result_dir = b->dir,
                         .user_name = b->opaque_rootfs && c->user.by_name ? c->user.name : NULL,
                 };
                 int status = 0;
                 engine_test_pause("run");
                 r = e->sandbox->run(&cfg, &status, err);
+                if (r >= 0 && status == 0 && (usage.cpu_us || usage.peak_memory))
+                        r = record_usage(R, b->dir, &usage, err);
                 if (r >= 0 && status != 0) {
                         struct cairn_buf msg = CAIRN_BUF_INIT;
                         quote_argv(&msg, c->shell, c->n_shell, a->op->shell);

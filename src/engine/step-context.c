@@ -91,7 +91,12 @@ void engine_ctx_setenv(struct ctx *c, const char *name, const char *value)
  * config says (env, working directory, user).  Not part of any ID. */
 int engine_save_context(const struct ctx *c, const char *dir, struct cairn_error **err)
 {
-        json_t *j = json_object();
+        /* What the step itself recorded there (its usage) stays. */
+        json_t *j = cairn_result_json_load(dir, "context.json");
+        if (!json_is_object(j)) {
+                json_decref(j);
+                j = json_object();
+        }
         json_t *env = json_array();
         for (size_t i = 0; i < c->n_env; i++) {
                 _cleanup_free_ char *kv = cairn_xasprintf("%s=%s", c->env[i].name, c->env[i].value);

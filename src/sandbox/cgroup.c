@@ -314,28 +314,27 @@ static int apply_limits(struct cairn_step_cgroup *cg, const struct cairn_step_li
                 if ((r = set(cg->pids_dir, "pids.max", v, err)) < 0)
                         return r;
         }
-        /* memory, swap included */
-        if (l->memory) {
-                snprintf(v, sizeof(v), "%llu", l->memory);
-                if (cg->v2 && exists_in(cg->v2, "memory.max")) {
-                        cg->memory_dir = cg->v2;
-                        cg->memory_v2 = true;
-                        if ((r = set(cg->v2, "memory.max", v, err)) < 0)
-                                return r;
-                        if (exists_in(cg->v2, "memory.swap.max") && (r = set(cg->v2, "memory.swap.max", "0", err)) < 0)
-                                return r;
-                } else if (has_v1("memory", "memory.limit_in_bytes")) {
-                        if ((r = v1_dir("memory", &cg->v1_memory, err)) < 0)
-                                return r;
-                        cg->memory_dir = cg->v1_memory;
-                        if ((r = set(cg->v1_memory, "memory.limit_in_bytes", v, err)) < 0)
-                                return r;
-                        if (exists_in(cg->v1_memory, "memory.memsw.limit_in_bytes") &&
-                            (r = set(cg->v1_memory, "memory.memsw.limit_in_bytes", v, err)) < 0)
-                                return r;
-                } else {
-                        return cairn_error_set(err, -ENOTSUP, "cannot limit the step's memory: no memory controller");
-                }
+        /* memory, swap included; the cgroup also when there is no limit,
+         * for the step's peak use */
+        snprintf(v, sizeof(v), "%llu", l->memory);
+        if (cg->v2 && exists_in(cg->v2, "memory.max")) {
+                cg->memory_dir = cg->v2;
+                cg->memory_v2 = true;
+                if (l->memory && (r = set(cg->v2, "memory.max", v, err)) < 0)
+                        return r;
+                if (l->memory && exists_in(cg->v2, "memory.swap.max") && (r = set(cg->v2, "memory.swap.max", "0", err)) < 0)
+                        return r;
+        } else if (has_v1("memory", "memory.limit_in_bytes")) {
+                if ((r = v1_dir("memory", &cg->v1_memory, err)) < 0)
+                        return r;
+                cg->memory_dir = cg->v1_memory;
+                if (l->memory && (r = set(cg->v1_memory, "memory.limit_in_bytes", v, err)) < 0)
+                        return r;
+                if (l->memory && exists_in(cg->v1_memory, "memory.memsw.limit_in_bytes") &&
+                    (r = set(cg->v1_memory, "memory.memsw.limit_in_bytes", v, err)) < 0)
+                        return r;
+        } else if (l->memory) {
+                return cairn_error_set(err, -ENOTSUP, "cannot limit the step's memory: no memory controller");
         }
         /* CPU: a quota per 100 ms period */
         if (l->cpus > 0) {
@@ -457,6 +456,22 @@ static long event_count(const char *dir, const char *file, const char *key)
 bool cairn_step_cgroup_pids_exhausted(const struct cairn_step_cgroup *cg)
 {
         return cg->pids_dir && event_count(cg->pids_dir, "pids.events", "max") > 0;
+}
+
+unsigned long long cairn_step_cgroup_peak_memory(const struct cairn_step_cgroup *cg)
+{
+        if (!cg->memory_dir)
+                return 0;
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", cg->memory_dir, cg->memory_v2 ? "memory.peak" : "memory.max_usage_in_bytes");
+        FILE *f = fopen(path, "re");
+        unsigned long long v = 0;
+        if (f) {
+                if (fscanf(f, "%llu", &v) != 1)
+                        v = 0;
+                fclose(f);
+        }
+        return v;
 }
 
 long cairn_step_cgroup_oom_kills(const struct cairn_step_cgroup *cg)

@@ -58,6 +58,8 @@ int cairn_step_cgroup_create(unsigned which, const struct cairn_step_limits *lim
 bool cairn_step_cgroup_pids_exhausted(const struct cairn_step_cgroup *cg);
 /* How many processes the OOM killer killed at the memory limit. */
 long cairn_step_cgroup_oom_kills(const struct cairn_step_cgroup *cg);
+/* The peak memory use of the step's memory cgroup, or 0 when unknown. */
+unsigned long long cairn_step_cgroup_peak_memory(const struct cairn_step_cgroup *cg);
 /* SIGKILL every process in the step's cgroups. */
 void cairn_step_cgroup_kill(const struct cairn_step_cgroup *cg);
 

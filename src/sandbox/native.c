@@ -556,8 +556,18 @@ static int native_run(const struct cairn_sandbox_config *c, int *ret_status, str
         int status = 0;
         bool have_status = read(st[0], &status, sizeof(status)) == (ssize_t) sizeof(status);
         int ws;
-        while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+        struct rusage ru = { 0 };
+        while (wait4(pid, &ws, 0, &ru) < 0 && errno == EINTR)
                 ;
+        if (c->usage) {
+                /* The init's usage counts every process it reaped: the
+                 * whole step. */
+                c->usage->cpu_us = (long long) ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec +
+                                   (long long) ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
+                c->usage->peak_memory = cairn_step_cgroup_peak_memory(&cg);
+                if (!c->usage->peak_memory)
+                        c->usage->peak_memory = (unsigned long long) ru.ru_maxrss * 1024;
+        }
         setup_error[setup_len] = '\0';
         long oom = cairn_step_cgroup_oom_kills(&cg);
         char shown[64];

@@ -30,6 +30,12 @@ struct cairn_step_limits {
         long long timeout_ms;          /* wall-clock time */
 };
 
+/* What a step used. */
+struct cairn_step_usage {
+        unsigned long long peak_memory;   /* bytes: the step's memory cgroup's peak, else its largest process's */
+        long long cpu_us;                 /* user and system time of all its processes */
+};
+
 /* A fork bomb stops here. */
 #define CAIRN_DEFAULT_PIDS_LIMIT 8192
 
@@ -49,6 +55,8 @@ struct cairn_sandbox_config {
         void *userdata;
         /* The step's limits, or NULL for the defaults. */
         const struct cairn_step_limits *limits;
+        /* Filled with what the step used, when the command ran (may be NULL). */
+        struct cairn_step_usage *usage;
         /* No seccomp filter (--security-opt seccomp=unconfined). */
         bool seccomp_unconfined;
         /* Set to non-zero (from a signal handler, say) to kill the step. */

@@ -365,6 +365,8 @@ done
 printf '((from busybox) (shell /bin/sh -c) (run (shell "echo cpus-limited")))' >cpus.spec
 run_cmd "$CAIRN" build --cpus=0.5 --memory=256M -f cpus.spec ctx
 is_status 0 "a step under CPU and memory limits runs"
+cpus_id=$(printf '%s\n' "$out" | sed -n 's/^Got: "\(.*\)"$/\1/p')
+has "$(cat "$store/result/$cpus_id/context.json")" '"usage":{"peak_memory":' "its context.json says what the step used"
 
 # --- network ----------------------------------------------------------------
 printf '((from busybox) (shell /bin/sh -c) (run (shell "ls /sys/class/net")))' >nonet.spec
