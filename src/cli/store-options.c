@@ -107,6 +107,14 @@ struct cairn_engine *cairn_cli_open_engine(void)
  * until the options are freed. */
 static char *credentials_read;
 
+/* A password's bytes, gone (the stores the compiler may not drop). */
+static void wipe(void *p, size_t n)
+{
+        volatile unsigned char *v = p;
+        while (n--)
+                *v++ = 0;
+}
+
 static const char *read_credentials(const char *arg)
 {
         FILE *f = strcmp(arg, "-") == 0 ? stdin : fopen(arg + 1, "re");
@@ -121,14 +129,14 @@ static const char *read_credentials(const char *arg)
         line[strcspn(line, "\r\n")] = '\0';
         free(credentials_read);
         credentials_read = strdup(line);
-        explicit_bzero(line, sizeof(line));
+        wipe(line, sizeof(line));
         return credentials_read;
 }
 
 void cairn_cli_registry_options_free(struct cairn_registry_options *o)
 {
         if (credentials_read) {
-                explicit_bzero(credentials_read, strlen(credentials_read));
+                wipe(credentials_read, strlen(credentials_read));
                 free(credentials_read);
                 credentials_read = NULL;
         }
