@@ -133,13 +133,37 @@ static void sweep(const char *parent)
         closedir(d);
 }
 
-static char *new_dir(const char *root, const char *own, struct cairn_error **err)
+/* The directory of this process's cgroup in the hierarchy mounted at root,
+ * whose /proc/self/cgroup line names `want`: read once a process, and the
+ * first time swept of what a killed cairn left there. */
+static const char *parent_dir(const char *root, const char *want)
+{
+        static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+        static struct {
+                char *root, *dir;
+        } known[8];
+        static size_t n_known;
+        pthread_mutex_lock(&lock);
+        const char *dir = NULL;
+        for (size_t i = 0; i < n_known && !dir; i++)
+                if (strcmp(known[i].root, root) == 0)
+                        dir = known[i].dir;
+        if (!dir && n_known < sizeof(known) / sizeof(known[0])) {
+                _cleanup_free_ char *own = own_cgroup(want);
+                known[n_known].root = cairn_xstrdup(root);
+                known[n_known].dir = cairn_xasprintf("%s%s", root, strcmp(own, "/") == 0 ? "" : own);
+                dir = known[n_known++].dir;
+                sweep(dir);
+        }
+        pthread_mutex_unlock(&lock);
+        return dir ? dir : root;
+}
+
+static char *new_dir(const char *root, const char *want, struct cairn_error **err)
 {
         static atomic_uint counter;
-        _cleanup_free_ char *parent = cairn_xasprintf("%s%s", root, own);
-        sweep(parent);
-        char *dir = cairn_xasprintf("%s%s%scairn-%ld-%u", root, own, own[strlen(own) - 1] == '/' ? "" : "/",
-                                    (long) getpid(), atomic_fetch_add(&counter, 1));
+        char *dir = cairn_xasprintf("%s/cairn-%ld-%u", parent_dir(root, want), (long) getpid(),
+                                    atomic_fetch_add(&counter, 1));
         if (mkdir(dir, 0755) < 0) {
                 cairn_error_set_errno(err, errno, "cannot create the step's cgroup \"%s\"", dir);
                 free(dir);
@@ -150,8 +174,7 @@ static char *new_dir(const char *root, const char *own, struct cairn_error **err
 
 static int v1_create(struct cairn_step_cgroup *cg, struct cairn_error **err)
 {
-        _cleanup_free_ char *own = own_cgroup("devices");
-        if (!(cg->v1_devices = new_dir(V1_DEVICES, own, err)))
+        if (!(cg->v1_devices = new_dir(V1_DEVICES, "devices", err)))
                 return -EIO;
         int r = write_string(cg->v1_devices, "devices.deny", "a");
         for (size_t i = 0; r == 0 && i < sizeof(allowed) / sizeof(allowed[0]); i++) {
@@ -248,8 +271,7 @@ static int device_program_fd(struct cairn_error **err)
 
 static int v2_create(struct cairn_step_cgroup *cg, const char *root, struct cairn_error **err)
 {
-        _cleanup_free_ char *own = own_cgroup("");
-        if (!(cg->v2 = new_dir(root, own, err)))
+        if (!(cg->v2 = new_dir(root, "", err)))
                 return -EIO;
         cg->v2_fd = open(cg->v2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (cg->v2_fd < 0)
@@ -279,9 +301,8 @@ static bool exists_in(const char *dir, const char *file)
 /* A v1 cgroup of controller name for the step (*dir), or an error. */
 static int v1_dir(const char *name, char **dir, struct cairn_error **err)
 {
-        _cleanup_free_ char *own = own_cgroup(name);
         _cleanup_free_ char *root = cairn_xasprintf("/sys/fs/cgroup/%s", name);
-        *dir = new_dir(root, own, err);
+        *dir = new_dir(root, name, err);
         return *dir ? 0 : -EIO;
 }
 
@@ -363,11 +384,12 @@ static int apply_limits(struct cairn_step_cgroup *cg, const struct cairn_step_li
  * own, or without the controllers itself, does not). */
 static void enable_v2_controllers(const char *root)
 {
-        _cleanup_free_ char *own = own_cgroup("");
-        _cleanup_free_ char *parent = cairn_xasprintf("%s%s", root, own);
+        static atomic_bool tried;
+        if (atomic_exchange(&tried, true))
+                return;   /* once a process: what it can enable stays so */
         static const char *const ctl[] = { "+pids", "+memory", "+cpu" };
         for (size_t i = 0; i < 3; i++)
-                (void) write_string(parent, "cgroup.subtree_control", ctl[i]);
+                (void) write_string(parent_dir(root, ""), "cgroup.subtree_control", ctl[i]);
 }
 
 int cairn_step_cgroup_create(unsigned which, const struct cairn_step_limits *limits, struct cairn_step_cgroup *ret,
