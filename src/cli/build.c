@@ -35,10 +35,9 @@ const struct cairn_verb cairn_build_verb = {
                 "  -f, --file=SPEC          the spec (\"-\" reads standard input)\n"
                 CAIRN_CLI_STORE_HELP
                 "      --secret=ID:FILE     the value of secret ID, read whole from FILE (repeatable)\n"
-                "      --memory=SIZE        limit each step's memory, swap included (512M, 2G)\n"
-                "      --pids-limit=N       limit each step's processes and threads (default 8192)\n"
-                "      --cpus=N             limit each step's CPU time to N CPUs' worth (0.5, 2)\n"
-                "      --step-timeout=D     kill a step that runs longer (90s, 10m, 2h)\n"
+                CAIRN_CLI_LIMITS_HELP
+                "      --show-usage         print what each step used (CPU time, peak memory) before\n"
+                "                           its \"saved as\" line; always on a terminal\n"
                 "      --security-opt=seccomp=unconfined  run steps without the seccomp filter\n"
                 "      --pull=WHEN          when to pull a (from IMAGE) from its registry: missing\n"
                 "                           (only when not at hand; the default), always (follow a\n"
@@ -57,6 +56,7 @@ static volatile sig_atomic_t cancelled;
 struct log_state {
         bool tty;
         bool at_line_start;
+        bool show_usage;
 };
 
 static void print_log(enum cairn_log_kind kind, const char *data, size_t len, void *ud)
@@ -69,12 +69,16 @@ static void print_log(enum cairn_log_kind kind, const char *data, size_t len, vo
                 fflush(stdout);
                 return;
         }
+        /* On a terminal, or when asked: the output stays OBuilder's for
+         * whatever reads it. */
+        if (kind == CAIRN_LOG_USAGE && !s->show_usage)
+                return;
         /* Headings and notes start on a fresh line even after output that
          * did not end with a newline. */
         if (!s->at_line_start)
                 fputc('\n', stdout);
         if (s->tty)
-                fputs(kind == CAIRN_LOG_HEADING ? "\033[94m" : "\033[33m", stdout);
+                fputs(kind == CAIRN_LOG_HEADING ? "\033[94m" : kind == CAIRN_LOG_USAGE ? "\033[2m" : "\033[33m", stdout);
         size_t n = len && data[len - 1] == '\n' ? len - 1 : len;
         fwrite(data, 1, n, stdout);
         if (s->tty)
@@ -86,17 +90,15 @@ static void print_log(enum cairn_log_kind kind, const char *data, size_t len, vo
 
 int cmd_build(int argc, char **argv)
 {
-        enum { OPT_SECRET = 256, OPT_PULL, OPT_SECURITY, OPT_MEMORY, OPT_PIDS, OPT_CPUS, OPT_TIMEOUT };
+        enum { OPT_SECRET = 256, OPT_PULL, OPT_SECURITY, OPT_SHOW_USAGE };
         static const struct option options[] = {
                 { "file", required_argument, NULL, 'f' },
                 CAIRN_CLI_STORE_OPT_OPTIONS,
                 { "secret", required_argument, NULL, OPT_SECRET },
                 { "pull", required_argument, NULL, OPT_PULL },
                 { "security-opt", required_argument, NULL, OPT_SECURITY },
-                { "memory", required_argument, NULL, OPT_MEMORY },
-                { "pids-limit", required_argument, NULL, OPT_PIDS },
-                { "cpus", required_argument, NULL, OPT_CPUS },
-                { "step-timeout", required_argument, NULL, OPT_TIMEOUT },
+                { "show-usage", no_argument, NULL, OPT_SHOW_USAGE },
+                CAIRN_CLI_LIMIT_OPTIONS,
                 { "help", no_argument, NULL, 'h' },
                 CAIRN_CLI_REGISTRY_OPTIONS,
                 {},
@@ -106,14 +108,21 @@ int cmd_build(int argc, char **argv)
         char **secret_args = NULL;
         size_t n_secret_args = 0;
         int pull = CAIRN_PULL_MISSING;
-        bool seccomp_unconfined = false;
+        bool seccomp_unconfined = false, show_usage = false;
         struct cairn_step_limits limits = { 0 };
-        const char *bad = NULL, *bad_value = NULL;
         int c;
         opterr = 0;
         optind = 1;
         while ((c = getopt_long(argc, argv, ":f:h", options, NULL)) >= 0) {
                 if (cairn_cli_store_opt(c, optarg))
+                        continue;
+                int l = cairn_cli_limit_option("build", c, optarg, &limits);
+                if (l < 0) {
+                        free(secret_args);
+                        cairn_cli_registry_options_free(&registry);
+                        return CAIRN_EXIT_USAGE;
+                }
+                if (l > 0)
                         continue;
                 switch (c) {
                 case 'f': file = optarg; break;
@@ -129,29 +138,8 @@ int cmd_build(int argc, char **argv)
                                                              optarg);
                         }
                         break;
-                case OPT_MEMORY:
-                        if (cairn_parse_size(optarg, &limits.memory) < 0 || limits.memory < 4 * 1024 * 1024)
-                                bad = "--memory takes a size of at least 4M (512M, 2G)", bad_value = optarg;
-                        break;
-                case OPT_PIDS: {
-                        char *end;
-                        errno = 0;
-                        limits.pids = strtol(optarg, &end, 10);
-                        if (errno || *end || end == optarg || limits.pids < 1)
-                                bad = "--pids-limit takes a number of processes, at least 1", bad_value = optarg;
-                        break;
-                }
-                case OPT_CPUS: {
-                        char *end;
-                        errno = 0;
-                        limits.cpus = strtod(optarg, &end);
-                        if (errno || *end || end == optarg || !(limits.cpus >= 0.01 && limits.cpus <= 4096))
-                                bad = "--cpus takes a number of CPUs (0.5, 2)", bad_value = optarg;
-                        break;
-                }
-                case OPT_TIMEOUT:
-                        if (cairn_parse_duration_ms(optarg, &limits.timeout_ms) < 0 || limits.timeout_ms <= 0)
-                                bad = "--step-timeout takes a duration (90s, 10m, 2h)", bad_value = optarg;
+                case OPT_SHOW_USAGE:
+                        show_usage = true;
                         break;
                 case OPT_SECURITY:
                         if (strcmp(optarg, "seccomp=unconfined") != 0) {
@@ -173,11 +161,6 @@ int cmd_build(int argc, char **argv)
                         cairn_cli_registry_options_free(&registry);
                         return cairn_cli_usage_error("build", "unknown option \"%s\"", argv[optind - 1]);
                 }
-        }
-        if (bad) {
-                free(secret_args);
-                cairn_cli_registry_options_free(&registry);
-                return cairn_cli_usage_error("build", "%s, not \"%s\"", bad, bad_value);
         }
         if (!file || optind != argc - 1) {
                 free(secret_args);
@@ -222,14 +205,17 @@ int cmd_build(int argc, char **argv)
         cairn_cancel_on_interrupt(&cancelled);
         abs_context = realpath(context, NULL);
         struct log_state ls = { .tty = isatty(STDOUT_FILENO), .at_line_start = true };
+        ls.show_usage = show_usage || ls.tty;
         struct cairn_build_request req = {
                 .spec = spec, .context_dir = abs_context ? abs_context : context, .secrets = secrets,
                 .n_secrets = n_secret_args, .log = print_log, .log_userdata = &ls, .cancel = &cancelled,
                 .registry = &registry, .pull = pull, .seccomp_unconfined = seccomp_unconfined, .limits = &limits,
         };
-        if (seccomp_unconfined)
-                fprintf(stderr, "cairn build: warning: steps run without the seccomp filter "
-                                "(--security-opt seccomp=unconfined)\n");
+        const struct cairn_engine_config *conf = cairn_engine_config(e);
+        if (seccomp_unconfined || conf->seccomp_unconfined)
+                fprintf(stderr, "cairn build: warning: steps run without the seccomp filter (%s%s)\n",
+                        seccomp_unconfined ? "--security-opt " : "security-opt = ",
+                        seccomp_unconfined ? "seccomp=unconfined" : "seccomp=unconfined in the store's cairn.conf");
         char id[65];
         if (cairn_engine_build(e, &req, id, &err) < 0) {
                 fflush(stdout);

@@ -90,6 +90,30 @@ int cairn_cli_registry_option(int opt, const char *arg, struct cairn_registry_op
 void cairn_cli_registry_options_free(struct cairn_registry_options *o);
 
 
+/* A step's limits, for build and healthcheck; the store's cairn.conf takes
+ * the same names without the dashes. */
+enum {
+        CAIRN_OPT_MEMORY = 700,
+        CAIRN_OPT_PIDS_LIMIT,
+        CAIRN_OPT_CPUS,
+        CAIRN_OPT_STEP_TIMEOUT,
+};
+#define CAIRN_CLI_LIMIT_OPTIONS \
+        { "memory", required_argument, NULL, CAIRN_OPT_MEMORY }, \
+        { "pids-limit", required_argument, NULL, CAIRN_OPT_PIDS_LIMIT }, \
+        { "cpus", required_argument, NULL, CAIRN_OPT_CPUS }, \
+        { "step-timeout", required_argument, NULL, CAIRN_OPT_STEP_TIMEOUT }
+#define CAIRN_CLI_LIMITS_HELP \
+        "      --memory=SIZE        limit each step's memory, swap included (512M, 2G)\n" \
+        "      --pids-limit=N       limit each step's processes and threads (default 8192)\n" \
+        "      --cpus=N             limit each step's CPU time to N CPUs' worth (0.5, 2)\n" \
+        "      --step-timeout=D     kill a step that runs longer (90s, 10m, 2h)\n" \
+        "                           (each also \"none\"; defaults from the store's cairn.conf)\n"
+struct cairn_step_limits;
+/* Handle one limit option: 1 if it was one, 0 if opt is not one, -1 after
+ * reporting a bad value. */
+int cairn_cli_limit_option(const char *verb, int opt, const char *arg, struct cairn_step_limits *l);
+
 /* --store=KIND:PATH (else $CAIRN_STORE, else the default), --store-opt
  * KEY=VALUE (repeatable, after the words of $CAIRN_STORE_OPTS; a later KEY
  * wins) and OBuilder's --hcs-ctr-path, for every verb that opens a store:

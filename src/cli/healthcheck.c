@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -7,6 +8,7 @@
 #include "base/interrupt.h"
 #include "base/strbuf.h"
 #include "engine/engine.h"
+#include "sandbox/sandbox.h"
 #include "cli/cli.h"
 
 #define HEALTHCHECK_SECONDS 300
@@ -15,13 +17,13 @@ const struct cairn_verb cairn_healthcheck_verb = {
         .name = "healthcheck",
         .run = cmd_healthcheck,
         .summary = "check that the store and sandbox work",
-        .help = "Usage: cairn healthcheck [--store=KIND:PATH]\n"
+        .help = "Usage: cairn healthcheck [--store=KIND:PATH] [--memory=SIZE]...\n"
                 "\n"
                 "Run \"echo healthcheck\" with /bin/sh -c on the image \"busybox\" (with\n"
                 "Windows containers, with cmd /S /C on nanoserver of the host's build) and\n"
                 "delete the result, within 300 seconds.  Prints \"Healthcheck passed\", or\n"
                 "the error and the captured log on stderr.\n"
-                "\n" CAIRN_CLI_STORE_HELP,
+                "\n" CAIRN_CLI_STORE_HELP CAIRN_CLI_LIMITS_HELP,
 };
 
 static volatile sig_atomic_t timed_out;
@@ -35,11 +37,30 @@ static void capture(enum cairn_log_kind kind, const char *data, size_t len, void
 
 int cmd_healthcheck(int argc, char **argv)
 {
-        int first = cairn_cli_store_options("healthcheck", argc, argv);
-        if (first < 0)
-                return CAIRN_EXIT_USAGE;
-        if (first != argc)
-                return cairn_cli_usage_error("healthcheck", "unexpected argument \"%s\"", argv[first]);
+        static const struct option options[] = {
+                CAIRN_CLI_STORE_OPT_OPTIONS,
+                CAIRN_CLI_LIMIT_OPTIONS,
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        struct cairn_step_limits limits = { 0 };
+        int c;
+        opterr = 0;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, ":", options, NULL)) >= 0) {
+                if (cairn_cli_store_opt(c, optarg))
+                        continue;
+                int l = cairn_cli_limit_option("healthcheck", c, optarg, &limits);
+                if (l < 0)
+                        return CAIRN_EXIT_USAGE;
+                if (l > 0)
+                        continue;
+                if (c == ':')
+                        return cairn_cli_usage_error("healthcheck", "option \"%s\" needs a value", argv[optind - 1]);
+                return cairn_cli_usage_error("healthcheck", "unknown option \"%s\"", argv[optind - 1]);
+        }
+        if (optind != argc)
+                return cairn_cli_usage_error("healthcheck", "unexpected argument \"%s\"", argv[optind]);
         struct cairn_engine *e = cairn_cli_open_engine();
         if (!e)
                 return CAIRN_EXIT_FAILURE;
@@ -48,7 +69,7 @@ int cmd_healthcheck(int argc, char **argv)
         int status = CAIRN_EXIT_OK;
         /* OBuilder gives the check 300 seconds. */
         cairn_cancel_after(HEALTHCHECK_SECONDS, &timed_out);
-        if (cairn_engine_healthcheck(e, capture, &log, &timed_out, &err) < 0) {
+        if (cairn_engine_healthcheck(e, &limits, capture, &log, &timed_out, &err) < 0) {
                 if (timed_out)
                         fprintf(stderr, "Healthcheck failed: Timeout running healthcheck\n%s", cairn_buf_str(&log));
                 else

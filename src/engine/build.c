@@ -118,7 +118,8 @@ static int build_spec(const struct run *R, const struct cairn_spec *spec, struct
 int cairn_engine_build(struct cairn_engine *e, const struct cairn_build_request *req, char out_id[65],
                        struct cairn_error **err)
 {
-        struct run R = { e, req };
+        struct run R = { e, req, .seccomp_unconfined = req->seccomp_unconfined || e->config.seccomp_unconfined };
+        cairn_step_limits_merge(&R.limits, &e->config.limits, req->limits);
         struct ctx c;
         engine_ctx_init(&c, e);
         int r = build_spec(&R, req->spec, &c, out_id, err);
@@ -126,8 +127,8 @@ int cairn_engine_build(struct cairn_engine *e, const struct cairn_build_request 
         return r;
 }
 
-int cairn_engine_healthcheck(struct cairn_engine *e, cairn_log_fn *log, void *ud, volatile sig_atomic_t *cancel,
-                             struct cairn_error **err)
+int cairn_engine_healthcheck(struct cairn_engine *e, const struct cairn_step_limits *limits, cairn_log_fn *log,
+                             void *ud, volatile sig_atomic_t *cancel, struct cairn_error **err)
 {
         /* OBuilder's: busybox, or on Windows nanoserver of the host's build. */
         _cleanup_free_ char *text =
@@ -141,6 +142,7 @@ int cairn_engine_healthcheck(struct cairn_engine *e, cairn_log_fn *log, void *ud
                 return r;
         struct cairn_build_request req = {
                 .spec = spec, .context_dir = e->store->windows ? "C:\\" : "/", .log = log, .log_userdata = ud, .cancel = cancel,
+                .limits = limits,
         };
         char id[65];
         r = cairn_engine_build(e, &req, id, err);

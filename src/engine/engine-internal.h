@@ -32,7 +32,11 @@ struct cairn_engine {
         const struct cairn_sandbox_ops *sandbox;
         const struct cairn_fetcher_ops *fetcher;
         struct cairn_hasher *hasher;
+        struct cairn_engine_config config;   /* cairn.conf */
 };
+
+/* Read the store's cairn.conf into e->config (config.c). */
+int engine_config_load(struct cairn_engine *e, struct cairn_error **err);
 
 struct cairn_store *cairn_engine_store(struct cairn_engine *e);
 
@@ -85,6 +89,9 @@ int engine_user_ids(const struct ctx *c, const struct cairn_store_build *b, uid_
 struct run {
         struct cairn_engine *e;
         const struct cairn_build_request *req;
+        /* The request's over the store's config. */
+        struct cairn_step_limits limits;
+        bool seccomp_unconfined;
 };
 
 /* Where a step's output goes: its own log, and the live copy other

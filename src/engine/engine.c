@@ -51,6 +51,8 @@ int cairn_engine_open(const char *store_spec, const char *const *store_options, 
                         goto fail;
                 }
         }
+        if ((r = engine_config_load(e, err)) < 0)
+                goto fail;
         *ret = e;
         return 0;
 fail:
@@ -66,6 +68,7 @@ void cairn_engine_close(struct cairn_engine *e)
                 close(e->lock_fd);
         free(e->live_dir);
         free(e->failed_dir);
+        free(e->config.path);
         cairn_db_close(e->db);
         cairn_store_close(e->store);
         cairn_hasher_free(e->hasher);

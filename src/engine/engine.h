@@ -22,15 +22,16 @@
 #include <time.h>
 
 #include "base/error.h"
+#include "sandbox/sandbox.h"
 #include "spec/spec.h"
 
 struct cairn_engine;
-struct cairn_step_limits;
 
 enum cairn_log_kind {
         CAIRN_LOG_HEADING,   /* "WORKDIR: (op ...)", "(from IMAGE)" */
         CAIRN_LOG_NOTE,      /* "---> saved as ..." */
         CAIRN_LOG_OUTPUT,    /* raw step output */
+        CAIRN_LOG_USAGE,     /* "---> used ... of CPU, ... of memory at peak": not in OBuilder's log */
 };
 
 typedef void cairn_log_fn(enum cairn_log_kind kind, const char *data, size_t len, void *userdata);
@@ -54,7 +55,7 @@ struct cairn_build_request {
         const struct cairn_registry_options *registry;   /* for pulls; may be NULL */
         int pull;                          /* enum cairn_pull_policy (fetch/fetcher.h) */
         bool seccomp_unconfined;           /* steps run without the seccomp filter */
-        const struct cairn_step_limits *limits;   /* sandbox/sandbox.h; NULL for the defaults */
+        const struct cairn_step_limits *limits;   /* over the store's config; NULL: the config's */
 };
 
 /* store_options: NULL-terminated "KEY=VALUE" for the store (--store-opt),
@@ -63,6 +64,17 @@ int cairn_engine_open(const char *store_spec, const char *const *store_options, 
                       struct cairn_error **err);
 void cairn_engine_close(struct cairn_engine *e);
 const char *cairn_engine_store_root(const struct cairn_engine *e);
+
+/* The store's config file, read by cairn_engine_open (a bad one fails it):
+ * defaults for each build's limits and seccomp, which a build request's
+ * own settings override. */
+#define CAIRN_ENGINE_CONFIG_FILE "cairn.conf"
+struct cairn_engine_config {
+        char *path;                        /* the file read, or NULL when there is none */
+        struct cairn_step_limits limits;
+        bool seccomp_unconfined;
+};
+const struct cairn_engine_config *cairn_engine_config(const struct cairn_engine *e);
 
 /* Build the spec; on success out_id holds the ID of the last snapshot. */
 int cairn_engine_build(struct cairn_engine *e, const struct cairn_build_request *req, char out_id[65],
@@ -108,9 +120,9 @@ long cairn_engine_count(struct cairn_engine *e);
 
 /* OBuilder's self-test: on base image `busybox`, run "echo healthcheck" with
  * /bin/sh -c, then delete the result.  The log goes to log; setting *cancel
- * (a timer, say) stops it. */
-int cairn_engine_healthcheck(struct cairn_engine *e, cairn_log_fn *log, void *ud, volatile sig_atomic_t *cancel,
-                             struct cairn_error **err);
+ * (a timer, say) stops it; limits as a build's (NULL: the config's). */
+int cairn_engine_healthcheck(struct cairn_engine *e, const struct cairn_step_limits *limits, cairn_log_fn *log,
+                             void *ud, volatile sig_atomic_t *cancel, struct cairn_error **err);
 
 /* Write result id as an OCI image layout: a directory, or a tarball when
  * target ends in ".tar".  tag names the image in the layout's index. */

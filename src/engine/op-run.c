@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/fs.h"
+#include "base/units.h"
 #include "base/log.h"
 #include "base/process.h"
 #include "db/db.h"
@@ -31,13 +32,17 @@ static void quote_argv(struct cairn_buf *b, char *const *argv, size_t n, const c
                 cairn_buf_printf(b, "%s\"%s\"", n ? " " : "", last);
 }
 
-/* What the step used, in its context.json (which engine_save_context
- * completes; cairn inspect shows it).  Not in the build log, whose lines
- * stay OBuilder's (reference 9). */
+/* What the step used: in its context.json (kept with the result; cairn
+ * inspect shows it) and a line of the build's output before "saved as",
+ * which the caller may leave out (OBuilder's log has no such line).
+ * Not in the step's own log, which stays the step's output as OBuilder's
+ * (a cached step replays it). */
 static int record_usage(const struct run *R, const char *dir, const struct cairn_step_usage *u,
                         struct cairn_error **err)
 {
-        (void) R;
+        char mem[64];
+        engine_emit(R, CAIRN_LOG_USAGE, "---> used %lld.%02lld s of CPU, %s of memory at peak", u->cpu_us / 1000000,
+                    u->cpu_us % 1000000 / 10000, cairn_format_size(u->peak_memory, mem, sizeof(mem)));
         json_t *j = json_pack("{s:{s:I, s:I}}", "usage", "peak_memory", (json_int_t) u->peak_memory, "cpu_us",
                               (json_int_t) u->cpu_us);
         return cairn_result_json_save(dir, "context.json", j, err);
@@ -114,7 +119,7 @@ static int run_step(const struct run *R, struct cairn_store_build *b, const stru
                         .rootfs = b->rootfs, .argv = argv, .env = envp, .cwd = c->workdir, .uid = uid, .gid = gid,
                         .hostname = "builder", .network_host = network_host, .mounts = mounts, .n_mounts = k,
                         .output = engine_sink_output, .userdata = &sink, .cancel = R->req->cancel,
-                        .seccomp_unconfined = R->req->seccomp_unconfined, .limits = R->req->limits,
+                        .seccomp_unconfined = R->seccomp_unconfined, .limits = &R->limits,
                         .usage = &usage,
                         .backend = e->store->backend, .result_dir = b->dir,
                         .user_name = b->opaque_rootfs && c->user.by_name ? c->user.name : NULL,

@@ -22,13 +22,37 @@ struct cairn_sandbox_mount {
         bool readonly;
 };
 
-/* What a step may use; 0 for no limit (pids: 0 for the default). */
+/* What a step may use; 0 for no limit (pids: 0 for the default, -1 for
+ * none).  set says which fields were given (CAIRN_LIMIT_*), so that a
+ * command line can override a config file's value, "none" included. */
 struct cairn_step_limits {
         unsigned long long memory;     /* bytes, swap included where the host accounts it */
-        long pids;                     /* processes and threads; 0: CAIRN_DEFAULT_PIDS_LIMIT */
+        long pids;                     /* processes and threads */
         double cpus;                   /* CPUs' worth of time per period */
         long long timeout_ms;          /* wall-clock time */
+        unsigned set;
 };
+
+enum {
+        CAIRN_LIMIT_MEMORY = 1 << 0,
+        CAIRN_LIMIT_PIDS = 1 << 1,
+        CAIRN_LIMIT_CPUS = 1 << 2,
+        CAIRN_LIMIT_TIMEOUT = 1 << 3,
+};
+
+/*
+ * Set the limit called name ("memory", "pids-limit", "cpus",
+ * "step-timeout": the options of `build`, and the keys of the store's
+ * config file) from its text, or "none" for no limit.  Returns 0;
+ * -ENOENT when name is not a limit; -EINVAL with *ret_expected saying
+ * what the value should look like.
+ */
+int cairn_step_limit_set(struct cairn_step_limits *l, const char *name, const char *value,
+                         const char **ret_expected);
+
+/* Each limit of over that was set, else base's. */
+void cairn_step_limits_merge(struct cairn_step_limits *ret, const struct cairn_step_limits *base,
+                             const struct cairn_step_limits *over);
 
 /* What a step used. */
 struct cairn_step_usage {

@@ -367,6 +367,49 @@ run_cmd "$CAIRN" build --cpus=0.5 --memory=256M -f cpus.spec ctx
 is_status 0 "a step under CPU and memory limits runs"
 cpus_id=$(printf '%s\n' "$out" | sed -n 's/^Got: "\(.*\)"$/\1/p')
 has "$(cat "$store/result/$cpus_id/context.json")" '"usage":{"peak_memory":' "its context.json says what the step used"
+lacks "$out" "---> used" "the build's output stays OBuilder's: no usage line when not asked"
+printf '((from busybox) (shell /bin/sh -c) (run (shell "echo usage; head -c 50000000 /dev/zero | md5sum")))' >usage.spec
+run_cmd "$CAIRN" build --show-usage -f usage.spec ctx
+ok $(printf '%s\n' "$out" | grep -A1 -E '^---> used [0-9]+\.[0-9]{2} s of CPU, [0-9.]+ [KMG]iB of memory at peak$' |
+        grep -q '^---> saved as' && echo 0 || echo 1) "--show-usage: what the step used, before its saved as line"
+log_of_usage=$(cat "$store/result/$(printf '%s\n' "$out" | sed -n 's/^Got: "\(.*\)"$/\1/p')/log")
+lacks "$log_of_usage" "---> used" "and not in the step's log"
+
+# --- limits from the store's cairn.conf; the command line wins ------------------------------
+printf '# defaults for every build of this store\n\nmemory = 64M\nstep-timeout = 2s\n' >"$store/cairn.conf"
+sed 's/print length(s)/print length(s), 2/' oom.spec >oom2.spec
+run_cmd "$CAIRN" build -f oom2.spec ctx
+is "$err" "Build step failed: killed: out of memory (limit 64 MiB)" "cairn.conf's memory limit applies"
+start=$(date +%s)
+run_cmd "$CAIRN" build -f timeout.spec ctx
+is "$err" "Build step failed: killed: timed out after 2s" "and its step-timeout"
+ok $([ $(($(date +%s) - start)) -lt 5 ] && echo 0 || echo 1) "within 5 s"
+run_cmd "$CAIRN" build --memory=none --step-timeout=1m -f oom2.spec ctx
+is_status 0 "--memory=none lifts the config's limit"
+run_cmd "$CAIRN" healthcheck --pids-limit=64 --memory=32M
+is_status 0 "healthcheck takes the limits too"
+run_cmd "$CAIRN" healthcheck --cpus=lots
+is_status 124 "a bad limit of healthcheck is a usage error"
+is "$err" "cairn healthcheck: --cpus takes a number of CPUs (0.5, 2) or none, not \"lots\"
+Try 'cairn healthcheck --help'." "naming the option and what it takes"
+printf 'memory = 1G\nstep-timeout =  soon\n' >"$store/cairn.conf"
+run_cmd "$CAIRN" ls
+is_status 1 "a bad cairn.conf stops every verb that opens the store"
+is "$err" "$store/cairn.conf:2:17: step-timeout takes a duration (90s, 10m, 2h) or none, not \"soon\"" \
+        "with its file, line, column and what was expected"
+printf 'memory 1G\n' >"$store/cairn.conf"
+run_cmd "$CAIRN" ls
+has "$err" "cairn.conf:1:8: expected \"=\" after \"memory\" (KEY = VALUE)" "a line that is no setting"
+printf '  timeout = 1h\n' >"$store/cairn.conf"
+run_cmd "$CAIRN" ls
+has "$err" "cairn.conf:1:3: unknown setting \"timeout\" (expected memory, pids-limit, cpus, step-timeout or security-opt)" \
+        "an unknown setting, with the ones there are"
+printf 'security-opt = seccomp=unconfined\n' >"$store/cairn.conf"
+run_cmd "$CAIRN" build -f cpus.spec ctx
+is_status 0 "security-opt in cairn.conf"
+has "$err" "warning: steps run without the seccomp filter (security-opt = seccomp=unconfined in the store's cairn.conf)" \
+        "warns and says where it comes from"
+rm "$store/cairn.conf"
 
 # --- network ----------------------------------------------------------------
 printf '((from busybox) (shell /bin/sh -c) (run (shell "ls /sys/class/net")))' >nonet.spec
