@@ -317,7 +317,7 @@ static int set(const char *dir, const char *file, const char *value, struct cair
 static int apply_limits(struct cairn_step_cgroup *cg, const struct cairn_step_limits *l, struct cairn_error **err)
 {
         char v[64];
-        long pids = l->pids > 0 ? l->pids : CAIRN_DEFAULT_PIDS_LIMIT;
+        long pids = l->pids ? l->pids : CAIRN_DEFAULT_PIDS_LIMIT;   /* -1: none */
         int r = 0;
         /* pids */
         if (cg->v2 && exists_in(cg->v2, "pids.max")) {
@@ -331,7 +331,10 @@ static int apply_limits(struct cairn_step_cgroup *cg, const struct cairn_step_li
                 return cairn_error_set(err, -ENOTSUP, "cannot limit the step's processes: no pids controller");
         }
         if (cg->pids_dir) {
-                snprintf(v, sizeof(v), "%ld", pids);
+                if (pids < 0)
+                        snprintf(v, sizeof(v), "max");
+                else
+                        snprintf(v, sizeof(v), "%ld", pids);
                 if ((r = set(cg->pids_dir, "pids.max", v, err)) < 0)
                         return r;
         }
@@ -411,6 +414,10 @@ int cairn_step_cgroup_create(unsigned which, const struct cairn_step_limits *lim
                 r = v2_create(ret, root, err);
         if (r == 0 && limits)
                 r = apply_limits(ret, limits, err);
+        /* Without cgroup.kill (v2), a step is frozen so that none of its
+         * processes can fork while it is killed. */
+        if (r == 0 && v1 && !root && has_v1("freezer", "cgroup.procs"))
+                r = v1_dir("freezer", &ret->v1_freezer, err);
         if (r < 0) {
                 cairn_step_cgroup_remove(ret);
                 return r;
@@ -442,6 +449,8 @@ int cairn_step_cgroup_join(const struct cairn_step_cgroup *cg, bool skip_v2)
                 r = join(cg->v1_memory);
         if (r == 0 && cg->v1_cpu)
                 r = join(cg->v1_cpu);
+        if (r == 0 && cg->v1_freezer)
+                r = join(cg->v1_freezer);
         if (r == 0 && cg->v2 && !skip_v2)
                 r = join(cg->v2);
         return r;
@@ -504,33 +513,65 @@ long cairn_step_cgroup_oom_kills(const struct cairn_step_cgroup *cg)
                              : event_count(cg->memory_dir, "memory.oom_control", "oom_kill");
 }
 
+/* SIGKILL to each process in dir; returns whether there was any. */
+static bool kill_procs_once(const char *dir)
+{
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return false;
+        long pid;
+        bool any = false;
+        while (fscanf(f, "%ld", &pid) == 1) {
+                kill((pid_t) pid, SIGKILL);
+                any = true;
+        }
+        fclose(f);
+        return any;
+}
+
 static void kill_procs(const char *dir)
 {
         /* Until none is left: a process may fork while we kill. */
-        for (int round = 0; round < 50; round++) {
-                char path[4096];
-                snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-                FILE *f = fopen(path, "re");
-                if (!f)
-                        return;
-                long pid;
-                bool any = false;
-                while (fscanf(f, "%ld", &pid) == 1) {
-                        kill((pid_t) pid, SIGKILL);
-                        any = true;
-                }
-                fclose(f);
-                if (!any)
-                        return;
+        for (int round = 0; round < 50 && kill_procs_once(dir); round++) {
                 struct timespec t = { 0, 2 * 1000 * 1000 };
                 nanosleep(&t, NULL);
         }
+}
+
+/* Freeze the v1 freezer cgroup dir, waiting (a second at most) until
+ * every process in it is frozen.  Returns whether it is. */
+static bool freeze(const char *dir)
+{
+        if (write_string(dir, "freezer.state", "FROZEN") < 0)
+                return false;
+        for (int i = 0; i < 1000; i++) {
+                char path[4096], state[32] = "";
+                snprintf(path, sizeof(path), "%s/freezer.state", dir);
+                FILE *f = fopen(path, "re");
+                if (!f)
+                        return false;
+                bool frozen = fgets(state, sizeof(state), f) && strncmp(state, "FROZEN", 6) == 0;
+                fclose(f);
+                if (frozen)
+                        return true;
+                struct timespec t = { 0, 1000 * 1000 };
+                nanosleep(&t, NULL);
+        }
+        return false;
 }
 
 void cairn_step_cgroup_kill(const struct cairn_step_cgroup *cg)
 {
         if (cg->v2 && write_string(cg->v2, "cgroup.kill", "1") == 0)
                 return;
+        /* v1: frozen, no process can fork or exit; each gets SIGKILL,
+         * which takes effect when the cgroup thaws. */
+        if (cg->v1_freezer && freeze(cg->v1_freezer)) {
+                kill_procs_once(cg->v1_freezer);
+                (void) write_string(cg->v1_freezer, "freezer.state", "THAWED");
+        }
         const char *dirs[] = { cg->v2, cg->v1_pids, cg->v1_devices };
         for (size_t i = 0; i < 3; i++)
                 if (dirs[i])
@@ -545,10 +586,11 @@ void cairn_step_cgroup_remove(struct cairn_step_cgroup *cg)
                 remove_dir(cg->v2);
         if (cg->v1_devices)
                 remove_dir(cg->v1_devices);
-        const char *v1[] = { cg->v1_pids, cg->v1_memory, cg->v1_cpu };
-        for (size_t i = 0; i < 3; i++)
+        const char *v1[] = { cg->v1_pids, cg->v1_memory, cg->v1_cpu, cg->v1_freezer };
+        for (size_t i = 0; i < 4; i++)
                 if (v1[i])
                         remove_dir(v1[i]);
+        free(cg->v1_freezer);
         free(cg->v1_pids);
         free(cg->v1_memory);
         free(cg->v1_cpu);

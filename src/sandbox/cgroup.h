@@ -30,6 +30,7 @@ struct cairn_step_cgroup {
         char *v1_pids;         /* v1 pids, memory and cpu cgroups holding */
         char *v1_memory;       /* the step's limits, where v2 cannot */
         char *v1_cpu;
+        char *v1_freezer;      /* v1 freezer: the step is frozen before it is killed */
         char *v2;              /* the v2 cgroup's directory, or NULL */
         int v2_fd;             /* open on v2 (for CLONE_INTO_CGROUP), or -1 */
         /* Where each limit is: a directory above, or NULL. */
