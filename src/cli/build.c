@@ -200,6 +200,11 @@ int cmd_build(int argc, char **argv)
                 cairn_cli_report(err);
                 goto out;
         }
+        {
+                _cleanup_error_ struct cairn_error *warnings = NULL;
+                cairn_spec_warnings(spec, &warnings);
+                cairn_cli_report(warnings);
+        }
         if (!(e = cairn_cli_open_engine()))
                 goto out;
         cairn_cancel_on_interrupt(&cancelled);

@@ -13,7 +13,8 @@ const struct cairn_verb cairn_check_verb = {
         .help = "Usage: cairn check SPEC...\n"
                 "\n"
                 "Parse and validate each SPEC (\"-\" reads standard input) without building\n"
-                "anything.  Every error found is printed on stderr as FILE:LINE:COL: message.\n"
+                "anything.  Every error found is printed on stderr as FILE:LINE:COL: message,\n"
+                "and so is each warning (FILE:LINE:COL: warning: ...), which does not fail it.\n"
                 "\n"
                 "Exit status: 0 when every spec is valid, 1 when any is not.\n",
 };
@@ -34,7 +35,11 @@ int cmd_check(int argc, char **argv)
                 if (cairn_spec_load(argv[i], &spec, &err) < 0) {
                         cairn_cli_report(err);
                         status = CAIRN_EXIT_FAILURE;
+                        continue;
                 }
+                _cleanup_error_ struct cairn_error *warnings = NULL;
+                cairn_spec_warnings(spec, &warnings);
+                cairn_cli_report(warnings);
         }
         return status;
 }

@@ -10,6 +10,7 @@
 #include "base/alloc.h"
 #include "base/cleanup.h"
 #include "base/file.h"
+#include "base/path.h"
 
 /* Maximum size of a spec file. */
 #define SPEC_MAX_FILE CAIRN_SEXP_MAX_INPUT
@@ -637,4 +638,35 @@ void cairn_spec_free(struct cairn_spec *spec)
 {
         if (spec)
                 cairn_arena_free(spec->arena);
+}
+
+static unsigned warn_spec(const struct cairn_spec *spec, const char *file, struct cairn_error **warnings)
+{
+        unsigned n = 0;
+        for (size_t i = 0; i < spec->n_stages; i++)
+                if (spec->stages[i].spec)
+                        n += warn_spec(spec->stages[i].spec, file, warnings);
+        for (size_t i = 0; i < spec->n_ops; i++) {
+                const struct cairn_spec_op *op = &spec->ops[i];
+                if (op->kind != CAIRN_SPEC_RUN)
+                        continue;
+                for (size_t k = 0; k < op->run.n_caches; k++) {
+                        const char *name = op->run.caches[k].id;
+                        if (*name && strcmp(name, ".") != 0 && strcmp(name, "..") != 0 && !strchr(name, '/'))
+                                continue;
+                        _cleanup_free_ char *shown = cairn_name_for_message(name);
+                        cairn_error_set(warnings, -EINVAL,
+                                        "%s:%u:%u: warning: the cache name \"%s\" is a path to OBuilder: on its "
+                                        "overlayfs, rsync and xfs stores it would not be kept in cache/ (cairn "
+                                        "keeps it there under a name of its own)",
+                                        file, op->line, op->col, shown);
+                        n++;
+                }
+        }
+        return n;
+}
+
+unsigned cairn_spec_warnings(const struct cairn_spec *spec, struct cairn_error **warnings)
+{
+        return warn_spec(spec, spec->filename ? spec->filename : "<spec>", warnings);
 }

@@ -136,6 +136,14 @@ int cairn_spec_load(const char *path, struct cairn_spec **ret, struct cairn_erro
 
 void cairn_spec_free(struct cairn_spec *spec);
 
+/*
+ * What is valid but unwise, appended to *warnings as "FILE:LINE:COL:
+ * warning: ..." (code -EINVAL): today, cache names that OBuilder would
+ * turn into a path ("", ".", "..", or with "/") on its overlayfs, rsync and
+ * xfs stores.  Returns the number of warnings.
+ */
+unsigned cairn_spec_warnings(const struct cairn_spec *spec, struct cairn_error **warnings);
+
 static inline void cairn_spec_freep(struct cairn_spec **s)
 {
         cairn_spec_free(*s);

@@ -5,7 +5,8 @@
  *
  *   result/ID/        a complete result: rootfs/, log, env
  *   result-tmp/ID/    a result being built
- *   cache/c-NAME/     persistent caches; cache-tmp/ for the per-step copies
+ *   cache/NAME/       persistent caches (store.h: cairn_store_cache_dirname);
+ *                     cache-tmp/ for the per-step copies
  *   state/            db/db.sqlite
  *
  * A step starts from a clone of its parent (cairn_clone_tree, base/clone.c:
@@ -37,6 +38,7 @@ static int copy_open(const char *root, const char *const *options, struct cairn_
         struct copy_store *s = cairn_xzalloc(sizeof(*s));
         s->pub.ops = &cairn_store_copy_ops;
         s->pub.root = cairn_xstrdup(root);
+        s->pub.raw_cache_names = true;
         int r = cairn_store_prepare(&s->pub, dirs, CAIRN_ARRAY_SIZE(dirs), temp_dirs, CAIRN_ARRAY_SIZE(temp_dirs), NULL,
                                     err);
         if (r < 0) {

@@ -27,8 +27,8 @@ int cairn_store_dir_cache_get(struct cairn_store *pub, const char *name, uid_t u
                               struct cairn_store_cache **ret, struct cairn_error **err)
 {
         static unsigned long next_tmp;
-        _cleanup_free_ char *dirname = cairn_store_cache_dirname(name);
-        _cleanup_free_ char *master = cairn_store_path(pub, "cache", dirname);
+        _cleanup_free_ char *dirname = cairn_store_cache_dirname(pub, name);
+        _cleanup_free_ char *master = cairn_store_cache_master(pub, name);
         int lock = cairn_store_cache_lock(pub, name, err);
         if (lock < 0)
                 return lock;
@@ -69,8 +69,7 @@ int cairn_store_dir_cache_release(struct cairn_store *pub, struct cairn_store_ca
         if (lock < 0)
                 r = lock;
         else if (cairn_store_cache_read_generation(lock) == cc->generation) {
-                _cleanup_free_ char *dirname = cairn_store_cache_dirname(c->name);
-                _cleanup_free_ char *master = cairn_store_path(pub, "cache", dirname);
+                _cleanup_free_ char *master = cairn_store_cache_master(pub, c->name);
                 _cleanup_free_ char *old = cairn_xasprintf("%s.old", c->path);
                 if (rename(master, old) < 0) {
                         r = cairn_error_set_errno(err, errno, "cannot update the cache \"%s\"", master);

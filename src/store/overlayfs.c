@@ -7,7 +7,7 @@
  *   in-progress/ID/     the upper directory while ID is being built
  *   merged/ID/          the overlay mount while ID is being built
  *   work/ID/            overlayfs's work directory
- *   cache/c-NAME/       persistent caches; cache-{result,work,merged}/ for
+ *   cache/NAME/         persistent caches (OBuilder's names); cache-{result,work,merged}/ for
  *                       the per-step copies
  *   state/              db/db.sqlite
  *
@@ -68,6 +68,7 @@ static int overlay_open(const char *root, const char *const *options, struct cai
         struct overlay_store *s = cairn_xzalloc(sizeof(*s));
         s->pub.ops = &cairn_store_overlayfs_ops;
         s->pub.root = cairn_xstrdup(root);
+        s->pub.raw_cache_names = true;
         int r = cairn_store_prepare(&s->pub, dirs, CAIRN_ARRAY_SIZE(dirs), temp_dirs, CAIRN_ARRAY_SIZE(temp_dirs),
                                     recover, err);
         if (r < 0) {
@@ -267,8 +268,8 @@ static int overlay_cache_get(struct cairn_store *pub, const char *name, uid_t ui
                              struct cairn_store_cache **ret, struct cairn_error **err)
 {
         struct overlay_store *s = (struct overlay_store *) pub;
-        _cleanup_free_ char *dirname = cairn_store_cache_dirname(name);
-        _cleanup_free_ char *master = cairn_store_path(&s->pub, "cache", dirname);
+        _cleanup_free_ char *dirname = cairn_store_cache_dirname(pub, name);
+        _cleanup_free_ char *master = cairn_store_cache_master(pub, name);
         struct stat st;
         if (stat(master, &st) < 0) {
                 if (mkdir(master, 0755) < 0 && errno != EEXIST)
@@ -396,7 +397,6 @@ static int apply_upper(int upper, int lower, struct cairn_error **err)
 
 static int overlay_cache_release(struct cairn_store *pub, struct cairn_store_cache *c, struct cairn_error **err)
 {
-        struct overlay_store *s = (struct overlay_store *) pub;
         struct overlay_cache *oc = c->priv;
         int r = 0;
         if (umount2(oc->merged, 0) < 0 && umount2(oc->merged, MNT_DETACH) < 0)
@@ -405,8 +405,7 @@ static int overlay_cache_release(struct cairn_store *pub, struct cairn_store_cac
          * discarded. */
         int lock = r == 0 ? cairn_store_cache_lock(pub, c->name, err) : -1;
         if (lock >= 0 && cairn_store_cache_read_generation(lock) == oc->generation) {
-                _cleanup_free_ char *dirname = cairn_store_cache_dirname(c->name);
-                _cleanup_free_ char *master = cairn_store_path(&s->pub, "cache", dirname);
+                _cleanup_free_ char *master = cairn_store_cache_master(pub, c->name);
                 _cleanup_close_ int u = open(oc->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 _cleanup_close_ int l = open(master, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (u < 0 || l < 0)

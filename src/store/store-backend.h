@@ -65,6 +65,9 @@ int cairn_store_publish(struct cairn_store *s, const char *tmp, const char *id, 
  */
 int cairn_store_prepare(struct cairn_store *s, const char *const *dirs, size_t n_dirs, const char *const *temp_dirs,
                         size_t n_temp, void (*recover)(struct cairn_store *s), struct cairn_error **err);
+/* For backends: ROOT/cache/ + cairn_store_cache_dirname (store/store.h). */
+char *cairn_store_cache_master(const struct cairn_store *s, const char *name);
+
 /* For backends: ROOT/dir, or ROOT/dir/name when name is not NULL. */
 char *cairn_store_path(const struct cairn_store *s, const char *dir, const char *name);
 
@@ -104,7 +107,7 @@ unsigned long cairn_store_cache_read_generation(int lock_fd);
 void cairn_store_cache_write_generation(int lock_fd, unsigned long generation);
 
 /*
- * For backends with OBuilder's rsync layout of caches (cache/c-NAME, and a
+ * For backends with OBuilder's rsync layout of caches (cache/NAME or c-NAME, and a
  * full copy of it in cache-tmp/ for each step): the copy store's cache_get
  * and cache_release.
  */

@@ -48,10 +48,32 @@ void cairn_store_close(struct cairn_store *s)
                 s->ops->close(s);
 }
 
-char *cairn_store_cache_dirname(const char *name)
+char *cairn_store_cache_dirname(const struct cairn_store *s, const char *name)
 {
+        if (s->raw_cache_names) {
+                bool is_path = !*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strchr(name, '/') ||
+                               name[0] == '%';
+                return is_path ? cairn_escape_filename("%", name) : cairn_xstrdup(name);
+        }
         /* The "c-" prefix also keeps "." and ".." from being names. */
         return cairn_escape_filename("c-", name);
+}
+
+char *cairn_store_cache_master(const struct cairn_store *s, const char *name)
+{
+        _cleanup_free_ char *dirname = cairn_store_cache_dirname(s, name);
+        char *master = cairn_store_path(s, "cache", dirname);
+        if (s->raw_cache_names) {
+                /* Earlier versions of cairn named every cache c-NAME: such a
+                 * cache moves to OBuilder's name the first time it is used. */
+                _cleanup_free_ char *old_name = cairn_escape_filename("c-", name);
+                _cleanup_free_ char *old = cairn_store_path(s, "cache", old_name);
+                struct stat st;
+                if (strcmp(old_name, dirname) != 0 && lstat(master, &st) < 0 && errno == ENOENT &&
+                    lstat(old, &st) == 0 && S_ISDIR(st.st_mode))
+                        (void) rename(old, master);
+        }
+        return master;
 }
 
 int cairn_store_cache_lock(struct cairn_store *s, const char *name, struct cairn_error **err)
@@ -60,7 +82,8 @@ int cairn_store_cache_lock(struct cairn_store *s, const char *name, struct cairn
         int r = cairn_mkdir_p(dir, 0700, err);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *leaf = cairn_store_cache_dirname(name);
+        /* Lock files are cairn's alone: always the escaped name. */
+        _cleanup_free_ char *leaf = cairn_escape_filename("c-", name);
         _cleanup_free_ char *path = cairn_path_join(dir, leaf);
         int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (fd < 0)

@@ -65,6 +65,7 @@ struct cairn_store {
         unsigned recovered;  /* temporary items removed when the store was opened */
         bool sync;           /* flush results before publishing (CAIRN_STORE_SYNC=0 turns it off) */
         bool windows;        /* steps run in Windows containers (hcs) */
+        bool raw_cache_names;   /* caches at cache/NAME, as OBuilder's overlayfs, rsync and xfs stores */
         /* A backend that is also the sandbox and the fetcher (containerd)
          * shares its state with them through this; NULL for the others. */
         void *backend;
@@ -128,10 +129,20 @@ int cairn_store_open(const struct cairn_store_ops *ops, const char *spec, const 
 void cairn_store_close(struct cairn_store *s);
 
 
-/* Cache names as directory names, injectively: "c-" + the name with every
- * byte outside [-._A-Za-z0-9] written as %XX (two hex digits), so no two
- * names collide and none can contain "/" or be "..". */
-char *cairn_store_cache_dirname(const char *name);
+/*
+ * The directory name of cache `name` under cache/, as OBuilder names it on
+ * the same kind of store (reference 4.4), so each sees the other's caches:
+ *
+ *  - btrfs, zfs, containerd/hcs: "c-" + the name with every byte outside
+ *    [-._A-Za-z0-9] written as %XX (OBuilder writes one hex digit for
+ *    bytes under 0x10, which makes its scheme collide; cairn writes two);
+ *  - overlayfs, rsync/copy, xfs (s->raw_cache_names): the name itself,
+ *    except where OBuilder's raw name would be a path or no name ("",
+ *    ".", "..", anything with "/") or where it starts with "%": those are
+ *    "%" + the escaped name, a spelling no raw name has, so no two names
+ *    collide and none leaves cache/.
+ */
+char *cairn_store_cache_dirname(const struct cairn_store *s, const char *name);
 
 extern const struct cairn_store_ops cairn_store_overlayfs_ops;
 extern const struct cairn_store_ops cairn_store_copy_ops;

@@ -426,8 +426,30 @@ static void test_ast(void)
         cairn_spec_free(spec);
 }
 
+/* Cache names OBuilder would turn into paths are warned about, in every
+ * stage, with their position; others are not. */
+static void test_cache_warnings(void)
+{
+        static const char text[] = "((build b ((from x) (run (cache (. (target /a))) (shell true))))\n"
+                                   " (from y)\n"
+                                   " (run (cache (ok (target /a)) (\"x/y\" (target /b)) (\"..\" (target /c))) (shell true)))";
+        struct cairn_spec *spec = NULL;
+        struct cairn_error *err = NULL;
+        ok(cairn_spec_parse("w.spec", text, sizeof(text) - 1, &spec, &err) == 0, "a spec with odd cache names parses");
+        struct cairn_error *w = NULL;
+        is_int(spec ? cairn_spec_warnings(spec, &w) : 0, 3, "three warnings: \".\" in the stage, \"x/y\", \"..\"");
+        is_str(w ? w->message : "", "w.spec:1:21: warning: the cache name \".\" is a path to OBuilder: on its overlayfs, "
+                                    "rsync and xfs stores it would not be kept in cache/ (cairn keeps it there under a "
+                                    "name of its own)", "the stage's, first, with its position");
+        has_str(w && w->next ? w->next->message : "", "w.spec:3:2: warning: the cache name \"x/y\"", "then x/y");
+        cairn_error_free(w);
+        cairn_error_free(err);
+        cairn_spec_free(spec);
+}
+
 int main(void)
 {
+        test_cache_warnings();
         test_goldens();
         test_machine_form();
         test_capitalised();
