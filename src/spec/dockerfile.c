@@ -129,11 +129,14 @@ static void add_copy(struct writer *w, const struct cairn_spec_op *op, const str
 {
         const struct cairn_spec_copy *c = &op->copy;
         cairn_buf_adds(w->b, "COPY ");
+        /* OBuilder writes --chown for a uid:gid user only: a user by name
+         * is its Windows user, never chowned (reference, Dockerfile). */
         if (!is_root(u)) {
                 if (!u->by_name)
                         cairn_buf_printf(w->b, "--chown=%" PRId64 ":%" PRId64 " ", u->uid, u->gid);
                 else if (w->opts->os == CAIRN_DOCKERFILE_UNIX)
-                        cairn_buf_printf(w->b, "--chown=%s ", u->name);
+                        warn(w, op, "no --chown for the user \"%s\", as OBuilder writes it: docker build leaves the "
+                                    "copied files root's, where cairn makes them the user's", u->name);
         }
         if (c->from_build)
                 cairn_buf_printf(w->b, "--from=%s ", c->from_build);
