@@ -11,6 +11,8 @@ const struct cairn_backend cairn_backends[] = {
         { "copy", &cairn_store_copy_ops, &cairn_sandbox_native_ops, &cairn_fetcher_default_ops },
         /* OBuilder's rsync store has the same layout. */
         { "rsync", &cairn_store_copy_ops, &cairn_sandbox_native_ops, &cairn_fetcher_default_ops },
+        /* The same layout, on a filesystem that makes reflinks (xfs, btrfs). */
+        { "xfs", &cairn_store_xfs_ops, &cairn_sandbox_native_ops, &cairn_fetcher_default_ops },
         /* containerd is store, sandbox and fetcher at once. */
         { "containerd", &cairn_store_containerd_ops, &cairn_sandbox_containerd_ops, &cairn_fetcher_containerd_ops },
         /* OBuilder's name for the same backend driving Windows containers. */

@@ -15,8 +15,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,23 +32,66 @@ struct copy_store {
         struct cairn_store pub;
 };
 
-static int copy_open(const char *root, const char *const *options, struct cairn_store **ret, struct cairn_error **err)
+static int open_kind(const struct cairn_store_ops *ops, const char *root, struct cairn_store **ret,
+                     struct cairn_error **err)
 {
-        (void) options;
         static const char *const dirs[] = { "state", "cache", "cache-tmp", "result", "result-tmp" };
         static const char *const temp_dirs[] = { "result-tmp", "cache-tmp" };
         struct copy_store *s = cairn_xzalloc(sizeof(*s));
-        s->pub.ops = &cairn_store_copy_ops;
+        s->pub.ops = ops;
         s->pub.root = cairn_xstrdup(root);
         s->pub.raw_cache_names = true;
         int r = cairn_store_prepare(&s->pub, dirs, CAIRN_ARRAY_SIZE(dirs), temp_dirs, CAIRN_ARRAY_SIZE(temp_dirs), NULL,
                                     err);
         if (r < 0) {
-                cairn_store_copy_ops.close(&s->pub);
+                ops->close(&s->pub);
                 return r;
         }
         *ret = &s->pub;
         return 0;
+}
+
+static int copy_open(const char *root, const char *const *options, struct cairn_store **ret, struct cairn_error **err)
+{
+        (void) options;
+        return open_kind(&cairn_store_copy_ops, root, ret, err);
+}
+
+/* Whether files in dir can share blocks (FICLONE): 0, or an error saying
+ * what to do instead. */
+static int check_reflinks(const char *dir, struct cairn_error **err)
+{
+        _cleanup_free_ char *a = cairn_xasprintf("%s/reflink-probe-%d", dir, (int) getpid());
+        _cleanup_free_ char *b = cairn_xasprintf("%s.clone", a);
+        _cleanup_close_ int fa = open(a, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        _cleanup_close_ int fb = open(b, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        int r = 0;
+        if (fa < 0 || fb < 0)
+                r = cairn_error_set_errno(err, errno, "cannot make a file in \"%s\"", dir);
+        else if (write(fa, "cairn", 5) != 5)
+                r = cairn_error_set_errno(err, errno, "cannot write in \"%s\"", dir);
+        else if (ioctl(fb, FICLONE, fa) < 0)
+                r = cairn_error_set_errno(err, errno,
+                                          "the filesystem of \"%s\" cannot share blocks between files, which an xfs "
+                                          "store needs (an xfs made with mkfs.xfs -m reflink=1, or btrfs; use "
+                                          "copy:PATH anywhere else): FICLONE",
+                                          dir);
+        unlink(a);
+        unlink(b);
+        return r;
+}
+
+/* OBuilder's xfs store: the rsync layout, every copy a reflink
+ * (cairn_clone_tree makes them where the filesystem can), on a
+ * filesystem checked to make them. */
+static int xfs_open(const char *root, const char *const *options, struct cairn_store **ret, struct cairn_error **err)
+{
+        (void) options;
+        /* Checked before the store's directories are made. */
+        int r = cairn_mkdir_p(root, 0700, err);
+        if (r < 0 || (r = check_reflinks(root, err)) < 0)
+                return r;
+        return open_kind(&cairn_store_xfs_ops, root, ret, err);
 }
 
 static void copy_close(struct cairn_store *pub)
@@ -145,6 +190,22 @@ const struct cairn_store_ops cairn_store_copy_ops = {
         .layers = copy_layers,
         .kind = "copy",
         .open = copy_open,
+        .close = copy_close,
+        .result = cairn_store_find_result,
+        .begin = copy_begin,
+        .commit = copy_commit,
+        .abort = copy_abort,
+        .delete = copy_delete,
+        .view = copy_view,
+        .view_release = copy_view_release,
+        .cache_get = cairn_store_dir_cache_get,
+        .cache_release = cairn_store_dir_cache_release,
+};
+
+const struct cairn_store_ops cairn_store_xfs_ops = {
+        .layers = copy_layers,
+        .kind = "xfs",
+        .open = xfs_open,
         .close = copy_close,
         .result = cairn_store_find_result,
         .begin = copy_begin,

@@ -146,6 +146,7 @@ char *cairn_store_cache_dirname(const struct cairn_store *s, const char *name);
 
 extern const struct cairn_store_ops cairn_store_overlayfs_ops;
 extern const struct cairn_store_ops cairn_store_copy_ops;
+extern const struct cairn_store_ops cairn_store_xfs_ops;
 extern const struct cairn_store_ops cairn_store_containerd_ops;
 extern const struct cairn_store_ops cairn_store_hcs_ops;
 
