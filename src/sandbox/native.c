@@ -228,19 +228,23 @@ static void drop_privileges(int errfd, uid_t uid, gid_t gid)
                 if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
                         die(errfd, errno, "sandbox: cannot drop capability %d", cap);
         }
+        /* As runc: the kept capabilities stay in effect across the switch of
+         * uid and until execve, for every uid.  So the exec itself runs with
+         * them (a user's command is found and started even where the root
+         * directory is 0700, as OBuilder's bases are), and execve then
+         * clears them for a uid other than 0 (no ambient set), so what runs
+         * as the user has none. */
+        if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+                die(errfd, errno, "sandbox: cannot keep capabilities across the switch of uid");
         if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0)
                 die(errfd, errno, "sandbox: cannot switch to gid %u", (unsigned) gid);
         if (setresuid(uid, uid, uid) < 0)
                 die(errfd, errno, "sandbox: cannot switch to uid %u", (unsigned) uid);
-        /* A uid other than 0 has lost every capability here, and execve gives
-         * none back; for root, trim the sets to the kept list. */
         struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
         struct __user_cap_data_struct data[2] = { { 0 } };
-        if (uid == 0) {
-                for (int i = 0; i < 2; i++) {
-                        uint32_t bits = (uint32_t) (keep >> (32 * i));
-                        data[i].effective = data[i].permitted = data[i].inheritable = bits;
-                }
+        for (int i = 0; i < 2; i++) {
+                uint32_t bits = (uint32_t) (keep >> (32 * i));
+                data[i].effective = data[i].permitted = data[i].inheritable = bits;
         }
         if (syscall(SYS_capset, &hdr, data) < 0)
                 die(errfd, errno, "sandbox: cannot set capabilities");

@@ -34,6 +34,7 @@
 #include "base/alloc.h"
 #include "base/cleanup.h"
 #include "base/fs.h"
+#include "base/hash.h"
 #include "base/log.h"
 #include "base/strbuf.h"
 #include "store/store-backend.h"
@@ -85,6 +86,21 @@ static void overlay_close(struct cairn_store *pub)
         free(pub);
 }
 
+/* The ID of the parent of the result in dir, from its parent link, or
+ * NULL for a base.  OBuilder's links are absolute, to where the store was
+ * when it wrote them: a parent is found by its ID, in this store, wherever
+ * the store is now. */
+static char *parent_id(const char *dir)
+{
+        _cleanup_free_ char *link = cairn_xasprintf("%s/parent", dir);
+        _cleanup_free_ char *target = cairn_read_link(link);
+        if (!target)
+                return NULL;
+        const char *slash = strrchr(target, '/');
+        const char *id = slash ? slash + 1 : target;
+        return cairn_is_sha256_hex(id) ? cairn_xstrdup(id) : NULL;
+}
+
 /* result/ID and its ancestors, nearest first, by their parent links. */
 static char **ancestors(struct overlay_store *s, const char *id, size_t *ret_n)
 {
@@ -95,8 +111,8 @@ static char **ancestors(struct overlay_store *s, const char *id, size_t *ret_n)
                 v[n++] = dir;
                 if (n > CAIRN_OVERLAY_MAX_LAYERS + 1)
                         break;
-                _cleanup_free_ char *link = cairn_xasprintf("%s/parent", dir);
-                dir = cairn_read_link(link);
+                _cleanup_free_ char *parent = parent_id(dir);
+                dir = parent ? cairn_store_path(&s->pub, "result", parent) : NULL;
         }
         *ret_n = n;
         return v;
@@ -244,9 +260,9 @@ static int overlay_delete(struct cairn_store *pub, const char *id, bool leaf, st
         for (struct dirent *de; (de = readdir(d));) {
                 if (de->d_name[0] == '.')
                         continue;
-                _cleanup_free_ char *link = cairn_xasprintf("%s/%s/parent", results, de->d_name);
-                _cleanup_free_ char *p = cairn_read_link(link);
-                if (p && strcmp(p, target) == 0) {
+                _cleanup_free_ char *dir = cairn_xasprintf("%s/%s", results, de->d_name);
+                _cleanup_free_ char *p = parent_id(dir);
+                if (p && strcmp(p, id) == 0) {
                         children = cairn_xreallocarray(children, n + 1, sizeof(*children));
                         children[n++] = cairn_xstrdup(de->d_name);
                 }
@@ -506,10 +522,11 @@ static int overlay_layers(struct cairn_store *pub, const char *id, char ***ret, 
 static int overlay_verify(struct cairn_store *pub, char *const *ids, size_t n, bool *bad, struct cairn_error **err)
 {
         for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *link = cairn_xasprintf("%s/result/%s/parent", pub->root, ids[i]);
-                _cleanup_free_ char *target = cairn_read_link(link);
+                _cleanup_free_ char *dir = cairn_store_path(pub, "result", ids[i]);
+                _cleanup_free_ char *parent = parent_id(dir);
+                _cleanup_free_ char *pdir = parent ? cairn_store_path(pub, "result", parent) : NULL;
                 struct stat st;
-                bad[i] = target && stat(target, &st) < 0;
+                bad[i] = pdir && stat(pdir, &st) < 0;
         }
         return 0;
 }
