@@ -143,6 +143,11 @@ struct cairn_result_info {
  * manifest digest and layers, when the base was fetched by cairn). */
 int cairn_engine_inspect(struct cairn_engine *e, const char *id, char **ret, struct cairn_error **err);
 
+/* Whether a result's bytes are its own changes only (overlayfs), so that
+ * the space its whole chain takes is the sum along it; otherwise each
+ * result is a whole root. */
+bool cairn_engine_results_layered(const struct cairn_engine *e);
+
 int cairn_engine_list(struct cairn_engine *e, int (*fn)(const struct cairn_result_info *r, void *ud), void *ud,
                       struct cairn_error **err);
 

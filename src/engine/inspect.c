@@ -96,3 +96,8 @@ int cairn_engine_list(struct cairn_engine *e, int (*fn)(const struct cairn_resul
         struct list_ctx l = { e, fn, ud };
         return cairn_db_foreach(e->db, list_row, &l, err);
 }
+
+bool cairn_engine_results_layered(const struct cairn_engine *e)
+{
+        return e->store->layered;
+}

@@ -70,6 +70,7 @@ static int overlay_open(const char *root, const char *const *options, struct cai
         s->pub.ops = &cairn_store_overlayfs_ops;
         s->pub.root = cairn_xstrdup(root);
         s->pub.raw_cache_names = true;
+        s->pub.layered = true;
         int r = cairn_store_prepare(&s->pub, dirs, CAIRN_ARRAY_SIZE(dirs), temp_dirs, CAIRN_ARRAY_SIZE(temp_dirs),
                                     recover, err);
         if (r < 0) {

@@ -66,6 +66,7 @@ struct cairn_store {
         bool sync;           /* flush results before publishing (CAIRN_STORE_SYNC=0 turns it off) */
         bool windows;        /* steps run in Windows containers (hcs) */
         bool raw_cache_names;   /* caches at cache/NAME, as OBuilder's overlayfs, rsync and xfs stores */
+        bool layered;        /* a result holds only its own changes (overlayfs), not a whole root */
         /* A backend that is also the sandbox and the fetcher (containerd)
          * shares its state with them through this; NULL for the others. */
         void *backend;

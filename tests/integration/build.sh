@@ -395,6 +395,23 @@ ok $(printf '%s\n' "$out" | grep -A1 -E '^---> used [0-9]+\.[0-9]{2} s of CPU, [
 log_of_usage=$(cat "$store/result/$(printf '%s\n' "$out" | sed -n 's/^Got: "\(.*\)"$/\1/p')/log")
 lacks "$log_of_usage" "---> used" "and not in the step's log"
 
+# --- ls: each result's own size, and with --total its whole chain's ----------------------------
+printf '((from busybox) (shell /bin/sh -c) (run (shell "head -c 3145728 /dev/urandom > /a")) (run (shell "head -c 2097152 /dev/urandom > /b")))' >sizes.spec
+run_cmd "$CAIRN" build -f sizes.spec ctx
+top=$(printf '%s\n' "$out" | sed -n 's/^Got: "\(.*\)"$/\1/p')
+run_cmd "$CAIRN" ls --total
+has "$(printf '%s\n' "$out" | head -n 1)" "CHILDREN     TOTAL" "ls --total adds a TOTAL column"
+line=$(printf '%s\n' "$out" | grep "^$top ")
+own=$(printf '%s\n' "$line" | awk '{print $3}') total=$(printf '%s\n' "$line" | awk '{print $NF}')
+if [ "$kind" = overlayfs ]; then
+        ok $(awk -v o="$own" -v t="$total" 'BEGIN { exit !(o ~ /^2\.[0-9]M$/ && t ~ /M$/ && t + 0 >= 5) }'; echo $?) \
+                "a layer's own size ($own) and its chain's, the layers below included ($total)"
+else
+        is "$total" "$own" "on a store of whole roots the chain's size is the result's own ($own)"
+fi
+run_cmd "$CAIRN" ls --bogus
+is_status 124 "ls: an unknown option is a usage error"
+
 # --- limits from the store's cairn.conf; the command line wins ------------------------------
 printf '# defaults for every build of this store\n\nmemory = 64M\nstep-timeout = 2s\n' >"$store/cairn.conf"
 sed 's/print length(s)/print length(s), 2/' oom.spec >oom2.spec
