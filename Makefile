@@ -4,7 +4,7 @@
 #   make check   install dependencies, run the whole test suite
 #   make         build only
 
-.PHONY: all build deps demo check clean bench bench-pull bench-prune bench-containerd bench-containment windows
+.PHONY: all build deps demo check clean bench bench-pull bench-prune bench-containerd bench-containment bench-stores windows
 
 all: build
 
@@ -47,3 +47,6 @@ bench-containerd:
 
 bench-containment:
 	bench/containment
+
+bench-stores:
+	bench/stores
