@@ -81,6 +81,7 @@ static int run_step(const struct run *R, struct cairn_store_build *b, const stru
                 r = cairn_store_cache_get(e->store, a->op->caches[i].id, uid, gid, &caches[n_caches], err);
                 if (r < 0)
                         break;
+                engine_check_volume(R, "the cache", caches[n_caches]->path);
                 mounts[k++] = (struct cairn_sandbox_mount) { caches[n_caches]->path, a->op->caches[i].target, false };
                 n_caches++;
         }
