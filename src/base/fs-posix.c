@@ -279,6 +279,14 @@ int cairn_fs_space(const char *path, unsigned long long *ret_avail, unsigned lon
         return 0;
 }
 
+int cairn_fs_on_system_volume(const char *path, char **ret_volume, char **ret_system)
+{
+        (void) path;
+        (void) ret_volume;
+        (void) ret_system;
+        return 1;
+}
+
 int cairn_file_mtime(const char *path, struct timespec *ret)
 {
         struct stat st;

@@ -285,6 +285,24 @@ int cairn_fs_space(const char *path, unsigned long long *ret_avail, unsigned lon
         return 0;
 }
 
+int cairn_fs_on_system_volume(const char *path, char **ret_volume, char **ret_system)
+{
+        wchar_t windir[MAX_PATH], sysvol[MAX_PATH], vol[MAX_PATH];
+        wchar_t *w = cairn_win_wide(path);
+        /* The volume's mount point, so a volume mounted in a folder of C:
+         * counts as the other volume it is. */
+        BOOL ok = GetVolumePathNameW(w, vol, MAX_PATH);
+        free(w);
+        UINT n = GetSystemWindowsDirectoryW(windir, MAX_PATH);
+        if (!ok || n == 0 || n >= MAX_PATH || !GetVolumePathNameW(windir, sysvol, MAX_PATH))
+                return 1;
+        if (_wcsicmp(vol, sysvol) == 0)
+                return 1;
+        *ret_volume = cairn_win_utf8(vol);
+        *ret_system = cairn_win_utf8(sysvol);
+        return 0;
+}
+
 int cairn_file_mtime(const char *path, struct timespec *ret)
 {
         wchar_t *w = cairn_win_wide(path);

@@ -52,6 +52,13 @@ unsigned long long cairn_disk_usage(const char *dir);
  * holding path. */
 int cairn_fs_space(const char *path, unsigned long long *ret_avail, unsigned long long *ret_total);
 
+/*
+ * Whether path is on the volume Windows runs from: 1, or 0 with the
+ * volumes' roots ("D:\\", "C:\\") in *ret_volume and *ret_system (the
+ * caller frees).  Elsewhere, and when Windows cannot say, 1.
+ */
+int cairn_fs_on_system_volume(const char *path, char **ret_volume, char **ret_system);
+
 /* When path was last modified. */
 int cairn_file_mtime(const char *path, struct timespec *ret);
 

@@ -11,18 +11,25 @@
  * Exit status 0 on success, 1 on failure, 2 on a usage error.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <windows.h>
 
 #include "base/alloc.h"
+#include "base/cleanup.h"
 #include "base/error.h"
 #include "base/file.h"
+#include "base/fs.h"
 #include "cli/cli.h"
 #include "hcn/hcn.h"
 #include "base/win.h"
 
+/* Where `ctr run --cni` reads its config: go-cni's fixed Windows default
+ * (types_windows.go, DefaultNetDir; not %ProgramFiles%, and not
+ * containerd's config file, which only its CRI plugin reads), under the
+ * name containerd's install script gives it. */
 #define DEFAULT_CNI_CONF "C:\\Program Files\\containerd\\cni\\conf\\0-containerd-nat.conf"
 
 static const char usage[] =
@@ -32,10 +39,11 @@ static const char usage[] =
         "       cairn-hcn create | delete GUID     (OBuilder's hcn-namespace)\n"
         "\n"
         "namespace create prints the new namespace's GUID.  cni-config writes the\n"
-        "containerd CNI config for the NAT network's subnet and gateway, as read\n"
-        "from HNS (default " DEFAULT_CNI_CONF "), only when it\n"
-        "changed; with --check it writes nothing and exits 1 if the file is not\n"
-        "up to date.\n";
+        "nat plugin's CNI config for the NAT network's subnet and gateway, as read\n"
+        "from HNS, where ctr --cni reads it (" DEFAULT_CNI_CONF ";\n"
+        "--out elsewhere), only when what the plugin reads changed; --network NAME\n"
+        "chooses between several NAT networks.  With --check it writes nothing and\n"
+        "exits 1, saying which field differs, if the file is not up to date.\n";
 
 static int fail(struct cairn_error *err)
 {
@@ -69,6 +77,60 @@ static char *read_small_file(const char *path, size_t *ret_len)
         return buf;
 }
 
+/* A config file ctr would read: go-cni loads the lexically first one of
+ * these in the directory, and no other. */
+static bool is_cni_config_name(const wchar_t *name)
+{
+        const wchar_t *dot = wcsrchr(name, L'.');
+        return dot && (_wcsicmp(dot, L".conf") == 0 || _wcsicmp(dot, L".conflist") == 0 || _wcsicmp(dot, L".json") == 0);
+}
+
+/* Which config file of dir ctr --cni reads, when it is not `file` (the
+ * caller frees); NULL when it is, or when dir holds no other. */
+static char *first_config_other_than(const char *dir, const char *file)
+{
+        char *pattern = cairn_xasprintf("%s\\*", dir);
+        wchar_t *w = cairn_win_wide(pattern);
+        free(pattern);
+        WIN32_FIND_DATAW fd;
+        HANDLE h = FindFirstFileW(w, &fd);
+        free(w);
+        if (h == INVALID_HANDLE_VALUE)
+                return NULL;
+        wchar_t *first = NULL;
+        do {
+                if ((fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) || !is_cni_config_name(fd.cFileName))
+                        continue;
+                /* Go's sort.Strings: by UTF-8 bytes, which for UTF-16 code
+                 * units below the surrogates is the same order. */
+                if (!first || wcscmp(fd.cFileName, first) < 0) {
+                        free(first);
+                        first = _wcsdup(fd.cFileName);
+                }
+        } while (FindNextFileW(h, &fd));
+        FindClose(h);
+        char *name = first ? cairn_win_utf8(first) : NULL;
+        free(first);
+        if (name && _stricmp(name, file) == 0) {
+                free(name);
+                return NULL;
+        }
+        return name;
+}
+
+/* The directory of a Windows path, or NULL for a drive's root or a bare
+ * name (the caller frees). */
+static char *parent_dir(const char *path)
+{
+        const char *sep = NULL;
+        for (const char *p = path; *p; p++)
+                if (*p == '\\' || *p == '/')
+                        sep = p;
+        if (!sep || sep == path || sep[-1] == ':')
+                return NULL;
+        return cairn_xstrndup(path, (size_t) (sep - path));
+}
+
 static int cni_config(struct cairn_hcn *h, int argc, char **argv)
 {
         const char *network = NULL, *out = DEFAULT_CNI_CONF;
@@ -88,39 +150,52 @@ static int cni_config(struct cairn_hcn *h, int argc, char **argv)
         size_t n = 0;
         if (cairn_hcn_network_list(h, &nets, &n, &err) < 0)
                 return fail(err);
-        const struct cairn_hcn_network *nat = NULL;
-        for (size_t i = 0; i < n && !nat; i++)
-                if (cairn_hcn_network_is_nat(&nets[i], network))
-                        nat = &nets[i];
         int status = 0;
+        int k = cairn_hcn_choose_nat(nets, n, network, &err);
+        const struct cairn_hcn_network *nat = k >= 0 ? &nets[k] : NULL;
         if (!nat) {
-                fprintf(stderr,
-                        "cairn-hcn: no %s%s%s network in HNS: is Docker, or Windows' Containers feature, set up "
-                        "(it creates the NAT network at boot)?\n",
-                        network ? "\"" : "NAT", network ? network : "", network ? "\"" : "");
-                status = 1;
+                status = fail(err);
         } else if (!nat->subnet || !nat->gateway) {
                 fprintf(stderr, "cairn-hcn: the network \"%s\" has no subnet or gateway in its IPAM settings\n",
                         nat->name ? nat->name : "?");
                 status = 1;
         } else {
                 const char *name = nat->name ? nat->name : "nat";
+                _cleanup_free_ char *dir = parent_dir(out);
                 size_t len = 0;
                 char *have = read_small_file(out, &len);
-                if (have && cairn_hcn_cni_config_matches(have, len, name, nat->subnet, nat->gateway)) {
-                        printf("%s is up to date (subnet %s, gateway %s)\n", out, nat->subnet, nat->gateway);
+                char *diff = have ? cairn_hcn_cni_config_diff(have, len, name, nat->subnet, nat->gateway) : NULL;
+                if (have && !diff) {
+                        printf("%s is up to date (network %s, subnet %s, gateway %s)\n", out, name, nat->subnet,
+                               nat->gateway);
                 } else if (check) {
-                        printf("%s is %s: the %s network has subnet %s, gateway %s\n", out,
-                               have ? "out of date" : "missing", name, nat->subnet, nat->gateway);
+                        if (have)
+                                printf("%s is out of date: %s\n", out, diff);
+                        else
+                                printf("%s is missing: the %s network has subnet %s, gateway %s\n", out, name,
+                                       nat->subnet, nat->gateway);
                         status = 1;
                 } else {
                         char *text = cairn_hcn_cni_config(name, nat->subnet, nat->gateway);
-                        if (cairn_write_file_atomic(out, text, strlen(text), &err) < 0)
+                        /* containerd's installer makes neither cni\ nor
+                         * cni\conf. */
+                        if ((dir && cairn_mkdir_p(dir, 0755, &err) < 0) ||
+                            cairn_write_file_atomic(out, text, strlen(text), &err) < 0)
                                 status = fail(err);
                         else
-                                printf("%s written (subnet %s, gateway %s)\n", out, nat->subnet, nat->gateway);
+                                printf("%s written (network %s, subnet %s, gateway %s)%s%s\n", out, name, nat->subnet,
+                                       nat->gateway, diff ? "; it had " : "", diff ? diff : "");
                         free(text);
                 }
+                /* ctr --cni reads one file, the first of its directory. */
+                char *first = dir ? first_config_other_than(dir, out + strlen(dir) + 1) : NULL;
+                if (first)
+                        fprintf(stderr,
+                                "cairn-hcn: warning: ctr --cni reads only the first config file of %s, which is "
+                                "\"%s\", not this one\n",
+                                dir, first);
+                free(first);
+                free(diff);
                 free(have);
         }
         for (size_t i = 0; i < n; i++)

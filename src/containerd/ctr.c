@@ -6,9 +6,11 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/alloc.h"
 #include "base/cleanup.h"
+#include "base/hash.h"
 #include "base/process.h"
 #include "base/strbuf.h"
 
@@ -39,6 +41,20 @@ int cairn_ctr_set_option(struct cairn_ctr *c, const char *opt, struct cairn_erro
                 c->copy_in_container = strcmp(eq + 1, "container") == 0;
                 return 0;
         }
+        if (klen == 9 && strncmp(opt, "isolation", 9) == 0) {
+                if (strcmp(eq + 1, "process") == 0)
+                        return 0;
+                /* Under Hyper-V, hcsshim makes each mount a VSMB share of
+                 * a utility VM and the layers go through that VM: none of
+                 * which the configs cairn writes provide for. */
+                if (strcasecmp(eq + 1, "hyperv") == 0 || strcasecmp(eq + 1, "hyper-v") == 0)
+                        return cairn_error_set(err, -ENOTSUP,
+                                               "store option \"%s\": Hyper-V isolation is not supported yet (the "
+                                               "container configs are made for process isolation, whose host build "
+                                               "must match the image's); use isolation=process",
+                                               opt);
+                return cairn_error_set(err, -EINVAL, "store option \"%s\": expected isolation=process", opt);
+        }
         for (size_t i = 0; i < CAIRN_ARRAY_SIZE(options); i++) {
                 if (strlen(options[i].key) != klen || strncmp(opt, options[i].key, klen) != 0)
                         continue;
@@ -50,7 +66,7 @@ int cairn_ctr_set_option(struct cairn_ctr *c, const char *opt, struct cairn_erro
         struct cairn_buf names = CAIRN_BUF_INIT;
         for (size_t i = 0; i < CAIRN_ARRAY_SIZE(options); i++)
                 cairn_buf_printf(&names, "%s%s", i ? ", " : "", options[i].key);
-        cairn_buf_adds(&names, ", copy");
+        cairn_buf_adds(&names, ", copy, isolation");
         int r = cairn_error_set(err, -EINVAL, "unknown containerd store option \"%.*s\": expected one of %s", (int) klen,
                                 opt, cairn_buf_str(&names));
         cairn_buf_release(&names);
@@ -61,11 +77,24 @@ void cairn_ctr_clear(struct cairn_ctr *c)
 {
         free(c->cni_state_dir);
         c->cni_state_dir = NULL;
+        free(c->run_prefix);
+        c->run_prefix = NULL;
         for (size_t i = 0; i < CAIRN_ARRAY_SIZE(options); i++) {
                 char **field = (char **) ((char *) c + options[i].offset);
                 free(*field);
                 *field = NULL;
         }
+}
+
+char *cairn_ctr_run_prefix(const char *root)
+{
+        size_t len = strlen(root);
+        while (len > 1 && (root[len - 1] == '/' || root[len - 1] == '\\'))
+                len--;
+        char hex[CAIRN_SHA256_HEX_LEN + 1];
+        cairn_sha256_hex(root, len, hex);
+        /* 48 bits: the stores sharing one containerd namespace are few. */
+        return cairn_xasprintf("cairn-run-%.12s", hex);
 }
 
 const char *cairn_ctr_namespace(const struct cairn_ctr *c)

@@ -31,6 +31,10 @@ struct cairn_ctr {
         char *cni_conf_dir;   /* Linux: CNI config for (network host); NULL: share the host's network */
         char *hcn_namespace;  /* Windows: the `hcn-namespace create|delete` tool */
         char *cni_state_dir;  /* Linux: the CNI plugins' state (/var/lib/cni), kept by the store */
+        /* "cairn-run-TAG", TAG naming the store (its root's hash): the
+         * prefix of the IDs of its run containers, by which its recovery
+         * knows them from other stores' and OBuilder's in the namespace. */
+        char *run_prefix;
         bool windows;         /* HCS: windows-layer snapshots, Windows OCI configs */
         /* copy=container: copies go through a tar extracted in the
          * container, as they must on Windows (a way to test that path on
@@ -38,6 +42,9 @@ struct cairn_ctr {
          * mounted snapshot. */
         bool copy_in_container;
 };
+
+/* The run_prefix of the store at root. */
+char *cairn_ctr_run_prefix(const char *root);
 
 /* The containerd namespace c uses. */
 const char *cairn_ctr_namespace(const struct cairn_ctr *c);
@@ -177,8 +184,13 @@ struct cairn_oci_spec {
 /* config.json for runc (compact JSON, the caller frees). */
 char *cairn_oci_config_linux(const struct cairn_oci_spec *s);
 /* config.json for HCS, in the shape of OBuilder's Json_config (reference
- * 10.3). */
+ * 10.3), with what hcsshim reads for process isolation: mounts without a
+ * type, "ro" their only option; process.commandLine for a cmd /S /C step. */
 char *cairn_oci_config_windows(const struct cairn_oci_spec *s);
+/* The command line for argv when it is `cmd /S /C STRING` (any case):
+ * `cmd /S /C "STRING"`, which reaches cmd.exe with STRING's quotes as
+ * written; NULL for any other argv (the caller frees). */
+char *cairn_windows_command_line(const char *const *argv);
 
 /* The nanoserver image for a Windows host of build `build` (its registry's
  * CurrentBuild): as OBuilder's healthcheck, ltsc2019 for 17763, ltsc2022

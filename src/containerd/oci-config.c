@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/alloc.h"
 #include "base/strbuf.h"
@@ -190,6 +191,17 @@ char *cairn_oci_config_linux(const struct cairn_oci_spec *s)
         return dump(j);
 }
 
+char *cairn_windows_command_line(const char *const *argv)
+{
+        size_t n = cairn_strv_length(argv);
+        if (n != 4 || (strcasecmp(argv[0], "cmd") != 0 && strcasecmp(argv[0], "cmd.exe") != 0) ||
+            strcasecmp(argv[1], "/S") != 0 || strcasecmp(argv[2], "/C") != 0)
+                return NULL;
+        /* /S: cmd drops the first quote after /C and the last one on the
+         * line and runs what is between as it stands. */
+        return cairn_xasprintf("%s %s %s \"%s\"", argv[0], argv[1], argv[2], argv[3]);
+}
+
 char *cairn_oci_config_windows(const struct cairn_oci_spec *s)
 {
         json_t *j = json_object();
@@ -200,6 +212,13 @@ char *cairn_oci_config_windows(const struct cairn_oci_spec *s)
         json_object_set_new(user, "username", text(s->username ? s->username : "ContainerAdministrator"));
         json_object_set_new(p, "user", user);
         json_object_set_new(p, "args", strings(s->argv));
+        /* hcsshim takes commandLine as it is, and else joins args with
+         * Windows' argv quoting (\" for a quote), which cmd does not
+         * read. */
+        char *cl = cairn_windows_command_line(s->argv);
+        if (cl)
+                json_object_set_new(p, "commandLine", text(cl));
+        free(cl);
         json_object_set_new(p, "env", strings(s->env));
         json_object_set_new(p, "cwd", text(s->cwd ? s->cwd : "C:\\"));
         json_object_set_new(j, "process", p);
@@ -219,11 +238,20 @@ char *cairn_oci_config_windows(const struct cairn_oci_spec *s)
         }
         json_object_set_new(j, "windows", w);
         if (s->n_mounts) {
+                /* As hcsshim reads a mount for process isolation
+                 * (internal/hcsoci/hcsdoc_wcow.go): a mapped directory,
+                 * which it refuses with any "type" set, read-only when an
+                 * option is "ro", every other option ignored; as
+                 * containerd's CRI writes them. */
                 json_t *ms = json_array();
-                for (size_t i = 0; i < s->n_mounts; i++)
-                        json_array_append_new(ms, mount(s->mounts[i].dst, "bind", s->mounts[i].src,
-                                                        strings_n(3, s->mounts[i].readonly ? "ro" : "rw", "rbind",
-                                                                  "rprivate")));
+                for (size_t i = 0; i < s->n_mounts; i++) {
+                        json_t *m = json_object();
+                        json_object_set_new(m, "destination", text(s->mounts[i].dst));
+                        json_object_set_new(m, "source", text(s->mounts[i].src));
+                        if (s->mounts[i].readonly)
+                                json_object_set_new(m, "options", strings_n(1, "ro"));
+                        json_array_append_new(ms, m);
+                }
                 json_object_set_new(j, "mounts", ms);
         }
         return dump(j);

@@ -92,8 +92,10 @@ static int run(const struct cairn_sandbox_config *cfg, int *ret_status, struct c
                 return cairn_error_set(err, -EINVAL, "the containerd sandbox needs the containerd store");
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
-        /* Unique across the processes sharing a containerd namespace. */
-        _cleanup_free_ char *id = cairn_xasprintf("cairn-run-%d-%lu-%lx", (int) getpid(),
+        /* Unique across the processes sharing a containerd namespace, and
+         * named after the store, whose recovery removes what a crash
+         * leaves. */
+        _cleanup_free_ char *id = cairn_xasprintf("%s-%d-%lu-%lx", c->run_prefix ? c->run_prefix : "cairn-run", (int) getpid(),
                                                   __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED),
                                                   (unsigned long) (now.tv_nsec ^ now.tv_sec));
         /* In the step's temporary result when there is one, so that what

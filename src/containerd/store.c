@@ -415,16 +415,16 @@ static void reclaim_orphans(struct ctd_store *s)
         cairn_ctr_snapshots_free(v, n);
 }
 
-/* Whether container id is one of a cairn process that is gone:
- * cairn-run-PID-N-RANDOM. */
-static bool dead_run(const char *id)
+/* Whether container id is one of this store's runs: cairn-run-TAG-...
+ * (sandbox.c).  Recovery runs only when no other cairn process has the
+ * store open (it holds the store's lock exclusively), so every such
+ * container is one a gone process left.  Nothing else is touched: not
+ * OBuilder's obuilder-run-N, which an OBuilder sharing containerd's
+ * default namespace may be running, nor another store's. */
+static bool our_run(const struct ctd_store *s, const char *id)
 {
-        if (strncmp(id, "obuilder-run-", 13) == 0)
-                return true;
-        if (strncmp(id, "cairn-run-", 10) != 0)
-                return false;
-        long pid = strtol(id + 10, NULL, 10);
-        return pid <= 0 || !cairn_process_alive((int) pid);
+        size_t n = strlen(s->ctr.run_prefix);
+        return strncmp(id, s->ctr.run_prefix, n) == 0 && id[n] == '-';
 }
 
 /* After a crash (the store idle): containers of runs that never finished,
@@ -441,7 +441,7 @@ static void recover(struct cairn_store *pub)
         }
         char *save = NULL;
         for (char *id = out ? strtok_r(out, "\n", &save) : NULL; id; id = strtok_r(NULL, "\n", &save)) {
-                if (!dead_run(id))
+                if (!our_run(s, id))
                         continue;
                 cairn_warn("removing container \"%s\", left over from an earlier run", id);
                 cairn_ctr_remove_container(&s->ctr, id);
@@ -486,6 +486,7 @@ static int open_kind(const char *root, const char *const *options, bool windows,
         int r = 0;
         for (size_t i = 0; options && options[i] && r >= 0; i++)
                 r = cairn_ctr_set_option(&s->ctr, options[i], err);
+        s->ctr.run_prefix = cairn_ctr_run_prefix(root);
         if (r >= 0) {
                 /* Check containerd answers before anything relies on it. */
                 struct cairn_error *e = NULL;

@@ -7,6 +7,7 @@
 
 #include "base/cleanup.h"
 #include "base/fs.h"
+#include "base/log.h"
 #include "base/process.h"
 #include "containerd/ctr.h"
 #include "db/db.h"
@@ -115,11 +116,26 @@ static int build_spec(const struct run *R, const struct cairn_spec *spec, struct
         return 0;
 }
 
+void engine_check_volume(const struct run *R, const char *what, const char *path)
+{
+        _cleanup_free_ char *vol = NULL, *sys = NULL;
+        if (!R->e->store->windows || *R->volume_warned || cairn_fs_on_system_volume(path, &vol, &sys))
+                return;
+        *R->volume_warned = true;
+        cairn_warn("%s \"%s\" is on %s, not on the system volume %s: programs in containers have failed on "
+                   "caches mounted from another volume (opam could not lock its files); if a build fails so, keep "
+                   "the store on %s (docs/windows.md, the D: drive pitfall)",
+                   what, path, vol, sys, sys);
+}
+
 int cairn_engine_build(struct cairn_engine *e, const struct cairn_build_request *req, char out_id[65],
                        struct cairn_error **err)
 {
-        struct run R = { e, req, .seccomp_unconfined = req->seccomp_unconfined || e->config.seccomp_unconfined };
+        bool volume_warned = false;
+        struct run R = { e, req, .seccomp_unconfined = req->seccomp_unconfined || e->config.seccomp_unconfined,
+                         .volume_warned = &volume_warned };
         cairn_step_limits_merge(&R.limits, &e->config.limits, req->limits);
+        engine_check_volume(&R, "the store", e->store->root);
         struct ctx c;
         engine_ctx_init(&c, e);
         int r = build_spec(&R, req->spec, &c, out_id, err);

@@ -92,7 +92,15 @@ struct run {
         /* The request's over the store's config. */
         struct cairn_step_limits limits;
         bool seccomp_unconfined;
+        bool *volume_warned;   /* engine_check_volume has warned in this build */
 };
+
+/*
+ * On Windows, warn (once a build) when path, the store or a cache (what),
+ * is not on the system volume: tools in containers have failed on caches
+ * mounted from another volume (docs/windows.md, the D: drive pitfall).
+ */
+void engine_check_volume(const struct run *R, const char *what, const char *path);
 
 /* Where a step's output goes: its own log, and the live copy other
  * processes may follow (-1 if none). */

@@ -9,6 +9,7 @@
 
 #include "base/cleanup.h"
 #include "base/fs.h"
+#include "base/log.h"
 #include "base/process.h"
 #include "db/db.h"
 #include "engine/engine-internal.h"
@@ -69,6 +70,23 @@ static int copy_in_container(const struct run *R, struct cairn_store_build *b, c
                         char sbuf[64];
                         r = cairn_error_set(err, -EIO, "copy: tar in the container failed (%s)",
                                             cairn_process_status_string(status, sbuf, sizeof(sbuf)));
+                }
+                /* HCS leaves the mount point, an empty C:\cairn-copy, in
+                 * the container's layer, and only a container can remove
+                 * it: one more, with nothing mounted. */
+                if (r >= 0 && windows) {
+                        static const char *const rm_argv[] = { "cmd", "/S", "/C", "rmdir C:\\cairn-copy", NULL };
+                        cfg.argv = rm_argv;
+                        cfg.mounts = NULL;
+                        cfg.n_mounts = 0;
+                        r = R->e->sandbox->run(&cfg, &status, err);
+                        /* The files are in; an empty directory too many
+                         * is not worth failing the step for. */
+                        if (r >= 0 && status != 0) {
+                                char sbuf[64];
+                                cairn_warn("copy: cannot remove the empty C:\\cairn-copy from the result (%s)",
+                                           cairn_process_status_string(status, sbuf, sizeof(sbuf)));
+                        }
                 }
         }
         if (!existed)

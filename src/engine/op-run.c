@@ -2,10 +2,12 @@
 /* (run ...): a command in the sandbox. */
 #include <errno.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/units.h"
 #include "base/log.h"
@@ -74,13 +76,17 @@ static int run_step(const struct run *R, struct cairn_store_build *b, const stru
         targets[a->op->n_secrets + 1] = "/etc/resolv.conf";
         for (size_t i = 0; i < n_targets; i++)
                 existed[i] = cairn_root_exists(b->rootfs, targets[i]);
-        char secret_dir[] = "/tmp/cairn-secrets-XXXXXX";
+        /* Beside the step's result, as the copy's tar: in the private
+         * store, wiped by its recovery after a crash, and on Windows a path
+         * with a drive letter (/tmp would be the current drive's \tmp). */
+        _cleanup_free_ char *secret_dir = cairn_path_join(b->dir, ".secrets-XXXXXX");
         bool have_secret_dir = false;
         size_t k = 0, n_caches = 0;
         for (size_t i = 0; i < a->op->n_caches && r >= 0; i++) {
                 r = cairn_store_cache_get(e->store, a->op->caches[i].id, uid, gid, &caches[n_caches], err);
                 if (r < 0)
                         break;
+                engine_check_volume(R, "the cache", caches[n_caches]->path);
                 mounts[k++] = (struct cairn_sandbox_mount) { caches[n_caches]->path, a->op->caches[i].target, false };
                 n_caches++;
         }
@@ -90,7 +96,9 @@ static int run_step(const struct run *R, struct cairn_store_build *b, const stru
                 } else {
                         have_secret_dir = true;
                         for (size_t i = 0; i < a->op->n_secrets && r >= 0; i++) {
-                                char *p = cairn_xasprintf("%s/secret-%zu", secret_dir, i);
+                                char name[32];
+                                snprintf(name, sizeof(name), "secret-%zu", i);
+                                char *p = cairn_path_join(secret_dir, name);
                                 r = cairn_write_file(p, a->secrets[i].value, a->secrets[i].len, 0400, err);
                                 mounts[k++] = (struct cairn_sandbox_mount) { p, a->op->secrets[i].target, true };
                         }

@@ -170,11 +170,60 @@ void cairn_hcn_network_clear(struct cairn_hcn_network *n)
         *n = (struct cairn_hcn_network) { 0 };
 }
 
-bool cairn_hcn_network_is_nat(const struct cairn_hcn_network *n, const char *name)
+bool cairn_hcn_network_is_nat(const struct cairn_hcn_network *n)
 {
-        if (name)
-                return n->name && strcasecmp(n->name, name) == 0;
-        return (n->type && strcasecmp(n->type, "NAT") == 0) || (n->name && strcasecmp(n->name, "nat") == 0);
+        return n->type && strcasecmp(n->type, "NAT") == 0;
+}
+
+static void describe_networks(struct cairn_buf *b, const struct cairn_hcn_network *nets, size_t n, bool nat_only)
+{
+        bool first = true;
+        for (size_t i = 0; i < n; i++) {
+                if (nat_only && !cairn_hcn_network_is_nat(&nets[i]))
+                        continue;
+                cairn_buf_printf(b, "%s\"%s\" (%s%s%s)", first ? "" : ", ", nets[i].name ? nets[i].name : "?",
+                                 nets[i].type ? nets[i].type : "no type", nets[i].subnet ? " " : "",
+                                 nets[i].subnet ? nets[i].subnet : "");
+                first = false;
+        }
+}
+
+int cairn_hcn_choose_nat(const struct cairn_hcn_network *nets, size_t n, const char *name, struct cairn_error **err)
+{
+        struct cairn_buf b = CAIRN_BUF_INIT;
+        int r = -ENOENT;
+        if (name) {
+                for (size_t i = 0; i < n && r < 0; i++)
+                        if (nets[i].name && strcasecmp(nets[i].name, name) == 0)
+                                r = (int) i;
+                if (r < 0) {
+                        describe_networks(&b, nets, n, false);
+                        r = cairn_error_set(err, -ENOENT, "no network \"%s\" in HNS (it has %s)", name,
+                                            n ? cairn_buf_str(&b) : "none");
+                } else if (!cairn_hcn_network_is_nat(&nets[r])) {
+                        r = cairn_error_set(err, -EINVAL,
+                                            "the network \"%s\" is %s, not NAT: the nat plugin attaches only to NAT "
+                                            "networks",
+                                            nets[r].name, nets[r].type ? nets[r].type : "of no type");
+                }
+                cairn_buf_release(&b);
+                return r;
+        }
+        size_t found = 0;
+        for (size_t i = 0; i < n; i++)
+                if (cairn_hcn_network_is_nat(&nets[i]) && found++ == 0)
+                        r = (int) i;
+        if (found == 0) {
+                r = cairn_error_set(err, -ENOENT,
+                                    "no NAT network in HNS: is Docker, or Windows' Containers feature, set up (it "
+                                    "creates the NAT network at boot)?");
+        } else if (found > 1) {
+                describe_networks(&b, nets, n, true);
+                r = cairn_error_set(err, -EEXIST, "%zu NAT networks in HNS (%s): choose one with --network NAME", found,
+                                    cairn_buf_str(&b));
+        }
+        cairn_buf_release(&b);
+        return r;
 }
 
 char *cairn_hcn_error_message(const char *what, long hr, const char *sys, const char *error_record)
@@ -226,15 +275,128 @@ char *cairn_hcn_cni_config(const char *network_name, const char *subnet, const c
         return cairn_buf_steal(&b, NULL);
 }
 
-bool cairn_hcn_cni_config_matches(const char *existing, size_t len, const char *network_name, const char *subnet,
-                                  const char *gateway)
+/* An IPv4 address, as Go's net.ParseIP takes one: four decimal bytes. */
+static bool parse_ipv4(const char *s, size_t len, uint8_t out[4])
 {
-        json_t *have = json_loadb(existing, len, 0, NULL);
-        char *want_text = cairn_hcn_cni_config(network_name, subnet, gateway);
-        json_t *want = json_loads(want_text, 0, NULL);
-        free(want_text);
-        bool same = have && want && json_equal(have, want);
-        json_decref(have);
-        json_decref(want);
-        return same;
+        size_t i = 0;
+        for (int k = 0; k < 4; k++) {
+                if (k && (i >= len || s[i++] != '.'))
+                        return false;
+                unsigned v = 0;
+                size_t start = i;
+                while (i < len && s[i] >= '0' && s[i] <= '9' && i - start < 3)
+                        v = v * 10 + (unsigned) (s[i++] - '0');
+                /* No empty field, no leading zero (Go refuses "01"). */
+                if (i == start || v > 255 || (s[start] == '0' && i - start > 1))
+                        return false;
+                out[k] = (uint8_t) v;
+        }
+        return i == len;
+}
+
+/* "a.b.c.d/n": the address as written and the prefix length. */
+static bool parse_cidr4(const char *s, uint8_t addr[4], unsigned *prefix)
+{
+        const char *slash = s ? strchr(s, '/') : NULL;
+        if (!slash || !parse_ipv4(s, (size_t) (slash - s), addr))
+                return false;
+        char *end = NULL;
+        unsigned long p = strtoul(slash + 1, &end, 10);
+        if (!slash[1] || *end || p > 32)
+                return false;
+        *prefix = (unsigned) p;
+        return true;
+}
+
+static void masked(const uint8_t addr[4], unsigned prefix, uint8_t out[4])
+{
+        for (unsigned k = 0; k < 4; k++) {
+                unsigned bits = prefix > 8 * k ? prefix - 8 * k : 0;
+                out[k] = (uint8_t) (bits >= 8 ? addr[k] : addr[k] & (uint8_t) (0xff00u >> bits));
+        }
+}
+
+/* Whether two subnets are the same network to the plugin (which keeps the
+ * parsed, masked prefix); as text when either is not IPv4. */
+static bool same_subnet(const char *a, const char *b)
+{
+        uint8_t x[4], y[4], mx[4], my[4];
+        unsigned px, py;
+        if (!parse_cidr4(a, x, &px) || !parse_cidr4(b, y, &py))
+                return a && b && strcmp(a, b) == 0;
+        masked(x, px, mx);
+        masked(y, py, my);
+        return px == py && memcmp(mx, my, 4) == 0;
+}
+
+static bool same_ip(const char *a, const char *b)
+{
+        uint8_t x[4], y[4];
+        if (!a || !b)
+                return false;
+        if (!parse_ipv4(a, strlen(a), x) || !parse_ipv4(b, strlen(b), y))
+                return strcmp(a, b) == 0;
+        return memcmp(x, y, 4) == 0;
+}
+
+static void field_diff(struct cairn_buf *b, const char *field, const char *have, const char *want)
+{
+        cairn_buf_printf(b, "%s%s: the file has %s%s%s, HNS has \"%s\"", b->len ? "; " : "", field,
+                         have ? "\"" : "", have ? have : "none", have ? "\"" : "", want);
+}
+
+char *cairn_hcn_cni_config_diff(const char *existing, size_t len, const char *network_name, const char *subnet,
+                                const char *gateway)
+{
+        struct cairn_buf b = CAIRN_BUF_INIT;
+        json_error_t je;
+        json_t *j = json_loadb(existing, len, 0, &je);
+        if (!json_is_object(j)) {
+                if (j)
+                        cairn_buf_adds(&b, "not a JSON object");
+                else
+                        cairn_buf_printf(&b, "not JSON (line %d, column %d: %s)", je.line, je.column, je.text);
+                json_decref(j);
+                return cairn_buf_steal(&b, NULL);
+        }
+        const char *type = json_string_value(json_object_get(j, "type"));
+        if (!type || strcmp(type, "nat") != 0)
+                field_diff(&b, "type", type, "nat");
+        const char *name = json_string_value(json_object_get(j, "name"));
+        if (!name || strcmp(name, network_name) != 0)
+                field_diff(&b, "name", name, network_name);
+        json_t *ipam = json_object_get(j, "ipam");
+        const char *have_subnet = json_string_value(json_object_get(ipam, "subnet"));
+        if (!same_subnet(have_subnet, subnet))
+                field_diff(&b, "subnet", have_subnet, subnet);
+        /* The route's GW, found as Go finds a struct field: a key equal to
+         * "gw" in any case, the last one winning. */
+        const char *gw = NULL;
+        const char *key;
+        json_t *v;
+        json_object_foreach(json_array_get(json_object_get(ipam, "routes"), 0), key, v)
+                if (strcasecmp(key, "gw") == 0)
+                        gw = json_string_value(v);
+        /* Without one the plugin takes the subnet's address plus one (its
+         * last byte, wrapping). */
+        char derived[32];
+        uint8_t a[4];
+        unsigned prefix;
+        if (!gw && parse_cidr4(have_subnet, a, &prefix)) {
+                snprintf(derived, sizeof(derived), "%u.%u.%u.%u", a[0], a[1], a[2], (uint8_t) (a[3] + 1));
+                if (!same_ip(derived, gateway))
+                        cairn_buf_printf(&b,
+                                         "%sgateway: the file has no GW in ipam.routes[0], so the plugin takes "
+                                         "\"%s\", HNS has \"%s\"",
+                                         b.len ? "; " : "", derived, gateway);
+        } else if (!same_ip(gw, gateway)) {
+                cairn_buf_printf(&b, "%sgateway: the file has %s%s%s in ipam.routes[0].GW, HNS has \"%s\"",
+                                 b.len ? "; " : "", gw ? "\"" : "", gw ? gw : "none", gw ? "\"" : "", gateway);
+        }
+        json_decref(j);
+        if (!b.len) {
+                cairn_buf_release(&b);
+                return NULL;
+        }
+        return cairn_buf_steal(&b, NULL);
 }

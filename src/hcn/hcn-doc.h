@@ -21,8 +21,14 @@
 #include "base/error.h"
 
 #define CAIRN_HCN_QUERY "{\"SchemaVersion\":{\"Major\":2,\"Minor\":0},\"Flags\":0}"
-/* What hcsshim's NewNamespace(HostDefault).Create() sends. */
-#define CAIRN_HCN_NAMESPACE_SETTINGS "{\"Type\":\"HostDefault\",\"SchemaVersion\":{\"Major\":2,\"Minor\":0}}"
+/*
+ * A new namespace, as containerd makes one for `ctr run --cni` and its CRI
+ * (pkg/netns/netns_windows.go): an empty hcn.HostComputeNamespace{},
+ * which names no Type (HostDefault would be the host's default
+ * compartment), in schema 2.0, the version of every other document here
+ * (Go's encoder writes the empty struct's zero version; HNS takes both).
+ */
+#define CAIRN_HCN_NAMESPACE_SETTINGS "{\"SchemaVersion\":{\"Major\":2,\"Minor\":0}}"
 
 /* GUIDs as text, "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (braces allowed on
  * input), and as the 16 bytes of a Windows GUID (Data1..3 little-endian,
@@ -48,8 +54,16 @@ struct cairn_hcn_network {
 };
 int cairn_hcn_parse_network(const char *json, struct cairn_hcn_network *ret, struct cairn_error **err);
 void cairn_hcn_network_clear(struct cairn_hcn_network *n);
-/* The NAT network: Type "NAT" (any case), else Name "nat". */
-bool cairn_hcn_network_is_nat(const struct cairn_hcn_network *n, const char *name);
+/* Whether n is a NAT network: Type "NAT", in any case. */
+bool cairn_hcn_network_is_nat(const struct cairn_hcn_network *n);
+/*
+ * The network a CNI config is for: with a name, the network of that name
+ * (any case), which must be NAT; without, the only NAT network.  Returns
+ * its index in nets; an error when there is none, or when there are
+ * several and no name to choose between them (HNS keeps no order to
+ * guess by).
+ */
+int cairn_hcn_choose_nat(const struct cairn_hcn_network *nets, size_t n, const char *name, struct cairn_error **err);
 
 /*
  * A failed HRESULT as one line: "HRESULT 0x80070490 (Element not found.)"
@@ -63,10 +77,18 @@ char *cairn_hcn_error_message(const char *what, long hr, const char *sys, const 
  * script writes), for the network's subnet and gateway.
  */
 char *cairn_hcn_cni_config(const char *network_name, const char *subnet, const char *gateway);
-/* Whether existing (a config file's text) already says what
- * cairn_hcn_cni_config would: same subnet, gateway and name; formatting
- * is ignored. */
-bool cairn_hcn_cni_config_matches(const char *existing, size_t len, const char *network_name, const char *subnet,
-                                  const char *gateway);
+/*
+ * Whether existing (a config file's text) says to the nat plugin
+ * (microsoft/windows-container-networking) what cairn_hcn_cni_config
+ * would.  Only what the plugin reads counts: "type" (which plugin ctr
+ * runs), "name" (the HNS network it attaches to), "ipam"."subnet", and the
+ * gateway, which is the GW of "ipam"."routes"[0] (Go matches JSON keys in
+ * any case: "GW", "gw"), else the subnet's address plus one.  So "master",
+ * "cniVersion", a "gateway" key (which the plugin never reads) and the
+ * layout do not.  NULL when it does; else which fields differ, as one line
+ * (the caller frees).
+ */
+char *cairn_hcn_cni_config_diff(const char *existing, size_t len, const char *network_name, const char *subnet,
+                                const char *gateway);
 
 #endif

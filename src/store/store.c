@@ -37,9 +37,14 @@ int cairn_store_open(const struct cairn_store_ops *ops, const char *spec, const 
 
 char *cairn_store_path(const struct cairn_store *s, const char *dir, const char *name)
 {
-        if (name)
-                return cairn_xasprintf("%s/%s/%s", s->root, dir, name);
-        return cairn_xasprintf("%s/%s", s->root, dir);
+        /* With the root's separator: a Windows path handed to HCS as a
+         * mount's source is then all backslashes. */
+        char *d = cairn_path_join(s->root, dir);
+        if (!name)
+                return d;
+        char *p = cairn_path_join(d, name);
+        free(d);
+        return p;
 }
 
 void cairn_store_close(struct cairn_store *s)
@@ -208,7 +213,7 @@ int cairn_store_publish(struct cairn_store *s, const char *tmp, const char *id, 
 int cairn_store_find_result(struct cairn_store *s, const char *id, char **ret_dir, struct cairn_error **err)
 {
         (void) err;
-        char *dir = cairn_xasprintf("%s/result/%s", s->root, id);
+        char *dir = cairn_store_path(s, "result", id);
         struct stat st;
         if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
                 *ret_dir = dir;

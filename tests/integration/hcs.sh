@@ -58,6 +58,8 @@ is "$(J 'd["process"]["user"]' <<<"$cfg")" "{'username': 'ContainerAdministrator
 is "$(J 'd["process"]["env"]' <<<"$cfg")" "['PATH=C:\\\\Windows\\\\system32;C:\\\\Windows', 'WIN_IMAGE=yes']" \
         "the Windows image's env"
 is "$(J 'd["process"]["args"]' <<<"$cfg")" "['cmd', '/S', '/C', 'echo first']" "the shell and command"
+is "$(J 'd["process"]["commandLine"]' <<<"$cfg")" 'cmd /S /C "echo first"' \
+        "and the command line hcsshim runs as it stands, the shell string in the one pair of quotes cmd /S drops"
 is "$(J 'd["root"]' <<<"$cfg")" "{'path': '', 'readonly': False}" "root.path empty: the shim mounts layerFolders"
 is "$(J '"network" in d["windows"]' <<<"$cfg")" "False" "no network without (network host)"
 
@@ -72,20 +74,34 @@ copy_cfg=$(grep -l '"args":\["tar"' "$FAKE_CTR_STATE"/configs/*.json | xargs cat
 is "$(J '(d["process"]["args"], d["process"]["cwd"], d["process"]["env"])' <<<"$copy_cfg")" \
         "(['tar', '-xf', 'C:\\\\cairn-copy\\\\data.tar'], 'C:/', ['PATH=C:\\\\Windows\\\\System32;C:\\\\Windows'])" \
         "extracted by the image's tar from C:/, with Windows' own PATH"
-is "$(J '[(m["destination"], m["options"]) for m in d["mounts"]]' <<<"$copy_cfg")" \
-        "[('C:\\\\cairn-copy', ['ro', 'rbind', 'rprivate'])]" "from a read-only bind-mounted directory, not through stdin"
+is "$(J 'd["mounts"][0]["destination"], d["mounts"][0].get("type"), d["mounts"][0]["options"]' <<<"$copy_cfg")" \
+        "('C:\\\\cairn-copy', None, ['ro'])" \
+        "from a read-only mounted directory, not through stdin: no type, \"ro\" alone, as hcsshim reads a mount"
 is "$(J '"network" in d["windows"]' <<<"$copy_cfg")" "False" "with no network"
+rm_cfg=$(grep -l 'rmdir C:' "$FAKE_CTR_STATE"/configs/*.json | xargs cat)
+is "$(J '(d["process"]["commandLine"], "mounts" in d)' <<<"$rm_cfg")" "('cmd /S /C \"rmdir C:\\\\cairn-copy\"', False)" \
+        "then the empty mount point HCS leaves in the layer is removed, by a container with nothing mounted"
+ok $(for f in $(ls -tr "$FAKE_CTR_STATE"/configs/*.json); do grep -q '"args":\["tar"' "$f" && echo tar; grep -q 'rmdir C:' "$f" && echo rmdir; done |
+        tr '\n' ' ' | grep -q '^tar rmdir $' && echo 0 || echo 1) "after the tar, in the same step"
 
 cache_cfg=$(grep -l 'type C:' "$FAKE_CTR_STATE"/configs/*.json | xargs cat)
-is "$(J '[(m["destination"], m["options"]) for m in d["mounts"]]' <<<"$cache_cfg")" \
-        "[('C:/cache', ['rw', 'rbind', 'rprivate']), ('C:/secret.txt', ['ro', 'rbind', 'rprivate'])]" \
-        "the cache is bound read-write and the secret read-only (OBuilder never mounts secrets)"
+is "$(J '[(m["destination"], m.get("type"), m.get("options")) for m in d["mounts"]]' <<<"$cache_cfg")" \
+        "[('C:/cache', None, None), ('C:/secret.txt', None, ['ro'])]" \
+        "the cache is mounted read-write and the secret read-only (OBuilder never mounts secrets)"
+secret_src=$(J 'd["mounts"][1]["source"]' <<<"$cache_cfg")
+ok $([[ $secret_src == "$tmp"/store/result-tmp/*/.secrets-*/secret-0 ]] && echo 0 || echo 1) \
+        "the secret comes from the step's own build directory in the store, not /tmp ($secret_src)"
+ok $([ ! -e "$secret_src" ] && [ -z "$(find "$tmp/store" -name '.secrets-*')" ] && echo 0 || echo 1) \
+        "and is gone after the step"
 
 net_cfg=$(grep -l 'ping example' "$FAKE_CTR_STATE"/configs/*.json | xargs cat)
 is "$(J 'd["windows"]["network"]' <<<"$net_cfg")" \
         "{'allowUnqualifiedDNSQuery': True, 'networkNamespace': '5f0e7f0e-1111-2222-3333-444455556666'}" \
         "(network host) runs in the HCN namespace the tool created"
 has "$(calls)" "run --rm --cni --config" "with --cni"
+tag=$(printf '%s' "$tmp/store" | sha256sum | cut -c1-12)
+ok $(grep '^run ' "$FAKE_CTR_STATE/calls" | grep -vq " cairn-run-$tag-[0-9]*-[0-9]*-[0-9a-f]*\$" && echo 1 || echo 0) \
+        "every run container is named after the store (cairn-run-$tag-PID-N-RANDOM)"
 is "$(cat "$FAKE_CTR_STATE/hcn")" "create
 delete 5f0e7f0e-1111-2222-3333-444455556666" "and the namespace is deleted after the run"
 is "$(J 'd["process"]["user"]' <<<"$net_cfg")" "{'username': 'ContainerUser'}" "a user by name goes to the container"
@@ -116,6 +132,10 @@ printf '((from mcr.microsoft.com/windows/nanoserver:ltsc2022) (workdir C:/) (she
 "$CAIRN" build -f slow.spec ctx >slow.out 2>&1 &
 pid=$!
 for i in $(seq 100); do grep -q started slow.out && break; sleep 0.1; done
+running=$(ls "$FAKE_CTR_STATE/containers")
+"$CAIRN" ls >/dev/null 2>&1
+is "$(ls "$FAKE_CTR_STATE/containers")" "$running" \
+        "another cairn opening the store meanwhile leaves the running container alone (the store lock says it is held)"
 kill -INT $pid
 wait $pid
 is "$?" 130 "SIGINT cancels a Windows step"
@@ -133,6 +153,20 @@ printf '((from mcr.microsoft.com/windows/nanoserver:ltsc2022) (workdir C:/) (she
 run_cmd "$CAIRN" build -f net2.spec --store-opt hcn-namespace=/no/such/tool ctx
 is_status 1 "a missing hcn-namespace tool fails the networked step"
 has "$err" "/no/such/tool create" "naming the tool"
+
+# --- start-up recovery: only this store's containers ------------------------------------------------
+: >"$FAKE_CTR_STATE/calls"
+for c in obuilder-run-0 cairn-run-0123456789ab-1-0-0 "cairn-run-$tag-999999-0-0" "cairn-run-$tag-$$-0-0"; do
+        echo 1 >"$FAKE_CTR_STATE/containers/$c"
+done
+mkdir "$tmp/store/result-tmp/left-by-a-crash"
+run_cmd "$CAIRN" ls
+is_status 0 "opening a store a crash left"
+has "$(calls)" "containers rm cairn-run-$tag-999999-0-0" "removes the run containers it left"
+has "$(calls)" "containers rm cairn-run-$tag-$$-0-0" "whatever process has that PID now: no cairn process holds the store"
+is "$(ls "$FAKE_CTR_STATE/containers")" "cairn-run-0123456789ab-1-0-0
+obuilder-run-0" "and leaves OBuilder's and another store's containers in the namespace alone"
+rm -f "$FAKE_CTR_STATE"/containers/*
 
 run_cmd "$CAIRN" clean
 is_status 0 "clean"

@@ -39,9 +39,12 @@ def is_image(name):
 
 
 def host(path):
-    """A host path given as wine's Windows name of it (Z:\\a\\b is /a/b)."""
+    """A host path given as wine's Windows name of it (Z:\\a\\b is /a/b,
+    C:\\a is the wine prefix's drive_c/a)."""
     if len(path) > 2 and path[0] in "Zz" and path[1] == ":":
         return path[2:].replace("\\", "/")
+    if len(path) > 2 and path[0] in "Cc" and path[1] == ":" and "WINEPREFIX" in os.environ:
+        return os.environ["WINEPREFIX"] + "/drive_c" + path[2:].replace("\\", "/")
     return path
 
 args = sys.argv[1:]

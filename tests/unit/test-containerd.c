@@ -582,18 +582,20 @@ static void test_oci_windows(void)
         is_str(got,
                "{\"ociVersion\":\"1.1.0\","
                "\"process\":{\"terminal\":false,\"user\":{\"username\":\"ContainerAdministrator\"},"
-               "\"args\":[\"cmd\",\"/S\",\"/C\",\"echo hi\"],\"env\":[\"A=1\"],\"cwd\":\"C:\\\\\"},"
+               "\"args\":[\"cmd\",\"/S\",\"/C\",\"echo hi\"],\"commandLine\":\"cmd /S /C \\\"echo hi\\\"\","
+               "\"env\":[\"A=1\"],\"cwd\":\"C:\\\\\"},"
                "\"root\":{\"path\":\"\",\"readonly\":false},"
                "\"hostname\":\"builder\","
                "\"windows\":{\"layerFolders\":[\"" WINSNAP(BS2) "11\",\"" WINSNAP(BS2) "10\",\"" WINSNAP(BS2) "12\"],"
                "\"ignoreFlushesDuringBoot\":true,"
                "\"network\":{\"allowUnqualifiedDNSQuery\":true,\"networkNamespace\":\"8c9a2f0e-3b5d-4c7a-9e1f-2d6b8a4c0e13\"}},"
                "\"mounts\":["
-               "{\"destination\":\"C:\\\\secret\",\"type\":\"bind\",\"source\":\"C:\\\\obuilder\\\\secrets\\\\0\","
-               "\"options\":[\"ro\",\"rbind\",\"rprivate\"]},"
-               "{\"destination\":\"C:\\\\Users\\\\opam\\\\.opam\\\\download-cache\",\"type\":\"bind\","
-               "\"source\":\"C:\\\\obuilder\\\\cache-tmp\\\\0-opam\",\"options\":[\"rw\",\"rbind\",\"rprivate\"]}]}",
-               "oci_config_windows: network, layer folders, ro and rw mounts");
+               "{\"destination\":\"C:\\\\secret\",\"source\":\"C:\\\\obuilder\\\\secrets\\\\0\","
+               "\"options\":[\"ro\"]},"
+               "{\"destination\":\"C:\\\\Users\\\\opam\\\\.opam\\\\download-cache\","
+               "\"source\":\"C:\\\\obuilder\\\\cache-tmp\\\\0-opam\"}]}",
+               "oci_config_windows: network, layer folders, mounts as hcsshim reads them (no type; \"ro\" alone "
+               "for read-only)");
         free(got);
 
         s.network_namespace = NULL;
@@ -603,7 +605,8 @@ static void test_oci_windows(void)
         is_str(got,
                "{\"ociVersion\":\"1.1.0\","
                "\"process\":{\"terminal\":false,\"user\":{\"username\":\"ContainerAdministrator\"},"
-               "\"args\":[\"cmd\",\"/S\",\"/C\",\"echo hi\"],\"env\":[\"A=1\"],\"cwd\":\"C:\\\\\"},"
+               "\"args\":[\"cmd\",\"/S\",\"/C\",\"echo hi\"],\"commandLine\":\"cmd /S /C \\\"echo hi\\\"\","
+               "\"env\":[\"A=1\"],\"cwd\":\"C:\\\\\"},"
                "\"root\":{\"path\":\"\",\"readonly\":false},"
                "\"hostname\":\"builder\","
                "\"windows\":{\"layerFolders\":[\"" WINSNAP(BS2) "11\",\"" WINSNAP(BS2) "10\",\"" WINSNAP(BS2) "12\"],"
@@ -616,13 +619,36 @@ static void test_oci_windows(void)
         is_str(got,
                "{\"ociVersion\":\"1.1.0\","
                "\"process\":{\"terminal\":false,\"user\":{\"username\":\"ContainerUser\"},"
-               "\"args\":[\"cmd\",\"/S\",\"/C\",\"echo hi\"],\"env\":[\"A=1\"],\"cwd\":\"C:\\\\\"},"
+               "\"args\":[\"cmd\",\"/S\",\"/C\",\"echo hi\"],\"commandLine\":\"cmd /S /C \\\"echo hi\\\"\","
+               "\"env\":[\"A=1\"],\"cwd\":\"C:\\\\\"},"
                "\"root\":{\"path\":\"\",\"readonly\":false},"
                "\"hostname\":\"builder\","
                "\"windows\":{\"layerFolders\":[\"" WINSNAP(BS2) "11\",\"" WINSNAP(BS2) "10\",\"" WINSNAP(BS2) "12\"],"
                "\"ignoreFlushesDuringBoot\":true}}",
                "oci_config_windows: username ContainerUser");
         free(got);
+}
+
+static void command_line(const char *const *argv, const char *want, const char *what)
+{
+        char *got = cairn_windows_command_line(argv);
+        is_str(got ? got : "(none)", want, "windows_command_line: %s", what);
+        free(got);
+}
+
+static void test_windows_command_line(void)
+{
+        command_line((const char *const[]) { "cmd", "/S", "/C", "echo \"a b\" & type \"C:\\x y\\f\"", NULL },
+                     "cmd /S /C \"echo \"a b\" & type \"C:\\x y\\f\"\"",
+                     "a shell string's quotes reach cmd as written, the whole in one pair that /S drops");
+        command_line((const char *const[]) { "CMD.EXE", "/s", "/c", "dir", NULL }, "CMD.EXE /s /c \"dir\"",
+                     "cmd.exe and the switches in any case");
+        command_line((const char *const[]) { "cmd", "/S", "/C", "", NULL }, "cmd /S /C \"\"", "an empty command");
+        command_line((const char *const[]) { "C:\\cygwin64\\bin\\bash.exe", "-lc", "echo \"x\"", NULL }, "(none)",
+                     "another shell keeps args (its own argv parsing reads Windows' quoting)");
+        command_line((const char *const[]) { "cmd", "/C", "echo x", NULL }, "(none)", "cmd without /S keeps args");
+        command_line((const char *const[]) { "tar", "-xf", "C:\\cairn-copy\\data.tar", NULL }, "(none)",
+                     "a program's argv");
 }
 
 static bool json_strings_are(json_t *a, const char *const *want)
@@ -889,6 +915,18 @@ static void test_options(void)
         cairn_error_free(e);
         e = NULL;
 
+        is_int(cairn_ctr_set_option(&c, "isolation=process", &e), 0, "set_option isolation=process");
+        r = cairn_ctr_set_option(&c, "isolation=hyperv", &e);
+        is_int(r, -ENOTSUP, "set_option: isolation=hyperv is refused");
+        has_str(e ? e->message : NULL, "Hyper-V isolation is not supported yet", "saying so");
+        has_str(e ? e->message : NULL, "use isolation=process", "and what to use");
+        cairn_error_free(e);
+        e = NULL;
+        r = cairn_ctr_set_option(&c, "isolation=vm", &e);
+        is_int(r, -EINVAL, "set_option: another isolation is a usage error");
+        cairn_error_free(e);
+        e = NULL;
+
         r = cairn_ctr_set_option(&c, "namespace", &e);
         is_int(r, -EINVAL, "set_option: no '=' is -EINVAL");
         has_str(e ? e->message : NULL, "store option \"namespace\": expected KEY=VALUE", "the message says KEY=VALUE");
@@ -917,6 +955,7 @@ int main(void)
         test_layerinfo_files();
         test_chain_id();
         test_oci_windows();
+        test_windows_command_line();
         test_oci_linux();
         test_nanoserver();
         test_oci_not_utf8();

@@ -66,6 +66,19 @@ x -644 ContainerAdministrator:380929 Users/x/dir/b.txt" "the copy's tar, made by
 net_cfg=$(grep -l 'ping example' "$FAKE_CTR_STATE"/configs/*.json | xargs cat)
 has "$net_cfg" '"networkNamespace":"' "(network host) runs in an HCN namespace made by cairn-hcn.exe"
 ok $([ ! -s "$WINEPREFIX/drive_c/fake-hcn-state.txt" ] && echo 0 || echo 1) "which is deleted after the step"
+is "$(grep -c 'not on the system volume' <<<"$err")" 1 \
+        "a store on Z: is warned about, once for the whole build (a cache is on the same volume)"
+has "$err" "the store \"$(winpath "$tmp/store")\" is on Z:\\, not on the system volume C:\\" "naming both volumes"
+secret_cfg=$(grep -l 'type C:' "$FAKE_CTR_STATE"/configs/*.json | xargs cat)
+secret_src=$(python3 -c 'import json,sys; d=json.load(sys.stdin); print([m["source"] for m in d["mounts"] if m["destination"] == "C:/secret.txt"][0])' <<<"$secret_cfg")
+store_win=$(winpath "$tmp/store")
+ok $([[ ${secret_src//\\//} == ${store_win//\\//}/result-tmp/*/.secrets-??????/secret-0 ]] && echo 0 || echo 1) \
+        "the secret is mounted from an absolute Windows path in the step's build directory ($secret_src)"
+lacks "$secret_src" "/" "with no Unix separator in it"
+has "$secret_cfg" '"commandLine":"cmd /S /C \"type C:\\secret.txt\""' \
+        "a cmd /S /C step carries its command line, the shell string as written"
+rm_cfg=$(grep -l 'rmdir C:' "$FAKE_CTR_STATE"/configs/*.json | xargs cat)
+has "$rm_cfg" '"commandLine":"cmd /S /C \"rmdir C:\\cairn-copy\""' "the copy's empty C:\\cairn-copy is removed after it"
 
 # --- the same IDs as the Linux build ------------------------------------------------------------
 # Paths are read as OBuilder reads them on each system: C:/ is absolute on
@@ -134,4 +147,9 @@ has "$(calls)" "mcr.microsoft.com/windows/nanoserver:ltsc20" "on nanoserver"
 cairn clean
 is_status 0 "clean"
 is "$(ls "$tmp/store/result" | wc -l)" 0 "empties the store"
+
+# (The stand-in ctr has one namespace: the store above is emptied first.)
+CAIRN_STORE='hcs:C:\cairn-store' cairn build -f win.spec --secret tok:secret.txt ctx
+is_status 0 "a build in a store on C:, the system volume"
+lacks "$err" "system volume" "is not warned about"
 tap_done

@@ -10,6 +10,9 @@
  *   FAKE_HCN_SUBNET   the NAT network's subnet (default 172.20.16.0/20)
  *   FAKE_HCN_GATEWAY  its gateway (default 172.20.16.1)
  *   FAKE_HCN_NO_NAT   set: there is no NAT network
+ *   FAKE_HCN_NAT2     set: a second NAT network, "build", 172.29.0.0/16
+ *   FAKE_HCN_SETTINGS file (a Windows path) where HcnCreateNamespace writes
+ *                     the settings document it was given, as UTF-8
  *   FAKE_HCN_FAIL     "create": HcnCreateNamespace fails with an HNS error record
  *
  * Every string it returns is UTF-16 from CoTaskMemAlloc, as the real one's.
@@ -23,6 +26,7 @@
 
 #define NAT_ID "a6f2c3d1-0000-4000-8000-00000000aa01"
 #define EXT_ID "a6f2c3d1-0000-4000-8000-00000000bb02"
+#define NAT2_ID "a6f2c3d1-0000-4000-8000-00000000cc03"
 
 static PWSTR out(const char *s)
 {
@@ -108,6 +112,12 @@ HRESULT WINAPI HcnCreateNamespace(REFGUID id, PCWSTR settings, void **handle, PW
 {
         char *s = narrow(settings);
         int versioned = strstr(s, "\"SchemaVersion\"") != NULL;
+        const char *log = getenv("FAKE_HCN_SETTINGS");
+        FILE *lf = log ? fopen(log, "wb") : NULL;
+        if (lf) {
+                fputs(s, lf);
+                fclose(lf);
+        }
         free(s);
         if (!versioned)
                 return fail(E_INVALIDARG, record, "Invalid JSON document: SchemaVersion is required");
@@ -186,7 +196,9 @@ HRESULT WINAPI HcnDeleteNamespace(REFGUID id, PWSTR *record)
 
 HRESULT WINAPI HcnEnumerateNetworks(PCWSTR query, PWSTR *list, PWSTR *record)
 {
-        *list = out(getenv("FAKE_HCN_NO_NAT") ? "[\"" EXT_ID "\"]" : "[\"" EXT_ID "\",\"" NAT_ID "\"]");
+        *list = out(getenv("FAKE_HCN_NO_NAT")  ? "[\"" EXT_ID "\"]"
+                    : getenv("FAKE_HCN_NAT2") ? "[\"" EXT_ID "\",\"" NAT_ID "\",\"" NAT2_ID "\"]"
+                                              : "[\"" EXT_ID "\",\"" NAT_ID "\"]");
         if (record)
                 *record = NULL;
         return S_OK;
@@ -211,6 +223,12 @@ HRESULT WINAPI HcnQueryNetworkProperties(void *handle, PCWSTR query, PWSTR *prop
                          "\"IpAddressPrefix\":\"%s\",\"Routes\":[{\"NextHop\":\"%s\",\"DestinationPrefix\":\"0.0.0.0/0\"}]}]}],"
                          "\"SchemaVersion\":{\"Major\":2,\"Minor\":0}}",
                          id, subnet ? subnet : "172.20.16.0/20", gw ? gw : "172.20.16.1");
+        } else if (strcmp(id, NAT2_ID) == 0) {
+                snprintf(doc, sizeof(doc),
+                         "{\"ID\":\"%s\",\"Name\":\"build\",\"Type\":\"NAT\",\"Ipams\":[{\"Type\":\"Static\",\"Subnets\":[{"
+                         "\"IpAddressPrefix\":\"172.29.0.0/16\",\"Routes\":[{\"NextHop\":\"172.29.0.1\",\"DestinationPrefix\":"
+                         "\"0.0.0.0/0\"}]}]}],\"SchemaVersion\":{\"Major\":2,\"Minor\":0}}",
+                         id);
         } else {
                 snprintf(doc, sizeof(doc),
                          "{\"ID\":\"%s\",\"Name\":\"ext\",\"Type\":\"Transparent\",\"Ipams\":[],\"SchemaVersion\":{\"Major\":2,"
