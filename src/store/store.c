@@ -74,8 +74,8 @@ char *cairn_store_cache_master(const struct cairn_store *s, const char *name)
                 _cleanup_free_ char *old_name = cairn_escape_filename("c-", name);
                 _cleanup_free_ char *old = cairn_store_path(s, "cache", old_name);
                 struct stat st;
-                if (strcmp(old_name, dirname) != 0 && lstat(master, &st) < 0 && errno == ENOENT &&
-                    lstat(old, &st) == 0 && S_ISDIR(st.st_mode))
+                if (strcmp(old_name, dirname) != 0 && stat(master, &st) < 0 && errno == ENOENT &&
+                    stat(old, &st) == 0 && S_ISDIR(st.st_mode))
                         (void) rename(old, master);
         }
         return master;
