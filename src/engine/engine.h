@@ -63,6 +63,9 @@ int cairn_engine_open(const char *store_spec, const char *const *store_options, 
                       struct cairn_error **err);
 void cairn_engine_close(struct cairn_engine *e);
 const char *cairn_engine_store_root(const struct cairn_engine *e);
+/* Deleted results whose space the store's filesystem is still freeing in
+ * the background, or -1 where the store cannot tell or frees it at once. */
+long cairn_engine_pending_deletes(struct cairn_engine *e);
 
 /* Build the spec; on success out_id holds the ID of the last snapshot. */
 int cairn_engine_build(struct cairn_engine *e, const struct cairn_build_request *req, char out_id[65],
