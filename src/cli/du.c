@@ -13,7 +13,8 @@ const struct cairn_verb cairn_du_verb = {
         .help = "Usage: cairn du [--store=KIND:PATH]\n"
                 "\n"
                 "How many results the store holds, the disk space they use, the space left on\n"
-                "the store's filesystem, and how often steps came from the cache.\n"
+                "the store's filesystem (on btrfs, with the deleted subvolumes whose space the\n"
+                "filesystem is still freeing), and how often steps came from the cache.\n"
                 "\n" CAIRN_CLI_STORE_HELP,
 };
 
@@ -51,6 +52,11 @@ int cmd_du(int argc, char **argv)
                 printf("results: %ld\n", cairn_engine_count(e));
                 printf("disk use: %llu bytes\n", bytes);
                 printf("free: %llu bytes (%.1f%%)\n", free_b, pct);
+                /* btrfs frees a deleted result's space after the delete
+                 * returns: the free space above does not count it yet. */
+                long pending = cairn_engine_pending_deletes(e);
+                if (pending >= 0)
+                        printf("pending deletes: %ld (space the filesystem is still freeing)\n", pending);
                 printf("cache hits: %ld, misses: %ld, hit rate: %.1f%%\n", hits, misses,
                        hits + misses ? 100.0 * (double) hits / (double) (hits + misses) : 0.0);
         }

@@ -9,6 +9,7 @@
 const struct cairn_backend cairn_backends[] = {
         { "overlayfs", &cairn_store_overlayfs_ops, &cairn_sandbox_native_ops, &cairn_fetcher_default_ops },
         { "copy", &cairn_store_copy_ops, &cairn_sandbox_native_ops, &cairn_fetcher_default_ops },
+        { "btrfs", &cairn_store_btrfs_ops, &cairn_sandbox_native_ops, &cairn_fetcher_default_ops },
         /* OBuilder's rsync store has the same layout. */
         { "rsync", &cairn_store_copy_ops, &cairn_sandbox_native_ops, &cairn_fetcher_default_ops },
         /* The same layout, on a filesystem that makes reflinks (xfs, btrfs). */

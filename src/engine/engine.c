@@ -85,6 +85,11 @@ const char *cairn_engine_store_root(const struct cairn_engine *e)
         return e->store->root;
 }
 
+long cairn_engine_pending_deletes(struct cairn_engine *e)
+{
+        return cairn_store_pending_deletes(e->store);
+}
+
 int cairn_result_json_save(const char *dir, const char *name, json_t *j, struct cairn_error **err)
 {
         char *text = json_dumps(j, JSON_COMPACT);

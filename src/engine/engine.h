@@ -64,6 +64,9 @@ int cairn_engine_open(const char *store_spec, const char *const *store_options, 
                       struct cairn_error **err);
 void cairn_engine_close(struct cairn_engine *e);
 const char *cairn_engine_store_root(const struct cairn_engine *e);
+/* Deleted results whose space the store's filesystem is still freeing in
+ * the background, or -1 where the store cannot tell or frees it at once. */
+long cairn_engine_pending_deletes(struct cairn_engine *e);
 
 /* The store's config file, read by cairn_engine_open (a bad one fails it):
  * defaults for each build's limits and seccomp, which a build request's

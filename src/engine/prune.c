@@ -98,12 +98,18 @@ unsigned long long engine_result_bytes(struct cairn_engine *e, const char *id)
         return bytes;
 }
 
-static int free_space(struct cairn_engine *e, unsigned long long *ret_free, double *ret_percent)
+/* freeing: bytes deleted whose space the filesystem has not given back yet,
+ * counted as free. */
+static int free_space(struct cairn_engine *e, unsigned long long freeing, unsigned long long *ret_free,
+                      double *ret_percent)
 {
         unsigned long long total = 0;
         int r = cairn_fs_space(e->store->root, ret_free, &total);
         if (r < 0)
                 return r;
+        *ret_free += freeing;
+        if (*ret_free > total)
+                *ret_free = total;
         *ret_percent = total ? 100.0 * (double) *ret_free / (double) total : 100.0;
         return 0;
 }
@@ -121,11 +127,19 @@ long cairn_engine_prune_policy(struct cairn_engine *e, const struct cairn_prune_
         unsigned long long used = 0;
         if (p->max_bytes)
                 cairn_engine_list(e, sum_bytes, &used, NULL);
+        bool keep_free = p->keep_free_bytes || p->keep_free_percent > 0;
+        /* A store that frees deleted results' space in the background
+         * (btrfs) would show no gain after each delete, and every result
+         * would go: each one's size is counted as freed instead.  That
+         * overstates (snapshots share their data), so such a prune may stop
+         * short, never past, what was asked; a later one sees the space. */
+        bool async_free = keep_free && cairn_store_pending_deletes(e->store) >= 0;
+        unsigned long long freeing = 0;
         long done = 0;
         for (;;) {
                 unsigned long long free_b = 0;
                 double free_pct = 100;
-                if ((p->keep_free_bytes || p->keep_free_percent > 0) && free_space(e, &free_b, &free_pct) < 0)
+                if (keep_free && free_space(e, freeing, &free_b, &free_pct) < 0)
                         return cairn_error_set_errno(err, errno, "cannot read the free space of \"%s\"", e->store->root);
                 bool over = (p->max_items >= 0 && count > p->max_items) || (p->max_bytes && used > p->max_bytes) ||
                             (p->keep_free_bytes && free_b < p->keep_free_bytes) ||
@@ -150,7 +164,7 @@ long cairn_engine_prune_policy(struct cairn_engine *e, const struct cairn_prune_
                         cairn_strv_free(ids);
                         break;
                 }
-                unsigned long long bytes = p->max_bytes ? engine_result_bytes(e, victim) : 0;
+                unsigned long long bytes = p->max_bytes || async_free ? engine_result_bytes(e, victim) : 0;
                 int r = engine_delete_locked_leaf(e, victim, removed, ud, err);
                 cairn_strv_free(ids);
                 if (r < 0)
@@ -158,6 +172,8 @@ long cairn_engine_prune_policy(struct cairn_engine *e, const struct cairn_prune_
                 done++;
                 count--;
                 used = used > bytes ? used - bytes : 0;
+                if (async_free)
+                        freeing += bytes;
         }
         return done;
 }

@@ -49,6 +49,9 @@ struct cairn_store_ops {
         /* Done with a cache copy: its changes become the cache unless another
          * copy was released since this one was taken (first releaser wins). */
         int (*cache_release)(struct cairn_store *s, struct cairn_store_cache *c, struct cairn_error **err);
+        /* Optional, for du: how many deleted results the filesystem is
+         * still freeing in the background (btrfs), or -1 when unknown. */
+        long (*pending_deletes)(struct cairn_store *s);
 };
 
 /*
@@ -114,5 +117,9 @@ void cairn_store_cache_write_generation(int lock_fd, unsigned long generation);
 int cairn_store_dir_cache_get(struct cairn_store *s, const char *name, uid_t uid, gid_t gid,
                               struct cairn_store_cache **ret, struct cairn_error **err);
 int cairn_store_dir_cache_release(struct cairn_store *s, struct cairn_store_cache *c, struct cairn_error **err);
+
+/* The btrfs store: whether kernel release (uname -r) is one it runs on
+ * (5.8 or later, as OBuilder's). */
+bool cairn_store_btrfs_kernel_ok(const char *release);
 
 #endif

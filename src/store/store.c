@@ -351,3 +351,8 @@ int cairn_store_verify(struct cairn_store *s, char *const *ids, size_t n, bool *
 {
         return s->ops->verify ? s->ops->verify(s, ids, n, bad, err) : 0;
 }
+
+long cairn_store_pending_deletes(struct cairn_store *s)
+{
+        return s->ops->pending_deletes ? s->ops->pending_deletes(s) : -1;
+}

@@ -105,6 +105,11 @@ void cairn_store_view_release(struct cairn_store *s, void *handle);
 int cairn_store_layers(struct cairn_store *s, const char *id, char ***ret, bool *ret_overlay_diffs,
                        struct cairn_error **err);
 
+/* How many deleted results the filesystem is still freeing in the
+ * background (btrfs destroys subvolumes asynchronously), or -1 where the
+ * store cannot tell or frees space at once. */
+long cairn_store_pending_deletes(struct cairn_store *s);
+
 /* Which of the results ids cannot be used any more (fsck); leaves bad[]
  * alone where the backend cannot tell. */
 int cairn_store_verify(struct cairn_store *s, char *const *ids, size_t n, bool *bad,
@@ -148,6 +153,7 @@ char *cairn_store_cache_dirname(const struct cairn_store *s, const char *name);
 extern const struct cairn_store_ops cairn_store_overlayfs_ops;
 extern const struct cairn_store_ops cairn_store_copy_ops;
 extern const struct cairn_store_ops cairn_store_xfs_ops;
+extern const struct cairn_store_ops cairn_store_btrfs_ops;
 extern const struct cairn_store_ops cairn_store_containerd_ops;
 extern const struct cairn_store_ops cairn_store_hcs_ops;
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Several cairn processes on one store: shared steps run once, failures are
-# shared, prune and clean leave alone what running builds use.
+# shared, prune and clean leave alone what running builds use.  On the store
+# kind CAIRN_TEST_STORE_KIND (overlayfs; btrfs on a loop image made here).
 set -u
 : "${CAIRN:?path to the cairn binary}" "${CAIRN_SRCDIR:?source tree}"
 . "$CAIRN_SRCDIR/tests/lib/tap.sh"
+. "$CAIRN_SRCDIR/tests/lib/loopfs.sh"
 
 [ "$(id -u)" = 0 ] || need "needs root"
 [ -x /bin/busybox ] || need "needs busybox-static"
@@ -17,7 +19,14 @@ cleanup() {
 trap cleanup EXIT
 [ -n "${KEEP:-}" ] && trap - EXIT
 cd "$tmp"
-export CAIRN_STORE="overlayfs:$tmp/store"
+kind=${CAIRN_TEST_STORE_KIND:-overlayfs}
+stores=$tmp
+case $kind in
+btrfs|xfs)
+        stores=$tmp/$kind
+        loopfs_mount "$kind" 1G "$tmp/$kind.img" "$stores" ;;
+esac
+export CAIRN_STORE="$kind:$stores/store"
 mkdir -p rootfs/bin rootfs/tmp ctx
 cp /bin/busybox rootfs/bin/
 for a in sh echo sleep cat; do ln -s busybox rootfs/bin/$a; done
@@ -121,6 +130,6 @@ run_cmd "$CAIRN" clean
 is_status 0 "a final clean"
 run_cmd "$CAIRN" du
 has "$out" "results: 0" "leaves an empty database"
-is "$(ls -A "$tmp/store/result")" "" "and an empty store"
+is "$(ls -A "$stores/store/result")" "" "and an empty store"
 
 tap_done
