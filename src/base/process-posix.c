@@ -152,13 +152,27 @@ int cairn_process_run(const struct cairn_process *p, int *ret_status, struct cai
         };
         bool exited = false, reaped = false;
         int status = 0;
-        struct timespec last_cancel = { 0, 0 };
+        struct timespec last_cancel = { 0, 0 }, start;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        bool timed_out = false;
         char chunk[65536];
         for (;;) {
+                if (p->timeout_ms > 0 && !timed_out && !exited) {
+                        struct timespec now;
+                        clock_gettime(CLOCK_MONOTONIC, &now);
+                        long long ms = (now.tv_sec - start.tv_sec) * 1000LL + (now.tv_nsec - start.tv_nsec) / 1000000;
+                        if (ms >= p->timeout_ms) {
+                                timed_out = true;
+                                if (p->ret_timed_out)
+                                        *p->ret_timed_out = true;
+                                if (!p->on_cancel)
+                                        kill(pid, SIGKILL);
+                        }
+                }
                 /* Asked again every second until the child is gone: the
                  * first request can come too early to take (a container
                  * whose task does not exist yet). */
-                if (p->cancel && *p->cancel && p->on_cancel && !exited) {
+                if (((p->cancel && *p->cancel) || timed_out) && p->on_cancel && !exited) {
                         struct timespec now;
                         clock_gettime(CLOCK_MONOTONIC, &now);
                         if (last_cancel.tv_sec == 0 || now.tv_sec - last_cancel.tv_sec >= 1) {
@@ -170,7 +184,7 @@ int cairn_process_run(const struct cairn_process *p, int *ret_status, struct cai
                         break;
                 /* Once the child is gone, take what is buffered and stop:
                  * a grandchild may hold the pipes open for ever. */
-                int n = poll(fds, 3, exited ? 0 : (p->cancel || pidfd < 0 ? 100 : -1));
+                int n = poll(fds, 3, exited ? 0 : (p->cancel || p->timeout_ms > 0 || pidfd < 0 ? 100 : -1));
                 if (n < 0 && errno != EINTR)
                         break;
                 if (n == 0 && exited)

@@ -175,12 +175,17 @@ int cairn_process_run(const struct cairn_process *p, int *ret_status, struct cai
         for (int i = 0; i < (p->merge_stderr ? 1 : 2); i++)
                 threads[i] = CreateThread(NULL, 0, read_thread, &readers[i], 0, NULL);
 
-        DWORD last_cancel = 0;
-        bool asked = false;
-        while (WaitForSingleObject(pi.hProcess, p->cancel ? 100 : INFINITE) == WAIT_TIMEOUT) {
-                if (!p->cancel || !*p->cancel)
-                        continue;
+        DWORD last_cancel = 0, start = GetTickCount();
+        bool asked = false, timed_out = false;
+        while (WaitForSingleObject(pi.hProcess, p->cancel || p->timeout_ms > 0 ? 100 : INFINITE) == WAIT_TIMEOUT) {
                 DWORD now = GetTickCount();
+                if (p->timeout_ms > 0 && !timed_out && (long long) (now - start) >= p->timeout_ms) {
+                        timed_out = true;
+                        if (p->ret_timed_out)
+                                *p->ret_timed_out = true;
+                }
+                if (!timed_out && (!p->cancel || !*p->cancel))
+                        continue;
                 if (!p->on_cancel) {
                         TerminateJobObject(job, 1);
                 } else if (!asked || now - last_cancel >= 1000) {

@@ -38,6 +38,11 @@ struct cairn_process {
         volatile sig_atomic_t *cancel;
         void (*on_cancel)(void *ud);
         void *cancel_userdata;
+        /* A wall-clock limit (0: none): when it passes, the process is
+         * cancelled as by *cancel (on_cancel, else killed) and
+         * *ret_timed_out, if given, is set. */
+        long long timeout_ms;
+        bool *ret_timed_out;
 };
 
 /*

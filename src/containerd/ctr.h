@@ -179,6 +179,11 @@ struct cairn_oci_spec {
         bool host_network;               /* Linux: share the host's network namespace */
         const struct cairn_oci_mount *mounts;
         size_t n_mounts;
+        /* Linux: linux.resources, as the native sandbox's limits (0: no
+         * limit; pids: 0 for CAIRN_DEFAULT_PIDS_LIMIT, -1 for none). */
+        unsigned long long memory;
+        long pids;                       /* 0: the default; -1: none */
+        double cpus;
 };
 
 /* config.json for runc (compact JSON, the caller frees). */

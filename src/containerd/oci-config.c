@@ -9,6 +9,7 @@
 #include "base/alloc.h"
 #include "base/strbuf.h"
 #include "containerd/ctr.h"
+#include "sandbox/sandbox.h"
 
 /* Length of the valid UTF-8 sequence at p, or 0. */
 static size_t utf8_seq(const unsigned char *p)
@@ -185,6 +186,28 @@ char *cairn_oci_config_linux(const struct cairn_oci_spec *s)
                 json_array_append_new(ns, o);
         }
         json_object_set_new(lx, "namespaces", ns);
+        /* The step's limits, as the native sandbox applies them (runc puts
+         * the container in a cgroup of its own and kills it all at the end). */
+        json_t *res = json_object();
+        long pids = s->pids ? s->pids : CAIRN_DEFAULT_PIDS_LIMIT;
+        if (pids > 0) {
+                json_t *pl = json_object();
+                json_object_set_new(pl, "limit", json_integer(pids));
+                json_object_set_new(res, "pids", pl);
+        }
+        if (s->memory) {
+                json_t *m = json_object();
+                json_object_set_new(m, "limit", json_integer((json_int_t) s->memory));
+                json_object_set_new(m, "swap", json_integer((json_int_t) s->memory));
+                json_object_set_new(res, "memory", m);
+        }
+        if (s->cpus > 0) {
+                json_t *cpu = json_object();
+                json_object_set_new(cpu, "quota", json_integer((json_int_t) (s->cpus * 100000)));
+                json_object_set_new(cpu, "period", json_integer(100000));
+                json_object_set_new(res, "cpu", cpu);
+        }
+        json_object_set_new(lx, "resources", res);
         json_object_set_new(lx, "maskedPaths", strings(masked));
         json_object_set_new(lx, "readonlyPaths", strings(readonly));
         json_object_set_new(j, "linux", lx);

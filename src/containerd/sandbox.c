@@ -35,6 +35,7 @@
 #include "base/log.h"
 #include "base/process.h"
 #include "base/strbuf.h"
+#include "base/units.h"
 #include "containerd/ctr.h"
 #include "containerd/cni.h"
 #include "sandbox/sandbox.h"
@@ -118,6 +119,8 @@ static int run(const struct cairn_sandbox_config *cfg, int *ret_status, struct c
         struct cairn_oci_spec spec = {
                 .argv = cfg->argv, .env = cfg->env, .cwd = cfg->cwd, .uid = cfg->uid, .gid = cfg->gid,
                 .username = cfg->user_name, .hostname = cfg->hostname, .root_path = cfg->rootfs,
+                .memory = cfg->limits ? cfg->limits->memory : 0, .pids = cfg->limits ? cfg->limits->pids : 0,
+                .cpus = cfg->limits ? cfg->limits->cpus : 0,
         };
         if (!c->windows) {
                 static const char hosts_text[] = "127.0.0.1 localhost builder\n";
@@ -185,10 +188,12 @@ static int run(const struct cairn_sandbox_config *cfg, int *ret_status, struct c
                 char **argv = cairn_ctr_argv(c, args);
                 struct cairn_cni_setup cs = { c->cni_conf_dir, cni_state };
                 struct kill_arg ka = { c, id };
+                bool timed_out = false;
                 struct cairn_process p = {
                         .argv = (const char *const *) argv, .merge_stderr = true,
                         .output = cfg->output, .userdata = cfg->userdata,
                         .cancel = cfg->cancel, .on_cancel = kill_task, .cancel_userdata = &ka,
+                        .timeout_ms = cfg->limits ? cfg->limits->timeout_ms : 0, .ret_timed_out = &timed_out,
                 };
                 if (use_cni && !c->windows) {
                         if ((r = cairn_mkdir_p(cni_state, 0700, err)) < 0 ||
@@ -206,10 +211,14 @@ static int run(const struct cairn_sandbox_config *cfg, int *ret_status, struct c
                 bool cancelled = cfg->cancel && *cfg->cancel;
                 /* --rm removes the container of a run that started; a
                  * failed start (CNI, say) leaves it, and the task. */
-                if (r < 0 || status != 0 || cancelled)
+                if (r < 0 || status != 0 || cancelled || timed_out)
                         cairn_ctr_remove_container(c, id);
+                char shown[64];
                 if (r >= 0 && cancelled)
                         r = cairn_error_set(err, -ECANCELED, "cancelled");
+                else if (r >= 0 && timed_out)
+                        r = cairn_error_set(err, -ETIMEDOUT, "killed: timed out after %s",
+                                            cairn_format_duration_ms(cfg->limits->timeout_ms, shown, sizeof(shown)));
                 if (r >= 0)
                         *ret_status = status;
         }

@@ -187,6 +187,31 @@ ok $([ $(($(date +%s) - start)) -lt 15 ] && echo 0 || echo 1) "promptly (ctr tas
 nothing_left "after a cancelled step"
 ok $(pgrep -f "$marker" >/dev/null && echo 1 || echo 0) "the step's processes are gone"
 
+# --- limits: runc applies them (linux.resources), cairn the timeout ------------------------
+marker="cairn-ctd-timeout-$$"
+printf '((from busybox) (shell /bin/sh -c) (run (shell "sleep 100; echo %s")))' "$marker" >ctimeout.spec
+start=$(date +%s)
+run_cmd "$CAIRN" build --step-timeout=2s -f ctimeout.spec ctx
+is "$status:$err" "1:Build step failed: killed: timed out after 2s" "a step past --step-timeout is killed, saying so"
+ok $([ $(($(date +%s) - start)) -lt 15 ] && echo 0 || echo 1) "promptly"
+nothing_left "after a timed-out step"
+ok $(pgrep -f "$marker" >/dev/null && echo 1 || echo 0) "and its processes are gone"
+# 100 background processes: past a limit of 64 the shell cannot fork (and
+# busybox's sh gives up, exit status 2); with no limit they all start.
+printf '((from busybox) (shell /bin/sh -c) (run (shell "for i in $(seq 100); do sleep 3 & done; echo all-started-%s")))' 64 >cpids.spec
+run_cmd "$CAIRN" build --pids-limit=64 -f cpids.spec ctx
+is "$status" 1 "--pids-limit=64 holds in the container: 100 processes cannot start"
+ok $(printf '%s\n' "$out" | grep -qx all-started-64 && echo 1 || echo 0) "the step did not get past them"
+printf '((from busybox) (shell /bin/sh -c) (run (shell "for i in $(seq 100); do sleep 3 & done; echo all-started-%s")))' none >cpids2.spec
+run_cmd "$CAIRN" build --pids-limit=none -f cpids2.spec ctx
+ok $(printf '%s\n' "$out" | grep -qx all-started-none && echo 0 || echo 1) "with --pids-limit=none they do"
+is "$(sh -c 'echo alive')" alive "the host can still fork"
+nothing_left "after the pids limit"
+printf '((from busybox) (shell /bin/sh -c) (run (shell "awk '"'"'BEGIN { s = \\"x\\"; while (length(s) < 300000000) s = s s; print length(s) }'"'"'")))' >coom.spec
+run_cmd "$CAIRN" build --memory=64M --step-timeout=60s -f coom.spec ctx
+is_status 1 "a step over --memory fails"
+nothing_left "after the OOM"
+
 # --- kill -9 of cairn, then recovery -------------------------------------------------------
 # (The step's own "started" line, not the heading that shows its command:
 # the container must exist before cairn is killed.)

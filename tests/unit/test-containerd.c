@@ -16,6 +16,7 @@
 #include "base/error.h"
 #include "base/fs.h"
 #include "containerd/ctr.h"
+#include "sandbox/sandbox.h"
 #include "tap.h"
 
 static char tmpdir[] = "/tmp/cairn-test-containerd-XXXXXX";
@@ -793,6 +794,31 @@ static void test_oci_linux(void)
         ok(all, "linux host_network: pid ipc uts mount, no network namespace");
         is_str(json_string_value(json_object_get(json_object_get(j, "process"), "cwd")), "/", "linux: cwd defaults to /");
         ok(find_mount(json_object_get(j, "mounts"), "/run/secrets/token") == NULL, "linux: no bind mounts when none given");
+        json_t *res = json_object_get(json_object_get(j, "linux"), "resources");
+        is_int(json_integer_value(json_object_get(json_object_get(res, "pids"), "limit")), CAIRN_DEFAULT_PIDS_LIMIT,
+               "linux: the default pids limit, as the native sandbox's");
+        ok(!json_object_get(res, "memory") && !json_object_get(res, "cpu"), "linux: no memory or CPU limit unless asked");
+        json_decref(j);
+
+        s.memory = 256ULL << 20;
+        s.pids = 64;
+        s.cpus = 1.5;
+        text = cairn_oci_config_linux(&s);
+        j = text ? json_loads(text, 0, &je) : NULL;
+        free(text);
+        res = json_object_get(json_object_get(j, "linux"), "resources");
+        is_int(json_integer_value(json_object_get(json_object_get(res, "pids"), "limit")), 64, "linux: --pids-limit");
+        is_int(json_integer_value(json_object_get(json_object_get(res, "memory"), "limit")), 256 << 20, "linux: --memory");
+        is_int(json_integer_value(json_object_get(json_object_get(res, "memory"), "swap")), 256 << 20,
+               "linux: swap included (memory+swap at the same limit)");
+        is_int(json_integer_value(json_object_get(json_object_get(res, "cpu"), "quota")), 150000, "linux: --cpus as a quota");
+        is_int(json_integer_value(json_object_get(json_object_get(res, "cpu"), "period")), 100000, "linux: per 100 ms");
+        json_decref(j);
+        s.pids = -1;
+        text = cairn_oci_config_linux(&s);
+        j = text ? json_loads(text, 0, &je) : NULL;
+        free(text);
+        ok(!json_object_get(json_object_get(json_object_get(j, "linux"), "resources"), "pids"), "linux: pids-limit none");
         json_decref(j);
 }
 

@@ -77,5 +77,20 @@ int main(void)
         struct cairn_process c = { .argv = slow, .cancel = &cancel, .on_cancel = on_cancel };
         cairn_process_run(&c, &status, &err);
         ok(cancel_calls >= 2, "cancelling asks again while the child lives (%d times in 2.5 s)", cancel_calls);
+
+        /* A time limit: without on_cancel the child is killed; with it,
+         * on_cancel is asked (as a cancel) and must end the child. */
+        const char *sleeper[] = { "/bin/sh", "-c", "exec sleep 30", NULL };
+        bool timed_out = false;
+        struct cairn_process t = { .argv = sleeper, .timeout_ms = 300, .ret_timed_out = &timed_out };
+        t0 = now();
+        ok(cairn_process_run(&t, &status, &err) == 0, "a child past its time limit");
+        ok(timed_out, "is reported timed out");
+        is_str(cairn_process_status_string(status, text, sizeof(text)), "signal SIGKILL", "killed");
+        ok(now() - t0 < 3, "promptly (%.1f s)", now() - t0);
+        timed_out = false;
+        struct cairn_process q = { .argv = (const char *[]) { "/bin/sh", "-c", "sleep 0.1", NULL }, .timeout_ms = 5000,
+                                   .ret_timed_out = &timed_out };
+        ok(cairn_process_run(&q, &status, &err) == 0 && status == 0 && !timed_out, "one that ends in time is not");
         return tap_done();
 }
