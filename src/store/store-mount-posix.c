@@ -53,12 +53,63 @@ void cairn_store_unmount_below(const char *root)
  * with that directory as the working directory, so each layer costs a few
  * bytes of mount data instead of a full path.
  */
+/*
+ * The overlay through the mount API's file descriptor (Linux 6.8 and
+ * later): each lower layer is handed over on its own ("lowerdir+"), so no
+ * option string grows with the chain and no names have to be made for the
+ * layers.  Returns 0, -EOPNOTSUPP when the kernel has no "lowerdir+" (the
+ * caller falls back to the mount(2) string), or another error.
+ */
+static int mount_overlay_fd(char *const *lowers, size_t n, const char *upper, const char *work, const char *merged,
+                            struct cairn_error **err)
+{
+        static int unsupported;   /* once the kernel said so */
+        if (__atomic_load_n(&unsupported, __ATOMIC_RELAXED))
+                return -EOPNOTSUPP;
+        /* The older way on demand, so that it stays tested on new kernels. */
+        const char *how = getenv("CAIRN_OVERLAY_MOUNT");
+        if (how && strcmp(how, "string") == 0)
+                return -EOPNOTSUPP;
+        _cleanup_close_ int fs = fsopen("overlay", FSOPEN_CLOEXEC);
+        if (fs < 0) {
+                __atomic_store_n(&unsupported, 1, __ATOMIC_RELAXED);
+                return -EOPNOTSUPP;
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", lowers[i], 0) < 0) {
+                        if (i == 0 && errno == EINVAL) {
+                                __atomic_store_n(&unsupported, 1, __ATOMIC_RELAXED);
+                                return -EOPNOTSUPP;
+                        }
+                        return cairn_error_set_errno(err, errno, "cannot use \"%s\" as an overlay layer", lowers[i]);
+                }
+        }
+        static const char *const off[] = { "index", "redirect_dir", "metacopy" };
+        for (size_t i = 0; i < CAIRN_ARRAY_SIZE(off); i++)
+                if (fsconfig(fs, FSCONFIG_SET_STRING, off[i], "off", 0) < 0)
+                        return cairn_error_set_errno(err, errno, "cannot set the overlay's %s option", off[i]);
+        if (upper && (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
+                      fsconfig(fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0))
+                return cairn_error_set_errno(err, errno, "cannot use \"%s\" as the overlay's upper directory", upper);
+        if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return cairn_error_set_errno(err, errno, "cannot mount an overlay of %zu layers on \"%s\"", n, merged);
+        _cleanup_close_ int mnt = fsmount(fs, FSMOUNT_CLOEXEC, upper ? 0 : MOUNT_ATTR_RDONLY);
+        if (mnt < 0 || move_mount(mnt, "", AT_FDCWD, merged, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                return cairn_error_set_errno(err, errno, "cannot mount an overlay of %zu layers on \"%s\"", n, merged);
+        return 0;
+}
+
 int cairn_store_mount_overlay(const char *linkdir, char *const *lowers, size_t n, const char *upper, const char *work,
                          const char *merged, struct cairn_error **err)
 {
         if (n > CAIRN_OVERLAY_MAX_LAYERS)
                 return cairn_error_set(err, -E2BIG, "%zu layers: overlayfs stacks at most %d", n, CAIRN_OVERLAY_MAX_LAYERS);
-        int r = cairn_mkdir_p(linkdir, 0700, err);
+        int r = mount_overlay_fd(lowers, n, upper, work, merged, err);
+        if (r != -EOPNOTSUPP)
+                return r;
+        /* Older kernels: one mount(2) string, which must fit in a page, so
+         * the layers are named through short symlinks in linkdir. */
+        r = cairn_mkdir_p(linkdir, 0700, err);
         if (r < 0)
                 return r;
         struct cairn_buf opts = CAIRN_BUF_INIT;
