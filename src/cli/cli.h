@@ -154,6 +154,11 @@ struct cairn_engine *cairn_cli_open_engine(void);
 
 /* Print every diagnostic in the chain on stderr, one per line. */
 void cairn_cli_report(const struct cairn_error *err);
+/* The usage error for what getopt_long returned that no case took: an
+ * option missing its value (':') or an unknown one.  Returns
+ * CAIRN_EXIT_USAGE. */
+int cairn_cli_bad_option(const char *verb, int c, char **argv);
+
 /* Print "cairn VERB: MESSAGE" and a pointer to --help; returns CAIRN_EXIT_USAGE. */
 int cairn_cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* If argv holds --help or -h before any "--", print the verb's help and return true. */

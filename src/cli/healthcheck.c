@@ -55,9 +55,7 @@ int cmd_healthcheck(int argc, char **argv)
                         return CAIRN_EXIT_USAGE;
                 if (l > 0)
                         continue;
-                if (c == ':')
-                        return cairn_cli_usage_error("healthcheck", "option \"%s\" needs a value", argv[optind - 1]);
-                return cairn_cli_usage_error("healthcheck", "unknown option \"%s\"", argv[optind - 1]);
+                return cairn_cli_bad_option("healthcheck", c, argv);
         }
         if (optind != argc)
                 return cairn_cli_usage_error("healthcheck", "unexpected argument \"%s\"", argv[optind]);

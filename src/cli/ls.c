@@ -89,9 +89,7 @@ int cmd_ls(int argc, char **argv)
                         total = true;
                         continue;
                 }
-                if (c == ':')
-                        return cairn_cli_usage_error("ls", "option \"%s\" needs a value", argv[optind - 1]);
-                return cairn_cli_usage_error("ls", "unknown option \"%s\"", argv[optind - 1]);
+                return cairn_cli_bad_option("ls", c, argv);
         }
         if (optind != argc)
                 return cairn_cli_usage_error("ls", "unexpected argument \"%s\"", argv[optind]);

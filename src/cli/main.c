@@ -35,6 +35,13 @@ void cairn_cli_report(const struct cairn_error *err)
                 fprintf(stderr, "%s\n", err->message);
 }
 
+int cairn_cli_bad_option(const char *verb, int c, char **argv)
+{
+        if (c == ':')
+                return cairn_cli_usage_error(verb, "option \"%s\" needs a value", argv[optind - 1]);
+        return cairn_cli_usage_error(verb, "unknown option \"%s\"", argv[optind - 1]);
+}
+
 int cairn_cli_usage_error(const char *verb, const char *fmt, ...)
 {
         va_list ap;

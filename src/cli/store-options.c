@@ -82,10 +82,7 @@ int cairn_cli_store_options(const char *verb, int argc, char **argv)
         while ((c = getopt_long(argc, argv, ":", options, NULL)) >= 0) {
                 if (cairn_cli_store_opt(c, optarg))
                         continue;
-                if (c == ':')
-                        cairn_cli_usage_error(verb, "option \"%s\" needs a value", argv[optind - 1]);
-                else
-                        cairn_cli_usage_error(verb, "unknown option \"%s\"", argv[optind - 1]);
+                cairn_cli_bad_option(verb, c, argv);
                 return -1;
         }
         return optind;

@@ -186,34 +186,22 @@ static int copy_layers(struct cairn_store *pub, const char *id, char ***ret, boo
         return 0;
 }
 
+/* The rsync layout's ops, shared by copy: and xfs:, which differ in how
+ * they open. */
+#define COPY_LAYOUT_OPS \
+        .layers = copy_layers, .close = copy_close, .result = cairn_store_find_result, .begin = copy_begin, \
+        .commit = copy_commit, .abort = copy_abort, .delete = copy_delete, .view = copy_view, \
+        .view_release = copy_view_release, .cache_get = cairn_store_dir_cache_get, \
+        .cache_release = cairn_store_dir_cache_release
+
 const struct cairn_store_ops cairn_store_copy_ops = {
-        .layers = copy_layers,
         .kind = "copy",
         .open = copy_open,
-        .close = copy_close,
-        .result = cairn_store_find_result,
-        .begin = copy_begin,
-        .commit = copy_commit,
-        .abort = copy_abort,
-        .delete = copy_delete,
-        .view = copy_view,
-        .view_release = copy_view_release,
-        .cache_get = cairn_store_dir_cache_get,
-        .cache_release = cairn_store_dir_cache_release,
+        COPY_LAYOUT_OPS,
 };
 
 const struct cairn_store_ops cairn_store_xfs_ops = {
-        .layers = copy_layers,
         .kind = "xfs",
         .open = xfs_open,
-        .close = copy_close,
-        .result = cairn_store_find_result,
-        .begin = copy_begin,
-        .commit = copy_commit,
-        .abort = copy_abort,
-        .delete = copy_delete,
-        .view = copy_view,
-        .view_release = copy_view_release,
-        .cache_get = cairn_store_dir_cache_get,
-        .cache_release = cairn_store_dir_cache_release,
+        COPY_LAYOUT_OPS,
 };
