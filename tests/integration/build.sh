@@ -68,6 +68,27 @@ tar -C rootfs -cf busybox.tar .
 PATHV=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 run_cmd "$CAIRN" image import --env "PATH=$PATHV" busybox busybox.tar
 is_status 0 "image import of a rootfs tarball"
+
+# libarchive and libcurl are loaded when needed (base/dl.h): a missing one
+# is an error naming it and what to install, not a loader failure at start.
+# Hidden here behind /dev/null in a mount namespace of this command alone.
+libarchive=$(ldconfig -p | awk '$1 == "libarchive.so.13" { print $NF; exit }')
+libcurl=$(ldconfig -p | awk '$1 == "libcurl.so.4" { print $NF; exit }')
+if [ -n "$libarchive" ] && [ -n "$libcurl" ] && unshare -m true 2>/dev/null; then
+        run_cmd unshare -m sh -c 'mount --bind /dev/null "$(realpath "$1")" && shift && exec "$@"' sh "$libarchive" \
+                "$CAIRN" image import busybox-again busybox.tar
+        is_status 1 "without libarchive, image import fails"
+        has "$err" "libarchive is needed" "and says libarchive is missing"
+        has "$err" "install libarchive13" "and what to install"
+        run_cmd unshare -m sh -c 'mount --bind /dev/null "$(realpath "$1")" && shift && exec "$@"' sh "$libcurl" \
+                "$CAIRN" pull --help
+        is_status 0 "without libcurl, cairn still starts"
+        run_cmd unshare -m sh -c 'mount --bind /dev/null "$(realpath "$1")" && shift && exec "$@"' sh "$libcurl" \
+                "$CAIRN" pull 127.0.0.1:1/none
+        has "$err" "libcurl is needed" "but a pull says libcurl is missing"
+else
+        skip "needs ldconfig's libarchive.so.13 and libcurl.so.4 and unshare -m" "a missing libarchive or libcurl is named"
+fi
 has "$out" "Imported busybox (rootfs, 1 layer" "import reports what it stored"
 
 run_cmd "$CAIRN" healthcheck
