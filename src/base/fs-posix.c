@@ -20,6 +20,11 @@
 
 int cairn_mkdir_p(const char *path, mode_t mode, struct cairn_error **err)
 {
+        /* Usually the whole path is there already: one stat, not a mkdir
+         * for each of its components (every store directory at open). */
+        struct stat st;
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+                return 0;
         _cleanup_free_ char *p = cairn_xstrdup(path);
         for (char *s = p + 1; ; s++) {
                 if (*s == '/' || *s == '\0') {
@@ -32,7 +37,6 @@ int cairn_mkdir_p(const char *path, mode_t mode, struct cairn_error **err)
                                 break;
                 }
         }
-        struct stat st;
         if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
                 return cairn_error_set(err, -ENOTDIR, "\"%s\" exists and is not a directory", path);
         return 0;

@@ -1,22 +1,35 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* SHA-256 as lowercase hex: the form of every cairn ID.  The digest is
- * OpenSSL's libcrypto (sha256-openssl.c), or Windows' CNG
- * (windows/sha256-bcrypt.c). */
+ * cairn's own (sha256-posix.c: the x86 SHA extensions where the CPU has
+ * them, portable C elsewhere), or Windows' CNG (sha256-bcrypt.c).  Not
+ * OpenSSL's: loading libcrypto costs a cached build more than all of its
+ * hashing. */
 #ifndef CAIRN_BASE_HASH_H
 #define CAIRN_BASE_HASH_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define CAIRN_SHA256_HEX_LEN 64
 
 struct cairn_sha256 {
-        void *ctx;   /* the backend's: an EVP_MD_CTX, or a CNG hash */
+#ifdef _WIN32
+        void *ctx;                 /* a CNG hash */
+#else
+        uint32_t state[8];
+        uint64_t bytes;            /* hashed so far */
+        unsigned char block[64];   /* the partial block: bytes % 64 of them */
+#endif
 };
 
 void cairn_sha256_init(struct cairn_sha256 *h);
 void cairn_sha256_update(struct cairn_sha256 *h, const void *data, size_t len);
 /* Write 64 hex digits and a NUL into out, and release the context. */
 void cairn_sha256_final_hex(struct cairn_sha256 *h, char out[CAIRN_SHA256_HEX_LEN + 1]);
+/* Tests and benchmarks: use the portable code even where the CPU has SHA
+ * instructions (posix only), or go back to choosing (false). */
+void cairn_sha256_force_portable(bool on);
 /* One-shot. */
 void cairn_sha256_hex(const void *data, size_t len, char out[CAIRN_SHA256_HEX_LEN + 1]);
 /* A hex digit's value (either case), or -1. */

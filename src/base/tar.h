@@ -22,6 +22,14 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "base/error.h"
+
+/* Load libarchive if it is not yet (base/dl.h; nothing to do on Windows):
+ * call before the first archive_*_new of a command, for a clear error when
+ * the library is missing.  Any libarchive call loads it anyway, and exits
+ * with that error if it cannot. */
+int cairn_tar_load(struct cairn_error **err);
+
 /* archive_read_next_header, with a name-conversion warning as ARCHIVE_OK. */
 int cairn_tar_next_header(struct archive *a, struct archive_entry **ret);
 

@@ -68,8 +68,6 @@ int cairn_cli_want_help(const struct cairn_verb *verb, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-        /* Names in layers and exports are bytes, whatever LANG says. */
-        cairn_tar_locale();
         if (argc < 2)
                 return cairn_cli_usage_error(NULL, "a verb is required");
         const char *verb = argv[1];
@@ -89,6 +87,10 @@ int main(int argc, char **argv)
                 printf("cairn %s\n", CAIRN_VERSION);
                 return CAIRN_EXIT_OK;
         }
+        /* Names in layers and exports are bytes, whatever LANG says (not
+         * needed above: the locale's files cost --version most of its
+         * time). */
+        cairn_tar_locale();
         for (size_t i = 0; i < cairn_n_verbs; i++) {
                 if (strcmp(cairn_verbs[i]->name, verb) != 0)
                         continue;

@@ -31,6 +31,24 @@ void cairn_db_format_time(time_t t, char out[20])
         out[19] = '\0';
 }
 
+#define BUSY_MS 30000
+/* WAL frames (pages) after which a commit checkpoints and empties it. */
+#define WAL_CHECKPOINT_FRAMES 64
+
+/* After each commit.  The checkpoint needs no other process to be reading
+ * the WAL: one that is makes it give up at once, and a later commit tries
+ * again. */
+static int wal_hook(void *ud, sqlite3 *db, const char *name, int frames)
+{
+        (void) ud;
+        if (frames < WAL_CHECKPOINT_FRAMES)
+                return SQLITE_OK;
+        sqlite3_busy_timeout(db, 0);
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        sqlite3_busy_timeout(db, BUSY_MS);
+        return SQLITE_OK;
+}
+
 static const char schema[] =
         "CREATE TABLE IF NOT EXISTS builds ("
         "  id       TEXT PRIMARY KEY,"
@@ -60,13 +78,21 @@ int cairn_db_open(const char *path, struct cairn_db **ret, struct cairn_error **
         (void) chmod(path, 0600);
         /* Several cairn processes may share the store; wait for each other
          * instead of failing with SQLITE_BUSY. */
-        sqlite3_busy_timeout(db->db, 30000);
+        sqlite3_busy_timeout(db->db, BUSY_MS);
         /* Each cairn command is a short-lived process: checkpointing (and
          * fsyncing) the WAL every time one exits would cost more than the
          * build of a cached step.  SQLite checkpoints as the WAL grows. */
         sqlite3_db_config(db->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
         int persist = 1;
         sqlite3_file_control(db->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+        /* But far sooner than SQLite's 1000 pages, and emptying it: a
+         * process that opens the database alone (the usual cairn command)
+         * reads every valid frame of the WAL to rebuild its index, which at
+         * 1000 frames (4 MB) cost a cached build more than the rest of its
+         * work.  SQLite's own checkpoint would not help: it rewinds the WAL
+         * only at the next write of the same connection, and a cached
+         * build writes once. */
+        sqlite3_wal_hook(db->db, wal_hook, NULL);
         char *msg = NULL;
         if (sqlite3_exec(db->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, &msg) != SQLITE_OK ||
             sqlite3_exec(db->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
@@ -135,36 +161,73 @@ static int exec_bound(struct cairn_db *db, const char *sql, const char *a, const
         return r;
 }
 
+/* Record ids[i] (or mark it used) inside one writer transaction, each
+ * statement prepared once for all.  Idempotent: when two processes record
+ * the same result (one built it, the other found it before its row
+ * existed), the parent is counted once.  OBuilder's INSERT OR REPLACE
+ * would count it twice and reset the row's own count. */
+static int add_in_transaction(struct cairn_db *db, const char *const *ids, const char *const *parents, size_t n,
+                              const char *now, struct cairn_error **err)
+{
+        sqlite3_stmt *touch = NULL, *insert = NULL, *count = NULL;
+        int r = 0;
+        if ((r = prepare(db, "UPDATE builds SET used = ?1 WHERE id = ?2", &touch, err)) < 0 ||
+            (r = prepare(db, "INSERT INTO builds (id, created, used, rc, parent) VALUES (?1, ?2, ?2, 0, ?3)", &insert,
+                         err)) < 0 ||
+            (r = prepare(db, "UPDATE builds SET rc = rc + 1 WHERE id = ?1", &count, err)) < 0)
+                goto out;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                sqlite3_reset(touch);
+                sqlite3_bind_text(touch, 1, now, -1, SQLITE_STATIC);
+                sqlite3_bind_text(touch, 2, ids[i], -1, SQLITE_STATIC);
+                if (sqlite3_step(touch) != SQLITE_DONE) {
+                        r = db_error(db, err, "add");
+                        break;
+                }
+                if (sqlite3_changes(db->db) > 0)
+                        continue;
+                sqlite3_reset(insert);
+                sqlite3_bind_text(insert, 1, ids[i], -1, SQLITE_STATIC);
+                sqlite3_bind_text(insert, 2, now, -1, SQLITE_STATIC);
+                if (parents[i])
+                        sqlite3_bind_text(insert, 3, parents[i], -1, SQLITE_STATIC);
+                else
+                        sqlite3_bind_null(insert, 3);
+                if (sqlite3_step(insert) != SQLITE_DONE) {
+                        r = db_error(db, err, "add");
+                        break;
+                }
+                if (parents[i]) {
+                        sqlite3_reset(count);
+                        sqlite3_bind_text(count, 1, parents[i], -1, SQLITE_STATIC);
+                        if (sqlite3_step(count) != SQLITE_DONE)
+                                r = db_error(db, err, "add");
+                }
+        }
+out:
+        sqlite3_finalize(touch);
+        sqlite3_finalize(insert);
+        sqlite3_finalize(count);
+        return r;
+}
+
 int cairn_db_add(struct cairn_db *db, const char *id, const char *parent, struct cairn_error **err)
 {
+        return cairn_db_add_many(db, &id, &parent, 1, NULL, 0, err);
+}
+
+int cairn_db_add_many(struct cairn_db *db, const char *const *ids, const char *const *parents, size_t n,
+                      const char *stat, long stat_delta, struct cairn_error **err)
+{
+        if (n == 0 && !stat)
+                return 0;
         char now[20];
         cairn_db_format_time(time(NULL), now);
         if (exec_simple(db, "BEGIN IMMEDIATE", err) < 0)
                 return -EIO;
-        /* Idempotent, inside one writer transaction: when two processes
-         * record the same result (one built it, the other found it before
-         * its row existed), the parent is counted once.  OBuilder's INSERT OR
-         * REPLACE would count it twice and reset the row's own count. */
-        int r = cairn_db_exists(db, id, err);
-        if (r == 1) {
-                r = exec_bound(db, "UPDATE builds SET used = ? WHERE id = ?", now, id, 0, err);
-        } else if (r == 0) {
-                sqlite3_stmt *st;
-                r = prepare(db, "INSERT INTO builds (id, created, used, rc, parent) VALUES (?, ?, ?, 0, ?)", &st, err);
-                if (r == 0) {
-                        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-                        sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
-                        sqlite3_bind_text(st, 3, now, -1, SQLITE_STATIC);
-                        if (parent)
-                                sqlite3_bind_text(st, 4, parent, -1, SQLITE_STATIC);
-                        else
-                                sqlite3_bind_null(st, 4);
-                        r = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(db, err, "add");
-                        sqlite3_finalize(st);
-                }
-                if (r == 0 && parent)
-                        r = exec_bound(db, "UPDATE builds SET rc = rc + 1 WHERE id = ?", parent, NULL, 0, err);
-        }
+        int r = add_in_transaction(db, ids, parents, n, now, err);
+        if (r >= 0 && stat)
+                r = cairn_db_stat_add(db, stat, stat_delta, err);
         if (r < 0) {
                 exec_simple(db, "ROLLBACK", NULL);
                 return r;

@@ -39,6 +39,11 @@ int cairn_db_exists(struct cairn_db *db, const char *id, struct cairn_error **er
 /* Record a new result (parent may be NULL) and count it in its parent's rc,
  * in one transaction. */
 int cairn_db_add(struct cairn_db *db, const char *id, const char *parent, struct cairn_error **err);
+/* cairn_db_add for n results (ids[i] on parents[i], which may be NULL), and
+ * stat_delta added to the counter stat (unless NULL), in one transaction:
+ * a cached build marks all its steps used with one commit. */
+int cairn_db_add_many(struct cairn_db *db, const char *const *ids, const char *const *parents, size_t n,
+                      const char *stat, long stat_delta, struct cairn_error **err);
 /* Mark id as used now (a cache hit). */
 int cairn_db_touch(struct cairn_db *db, const char *id, struct cairn_error **err);
 /* Delete id's row and uncount it from its parent. */

@@ -140,6 +140,7 @@ int cairn_engine_build(struct cairn_engine *e, const struct cairn_build_request 
         engine_ctx_init(&c, e);
         int r = build_spec(&R, req->spec, &c, out_id, err);
         engine_ctx_clear(&c);
+        engine_flush_hits(e);
         return r;
 }
 

@@ -14,6 +14,7 @@
 #define CAIRN_ENGINE_ENGINE_INTERNAL_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -33,7 +34,20 @@ struct cairn_engine {
         const struct cairn_fetcher_ops *fetcher;
         struct cairn_hasher *hasher;
         struct cairn_engine_config config;   /* cairn.conf */
+        /* Cache hits not yet marked used in the database (engine_note_hit):
+         * ids and their parents, owned; under hits_lock. */
+        pthread_mutex_t hits_lock;
+        char **hit_ids;
+        char **hit_parents;
+        size_t n_hits;
 };
+
+/* Remember that result id (on base, or NULL) was reused: marked used, and
+ * counted, by the next engine_flush_hits, in one transaction for the lot. */
+void engine_note_hit(struct cairn_engine *e, const char *id, const char *base);
+/* Mark the hits noted so far used; a failure is only warned about (a mark
+ * is a hint for prune, and a missing row is added by the next use). */
+void engine_flush_hits(struct cairn_engine *e);
 
 /* Read the store's cairn.conf into e->config (config.c). */
 int engine_config_load(struct cairn_engine *e, struct cairn_error **err);

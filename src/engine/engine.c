@@ -21,6 +21,7 @@ int cairn_engine_open(const char *store_spec, const char *const *store_options, 
         _cleanup_free_ char *dbdir = NULL, *dbpath = NULL;
         struct cairn_engine *e = cairn_xzalloc(sizeof(*e));
         e->lock_fd = -1;
+        pthread_mutex_init(&e->hits_lock, NULL);
         /* The backends: the store's kind names its sandbox and fetcher
          * (engine/backends-posix.c). */
         const struct cairn_backend *backend = NULL;
@@ -64,6 +65,9 @@ void cairn_engine_close(struct cairn_engine *e)
 {
         if (!e)
                 return;
+        if (e->db)
+                engine_flush_hits(e);
+        pthread_mutex_destroy(&e->hits_lock);
         if (e->lock_fd >= 0)
                 close(e->lock_fd);
         free(e->live_dir);

@@ -235,6 +235,9 @@ static json_t *json_blob(const char *out, json_t *doc, const char *media_type, s
 int cairn_engine_export_oci(struct cairn_engine *e, const char *id, const char *target, const char *tag,
                             struct cairn_error **err)
 {
+        int lr = cairn_tar_load(err);
+        if (lr < 0)
+                return lr;
         struct cairn_store *store = cairn_engine_store(e);
         char *dir = NULL;
         int r = cairn_store_result(store, id, &dir, err);

@@ -19,6 +19,39 @@
 #include "db/db.h"
 #include "engine/engine-internal.h"
 
+void engine_note_hit(struct cairn_engine *e, const char *id, const char *base)
+{
+        pthread_mutex_lock(&e->hits_lock);
+        e->hit_ids = cairn_xrealloc(e->hit_ids, (e->n_hits + 1) * sizeof(char *));
+        e->hit_parents = cairn_xrealloc(e->hit_parents, (e->n_hits + 1) * sizeof(char *));
+        e->hit_ids[e->n_hits] = cairn_xstrdup(id);
+        e->hit_parents[e->n_hits] = base ? cairn_xstrdup(base) : NULL;
+        e->n_hits++;
+        pthread_mutex_unlock(&e->hits_lock);
+}
+
+void engine_flush_hits(struct cairn_engine *e)
+{
+        pthread_mutex_lock(&e->hits_lock);
+        if (e->n_hits) {
+                struct cairn_error *err = NULL;
+                if (cairn_db_add_many(e->db, (const char *const *) e->hit_ids, (const char *const *) e->hit_parents,
+                                      e->n_hits, "hits", (long) e->n_hits, &err) < 0) {
+                        cairn_warn("cannot mark the reused results used: %s", err->message);
+                        cairn_error_free(err);
+                }
+                for (size_t i = 0; i < e->n_hits; i++) {
+                        free(e->hit_ids[i]);
+                        free(e->hit_parents[i]);
+                }
+                free(e->hit_ids);
+                free(e->hit_parents);
+                e->hit_ids = e->hit_parents = NULL;
+                e->n_hits = 0;
+        }
+        pthread_mutex_unlock(&e->hits_lock);
+}
+
 void engine_emit(const struct run *R, enum cairn_log_kind kind, const char *fmt, ...)
 {
         if (!R->req->log)
@@ -176,8 +209,7 @@ int engine_get_or_build(const struct run *R, const char *base, const char *id, s
                 free(dir);
                 /* Marks it used; also records a result from before the
                  * database was (re)created. */
-                cairn_db_add(e->db, id, base, NULL);
-                cairn_db_stat_add(e->db, "hits", 1, NULL);
+                engine_note_hit(e, id, base);
                 engine_emit(R, CAIRN_LOG_NOTE, "---> using \"%s\" from cache", id);
                 return 0;
         }
@@ -193,6 +225,9 @@ int engine_get_or_build(const struct run *R, const char *base, const char *id, s
                 engine_emit(R, CAIRN_LOG_NOTE, "---> using \"%s\" from cache", id);
                 return 0;
         }
+        /* The rows of the steps reused so far first: this step's row counts
+         * itself in its parent's. */
+        engine_flush_hits(e);
         /* This process builds the step; its base must not be pruned meanwhile. */
         if (base)
                 engine_step_lock(e, base, CAIRN_LOCK_SHARED, true);
@@ -228,10 +263,10 @@ int engine_get_or_build(const struct run *R, const char *base, const char *id, s
         }
         if ((r = cairn_store_commit(e->store, b, err)) < 0)
                 goto out;
-        if ((r = cairn_db_add(e->db, id, base, err)) < 0)
+        if ((r = cairn_db_add_many(e->db, (const char *const[]) { id }, (const char *const[]) { base }, 1, "misses", 1,
+                                   err)) < 0)
                 goto out;
         unlink(failed_path);
-        cairn_db_stat_add(e->db, "misses", 1, NULL);
         engine_emit(R, CAIRN_LOG_NOTE, "---> saved as \"%s\"", id);
 out:
         if (live_fd >= 0)

@@ -433,6 +433,9 @@ static int extract(int rootfd, struct archive *a, const char *path, const struct
 int cairn_extract_layer(int rootfd, const char *path, const struct cairn_extract_limits *limits, uint64_t *dropped,
                         struct cairn_error **err)
 {
+        int lr = cairn_tar_load(err);
+        if (lr < 0)
+                return lr;
         struct archive *a = reader();
         if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
                 int r = cairn_error_set(err, -EIO, "cannot read the layer \"%s\": %s", path, archive_error_string(a));
@@ -466,6 +469,9 @@ static la_ssize_t stream_read(struct archive *a, void *ud, const void **ret)
 int cairn_extract_layer_stream(int rootfd, struct cairn_blob_stream *stream, const char *name, uint64_t *dropped,
                                const struct cairn_extract_limits *limits, struct cairn_error **err)
 {
+        int lr = cairn_tar_load(err);
+        if (lr < 0)
+                return lr;
         struct stream_reader *sr = cairn_xzalloc(sizeof(*sr));
         sr->stream = stream;
         cairn_sha256_init(&sr->hash);

@@ -111,10 +111,6 @@ void cairn_blob_writer_abort(struct cairn_blob_writer *w)
 {
         if (!w)
                 return;
-        if (w->hash.ctx) {
-                char hex[65];
-                cairn_sha256_final_hex(&w->hash, hex);
-        }
         close(w->fd);
         unlink(w->tmp);
         free(w->tmp);
@@ -676,6 +672,9 @@ static struct cairn_image *load_record(const char *path, struct cairn_error **er
 int cairn_image_import(const char *root, const char *name, const char *path, const char *const *extra_env,
                        size_t n_extra_env, struct cairn_image **ret, struct cairn_error **err)
 {
+        int lr = cairn_tar_load(err);
+        if (lr < 0)
+                return lr;
         if (!*name || strchr(name, '\n'))
                 return cairn_error_set(err, -EINVAL, "invalid image name \"%s\"", name);
         struct stat st;

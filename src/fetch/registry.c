@@ -4,7 +4,6 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 #include "base/strbuf.h"
 #include "db/db.h"
 #include "fetch/blob-stream.h"
+#include "fetch/curl-dl.h"
 #include "fetch/reference.h"
 
 #define MAX_DOCUMENT (4u << 20)          /* manifests, indexes, configs, tokens */
@@ -239,29 +239,62 @@ static char *challenge_param(const char *h, const char *key)
         return NULL;
 }
 
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Standard base64 (RFC 4648 section 4), padded. */
 static char *base64(const char *s)
 {
         size_t n = strlen(s);
-        char *out = cairn_xzalloc(4 * ((n + 2) / 3) + 1);
-        EVP_EncodeBlock((unsigned char *) out, (const unsigned char *) s, (int) n);
+        const unsigned char *in = (const unsigned char *) s;
+        char *out = cairn_xzalloc(4 * ((n + 2) / 3) + 1), *o = out;
+        for (size_t i = 0; i < n; i += 3) {
+                unsigned v = (unsigned) in[i] << 16 | (i + 1 < n ? (unsigned) in[i + 1] << 8 : 0) |
+                             (i + 2 < n ? in[i + 2] : 0);
+                *o++ = b64[v >> 18 & 63];
+                *o++ = b64[v >> 12 & 63];
+                *o++ = i + 1 < n ? b64[v >> 6 & 63] : '=';
+                *o++ = i + 2 < n ? b64[v & 63] : '=';
+        }
         return out;
 }
 
+/* The bytes of padded base64 s (surrounding white space ignored) as a
+ * string, or NULL if s is not base64. */
 static char *unbase64(const char *s)
 {
+        while (isspace((unsigned char) *s))
+                s++;
         size_t n = strlen(s);
-        unsigned char *out = cairn_xzalloc(3 * (n / 4) + 4);
-        int len = EVP_DecodeBlock(out, (const unsigned char *) s, (int) n);
-        if (len < 0) {
-                free(out);
-                return NULL;
-        }
-        while (n > 0 && s[n - 1] == '=') {
+        while (n > 0 && isspace((unsigned char) s[n - 1]))
                 n--;
-                len--;
+        if (n % 4 != 0)
+                return NULL;
+        char *out = cairn_xzalloc(3 * (n / 4) + 1), *o = out;
+        for (size_t i = 0; i < n; i += 4) {
+                unsigned v = 0;
+                int pad = 0;
+                for (size_t k = 0; k < 4; k++) {
+                        const char *p = s[i + k] ? strchr(b64, s[i + k]) : NULL;
+                        /* '=' only as the last one or two of the last group */
+                        if (s[i + k] == '=' && i + 4 == n && k >= 2 && (k == 3 || s[i + 3] == '=')) {
+                                pad++;
+                                v <<= 6;
+                                continue;
+                        }
+                        if (!p || pad) {
+                                free(out);
+                                return NULL;
+                        }
+                        v = v << 6 | (unsigned) (p - b64);
+                }
+                *o++ = (char) (v >> 16);
+                if (pad < 2)
+                        *o++ = (char) (v >> 8 & 255);
+                if (pad < 1)
+                        *o++ = (char) (v & 255);
         }
-        out[len < 0 ? 0 : len] = '\0';
-        return (char *) out;
+        *o = '\0';
+        return out;
 }
 
 /* Credentials from docker's config.json: auths[registry].auth = base64(user:pass). */
@@ -682,12 +715,15 @@ static int client_manifest(struct client *c, const char *refstr, const struct ca
                            json_t **ret_manifest, char **ret_digest)
 {
         static bool initialised;
+        int r = cairn_curl_load(c->err);
+        if (r < 0)
+                return r;
         if (!initialised) {
                 curl_global_init(CURL_GLOBAL_DEFAULT);
                 initialised = true;
         }
         struct cairn_error **err = c->err;
-        int r = cairn_image_ref_parse(refstr, &c->ref, err);
+        r = cairn_image_ref_parse(refstr, &c->ref, err);
         if (r < 0)
                 return r;
         c->base = cairn_xasprintf("%s://%s", cairn_image_ref_allows_http(c->ref, c->o->insecure, c->o->n_insecure) ? "http" : "https", c->ref->api_host);

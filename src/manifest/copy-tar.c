@@ -135,6 +135,9 @@ int cairn_copy_to_tar(const char *src_dir, struct cairn_manifest *const *items, 
                       const char *dst, uid_t uid, gid_t gid, const char *owner_name, int out_fd,
                       struct cairn_error **err)
 {
+        int lr = cairn_tar_load(err);
+        if (lr < 0)
+                return lr;
         /* Windows' spelling of the destination: C:\a\b or C:/a/b. */
         _cleanup_free_ char *slashed = cairn_xstrdup(dst);
         for (char *p = slashed; *p; p++)

@@ -14,6 +14,17 @@ run_cmd "$CAIRN" --version
 is_status 0 "--version succeeds"
 has "$out" "cairn 0." "--version prints the version"
 
+# Start-up: the network and archive stacks are loaded only when needed
+# (base/dl.h), so the loader maps none of them, nor OpenSSL.
+if command -v ldd >/dev/null && ldd "$CAIRN" >/dev/null 2>&1; then
+        libs=$(ldd "$CAIRN")
+        for l in libarchive libcurl libcrypto libssl libgnutls libxml2 libicu; do
+                lacks "$libs" "$l" "cairn is not linked against $l"
+        done
+else
+        skip "needs ldd on a dynamic cairn" "cairn links no network or archive library"
+fi
+
 run_cmd "$CAIRN" --help
 is_status 0 "--help succeeds"
 for verb in check dockerfile fmt; do

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* libcurl's functions as cairn calls them, forwarded to the library loaded
+ * on first use (curl-dl.h).  A function used in cairn and missing here is
+ * an undefined symbol at link time. */
+
+/* The stubs are the functions themselves, not curl.h's type-checking
+ * macros of the same names. */
+#define CURL_DISABLE_TYPECHECK 1
+#include <curl/curl.h>
+#include <stdarg.h>
+
+#include "base/dl.h"
+#include "fetch/curl-dl.h"
+
+/* X(return type, name, (parameters), (arguments)); XV for void functions. */
+#define CURL_FUNCTIONS(X, XV)                                                                                      \
+        X(CURLcode, curl_global_init, (long flags), (flags))                                                    \
+        X(CURL *, curl_easy_init, (void), ())                                                                   \
+        XV(curl_easy_cleanup, (CURL * h), (h))                                                                  \
+        XV(curl_easy_reset, (CURL * h), (h))                                                                    \
+        X(CURLcode, curl_easy_perform, (CURL * h), (h))                                                         \
+        X(const char *, curl_easy_strerror, (CURLcode c), (c))                                                  \
+        X(char *, curl_easy_escape, (CURL * h, const char *s, int n), (h, s, n))                                \
+        XV(curl_free, (void *p), (p))                                                                           \
+        X(struct curl_slist *, curl_slist_append, (struct curl_slist * l, const char *s), (l, s))               \
+        XV(curl_slist_free_all, (struct curl_slist * l), (l))                                                   \
+        X(CURLM *, curl_multi_init, (void), ())                                                                 \
+        X(CURLMcode, curl_multi_cleanup, (CURLM * m), (m))                                                      \
+        X(CURLMcode, curl_multi_add_handle, (CURLM * m, CURL * h), (m, h))                                      \
+        X(CURLMcode, curl_multi_remove_handle, (CURLM * m, CURL * h), (m, h))                                   \
+        X(CURLMcode, curl_multi_perform, (CURLM * m, int *running), (m, running))                               \
+        X(CURLMcode, curl_multi_poll, (CURLM * m, struct curl_waitfd * fds, unsigned n, int ms, int *ret),      \
+          (m, fds, n, ms, ret))                                                                                 \
+        X(CURLMsg *, curl_multi_info_read, (CURLM * m, int *left), (m, left))
+
+enum {
+#define SLOT(ret, name, params, args) SLOT_##name,
+#define SLOTV(name, params, args) SLOT_##name,
+        CURL_FUNCTIONS(SLOT, SLOTV)
+#undef SLOT
+#undef SLOTV
+        SLOT_curl_easy_setopt,    /* variadic: their stubs are written out below */
+        SLOT_curl_easy_getinfo,
+        N_FUNCTIONS
+};
+
+static const char *const symbols[] = {
+#define NAME(ret, name, params, args) #name,
+#define NAMEV(name, params, args) #name,
+        CURL_FUNCTIONS(NAME, NAMEV)
+#undef NAME
+#undef NAMEV
+        "curl_easy_setopt",
+        "curl_easy_getinfo",
+        NULL
+};
+
+static void *fns[N_FUNCTIONS];
+
+static struct cairn_dl libcurl = {
+        .name = "libcurl",
+        .sonames = (const char *const[]) { "libcurl.so.4", NULL },
+        .hint = "libcurl4 (Debian, Ubuntu) or libcurl (Fedora, Alpine)",
+        .symbols = symbols,
+        .fns = fns,
+};
+
+#define STUB(ret, name, params, args)                                                                            \
+        ret name params                                                                                          \
+        {                                                                                                        \
+                return ((ret(*) params) cairn_dl_fn(&libcurl, SLOT_##name)) args;                                \
+        }
+#define STUBV(name, params, args)                                                                                \
+        void name params                                                                                         \
+        {                                                                                                        \
+                ((void(*) params) cairn_dl_fn(&libcurl, SLOT_##name)) args;                                      \
+        }
+CURL_FUNCTIONS(STUB, STUBV)
+
+/* An option's one argument has the type its number's range says (curl.h's
+ * CURLOPTTYPE_*), which is how libcurl itself reads it. */
+CURLcode curl_easy_setopt(CURL *h, CURLoption option, ...)
+{
+        CURLcode (*f)(CURL *, CURLoption, ...) = cairn_dl_fn(&libcurl, SLOT_curl_easy_setopt);
+        va_list ap;
+        va_start(ap, option);
+        CURLcode rc;
+        if (option < CURLOPTTYPE_OBJECTPOINT)
+                rc = f(h, option, va_arg(ap, long));
+        else if (option < CURLOPTTYPE_FUNCTIONPOINT)
+                rc = f(h, option, va_arg(ap, void *));
+        else if (option < CURLOPTTYPE_OFF_T)
+                rc = f(h, option, va_arg(ap, void (*)(void)));
+        else if (option < CURLOPTTYPE_BLOB)
+                rc = f(h, option, va_arg(ap, curl_off_t));
+        else
+                rc = f(h, option, va_arg(ap, void *));
+        va_end(ap);
+        return rc;
+}
+
+/* Every CURLINFO_* takes a pointer to where the answer goes. */
+CURLcode curl_easy_getinfo(CURL *h, CURLINFO info, ...)
+{
+        CURLcode (*f)(CURL *, CURLINFO, ...) = cairn_dl_fn(&libcurl, SLOT_curl_easy_getinfo);
+        va_list ap;
+        va_start(ap, info);
+        CURLcode rc = f(h, info, va_arg(ap, void *));
+        va_end(ap);
+        return rc;
+}
+
+int cairn_curl_load(struct cairn_error **err)
+{
+        return cairn_dl_load(&libcurl, err);
+}
