@@ -17,9 +17,9 @@ struct cairn_sha256 {
 #ifdef _WIN32
         void *ctx;                 /* a CNG hash */
 #else
-        uint32_t state[8];
-        uint64_t bytes;            /* hashed so far */
-        unsigned char block[64];   /* the partial block: bytes % 64 of them */
+        /* OpenSSL's SHA256_CTX (sha256-openssl.c checks that it fits),
+         * kept here so that hashing allocates nothing. */
+        _Alignas(8) unsigned char ctx[128];
 #endif
 };
 
@@ -27,9 +27,6 @@ void cairn_sha256_init(struct cairn_sha256 *h);
 void cairn_sha256_update(struct cairn_sha256 *h, const void *data, size_t len);
 /* Write 64 hex digits and a NUL into out, and release the context. */
 void cairn_sha256_final_hex(struct cairn_sha256 *h, char out[CAIRN_SHA256_HEX_LEN + 1]);
-/* Tests and benchmarks: use the portable code even where the CPU has SHA
- * instructions (posix only), or go back to choosing (false). */
-void cairn_sha256_force_portable(bool on);
 /* One-shot. */
 void cairn_sha256_hex(const void *data, size_t len, char out[CAIRN_SHA256_HEX_LEN + 1]);
 /* A hex digit's value (either case), or -1. */

@@ -54,8 +54,3 @@ void cairn_sha256_final_hex(struct cairn_sha256 *h, char out[CAIRN_SHA256_HEX_LE
         h->ctx = NULL;
         cairn_hex_encode(md, 32, out);
 }
-
-void cairn_sha256_force_portable(bool on)
-{
-        (void) on;
-}
