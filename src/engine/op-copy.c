@@ -133,6 +133,8 @@ int engine_do_copy(const struct run *R, const struct ctx *c, const char *base, c
                         return r;
                 src_dir = view_rootfs;
         }
+        if (!op->from_build)
+                engine_context_stat_cache(R);
         struct cairn_arena *arena = cairn_arena_new();
         struct cairn_manifest **items = cairn_arena_array(arena, op->n_src + 1, sizeof(*items));
         for (size_t i = 0; i < op->n_src && r >= 0; i++)
