@@ -21,14 +21,74 @@
 #define CAIRN_MANIFEST_COPY_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "base/compat.h"
 #include "base/error.h"
+#include "base/strbuf.h"
 #include "manifest/manifest.h"
 
+/*
+ * Incremental copies.  A copy lists what it wrote, its record: for each
+ * regular file, "HASH PATH\0" (its SHA-256 and its path in the root, without
+ * a leading "/"), in the order written, a later line for a path replacing
+ * an earlier one.  Given an earlier copy's record and result (from_root: a
+ * directory laid out as the root holding what that copy wrote), a file
+ * whose path and hash are in the record, and which is there in from_root
+ * (a regular file of the same size, reached through no symlink), is not
+ * copied from the source but
+ *
+ *  - link false: cloned from from_root's file (FICLONE; where the
+ *    filesystem cannot, the copy goes on from the source as usual);
+ *  - link true: only if from_root's file has the owner, mode and times the
+ *    copy would give it, and the destination is reached through no
+ *    symlink: left as an empty placeholder with that owner, mode and times,
+ *    listed in placeholders, which the store replaces with a hard link to
+ *    from_root's file once the root is no longer mounted
+ *    (cairn_store_link_placeholders).  At the end of the copy, a
+ *    placeholder that a later write replaced is dropped from the list; if
+ *    any file went through a symlink, placeholders are filled with their
+ *    bytes there and then.
+ *
+ * The record is complete only if no file went through a symlink (a write
+ * through one could have changed a file written before): record_ok says so,
+ * and an incomplete record must not be kept.
+ */
+struct cairn_copy_files;
+
+/* A record as written (len bytes); NULL if it is malformed. */
+struct cairn_copy_files *cairn_copy_files_parse(const char *data, size_t len);
+void cairn_copy_files_free(struct cairn_copy_files *f);
+/* The hash of the file at path, or NULL. */
+const char *cairn_copy_files_hash(const struct cairn_copy_files *f, const char *path);
+
+struct cairn_copy_placeholder {
+        char *path;        /* in the root, without a leading "/" */
+        uint64_t ino;      /* as the root showed it when it was made */
+};
+
+struct cairn_copy_reuse {
+        /* In: the earlier copy, or from_root NULL for none. */
+        const char *from_root;
+        const struct cairn_copy_files *from_files;
+        bool link;
+        /* Out. */
+        struct cairn_buf record;
+        bool record_ok;
+        struct cairn_copy_placeholder *placeholders;
+        size_t n_placeholders;
+        size_t reused;     /* files taken from the earlier copy */
+};
+
+#define CAIRN_COPY_REUSE_INIT { .record = CAIRN_BUF_INIT, .record_ok = true }
+
+void cairn_copy_reuse_release(struct cairn_copy_reuse *r);
+
+/* reuse: NULL, or the earlier copy and what this one wrote (above). */
 int cairn_copy_into_root(const char *src_dir, struct cairn_manifest *const *items, size_t n_items, bool copy_items,
-                         const char *dst, const char *rootfs, uid_t uid, gid_t gid, struct cairn_error **err);
+                         const char *dst, const char *rootfs, uid_t uid, gid_t gid, struct cairn_copy_reuse *reuse,
+                         struct cairn_error **err);
 
 /*
  * The same copy as a tar file written to out_fd, for a root that is only

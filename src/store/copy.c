@@ -200,6 +200,7 @@ const struct cairn_store_ops cairn_store_copy_ops = {
         .view_release = copy_view_release,
         .cache_get = cairn_store_dir_cache_get,
         .cache_release = cairn_store_dir_cache_release,
+        .reuse_from = cairn_store_reuse_whole_root,
 };
 
 const struct cairn_store_ops cairn_store_xfs_ops = {
@@ -216,4 +217,5 @@ const struct cairn_store_ops cairn_store_xfs_ops = {
         .view_release = copy_view_release,
         .cache_get = cairn_store_dir_cache_get,
         .cache_release = cairn_store_dir_cache_release,
+        .reuse_from = cairn_store_reuse_whole_root,
 };

@@ -129,11 +129,19 @@ static void free_strv_n(char **v, size_t n)
 struct overlay_build {
         char *in_progress, *merged, *work;
         bool mounted;
+        /* Placeholders to hard-link at commit (cairn_store_link_placeholders). */
+        char *link_from;
+        char **links;
+        size_t n_links;
 };
 
 static void build_free(struct cairn_store_build *b)
 {
         struct overlay_build *ob = b->priv;
+        free(ob->link_from);
+        for (size_t i = 0; i < ob->n_links; i++)
+                free(ob->links[i]);
+        free(ob->links);
         free(ob->in_progress);
         free(ob->merged);
         free(ob->work);
@@ -218,6 +226,132 @@ fail:
         return r;
 }
 
+static int overlay_reuse_from(struct cairn_store *pub, const char *id, char **ret_root, bool *ret_link,
+                              struct cairn_error **err)
+{
+        char *dir = NULL;
+        int r = cairn_store_find_result(pub, id, &dir, err);
+        if (r <= 0)
+                return r;
+        *ret_root = cairn_xasprintf("%s/rootfs", dir);
+        *ret_link = true;
+        free(dir);
+        return 1;
+}
+
+static int overlay_link_placeholders(struct cairn_store *pub, struct cairn_store_build *b, const char *from_root,
+                                     char *const *paths, size_t n, struct cairn_error **err)
+{
+        struct overlay_build *ob = b->priv;
+        if (ob->link_from && strcmp(ob->link_from, from_root) != 0)
+                return cairn_error_set(err, -EINVAL, "placeholders from two results in one step");
+        if (!ob->link_from)
+                ob->link_from = cairn_xstrdup(from_root);
+        ob->links = cairn_xreallocarray(ob->links, ob->n_links + n, sizeof(*ob->links));
+        for (size_t i = 0; i < n; i++)
+                ob->links[ob->n_links++] = cairn_xstrdup(paths[i]);
+        return 0;
+}
+
+/* The directories of the placeholders being linked: the layer's and the
+ * earlier result's, and the layer's directory's times to put back. */
+struct link_dirs {
+        char *path;
+        int up, from;
+        struct stat st;
+};
+
+static void link_dirs_close(struct link_dirs *d)
+{
+        if (d->up >= 0) {
+                struct timespec t[2] = { d->st.st_atim, d->st.st_mtim };
+                futimens(d->up, t);
+                close(d->up);
+        }
+        if (d->from >= 0)
+                close(d->from);
+        free(d->path);
+        *d = (struct link_dirs) { NULL, -1, -1, { 0 } };
+}
+
+static int link_dirs_open(struct link_dirs *d, int uproot, int fromroot, const char *dir)
+{
+        if (d->path && strcmp(d->path, dir) == 0)
+                return 0;
+        link_dirs_close(d);
+        d->path = cairn_xstrdup(dir);
+        d->up = *dir ? cairn_open_beneath(uproot, dir, O_RDONLY | O_DIRECTORY) : fcntl(uproot, F_DUPFD_CLOEXEC, 3);
+        d->from = *dir ? cairn_open_beneath(fromroot, dir, O_RDONLY | O_DIRECTORY) : fcntl(fromroot, F_DUPFD_CLOEXEC, 3);
+        if (d->up < 0 || d->from < 0 || fstat(d->up, &d->st) < 0) {
+                int e = errno;
+                if (d->up >= 0)
+                        close(d->up);
+                d->up = -1;
+                return -e;
+        }
+        return 0;
+}
+
+/* One placeholder, name in d, made the earlier result's file. */
+static int link_one(struct link_dirs *d, const char *name, const char *path, struct cairn_error **err)
+{
+        struct stat ps, fs;
+        if (fstatat(d->up, name, &ps, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(ps.st_mode) || ps.st_size != 0 ||
+            ps.st_nlink != 1)
+                return cairn_error_set(err, -EIO, "the placeholder \"/%s\" changed in the layer", path);
+        if (fstatat(d->from, name, &fs, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(fs.st_mode) || fs.st_size == 0 ||
+            fs.st_uid != ps.st_uid || fs.st_gid != ps.st_gid || fs.st_mode != ps.st_mode ||
+            fs.st_mtim.tv_sec != ps.st_mtim.tv_sec || fs.st_mtim.tv_nsec != ps.st_mtim.tv_nsec)
+                return cairn_error_set(err, -EIO, "\"/%s\" is not the file the copy took from the earlier result",
+                                       path);
+        static const char tmp[] = ".cairn-link";
+        unlinkat(d->up, tmp, 0);
+        if (linkat(d->from, name, d->up, tmp, 0) == 0) {
+                if (renameat(d->up, tmp, d->up, name) < 0) {
+                        int e = errno;
+                        unlinkat(d->up, tmp, 0);
+                        return cairn_error_set_errno(err, e, "cannot put the link \"/%s\" in place", path);
+                }
+                return 0;
+        }
+        /* The filesystem refuses (too many links, say): the bytes. */
+        if (errno != EMLINK && errno != EXDEV && errno != EPERM)
+                return cairn_error_set_errno(err, errno, "cannot link \"/%s\"", path);
+        _cleanup_close_ int in = openat(d->from, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int out = openat(d->up, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+        int r = in < 0 || out < 0 ? -errno : cairn_clone_file_data(in, out, fs.st_size);
+        if (r < 0)
+                return cairn_error_set_errno(err, -r, "cannot copy \"/%s\"", path);
+        struct timespec t[2] = { fs.st_mtim, fs.st_mtim };
+        futimens(out, t);
+        return 0;
+}
+
+/* At commit, with the overlay unmounted: the layer is changed while no
+ * mount shows it. */
+static int link_all(struct overlay_build *ob, struct cairn_error **err)
+{
+        _cleanup_free_ char *root = cairn_xasprintf("%s/rootfs", ob->in_progress);
+        _cleanup_close_ int uproot = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int fromroot = open(ob->link_from, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (uproot < 0 || fromroot < 0)
+                return cairn_error_set_errno(err, errno, "cannot open \"%s\" or \"%s\"", root, ob->link_from);
+        struct link_dirs d = { NULL, -1, -1, { 0 } };
+        int r = 0;
+        for (size_t i = 0; i < ob->n_links && r >= 0; i++) {
+                const char *path = ob->links[i];
+                const char *slash = strrchr(path, '/');
+                _cleanup_free_ char *dir = slash ? cairn_xstrndup(path, (size_t) (slash - path)) : cairn_xstrdup("");
+                int e = link_dirs_open(&d, uproot, fromroot, dir);
+                if (e < 0)
+                        r = cairn_error_set_errno(err, -e, "cannot open the directory of \"/%s\"", path);
+                else
+                        r = link_one(&d, slash ? slash + 1 : path, path, err);
+        }
+        link_dirs_close(&d);
+        return r;
+}
+
 static int overlay_commit(struct cairn_store *pub, struct cairn_store_build *b, struct cairn_error **err)
 {
         struct overlay_build *ob = b->priv;
@@ -230,6 +364,8 @@ static int overlay_commit(struct cairn_store *pub, struct cairn_store_build *b, 
                 }
                 ob->mounted = false;
         }
+        if (ob->n_links && (r = link_all(ob, err)) < 0)
+                goto out;
         /* Unmounting an overlay flushes its upper directory; a base result
          * was written straight into it and is flushed here. */
         r = cairn_store_publish(pub, ob->in_progress, b->id, base_mounted, err);
@@ -534,6 +670,8 @@ static int overlay_verify(struct cairn_store *pub, char *const *ids, size_t n, b
 
 const struct cairn_store_ops cairn_store_overlayfs_ops = {
         .verify = overlay_verify,
+        .reuse_from = overlay_reuse_from,
+        .link_placeholders = overlay_link_placeholders,
         .layers = overlay_layers,
         .view = overlay_view,
         .view_release = overlay_view_release,

@@ -105,6 +105,32 @@ void cairn_store_view_release(struct cairn_store *s, void *handle);
 int cairn_store_layers(struct cairn_store *s, const char *id, char ***ret, bool *ret_overlay_diffs,
                        struct cairn_error **err);
 
+/*
+ * Incremental copies (manifest/copy.h): the files of published result id
+ * laid out as the root (its own layer on overlayfs, its whole root
+ * elsewhere) in *ret_root, and in *ret_link how a copy takes them without
+ * copying bytes: by hard link (overlayfs: a published layer is never
+ * written again, and a later step that writes to a file copies it up into
+ * its own layer first, so the shared inode never changes), or by cloning
+ * blocks (FICLONE, where the filesystem can).  Returns 1, or 0 where the
+ * store cannot (containerd, hcs).
+ */
+int cairn_store_reuse_from(struct cairn_store *s, const char *id, char **ret_root, bool *ret_link,
+                           struct cairn_error **err);
+
+/*
+ * Where cairn_store_reuse_from said link: when b is committed, once its
+ * root is no longer mounted, replace the empty placeholder at each of paths
+ * (in b's root, no leading "/") with a hard link to the file at the same
+ * path under from_root (or, where the filesystem refuses the link, with
+ * its bytes), keeping the times of the directories holding them.  Each is
+ * checked again then (a regular empty file with one link; a regular file
+ * with the same owner, mode and modification time); the commit fails
+ * rather than publish a placeholder.  paths are copied.
+ */
+int cairn_store_link_placeholders(struct cairn_store *s, struct cairn_store_build *b, const char *from_root,
+                                  char *const *paths, size_t n, struct cairn_error **err);
+
 /* How many deleted results the filesystem is still freeing in the
  * background (btrfs destroys subvolumes asynchronously), or -1 where the
  * store cannot tell or frees space at once. */
