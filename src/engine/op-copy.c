@@ -237,15 +237,32 @@ static int copy_step(const struct run *R, struct cairn_store_build *b, const str
         reuse.from_root = p->root;
         reuse.from_files = p->files;
         reuse.link = p->link;
-        r = cairn_copy_into_root(a->src_dir, a->items, a->n_items, a->copy_items, a->dst, b->rootfs, uid, gid, &reuse,
-                                 err);
-        if (r >= 0 && reuse.n_placeholders) {
-                char **paths = cairn_xreallocarray(NULL, reuse.n_placeholders, sizeof(*paths));
-                for (size_t i = 0; i < reuse.n_placeholders; i++)
-                        paths[i] = reuse.placeholders[i].path;
-                r = cairn_store_link_placeholders(R->e->store, b, p->root, paths, reuse.n_placeholders, err);
+        struct cairn_copy_link *links = NULL;
+        size_t n_links = 0, n_done = 0;
+        const struct cairn_manifest **done_nodes = NULL;
+        if (p->root && p->link)
+                cairn_copy_plan_links(a->items, a->n_items, a->copy_items, a->dst, uid, gid, &reuse, &links, &n_links);
+        if (n_links) {
+                char **paths = cairn_xreallocarray(NULL, n_links, sizeof(*paths));
+                bool *done = cairn_xreallocarray(NULL, n_links, sizeof(*done));
+                for (size_t i = 0; i < n_links; i++)
+                        paths[i] = links[i].path;
+                r = cairn_store_prelink(R->e->store, b, p->root, paths, n_links, done, err);
+                done_nodes = cairn_xreallocarray(NULL, n_links, sizeof(*done_nodes));
+                for (size_t i = 0; r >= 0 && i < n_links; i++)
+                        if (done[i])
+                                done_nodes[n_done++] = links[i].m;
+                cairn_copy_sort_links(done_nodes, n_done);
+                reuse.linked = done_nodes;
+                reuse.n_linked = n_done;
                 free(paths);
+                free(done);
         }
+        if (r >= 0)
+                r = cairn_copy_into_root(a->src_dir, a->items, a->n_items, a->copy_items, a->dst, b->rootfs, uid, gid,
+                                         &reuse, err);
+        cairn_copy_links_free(links, n_links);
+        free(done_nodes);
         if (r >= 0 && reuse.record_ok) {
                 _cleanup_free_ char *path = cairn_path_join(b->dir, COPY_RECORD);
                 r = cairn_write_file(path, reuse.record.data ? reuse.record.data : "", reuse.record.len, 0600, err);

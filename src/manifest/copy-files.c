@@ -87,9 +87,22 @@ const char *cairn_copy_files_hash(const struct cairn_copy_files *f, const char *
 void cairn_copy_reuse_release(struct cairn_copy_reuse *r)
 {
         cairn_buf_release(&r->record);
-        for (size_t i = 0; i < r->n_placeholders; i++)
-                free(r->placeholders[i].path);
-        free(r->placeholders);
-        r->placeholders = NULL;
-        r->n_placeholders = 0;
+}
+
+void cairn_copy_links_free(struct cairn_copy_link *links, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                free(links[i].path);
+        free(links);
+}
+
+static int cmp_ptr(const void *a, const void *b)
+{
+        uintptr_t x = (uintptr_t) * (const void *const *) a, y = (uintptr_t) * (const void *const *) b;
+        return x < y ? -1 : x > y;
+}
+
+void cairn_copy_sort_links(const struct cairn_manifest **nodes, size_t n)
+{
+        qsort(nodes, n, sizeof(*nodes), cmp_ptr);
 }

@@ -112,31 +112,24 @@ static int copy_data(int in, int out, off_t size)
 }
 
 /*
- * Take file m, to be created as name in parent (rel in the root), from the
+ * Clone file m, to be created as name in parent (rel in the root), from the
  * earlier copy (manifest/copy.h): 1 when done, 0 when it must be copied
  * from the source.
  */
-static int reuse_file(struct copier *c, const struct cairn_manifest *m, const char *rel, int parent, const char *name,
-                      bool is_direct)
+static int reuse_file(struct copier *c, const struct cairn_manifest *m, const char *rel, int parent, const char *name)
 {
         struct cairn_copy_reuse *u = c->reuse;
         const char *hash = u->from_files ? cairn_copy_files_hash(u->from_files, rel) : NULL;
-        if (!hash || strcmp(hash, m->hash) != 0 || (u->link && !is_direct))
+        if (!hash || strcmp(hash, m->hash) != 0)
                 return 0;
         _cleanup_close_ int from = cairn_open_beneath(c->fromfd, rel, O_RDONLY | O_NOCTTY | O_NONBLOCK);
         struct stat fs;
         if (from < 0 || fstat(from, &fs) < 0 || !S_ISREG(fs.st_mode) || fs.st_size != m->st.size)
                 return 0;
-        mode_t mode = (m->st.mode & 0111) ? 0755 : 0644;
-        /* A hard link shares the inode: it must already be what the copy
-         * would make. */
-        if (u->link && (fs.st_uid != c->uid || fs.st_gid != c->gid || (fs.st_mode & 07777) != mode ||
-                        fs.st_mtim.tv_sec != m->st.mtime.tv_sec || fs.st_mtim.tv_nsec != m->st.mtime.tv_nsec))
-                return 0;
         _cleanup_close_ int out = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (out < 0)
                 return cairn_error_set_errno(c->err, errno, "cannot create \"/%s\"", rel);
-        if (!u->link && ioctl(out, FICLONE, from) < 0) {
+        if (ioctl(out, FICLONE, from) < 0) {
                 /* Not on this filesystem: copy the rest from the source
                  * without trying again. */
                 if (errno == EOPNOTSUPP || errno == EXDEV || errno == EINVAL || errno == ENOTTY) {
@@ -146,20 +139,26 @@ static int reuse_file(struct copier *c, const struct cairn_manifest *m, const ch
                 unlinkat(parent, name, 0);
                 return 0;
         }
+        mode_t mode = (m->st.mode & 0111) ? 0755 : 0644;
         if (fchown(out, c->uid, c->gid) < 0 || fchmod(out, mode) < 0)
                 return cairn_error_set_errno(c->err, errno, "cannot set the owner and mode of \"/%s\"", rel);
         struct timespec t[2] = { m->st.mtime, m->st.mtime };
         futimens(out, t);
-        if (u->link) {
-                struct stat ps;
-                if (fstat(out, &ps) < 0)
-                        return cairn_error_set_errno(c->err, errno, "cannot stat \"/%s\"", rel);
-                u->placeholders = cairn_xreallocarray(u->placeholders, u->n_placeholders + 1, sizeof(*u->placeholders));
-                u->placeholders[u->n_placeholders++] =
-                        (struct cairn_copy_placeholder) { cairn_xstrdup(rel), (uint64_t) ps.st_ino };
-        }
         u->reused++;
         return 1;
+}
+
+static int cmp_node(const void *key, const void *elem)
+{
+        uintptr_t x = (uintptr_t) key, y = (uintptr_t) * (const void *const *) elem;
+        return x < y ? -1 : x > y;
+}
+
+/* Whether the store has linked m into the root already. */
+static bool linked(const struct copier *c, const struct cairn_manifest *m)
+{
+        const struct cairn_copy_reuse *u = c->reuse;
+        return u && u->n_linked && bsearch(m, u->linked, u->n_linked, sizeof(*u->linked), cmp_node);
 }
 
 /* Copy m to name in the directory parent, rel in the root; is_direct: that
@@ -170,6 +169,11 @@ static int copy_file(struct copier *c, const struct cairn_manifest *m, const cha
         int r = 0;
         _cleanup_close_ int in = -1, out = -1;
         struct stat st;
+        if (linked(c, m)) {
+                c->reuse->reused++;
+                record_file(c, m, rel, is_direct);
+                return 0;
+        }
         if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
                 if (S_ISDIR(st.st_mode))
                         return cairn_error_set(c->err, -EISDIR, "cannot copy \"%s\" over the directory \"/%s\"", m->path,
@@ -188,8 +192,8 @@ static int copy_file(struct copier *c, const struct cairn_manifest *m, const cha
                 utimensat(parent, name, t, AT_SYMLINK_NOFOLLOW);
                 return 0;
         }
-        if (c->reuse && c->fromfd >= 0 && m->st.size > 0) {
-                if ((r = reuse_file(c, m, rel, parent, name, is_direct)) < 0)
+        if (c->reuse && c->fromfd >= 0 && !c->reuse->link && m->st.size > 0) {
+                if ((r = reuse_file(c, m, rel, parent, name)) < 0)
                         return r;
                 if (r > 0) {
                         record_file(c, m, rel, is_direct);
@@ -280,43 +284,6 @@ static int copy_node(struct copier *c, const struct cairn_manifest *m, const cha
         return r;
 }
 
-/*
- * The end of a copy with placeholders: drop those a later write replaced;
- * if the record is incomplete (something was written through a symlink),
- * fill the others with their bytes now.
- */
-static int finish_placeholders(struct copier *c)
-{
-        struct cairn_copy_reuse *u = c->reuse;
-        size_t kept = 0;
-        int r = 0;
-        for (size_t i = 0; i < u->n_placeholders; i++) {
-                struct cairn_copy_placeholder *p = &u->placeholders[i];
-                _cleanup_close_ int fd = r < 0 ? -1 : cairn_open_beneath(c->rootfd, p->path, O_RDONLY | O_NONBLOCK);
-                struct stat st;
-                bool ours = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t) st.st_ino == p->ino &&
-                            st.st_size == 0;
-                if (ours && u->record_ok) {
-                        u->placeholders[kept++] = *p;
-                        continue;
-                }
-                if (ours) {
-                        _cleanup_close_ int from = cairn_open_beneath(c->fromfd, p->path, O_RDONLY | O_NOCTTY | O_NONBLOCK);
-                        _cleanup_close_ int out = cairn_open_beneath(c->rootfd, p->path, O_WRONLY);
-                        struct stat fs;
-                        if (from < 0 || out < 0 || fstat(from, &fs) < 0)
-                                r = cairn_error_set_errno(c->err, errno, "cannot copy \"/%s\"", p->path);
-                        else if ((r = copy_data(from, out, fs.st_size)) < 0)
-                                r = cairn_error_set_errno(c->err, -r, "cannot copy \"/%s\"", p->path);
-                        else
-                                futimens(out, (struct timespec[2]) { fs.st_mtim, fs.st_mtim });
-                }
-                free(p->path);
-        }
-        u->n_placeholders = kept;
-        return r;
-}
-
 int cairn_copy_into_root(const char *src_dir, struct cairn_manifest *const *items, size_t n_items, bool copy_items,
                          const char *dst, const char *rootfs, uid_t uid, gid_t gid, struct cairn_copy_reuse *reuse,
                          struct cairn_error **err)
@@ -351,11 +318,101 @@ int cairn_copy_into_root(const char *src_dir, struct cairn_manifest *const *item
         } else {
                 r = copy_node(&c, items[0], target);
         }
-        if (r >= 0 && reuse && reuse->n_placeholders)
-                r = finish_placeholders(&c);
         close(c.srcfd);
         close(c.rootfd);
         if (c.fromfd >= 0)
                 close(c.fromfd);
         return r;
+}
+
+/* --- planning the links ------------------------------------------------------- */
+
+struct planner {
+        int fromfd;
+        uid_t uid;
+        gid_t gid;
+        const struct cairn_copy_reuse *reuse;
+        struct cairn_copy_link *links;
+        size_t n, cap;
+};
+
+static void plan_file(struct planner *p, const struct cairn_manifest *m, const char *rel, int dirfd, const char *name)
+{
+        if (m->kind != CAIRN_MANIFEST_FILE || m->st.size == 0 || dirfd < 0)
+                return;
+        const char *hash = cairn_copy_files_hash(p->reuse->from_files, rel);
+        struct stat fs;
+        mode_t mode = (m->st.mode & 0111) ? 0755 : 0644;
+        /* A hard link shares the inode: it must already be what the copy
+         * would make. */
+        if (!hash || strcmp(hash, m->hash) != 0 || fstatat(dirfd, name, &fs, AT_SYMLINK_NOFOLLOW) < 0 ||
+            !S_ISREG(fs.st_mode) || fs.st_size != m->st.size || fs.st_uid != p->uid || fs.st_gid != p->gid ||
+            (fs.st_mode & 07777) != mode || fs.st_mtim.tv_sec != m->st.mtime.tv_sec ||
+            fs.st_mtim.tv_nsec != m->st.mtime.tv_nsec)
+                return;
+        if (p->n == p->cap) {
+                p->cap = p->cap ? p->cap * 2 : 256;
+                p->links = cairn_xreallocarray(p->links, p->cap, sizeof(*p->links));
+        }
+        p->links[p->n++] = (struct cairn_copy_link) { m, cairn_xstrdup(rel) };
+}
+
+static void plan_node(struct planner *p, const struct cairn_manifest *m, const char *rel)
+{
+        if (m->kind != CAIRN_MANIFEST_DIR) {
+                const char *slash = strrchr(rel, '/');
+                _cleanup_free_ char *dir = slash ? cairn_xstrndup(rel, (size_t) (slash - rel)) : NULL;
+                _cleanup_close_ int d = dir ? cairn_open_beneath(p->fromfd, dir, O_PATH | O_DIRECTORY)
+                                            : fcntl(p->fromfd, F_DUPFD_CLOEXEC, 3);
+                plan_file(p, m, rel, d, slash ? slash + 1 : rel);
+                return;
+        }
+        _cleanup_close_ int d = *rel ? cairn_open_beneath(p->fromfd, rel, O_PATH | O_DIRECTORY)
+                                     : fcntl(p->fromfd, F_DUPFD_CLOEXEC, 3);
+        if (d < 0)
+                return;
+        for (size_t i = 0; i < m->n_children; i++) {
+                const struct cairn_manifest *child = m->children[i];
+                _cleanup_free_ char *sub = cairn_manifest_item_dest(child, rel);
+                if (child->kind == CAIRN_MANIFEST_DIR) {
+                        plan_node(p, child, sub);
+                } else {
+                        const char *slash = strrchr(sub, '/');
+                        plan_file(p, child, sub, d, slash ? slash + 1 : sub);
+                }
+        }
+}
+
+void cairn_copy_plan_links(struct cairn_manifest *const *items, size_t n_items, bool copy_items, const char *dst,
+                           uid_t uid, gid_t gid, const struct cairn_copy_reuse *reuse, struct cairn_copy_link **ret,
+                           size_t *ret_n)
+{
+        *ret = NULL;
+        *ret_n = 0;
+        _cleanup_free_ char *target = cairn_path_normalise(dst);
+        if (!target || !reuse->from_root || !reuse->from_files || n_items == 0)
+                return;
+        struct planner p = { .uid = uid, .gid = gid, .reuse = reuse };
+        p.fromfd = open(reuse->from_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (p.fromfd < 0)
+                return;
+        if (copy_items) {
+                char **rels = cairn_xreallocarray(NULL, n_items, sizeof(*rels));
+                bool clash = false;
+                for (size_t i = 0; i < n_items; i++) {
+                        rels[i] = cairn_manifest_item_dest(items[i], target);
+                        for (size_t k = 0; k < i && !clash; k++)
+                                clash = strcmp(rels[k], rels[i]) == 0;
+                }
+                for (size_t i = 0; i < n_items && !clash; i++)
+                        plan_node(&p, items[i], rels[i]);
+                for (size_t i = 0; i < n_items; i++)
+                        free(rels[i]);
+                free(rels);
+        } else if (*target || items[0]->kind == CAIRN_MANIFEST_DIR) {
+                plan_node(&p, items[0], target);
+        }
+        close(p.fromfd);
+        *ret = p.links;
+        *ret_n = p.n;
 }

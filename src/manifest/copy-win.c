@@ -13,3 +13,11 @@ int cairn_copy_into_root(const char *src_dir, struct cairn_manifest *const *item
         return cairn_error_set(err, -ENOTSUP, "copy to \"%s\": a Windows container's root is written from inside it",
                                dst);
 }
+
+void cairn_copy_plan_links(struct cairn_manifest *const *items, size_t n_items, bool copy_items, const char *dst,
+                           uid_t uid, gid_t gid, const struct cairn_copy_reuse *reuse, struct cairn_copy_link **ret,
+                           size_t *ret_n)
+{
+        *ret = NULL;
+        *ret_n = 0;
+}

@@ -129,19 +129,13 @@ static void free_strv_n(char **v, size_t n)
 struct overlay_build {
         char *in_progress, *merged, *work;
         bool mounted;
-        /* Placeholders to hard-link at commit (cairn_store_link_placeholders). */
-        char *link_from;
-        char **links;
-        size_t n_links;
+        char *base;          /* the parent's ID (NULL for a base) */
 };
 
 static void build_free(struct cairn_store_build *b)
 {
         struct overlay_build *ob = b->priv;
-        free(ob->link_from);
-        for (size_t i = 0; i < ob->n_links; i++)
-                free(ob->links[i]);
-        free(ob->links);
+        free(ob->base);
         free(ob->in_progress);
         free(ob->merged);
         free(ob->work);
@@ -207,6 +201,7 @@ static int overlay_begin(struct cairn_store *pub, const char *base, const char *
                 r = cairn_error_set_errno(err, errno, "cannot link \"%s\" to its parent", ob->in_progress);
                 goto fail;
         }
+        ob->base = cairn_xstrdup(base);
         lowers = ancestors(s, base, &n);
         leaf = cairn_xasprintf(".l-%s", id);
         linkdir = cairn_store_path(&s->pub, "merged", leaf);
@@ -239,117 +234,142 @@ static int overlay_reuse_from(struct cairn_store *pub, const char *id, char **re
         return 1;
 }
 
-static int overlay_link_placeholders(struct cairn_store *pub, struct cairn_store_build *b, const char *from_root,
-                                     char *const *paths, size_t n, struct cairn_error **err)
+/* Copy dir's extended attributes (overlayfs's own among them: an opaque
+ * directory stays opaque) from the directory open at from to the one at to. */
+static int copy_xattrs(int from, int to)
 {
-        struct overlay_build *ob = b->priv;
-        if (ob->link_from && strcmp(ob->link_from, from_root) != 0)
-                return cairn_error_set(err, -EINVAL, "placeholders from two results in one step");
-        if (!ob->link_from)
-                ob->link_from = cairn_xstrdup(from_root);
-        ob->links = cairn_xreallocarray(ob->links, ob->n_links + n, sizeof(*ob->links));
-        for (size_t i = 0; i < n; i++)
-                ob->links[ob->n_links++] = cairn_xstrdup(paths[i]);
+        char names[4096];
+        ssize_t n = flistxattr(from, names, sizeof(names));
+        if (n < 0)
+                return errno == ENOTSUP ? 0 : -errno;
+        for (ssize_t off = 0; off < n; off += (ssize_t) strlen(names + off) + 1) {
+                char value[4096];
+                ssize_t v = fgetxattr(from, names + off, value, sizeof(value));
+                if (v < 0 || fsetxattr(to, names + off, value, (size_t) v, 0) < 0)
+                        return -errno;
+        }
         return 0;
 }
 
-/* The directories of the placeholders being linked: the layer's and the
- * earlier result's, and the layer's directory's times to put back. */
-struct link_dirs {
-        char *path;
-        int up, from;
-        struct stat st;
+/* The directories made in the layer, to give their times at the end. */
+struct made_dirs {
+        char **paths;
+        size_t n;
+        char *last;          /* the last directory known to exist */
 };
 
-static void link_dirs_close(struct link_dirs *d)
+/* Make dir (and its parents) in the layer at up as they are at from. */
+static int ensure_dir(struct made_dirs *md, int up, int from, const char *dir)
 {
-        if (d->up >= 0) {
-                struct timespec t[2] = { d->st.st_atim, d->st.st_mtim };
-                futimens(d->up, t);
-                close(d->up);
-        }
-        if (d->from >= 0)
-                close(d->from);
-        free(d->path);
-        *d = (struct link_dirs) { NULL, -1, -1, { 0 } };
-}
-
-static int link_dirs_open(struct link_dirs *d, int uproot, int fromroot, const char *dir)
-{
-        if (d->path && strcmp(d->path, dir) == 0)
+        if (!*dir || (md->last && strcmp(md->last, dir) == 0))
                 return 0;
-        link_dirs_close(d);
-        d->path = cairn_xstrdup(dir);
-        d->up = *dir ? cairn_open_beneath(uproot, dir, O_RDONLY | O_DIRECTORY) : fcntl(uproot, F_DUPFD_CLOEXEC, 3);
-        d->from = *dir ? cairn_open_beneath(fromroot, dir, O_RDONLY | O_DIRECTORY) : fcntl(fromroot, F_DUPFD_CLOEXEC, 3);
-        if (d->up < 0 || d->from < 0 || fstat(d->up, &d->st) < 0) {
-                int e = errno;
-                if (d->up >= 0)
-                        close(d->up);
-                d->up = -1;
-                return -e;
-        }
-        return 0;
-}
-
-/* One placeholder, name in d, made the earlier result's file. */
-static int link_one(struct link_dirs *d, const char *name, const char *path, struct cairn_error **err)
-{
-        struct stat ps, fs;
-        if (fstatat(d->up, name, &ps, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(ps.st_mode) || ps.st_size != 0 ||
-            ps.st_nlink != 1)
-                return cairn_error_set(err, -EIO, "the placeholder \"/%s\" changed in the layer", path);
-        if (fstatat(d->from, name, &fs, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(fs.st_mode) || fs.st_size == 0 ||
-            fs.st_uid != ps.st_uid || fs.st_gid != ps.st_gid || fs.st_mode != ps.st_mode ||
-            fs.st_mtim.tv_sec != ps.st_mtim.tv_sec || fs.st_mtim.tv_nsec != ps.st_mtim.tv_nsec)
-                return cairn_error_set(err, -EIO, "\"/%s\" is not the file the copy took from the earlier result",
-                                       path);
-        static const char tmp[] = ".cairn-link";
-        unlinkat(d->up, tmp, 0);
-        if (linkat(d->from, name, d->up, tmp, 0) == 0) {
-                if (renameat(d->up, tmp, d->up, name) < 0) {
-                        int e = errno;
-                        unlinkat(d->up, tmp, 0);
-                        return cairn_error_set_errno(err, e, "cannot put the link \"/%s\" in place", path);
+        _cleanup_free_ char *p = cairn_xstrdup(dir);
+        for (char *slash = p;; slash++) {
+                slash = strchr(slash, '/');
+                if (slash)
+                        *slash = '\0';
+                struct stat st;
+                if (fstatat(up, p, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        struct stat fs;
+                        _cleanup_close_ int fd = cairn_open_beneath(from, p, O_RDONLY | O_DIRECTORY);
+                        if (fd < 0 || fstat(fd, &fs) < 0 || mkdirat(up, p, 0700) < 0)
+                                return -errno;
+                        _cleanup_close_ int nd = cairn_open_beneath(up, p, O_RDONLY | O_DIRECTORY);
+                        int r = nd < 0 ? -errno : 0;
+                        if (r == 0 && (fchown(nd, fs.st_uid, fs.st_gid) < 0 || fchmod(nd, fs.st_mode & 07777) < 0))
+                                r = -errno;
+                        if (r == 0)
+                                r = copy_xattrs(fd, nd);
+                        if (r < 0)
+                                return r;
+                        md->paths = cairn_xreallocarray(md->paths, md->n + 1, sizeof(*md->paths));
+                        md->paths[md->n++] = cairn_xstrdup(p);
+                } else if (!S_ISDIR(st.st_mode)) {
+                        return -ENOTDIR;
                 }
-                return 0;
+                if (!slash)
+                        break;
+                *slash = '/';
         }
-        /* The filesystem refuses (too many links, say): the bytes. */
-        if (errno != EMLINK && errno != EXDEV && errno != EPERM)
-                return cairn_error_set_errno(err, errno, "cannot link \"/%s\"", path);
-        _cleanup_close_ int in = openat(d->from, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        _cleanup_close_ int out = openat(d->up, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-        int r = in < 0 || out < 0 ? -errno : cairn_clone_file_data(in, out, fs.st_size);
-        if (r < 0)
-                return cairn_error_set_errno(err, -r, "cannot copy \"/%s\"", path);
-        struct timespec t[2] = { fs.st_mtim, fs.st_mtim };
-        futimens(out, t);
+        free(md->last);
+        md->last = cairn_xstrdup(dir);
         return 0;
 }
 
-/* At commit, with the overlay unmounted: the layer is changed while no
- * mount shows it. */
-static int link_all(struct overlay_build *ob, struct cairn_error **err)
+static int overlay_prelink(struct cairn_store *pub, struct cairn_store_build *b, const char *from_root,
+                           char *const *paths, size_t n, bool *ret_done, struct cairn_error **err)
 {
-        _cleanup_free_ char *root = cairn_xasprintf("%s/rootfs", ob->in_progress);
-        _cleanup_close_ int uproot = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        _cleanup_close_ int fromroot = open(ob->link_from, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (uproot < 0 || fromroot < 0)
-                return cairn_error_set_errno(err, errno, "cannot open \"%s\" or \"%s\"", root, ob->link_from);
-        struct link_dirs d = { NULL, -1, -1, { 0 } };
-        int r = 0;
-        for (size_t i = 0; i < ob->n_links && r >= 0; i++) {
-                const char *path = ob->links[i];
-                const char *slash = strrchr(path, '/');
-                _cleanup_free_ char *dir = slash ? cairn_xstrndup(path, (size_t) (slash - path)) : cairn_xstrdup("");
-                int e = link_dirs_open(&d, uproot, fromroot, dir);
-                if (e < 0)
-                        r = cairn_error_set_errno(err, -e, "cannot open the directory of \"/%s\"", path);
-                else
-                        r = link_one(&d, slash ? slash + 1 : path, path, err);
+        struct overlay_store *s = (struct overlay_store *) pub;
+        struct overlay_build *ob = b->priv;
+        for (size_t i = 0; i < n; i++)
+                ret_done[i] = false;
+        if (!ob->mounted || !n)
+                return 0;
+        /* The layer is changed only while no mount shows it. */
+        if (umount2(ob->merged, 0) < 0)
+                return cairn_error_set_errno(err, errno, "cannot unmount \"%s\"", ob->merged);
+        ob->mounted = false;
+        /* Paths from the layer's top, whose rootfs/ (a copy-up of the
+         * parent's) is not there yet before anything is written. */
+        const char *root = ob->in_progress;
+        size_t flen = strlen(from_root);
+        _cleanup_free_ char *from_dir = flen > 7 && strcmp(from_root + flen - 7, "/rootfs") == 0
+                                                ? cairn_xstrndup(from_root, flen - 7)
+                                                : NULL;
+        _cleanup_close_ int up = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int from = from_dir ? open(from_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+        struct made_dirs md = { NULL, 0, NULL };
+        if (up >= 0 && from >= 0) {
+                _cleanup_free_ char *dir = NULL;
+                _cleanup_close_ int updir = -1, fromdir = -1;
+                for (size_t i = 0; i < n; i++) {
+                        _cleanup_free_ char *path = cairn_xasprintf("rootfs/%s", paths[i]);
+                        const char *slash = strrchr(path, '/');
+                        const char *name = slash + 1;
+                        size_t dlen = (size_t) (slash - path);
+                        if (!dir || strlen(dir) != dlen || strncmp(dir, path, dlen) != 0) {
+                                free(dir);
+                                dir = cairn_xstrndup(path, dlen);
+                                if (updir >= 0)
+                                        close(updir);
+                                if (fromdir >= 0)
+                                        close(fromdir);
+                                updir = fromdir = -1;
+                                if (ensure_dir(&md, up, from, dir) < 0)
+                                        continue;
+                                updir = cairn_open_beneath(up, dir, O_PATH | O_DIRECTORY);
+                                fromdir = cairn_open_beneath(from, dir, O_PATH | O_DIRECTORY);
+                        }
+                        if (updir >= 0 && fromdir >= 0)
+                                ret_done[i] = linkat(fromdir, name, updir, name, 0) == 0;
+                }
+                /* The directories as from_root has them (the copy sets its
+                 * own directories' times again). */
+                for (size_t i = 0; i < md.n; i++) {
+                        _cleanup_close_ int fd = cairn_open_beneath(from, md.paths[i], O_PATH | O_DIRECTORY);
+                        struct stat fs;
+                        if (fd >= 0 && fstat(fd, &fs) == 0)
+                                utimensat(up, md.paths[i], (struct timespec[2]) { fs.st_atim, fs.st_mtim },
+                                          AT_SYMLINK_NOFOLLOW);
+                }
         }
-        link_dirs_close(&d);
-        return r;
+        for (size_t i = 0; i < md.n; i++)
+                free(md.paths[i]);
+        free(md.paths);
+        free(md.last);
+        /* Mounted again, whatever happened: the step goes on. */
+        size_t nl = 0;
+        char **lowers = ancestors(s, ob->base, &nl);
+        _cleanup_free_ char *leaf = cairn_xasprintf(".l-%s", b->id);
+        _cleanup_free_ char *linkdir = cairn_store_path(&s->pub, "merged", leaf);
+        int r = cairn_store_mount_overlay(linkdir, lowers, nl, ob->in_progress, ob->work, ob->merged, err);
+        free_strv_n(lowers, nl);
+        if (r < 0)
+                return r;
+        ob->mounted = true;
+        if (up < 0 || from < 0)
+                return cairn_error_set(err, -ENOENT, "cannot open \"%s\" or \"%s\"", root, from_root);
+        return 0;
 }
 
 static int overlay_commit(struct cairn_store *pub, struct cairn_store_build *b, struct cairn_error **err)
@@ -364,8 +384,6 @@ static int overlay_commit(struct cairn_store *pub, struct cairn_store_build *b, 
                 }
                 ob->mounted = false;
         }
-        if (ob->n_links && (r = link_all(ob, err)) < 0)
-                goto out;
         /* Unmounting an overlay flushes its upper directory; a base result
          * was written straight into it and is flushed here. */
         r = cairn_store_publish(pub, ob->in_progress, b->id, base_mounted, err);
@@ -671,7 +689,7 @@ static int overlay_verify(struct cairn_store *pub, char *const *ids, size_t n, b
 const struct cairn_store_ops cairn_store_overlayfs_ops = {
         .verify = overlay_verify,
         .reuse_from = overlay_reuse_from,
-        .link_placeholders = overlay_link_placeholders,
+        .prelink = overlay_prelink,
         .layers = overlay_layers,
         .view = overlay_view,
         .view_release = overlay_view_release,

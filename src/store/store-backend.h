@@ -55,8 +55,8 @@ struct cairn_store_ops {
         /* Optional, for incremental copies (store.h). */
         int (*reuse_from)(struct cairn_store *s, const char *id, char **ret_root, bool *ret_link,
                           struct cairn_error **err);
-        int (*link_placeholders)(struct cairn_store *s, struct cairn_store_build *b, const char *from_root,
-                                 char *const *paths, size_t n, struct cairn_error **err);
+        int (*prelink)(struct cairn_store *s, struct cairn_store_build *b, const char *from_root, char *const *paths,
+                       size_t n, bool *ret_done, struct cairn_error **err);
 };
 
 /* For backends whose results are whole roots at result/ID/rootfs: their

@@ -358,12 +358,12 @@ int cairn_store_reuse_from(struct cairn_store *s, const char *id, char **ret_roo
         return s->ops->reuse_from ? s->ops->reuse_from(s, id, ret_root, ret_link, err) : 0;
 }
 
-int cairn_store_link_placeholders(struct cairn_store *s, struct cairn_store_build *b, const char *from_root,
-                                  char *const *paths, size_t n, struct cairn_error **err)
+int cairn_store_prelink(struct cairn_store *s, struct cairn_store_build *b, const char *from_root, char *const *paths,
+                        size_t n, bool *ret_done, struct cairn_error **err)
 {
-        if (!s->ops->link_placeholders)
+        if (!s->ops->prelink)
                 return cairn_error_set(err, -ENOTSUP, "this store does not link files between results");
-        return s->ops->link_placeholders(s, b, from_root, paths, n, err);
+        return s->ops->prelink(s, b, from_root, paths, n, ret_done, err);
 }
 
 int cairn_store_reuse_whole_root(struct cairn_store *s, const char *id, char **ret_root, bool *ret_link,

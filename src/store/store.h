@@ -119,17 +119,17 @@ int cairn_store_reuse_from(struct cairn_store *s, const char *id, char **ret_roo
                            struct cairn_error **err);
 
 /*
- * Where cairn_store_reuse_from said link: when b is committed, once its
- * root is no longer mounted, replace the empty placeholder at each of paths
- * (in b's root, no leading "/") with a hard link to the file at the same
- * path under from_root (or, where the filesystem refuses the link, with
- * its bytes), keeping the times of the directories holding them.  Each is
- * checked again then (a regular empty file with one link; a regular file
- * with the same owner, mode and modification time); the commit fails
- * rather than publish a placeholder.  paths are copied.
+ * Where cairn_store_reuse_from said link, before anything is written in b's
+ * root: hard-link the file at each of paths (in the root, no leading "/")
+ * under from_root into b's own layer, making the directories on the way as
+ * from_root has them (owner, mode, extended attributes, times), while no
+ * mount shows the layer.  ret_done[i] says which are in place; the others
+ * (a link the filesystem refuses) are left to the copy.  The caller has
+ * checked that each is a regular file in from_root (a published result,
+ * which never changes); no path is followed through a symlink.
  */
-int cairn_store_link_placeholders(struct cairn_store *s, struct cairn_store_build *b, const char *from_root,
-                                  char *const *paths, size_t n, struct cairn_error **err);
+int cairn_store_prelink(struct cairn_store *s, struct cairn_store_build *b, const char *from_root, char *const *paths,
+                        size_t n, bool *ret_done, struct cairn_error **err);
 
 /* How many deleted results the filesystem is still freeing in the
  * background (btrfs destroys subvolumes asynchronously), or -1 where the

@@ -231,8 +231,8 @@ chmod 755 inc/t/f2
 # The listing: names, modes, owners, sizes, times, link targets, contents.
 cat >inc.spec <<'SPEC'
 ((from busybox) (shell /bin/sh -c) (user (uid 1000) (gid 1000))
- (copy (src t) (dst /inc))
- (run (shell "cd /inc && find . | sort | xargs stat -c '%n %f %u %g %s %Y %N' && find . -type f | sort | xargs md5sum")))
+ (copy (src t) (dst /etc/inc))
+ (run (shell "stat -c '%n %f %u %g' / /etc && cd /etc/inc && find . | sort | xargs stat -c '%n %f %u %g %s %Y %N' && find . -type f | sort | xargs md5sum")))
 SPEC
 # Files are taken by hard link on overlayfs, by reflink elsewhere (the copy
 # store only on a filesystem with them).
@@ -257,7 +257,8 @@ run_cmd "$CAIRN" build -f inc.spec inc
 is_status 0 "incremental copy: the second version builds"
 v2=$(copy_id)
 taken 39 "$v1" "the unchanged files are taken from the first version"
-listing=$(printf '%s\n' "$out" | sed -n '/^\.\ /,/^---> saved/p')
+listing=$(printf '%s\n' "$out" | sed -n '/^\/ /,/^---> saved/p')
+has "$listing" "./f1 81a4 1000 1000 11 " "incremental copy: the listing is there"
 # The same copy made fresh: the result and its index entry removed.
 run_cmd "$CAIRN" delete "$v2"
 is_status 0 "incremental copy: delete the incremental result"
@@ -265,7 +266,7 @@ rm -rf "$store/state/copy-index"
 run_cmd "$CAIRN" build -f inc.spec inc
 lacks "$out" "unchanged files taken" "incremental copy: made fresh"
 is "$(copy_id)" "$v2" "incremental copy: the same ID"
-is "$(printf '%s\n' "$out" | sed -n '/^\.\ /,/^---> saved/p')" "$listing" \
+is "$(printf '%s\n' "$out" | sed -n '/^\/ /,/^---> saved/p')" "$listing" \
         "incremental copy: names, modes, owners, sizes, times, link targets and contents as a fresh copy"
 # Once more from that fresh result, then a later step writes to a shared file.
 echo "contents 6, changed" >inc/t/f6
@@ -274,17 +275,17 @@ taken 41 "$v2" "taken again"
 v3=$(copy_id)
 cat >inc2.spec <<'SPEC'
 ((from busybox) (shell /bin/sh -c) (user (uid 1000) (gid 1000))
- (copy (src t) (dst /inc))
- (run (shell "echo appended >> /inc/f1; chmod 600 /inc/f4; cat /inc/f1")))
+ (copy (src t) (dst /etc/inc))
+ (run (shell "echo appended >> /etc/inc/f1; chmod 600 /etc/inc/f4; cat /etc/inc/f1")))
 SPEC
 run_cmd "$CAIRN" build -f inc2.spec inc
 has "$out" "contents 1
 appended" "incremental copy: a later step writes to a file taken from the earlier version"
-is "$(cat "$store/result/$v2/rootfs/inc/f1")" "contents 1" "incremental copy: the earlier version's file is unchanged"
-is "$(cat "$store/result/$v3/rootfs/inc/f1")" "contents 1" "incremental copy: and so is the later copy's"
-is "$(stat -c %a "$store/result/$v2/rootfs/inc/f4")" 644 "incremental copy: its mode too"
+is "$(cat "$store/result/$v2/rootfs/etc/inc/f1")" "contents 1" "incremental copy: the earlier version's file is unchanged"
+is "$(cat "$store/result/$v3/rootfs/etc/inc/f1")" "contents 1" "incremental copy: and so is the later copy's"
+is "$(stat -c %a "$store/result/$v2/rootfs/etc/inc/f4")" 644 "incremental copy: its mode too"
 if [ "$kind" = overlayfs ]; then
-        is "$(stat -c %i "$store/result/$v2/rootfs/inc/f1")" "$(stat -c %i "$store/result/$v3/rootfs/inc/f1")" \
+        is "$(stat -c %i "$store/result/$v2/rootfs/etc/inc/f1")" "$(stat -c %i "$store/result/$v3/rootfs/etc/inc/f1")" \
                 "incremental copy: on overlayfs the two layers share the file (a hard link)"
 fi
 

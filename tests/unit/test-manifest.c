@@ -505,6 +505,32 @@ static void test_stat_cache(void)
         cairn_stat_cache_free(c);
 }
 
+static void test_copy_record(void)
+{
+        char h1[65], h2[65];
+        cairn_sha256_hex("one", 3, h1);
+        cairn_sha256_hex("two", 3, h2);
+        struct cairn_buf b = CAIRN_BUF_INIT;
+        cairn_buf_printf(&b, "%s a/b", h1);
+        cairn_buf_addc(&b, '\0');
+        cairn_buf_printf(&b, "%s c d", h1);
+        cairn_buf_addc(&b, '\0');
+        cairn_buf_printf(&b, "%s a/b", h2);
+        cairn_buf_addc(&b, '\0');
+        struct cairn_copy_files *f = cairn_copy_files_parse(b.data, b.len);
+        ok(f != NULL, "copy record: parsed");
+        is_str(f ? cairn_copy_files_hash(f, "a/b") : NULL, h2, "copy record: a later line for a path wins");
+        is_str(f ? cairn_copy_files_hash(f, "c d") : NULL, h1, "copy record: paths may hold spaces");
+        ok(f && !cairn_copy_files_hash(f, "a"), "copy record: an unknown path has no hash");
+        cairn_copy_files_free(f);
+        ok(!cairn_copy_files_parse(b.data, b.len - 1), "copy record: a truncated record is refused");
+        ok(!cairn_copy_files_parse("xyz a\0", 6), "copy record: a line without a hash is refused");
+        f = cairn_copy_files_parse("", 0);
+        ok(f && !cairn_copy_files_hash(f, "a/b"), "copy record: an empty record is empty");
+        cairn_copy_files_free(f);
+        cairn_buf_release(&b);
+}
+
 int main(void)
 {
         cairn_tar_locale();   /* as cairn's main does */
@@ -513,6 +539,7 @@ int main(void)
         test_copy_ids();
         test_copy_tar();
         test_stat_cache();
+        test_copy_record();
         struct cairn_error *err = NULL;
         if (cairn_rm_rf(tmpdir, &err) < 0) {
                 tap_diag("%s", err->message);
