@@ -47,7 +47,7 @@ static void copy_xattrs(int from, int to)
         }
 }
 
-static int clone_data(int in, int out, off_t size)
+int cairn_clone_file_data(int in, int out, off_t size)
 {
         if (ioctl(out, FICLONE, in) == 0)
                 return 0;
@@ -128,7 +128,7 @@ static int clone_entry(struct cloner *c, int sdir, int ddir, const char *name, c
                 _cleanup_close_ int out = openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
                 if (in < 0 || out < 0)
                         return cairn_error_set_errno(c->err, errno, "cannot copy \"%s\"", path);
-                int r = clone_data(in, out, st.st_size);
+                int r = cairn_clone_file_data(in, out, st.st_size);
                 if (r < 0)
                         return cairn_error_set_errno(c->err, -r, "cannot copy \"%s\"", path);
                 /* chown drops setuid bits and file capabilities

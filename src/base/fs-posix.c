@@ -162,6 +162,19 @@ int cairn_open_in_root(int rootfd, const char *path, int flags, mode_t mode)
         }
 }
 
+int cairn_open_beneath(int dirfd, const char *path, int flags)
+{
+        struct open_how how = {
+                .flags = (uint64_t) (flags | O_CLOEXEC | O_NOFOLLOW),
+                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        };
+        for (;;) {
+                long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+                if (fd >= 0 || errno != EAGAIN)
+                        return (int) fd;
+        }
+}
+
 int cairn_mkdir_p_in_root(int rootfd, const char *path, mode_t mode, uid_t uid, gid_t gid, int *ret_fd,
                           struct cairn_error **err)
 {

@@ -69,6 +69,17 @@ char *cairn_read_link(const char *path);
 /* Open path inside the tree at rootfd, resolving it as if rootfd were "/". */
 int cairn_open_in_root(int rootfd, const char *path, int flags, mode_t mode);
 
+#ifndef _WIN32
+/* Open path below dirfd through no symlink (the last component included)
+ * and never above it (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS); -1
+ * and errno on failure. */
+int cairn_open_beneath(int dirfd, const char *path, int flags);
+/* Copy size bytes from in to out: a reflink where the filesystem shares
+ * blocks, copy_file_range, or read and write (base/clone-posix.c); 0 or
+ * -errno. */
+int cairn_clone_file_data(int in, int out, off_t size);
+#endif
+
 /*
  * Create directory path inside the root (and its missing parents, each with
  * mode and owned by uid:gid when uid != -1), and return an O_PATH|O_DIRECTORY

@@ -7,11 +7,14 @@
 
 #include "base/cleanup.h"
 #include "base/fs.h"
+#include "base/hash.h"
 #include "base/log.h"
 #include "base/process.h"
 #include "containerd/ctr.h"
 #include "db/db.h"
 #include "engine/engine-internal.h"
+#include "manifest/manifest.h"
+#include "manifest/stat-cache.h"
 
 static int build_spec(const struct run *R, const struct cairn_spec *spec, struct ctx *c, char out_id[65],
                       struct cairn_error **err);
@@ -132,8 +135,9 @@ int cairn_engine_build(struct cairn_engine *e, const struct cairn_build_request 
                        struct cairn_error **err)
 {
         bool volume_warned = false;
+        struct cairn_stat_cache *stat_cache = NULL;
         struct run R = { e, req, .seccomp_unconfined = req->seccomp_unconfined || e->config.seccomp_unconfined,
-                         .volume_warned = &volume_warned };
+                         .volume_warned = &volume_warned, .stat_cache = &stat_cache };
         cairn_step_limits_merge(&R.limits, &e->config.limits, req->limits);
         engine_check_volume(&R, "the store", e->store->root);
         struct ctx c;
@@ -141,7 +145,38 @@ int cairn_engine_build(struct cairn_engine *e, const struct cairn_build_request 
         int r = build_spec(&R, req->spec, &c, out_id, err);
         engine_ctx_clear(&c);
         engine_flush_hits(e);
+        if (stat_cache) {
+                /* Saved after a failed build too: what was hashed is right. */
+                struct cairn_error *save_err = NULL;
+                if (cairn_stat_cache_save(stat_cache, &save_err) < 0) {
+                        cairn_warn("cannot save the build context's stat cache: %s", save_err->message);
+                        cairn_error_free(save_err);
+                }
+                cairn_hasher_set_stat_cache(e->hasher, NULL);
+                cairn_stat_cache_free(stat_cache);
+        }
         return r;
+}
+
+void engine_context_stat_cache(const struct run *R)
+{
+        if (*R->stat_cache || !R->req->context_dir)
+                return;
+        const char *off = getenv("CAIRN_CONTEXT_CACHE");
+        if (off && strcmp(off, "0") == 0)
+                return;
+        const char *root = R->req->context_dir;
+        _cleanup_free_ char *dir = cairn_path_join(R->e->store->state_dir, "context-cache");
+        struct cairn_error *ignored = NULL;
+        if (cairn_mkdir_p(dir, 0700, &ignored) < 0) {
+                cairn_error_free(ignored);
+                return;
+        }
+        char key[CAIRN_SHA256_HEX_LEN + 1];
+        cairn_sha256_hex(root, strlen(root), key);
+        _cleanup_free_ char *path = cairn_path_join(dir, key);
+        *R->stat_cache = cairn_stat_cache_load(path, root);
+        cairn_hasher_set_stat_cache(R->e->hasher, *R->stat_cache);
 }
 
 int cairn_engine_healthcheck(struct cairn_engine *e, const struct cairn_step_limits *limits, cairn_log_fn *log,

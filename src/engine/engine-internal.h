@@ -107,7 +107,15 @@ struct run {
         struct cairn_step_limits limits;
         bool seccomp_unconfined;
         bool *volume_warned;   /* engine_check_volume has warned in this build */
+        /* The build context's stat cache, loaded by the first copy from the
+         * context (engine_context_stat_cache), saved when the build ends. */
+        struct cairn_stat_cache **stat_cache;
 };
+
+/* Give the hasher the stat cache of the build context (state/context-cache/
+ * SHA-256 of the context's path), loading it once a build; not with
+ * CAIRN_CONTEXT_CACHE=0 in the environment. */
+void engine_context_stat_cache(const struct run *R);
 
 /*
  * On Windows, warn (once a build) when path, the store or a cache (what),

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
@@ -125,6 +126,17 @@ int cairn_context_open_file(struct cairn_context_dir *d, const char *name, const
                 return -ENOENT;
         }
         return fd;
+}
+
+void cairn_context_now(struct timespec *ret)
+{
+#ifdef CLOCK_REALTIME_COARSE
+        /* What the kernel stamps inodes with; the fine clock may run ahead
+         * of it within a tick. */
+        if (clock_gettime(CLOCK_REALTIME_COARSE, ret) == 0)
+                return;
+#endif
+        clock_gettime(CLOCK_REALTIME, ret);
 }
 
 void cairn_context_close(struct cairn_context_dir *d)

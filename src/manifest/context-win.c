@@ -301,3 +301,11 @@ void cairn_context_close(struct cairn_context_dir *d)
         free(d->path);
         free(d);
 }
+
+void cairn_context_now(struct timespec *ret)
+{
+        /* NTFS stamps changes with the system time. */
+        FILETIME ft;
+        GetSystemTimeAsFileTime(&ft);
+        *ret = from_filetime((uint64_t) ft.dwHighDateTime << 32 | ft.dwLowDateTime);
+}

@@ -54,6 +54,11 @@ int cairn_context_open_path(struct cairn_context_dir *d, const char *path, const
 /* What an open file is now, to check it against the version hashed. */
 int cairn_context_fstat(int fd, struct cairn_context_stat *st);
 void cairn_context_close(struct cairn_context_dir *d);
+/* The time now on the clock the filesystem stamps changes with (the coarse
+ * real-time clock on Linux, the system time on Windows): a file changed
+ * after this call has times no earlier than it, to the filesystem's
+ * granularity. */
+void cairn_context_now(struct timespec *ret);
 
 /* Whether two stats describe the same version of a file. */
 static inline int cairn_context_same_version(const struct cairn_context_stat *a, const struct cairn_context_stat *b)

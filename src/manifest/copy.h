@@ -21,14 +21,87 @@
 #define CAIRN_MANIFEST_COPY_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "base/compat.h"
 #include "base/error.h"
+#include "base/strbuf.h"
 #include "manifest/manifest.h"
 
+/*
+ * Incremental copies.  A copy lists what it wrote, its record: for each
+ * regular file, "HASH PATH\0" (its SHA-256 and its path in the root, without
+ * a leading "/"), in the order written, a later line for a path replacing
+ * an earlier one.  Given an earlier copy's record and result (from_root: a
+ * directory laid out as the root holding what that copy wrote), a file
+ * whose path and hash are in the record, and which is there in from_root
+ * (a regular file of the same size, reached through no symlink), is not
+ * copied from the source:
+ *
+ *  - link false: it is cloned from from_root's file (FICLONE; where the
+ *    filesystem cannot, the copy goes on from the source as usual);
+ *  - link true: before the copy, cairn_copy_plan_links lists the files that
+ *    from_root has with the owner, mode and times the copy would give them;
+ *    the store hard-links them into the new root (cairn_store_prelink), and
+ *    the copy leaves those in place (reuse->linked).
+ *
+ * The record is complete only if no file went through a symlink (a write
+ * through one could have changed a file written before): record_ok says so,
+ * and an incomplete record must not be kept.
+ */
+struct cairn_copy_files;
+
+/* A record as written (len bytes); NULL if it is malformed. */
+struct cairn_copy_files *cairn_copy_files_parse(const char *data, size_t len);
+void cairn_copy_files_free(struct cairn_copy_files *f);
+/* The hash of the file at path, or NULL. */
+const char *cairn_copy_files_hash(const struct cairn_copy_files *f, const char *path);
+
+/* A file to hard-link from the earlier copy. */
+struct cairn_copy_link {
+        const struct cairn_manifest *m;
+        char *path;        /* in the root, without a leading "/" */
+};
+
+struct cairn_copy_reuse {
+        /* In: the earlier copy, or from_root NULL for none. */
+        const char *from_root;
+        const struct cairn_copy_files *from_files;
+        bool link;
+        /* In, with link: the files already linked into the root, sorted by
+         * node address (cairn_copy_sort_links). */
+        const struct cairn_manifest **linked;
+        size_t n_linked;
+        /* Out. */
+        struct cairn_buf record;
+        bool record_ok;
+        size_t reused;     /* files taken from the earlier copy */
+};
+
+#define CAIRN_COPY_REUSE_INIT { .record = CAIRN_BUF_INIT, .record_ok = true }
+
+void cairn_copy_reuse_release(struct cairn_copy_reuse *r);
+
+/*
+ * With link: which regular files of the copy (the arguments of
+ * cairn_copy_into_root) from_root has at the same path with the same hash,
+ * size, owner (uid:gid), mode and modification time as the copy would make
+ * them: *ret (malloc'd, as each path), *ret_n.  None when two items land
+ * on the same path (a later item could then replace an earlier one's
+ * directory).
+ */
+void cairn_copy_plan_links(struct cairn_manifest *const *items, size_t n_items, bool copy_items, const char *dst,
+                           uid_t uid, gid_t gid, const struct cairn_copy_reuse *reuse, struct cairn_copy_link **ret,
+                           size_t *ret_n);
+void cairn_copy_links_free(struct cairn_copy_link *links, size_t n);
+/* Sort nodes (n of them) for reuse->linked. */
+void cairn_copy_sort_links(const struct cairn_manifest **nodes, size_t n);
+
+/* reuse: NULL, or the earlier copy and what this one wrote (above). */
 int cairn_copy_into_root(const char *src_dir, struct cairn_manifest *const *items, size_t n_items, bool copy_items,
-                         const char *dst, const char *rootfs, uid_t uid, gid_t gid, struct cairn_error **err);
+                         const char *dst, const char *rootfs, uid_t uid, gid_t gid, struct cairn_copy_reuse *reuse,
+                         struct cairn_error **err);
 
 /*
  * The same copy as a tar file written to out_fd, for a root that is only

@@ -15,10 +15,12 @@
 #include "base/cleanup.h"
 #include "base/process.h"
 #include "base/strbuf.h"
+#include "manifest/stat-cache.h"
 
 struct cache_entry {
         struct cairn_context_stat st;
         char hash[CAIRN_SHA256_HEX_LEN + 1];
+        struct timespec walk_start;   /* of the walk that hashed it */
         bool used;
 };
 
@@ -27,6 +29,7 @@ struct cairn_hasher {
         struct cache_entry *table;
         size_t cap, n;
         atomic_ulong hashed;
+        struct cairn_stat_cache *stat_cache;   /* not owned */
 };
 
 struct cairn_hasher *cairn_hasher_new(unsigned threads)
@@ -46,6 +49,11 @@ void cairn_hasher_free(struct cairn_hasher *h)
                 return;
         free(h->table);
         free(h);
+}
+
+void cairn_hasher_set_stat_cache(struct cairn_hasher *h, struct cairn_stat_cache *c)
+{
+        h->stat_cache = c;
 }
 
 unsigned long cairn_hasher_files_hashed(const struct cairn_hasher *h)
@@ -111,6 +119,8 @@ struct job {
 
 struct walk {
         struct cairn_hasher *h;
+        struct cairn_stat_cache *sc;   /* the context's stat cache, or NULL */
+        struct timespec start;
         struct cairn_arena *arena;
         const char *const *exclude;
         size_t n_exclude;
@@ -241,9 +251,15 @@ static int walk_entry(struct walk *w, struct cairn_context_dir *dir, const char 
         m->st = st;
         if (st.kind == CAIRN_CONTEXT_FILE) {
                 m->kind = CAIRN_MANIFEST_FILE;
-                struct cache_entry *e = cache_find(w->h, &st, false);
-                if (e && same_version(e, &st)) {
+                struct cache_entry *e = NULL;
+                if (w->sc && cairn_stat_cache_lookup(w->sc, path, &st, m->hash)) {
+                        /* Known from an earlier build. */
+                } else if ((e = cache_find(w->h, &st, false)) && same_version(e, &st)) {
+                        /* Hashed earlier in this process (another path to
+                         * the same file, or another copy step). */
                         memcpy(m->hash, e->hash, sizeof(m->hash));
+                        if (w->sc)
+                                cairn_stat_cache_record(w->sc, path, &st, e->hash, e->walk_start);
                 } else {
                         if (w->n_jobs == w->cap_jobs) {
                                 w->cap_jobs = w->cap_jobs ? w->cap_jobs * 2 : 64;
@@ -366,6 +382,10 @@ int cairn_manifest_generate(struct cairn_hasher *h, struct cairn_arena *arena, c
                             struct cairn_manifest **ret, struct cairn_error **err)
 {
         struct walk w = { .h = h, .arena = arena, .exclude = exclude, .n_exclude = n_exclude, .err = err };
+        /* The stat cache is for its own context only (not a stage's root). */
+        if (h->stat_cache && strcmp(cairn_stat_cache_root(h->stat_cache), src_dir) == 0)
+                w.sc = h->stat_cache;
+        cairn_context_now(&w.start);
         struct cairn_context_dir *root = NULL;
         int r = cairn_context_open_root(src_dir, &root);
         if (r < 0)
@@ -392,7 +412,10 @@ int cairn_manifest_generate(struct cairn_hasher *h, struct cairn_arena *arena, c
                         }
                         struct cache_entry *e = cache_find(h, &j->st, true);
                         e->st = j->st;
+                        e->walk_start = w.start;
                         memcpy(e->hash, j->node->hash, sizeof(e->hash));
+                        if (w.sc)
+                                cairn_stat_cache_record(w.sc, j->node->path, &j->st, j->node->hash, w.start);
                 }
         }
         for (size_t i = 0; i < w.n_dirs; i++)

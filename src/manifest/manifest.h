@@ -12,7 +12,8 @@
  *
  * File contents are hashed in parallel, and each file only once per build:
  * the context keeps every hash it computed, keyed by the file's identity and
- * change time.
+ * change time; and, across builds, not at all while the context's stat cache
+ * (manifest/stat-cache.h) says the file is the version it hashed.
  */
 #ifndef CAIRN_MANIFEST_MANIFEST_H
 #define CAIRN_MANIFEST_MANIFEST_H
@@ -46,9 +47,13 @@ struct cairn_manifest {
 
 /* Per-build state: the file-hash cache and the worker count. */
 struct cairn_hasher;
+struct cairn_stat_cache;
 
 struct cairn_hasher *cairn_hasher_new(unsigned threads);
 void cairn_hasher_free(struct cairn_hasher *h);
+/* Use (not own) c, the stat cache of one context (manifest/stat-cache.h),
+ * for manifests whose src_dir is the string c is for; NULL for none. */
+void cairn_hasher_set_stat_cache(struct cairn_hasher *h, struct cairn_stat_cache *c);
 /* Number of file contents actually read and hashed so far (for tests). */
 unsigned long cairn_hasher_files_hashed(const struct cairn_hasher *h);
 

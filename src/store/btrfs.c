@@ -659,4 +659,5 @@ const struct cairn_store_ops cairn_store_btrfs_ops = {
         .layers = btrfs_layers,
         .verify = btrfs_verify,
         .pending_deletes = btrfs_pending_deletes,
+        .reuse_from = cairn_store_reuse_whole_root,
 };

@@ -192,7 +192,7 @@ static int copy_layers(struct cairn_store *pub, const char *id, char ***ret, boo
         .layers = copy_layers, .close = copy_close, .result = cairn_store_find_result, .begin = copy_begin, \
         .commit = copy_commit, .abort = copy_abort, .delete = copy_delete, .view = copy_view, \
         .view_release = copy_view_release, .cache_get = cairn_store_dir_cache_get, \
-        .cache_release = cairn_store_dir_cache_release
+        .cache_release = cairn_store_dir_cache_release, .reuse_from = cairn_store_reuse_whole_root
 
 const struct cairn_store_ops cairn_store_copy_ops = {
         .kind = "copy",

@@ -129,11 +129,13 @@ static void free_strv_n(char **v, size_t n)
 struct overlay_build {
         char *in_progress, *merged, *work;
         bool mounted;
+        char *base;          /* the parent's ID (NULL for a base) */
 };
 
 static void build_free(struct cairn_store_build *b)
 {
         struct overlay_build *ob = b->priv;
+        free(ob->base);
         free(ob->in_progress);
         free(ob->merged);
         free(ob->work);
@@ -199,6 +201,7 @@ static int overlay_begin(struct cairn_store *pub, const char *base, const char *
                 r = cairn_error_set_errno(err, errno, "cannot link \"%s\" to its parent", ob->in_progress);
                 goto fail;
         }
+        ob->base = cairn_xstrdup(base);
         lowers = ancestors(s, base, &n);
         leaf = cairn_xasprintf(".l-%s", id);
         linkdir = cairn_store_path(&s->pub, "merged", leaf);
@@ -216,6 +219,157 @@ fail:
         discard(ob);
         build_free(b);
         return r;
+}
+
+static int overlay_reuse_from(struct cairn_store *pub, const char *id, char **ret_root, bool *ret_link,
+                              struct cairn_error **err)
+{
+        char *dir = NULL;
+        int r = cairn_store_find_result(pub, id, &dir, err);
+        if (r <= 0)
+                return r;
+        *ret_root = cairn_xasprintf("%s/rootfs", dir);
+        *ret_link = true;
+        free(dir);
+        return 1;
+}
+
+/* Copy dir's extended attributes (overlayfs's own among them: an opaque
+ * directory stays opaque) from the directory open at from to the one at to. */
+static int copy_xattrs(int from, int to)
+{
+        char names[4096];
+        ssize_t n = flistxattr(from, names, sizeof(names));
+        if (n < 0)
+                return errno == ENOTSUP ? 0 : -errno;
+        for (ssize_t off = 0; off < n; off += (ssize_t) strlen(names + off) + 1) {
+                char value[4096];
+                ssize_t v = fgetxattr(from, names + off, value, sizeof(value));
+                if (v < 0 || fsetxattr(to, names + off, value, (size_t) v, 0) < 0)
+                        return -errno;
+        }
+        return 0;
+}
+
+/* The directories made in the layer, to give their times at the end. */
+struct made_dirs {
+        char **paths;
+        size_t n;
+        char *last;          /* the last directory known to exist */
+};
+
+/* Make dir (and its parents) in the layer at up as they are at from. */
+static int ensure_dir(struct made_dirs *md, int up, int from, const char *dir)
+{
+        if (!*dir || (md->last && strcmp(md->last, dir) == 0))
+                return 0;
+        _cleanup_free_ char *p = cairn_xstrdup(dir);
+        for (char *slash = p;; slash++) {
+                slash = strchr(slash, '/');
+                if (slash)
+                        *slash = '\0';
+                struct stat st;
+                if (fstatat(up, p, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        struct stat fs;
+                        _cleanup_close_ int fd = cairn_open_beneath(from, p, O_RDONLY | O_DIRECTORY);
+                        if (fd < 0 || fstat(fd, &fs) < 0 || mkdirat(up, p, 0700) < 0)
+                                return -errno;
+                        _cleanup_close_ int nd = cairn_open_beneath(up, p, O_RDONLY | O_DIRECTORY);
+                        int r = nd < 0 ? -errno : 0;
+                        if (r == 0 && (fchown(nd, fs.st_uid, fs.st_gid) < 0 || fchmod(nd, fs.st_mode & 07777) < 0))
+                                r = -errno;
+                        if (r == 0)
+                                r = copy_xattrs(fd, nd);
+                        if (r < 0)
+                                return r;
+                        md->paths = cairn_xreallocarray(md->paths, md->n + 1, sizeof(*md->paths));
+                        md->paths[md->n++] = cairn_xstrdup(p);
+                } else if (!S_ISDIR(st.st_mode)) {
+                        return -ENOTDIR;
+                }
+                if (!slash)
+                        break;
+                *slash = '/';
+        }
+        free(md->last);
+        md->last = cairn_xstrdup(dir);
+        return 0;
+}
+
+static int overlay_prelink(struct cairn_store *pub, struct cairn_store_build *b, const char *from_root,
+                           char *const *paths, size_t n, bool *ret_done, struct cairn_error **err)
+{
+        struct overlay_store *s = (struct overlay_store *) pub;
+        struct overlay_build *ob = b->priv;
+        for (size_t i = 0; i < n; i++)
+                ret_done[i] = false;
+        if (!ob->mounted || !n)
+                return 0;
+        /* The layer is changed only while no mount shows it. */
+        if (umount2(ob->merged, 0) < 0)
+                return cairn_error_set_errno(err, errno, "cannot unmount \"%s\"", ob->merged);
+        ob->mounted = false;
+        /* Paths from the layer's top, whose rootfs/ (a copy-up of the
+         * parent's) is not there yet before anything is written. */
+        const char *root = ob->in_progress;
+        size_t flen = strlen(from_root);
+        _cleanup_free_ char *from_dir = flen > 7 && strcmp(from_root + flen - 7, "/rootfs") == 0
+                                                ? cairn_xstrndup(from_root, flen - 7)
+                                                : NULL;
+        _cleanup_close_ int up = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int from = from_dir ? open(from_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+        struct made_dirs md = { NULL, 0, NULL };
+        if (up >= 0 && from >= 0) {
+                _cleanup_free_ char *dir = NULL;
+                _cleanup_close_ int updir = -1, fromdir = -1;
+                for (size_t i = 0; i < n; i++) {
+                        _cleanup_free_ char *path = cairn_xasprintf("rootfs/%s", paths[i]);
+                        const char *slash = strrchr(path, '/');
+                        const char *name = slash + 1;
+                        size_t dlen = (size_t) (slash - path);
+                        if (!dir || strlen(dir) != dlen || strncmp(dir, path, dlen) != 0) {
+                                free(dir);
+                                dir = cairn_xstrndup(path, dlen);
+                                if (updir >= 0)
+                                        close(updir);
+                                if (fromdir >= 0)
+                                        close(fromdir);
+                                updir = fromdir = -1;
+                                if (ensure_dir(&md, up, from, dir) < 0)
+                                        continue;
+                                updir = cairn_open_beneath(up, dir, O_PATH | O_DIRECTORY);
+                                fromdir = cairn_open_beneath(from, dir, O_PATH | O_DIRECTORY);
+                        }
+                        if (updir >= 0 && fromdir >= 0)
+                                ret_done[i] = linkat(fromdir, name, updir, name, 0) == 0;
+                }
+                /* The directories as from_root has them (the copy sets its
+                 * own directories' times again). */
+                for (size_t i = 0; i < md.n; i++) {
+                        _cleanup_close_ int fd = cairn_open_beneath(from, md.paths[i], O_PATH | O_DIRECTORY);
+                        struct stat fs;
+                        if (fd >= 0 && fstat(fd, &fs) == 0)
+                                utimensat(up, md.paths[i], (struct timespec[2]) { fs.st_atim, fs.st_mtim },
+                                          AT_SYMLINK_NOFOLLOW);
+                }
+        }
+        for (size_t i = 0; i < md.n; i++)
+                free(md.paths[i]);
+        free(md.paths);
+        free(md.last);
+        /* Mounted again, whatever happened: the step goes on. */
+        size_t nl = 0;
+        char **lowers = ancestors(s, ob->base, &nl);
+        _cleanup_free_ char *leaf = cairn_xasprintf(".l-%s", b->id);
+        _cleanup_free_ char *linkdir = cairn_store_path(&s->pub, "merged", leaf);
+        int r = cairn_store_mount_overlay(linkdir, lowers, nl, ob->in_progress, ob->work, ob->merged, err);
+        free_strv_n(lowers, nl);
+        if (r < 0)
+                return r;
+        ob->mounted = true;
+        if (up < 0 || from < 0)
+                return cairn_error_set(err, -ENOENT, "cannot open \"%s\" or \"%s\"", root, from_root);
+        return 0;
 }
 
 static int overlay_commit(struct cairn_store *pub, struct cairn_store_build *b, struct cairn_error **err)
@@ -534,6 +688,8 @@ static int overlay_verify(struct cairn_store *pub, char *const *ids, size_t n, b
 
 const struct cairn_store_ops cairn_store_overlayfs_ops = {
         .verify = overlay_verify,
+        .reuse_from = overlay_reuse_from,
+        .prelink = overlay_prelink,
         .layers = overlay_layers,
         .view = overlay_view,
         .view_release = overlay_view_release,

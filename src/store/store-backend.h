@@ -52,7 +52,17 @@ struct cairn_store_ops {
         /* Optional, for du: how many deleted results the filesystem is
          * still freeing in the background (btrfs), or -1 when unknown. */
         long (*pending_deletes)(struct cairn_store *s);
+        /* Optional, for incremental copies (store.h). */
+        int (*reuse_from)(struct cairn_store *s, const char *id, char **ret_root, bool *ret_link,
+                          struct cairn_error **err);
+        int (*prelink)(struct cairn_store *s, struct cairn_store_build *b, const char *from_root, char *const *paths,
+                       size_t n, bool *ret_done, struct cairn_error **err);
 };
+
+/* For backends whose results are whole roots at result/ID/rootfs: their
+ * reuse_from (files cloned, not linked). */
+int cairn_store_reuse_whole_root(struct cairn_store *s, const char *id, char **ret_root, bool *ret_link,
+                                 struct cairn_error **err);
 
 /*
  * For backends: rename the finished temporary result tmp to result/ID,

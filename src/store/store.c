@@ -352,6 +352,33 @@ int cairn_store_verify(struct cairn_store *s, char *const *ids, size_t n, bool *
         return s->ops->verify ? s->ops->verify(s, ids, n, bad, err) : 0;
 }
 
+int cairn_store_reuse_from(struct cairn_store *s, const char *id, char **ret_root, bool *ret_link,
+                           struct cairn_error **err)
+{
+        return s->ops->reuse_from ? s->ops->reuse_from(s, id, ret_root, ret_link, err) : 0;
+}
+
+int cairn_store_prelink(struct cairn_store *s, struct cairn_store_build *b, const char *from_root, char *const *paths,
+                        size_t n, bool *ret_done, struct cairn_error **err)
+{
+        if (!s->ops->prelink)
+                return cairn_error_set(err, -ENOTSUP, "this store does not link files between results");
+        return s->ops->prelink(s, b, from_root, paths, n, ret_done, err);
+}
+
+int cairn_store_reuse_whole_root(struct cairn_store *s, const char *id, char **ret_root, bool *ret_link,
+                                 struct cairn_error **err)
+{
+        char *dir = NULL;
+        int r = cairn_store_find_result(s, id, &dir, err);
+        if (r <= 0)
+                return r;
+        *ret_root = cairn_xasprintf("%s/rootfs", dir);
+        *ret_link = false;
+        free(dir);
+        return 1;
+}
+
 long cairn_store_pending_deletes(struct cairn_store *s)
 {
         return s->ops->pending_deletes ? s->ops->pending_deletes(s) : -1;

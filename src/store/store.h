@@ -105,6 +105,32 @@ void cairn_store_view_release(struct cairn_store *s, void *handle);
 int cairn_store_layers(struct cairn_store *s, const char *id, char ***ret, bool *ret_overlay_diffs,
                        struct cairn_error **err);
 
+/*
+ * Incremental copies (manifest/copy.h): the files of published result id
+ * laid out as the root (its own layer on overlayfs, its whole root
+ * elsewhere) in *ret_root, and in *ret_link how a copy takes them without
+ * copying bytes: by hard link (overlayfs: a published layer is never
+ * written again, and a later step that writes to a file copies it up into
+ * its own layer first, so the shared inode never changes), or by cloning
+ * blocks (FICLONE, where the filesystem can).  Returns 1, or 0 where the
+ * store cannot (containerd, hcs).
+ */
+int cairn_store_reuse_from(struct cairn_store *s, const char *id, char **ret_root, bool *ret_link,
+                           struct cairn_error **err);
+
+/*
+ * Where cairn_store_reuse_from said link, before anything is written in b's
+ * root: hard-link the file at each of paths (in the root, no leading "/")
+ * under from_root into b's own layer, making the directories on the way as
+ * from_root has them (owner, mode, extended attributes, times), while no
+ * mount shows the layer.  ret_done[i] says which are in place; the others
+ * (a link the filesystem refuses) are left to the copy.  The caller has
+ * checked that each is a regular file in from_root (a published result,
+ * which never changes); no path is followed through a symlink.
+ */
+int cairn_store_prelink(struct cairn_store *s, struct cairn_store_build *b, const char *from_root, char *const *paths,
+                        size_t n, bool *ret_done, struct cairn_error **err);
+
 /* How many deleted results the filesystem is still freeing in the
  * background (btrfs destroys subvolumes asynchronously), or -1 where the
  * store cannot tell or frees space at once. */

@@ -212,6 +212,115 @@ run_cmd "$CAIRN" build -f all.spec ctx
 lacks "$out" "saved as" "a mode change alone does not change the copy ID (as in OBuilder)"
 chmod 644 ctx/one.txt
 
+# --- the context's stat cache (docs/building.md) --------------------------------
+# Each change is built with the cache and then without it: the second build
+# must be all cache hits with the same final ID.
+mkdir -p sc/d/e
+for i in 1 2 3; do echo "file $i" >sc/d/f$i; done
+echo deep >sc/d/e/g
+printf '((from busybox) (shell /bin/sh -c) (copy (src d) (dst /sc)) (run (shell "cd /sc; for f in f1 f2 f3 f9 e/g; do [ -e $f ] && echo $f: $(cat $f); done; ls -l f3 | cut -c1-10")))' >sc.spec
+sleep 1.1   # past the racily-clean second
+sc_check() { # what
+        run_cmd "$CAIRN" build -f sc.spec sc
+        local with=$out
+        run_cmd env CAIRN_CONTEXT_CACHE=0 "$CAIRN" build -f sc.spec sc
+        lacks "$out" "saved as" "stat cache: $1: the build without the cache reuses every step"
+        is "$(printf '%s' "$out" | tail -n 1)" "$(printf '%s' "$with" | tail -n 1)" \
+                "stat cache: $1: the same final ID with and without the cache"
+        out=$with
+}
+sc_check "first build"
+ls "$store/state/context-cache" | grep -q . ; ok $? "stat cache: kept in state/context-cache/"
+run_cmd "$CAIRN" build -f sc.spec sc
+lacks "$out" "saved as" "stat cache: nothing changed, nothing rebuilt"
+old=$(stat -c %y sc/d/f1)
+echo "FILE 1" >sc/d/f1
+touch -d "$old" sc/d/f1
+sc_check "contents changed, size and mtime restored"
+has "$out" "f1: FILE 1" "stat cache: touch -d: the new contents are copied"
+mv sc/d/f2 sc/d/f9
+sc_check "renamed"
+has "$out" "f9: file 2" "stat cache: the renamed file is copied"
+chmod 755 sc/d/f3
+sc_check "mode changed"
+rm sc/d/f3
+ln -s f1 sc/d/f3
+sc_check "a file replaced by a symlink"
+has "$out" "lrwxrwxrwx" "stat cache: the symlink is copied"
+rm -r sc/d/e
+sc_check "a directory deleted"
+lacks "$out" "e/g:" "stat cache: the deleted directory is gone"
+
+# --- incremental copies (docs/building.md) ----------------------------------------
+# A copy that misses takes the unchanged files of the last result of the same
+# copy op on the same parent; what it makes is what a fresh copy makes.
+mkdir -p inc/t/sub inc/t/empty
+for i in $(seq 1 40); do printf 'contents %s\n' "$i" >inc/t/f$i; done
+echo deep >inc/t/sub/deep
+: >inc/t/zero
+ln -s f1 inc/t/link
+chmod 755 inc/t/f2
+# The listing: names, modes, owners, sizes, times, link targets, contents.
+cat >inc.spec <<'SPEC'
+((from busybox) (shell /bin/sh -c) (user (uid 1000) (gid 1000))
+ (copy (src t) (dst /etc/inc))
+ (run (shell "stat -c '%n %f %u %g' / /etc && cd /etc/inc && find . | sort | xargs stat -c '%n %f %u %g %s %Y %N' && find . -type f | sort | xargs md5sum")))
+SPEC
+# Files are taken by hard link on overlayfs, by reflink elsewhere (the copy
+# store only on a filesystem with them).
+taken() { # count from what
+        if [ "$kind" != copy ] || { echo probe >"$stores/reflink-probe" && cp --reflink=always "$stores/reflink-probe" "$stores/reflink-probe2" 2>/dev/null; }; then
+                has "$out" "---> $1 unchanged files taken from \"$2\"" "incremental copy: $3"
+        else
+                lacks "$out" "unchanged files taken" "incremental copy: $3 (none: no reflinks here)"
+        fi
+        rm -f "$stores/reflink-probe" "$stores/reflink-probe2"
+}
+copy_id() { printf '%s\n' "$out" | grep -A2 '(copy (src t)' | grep -m1 -e 'saved as' -e 'using' | sed 's/.*"\([0-9a-f]*\)".*/\1/'; }
+run_cmd "$CAIRN" build -f inc.spec inc
+is_status 0 "incremental copy: the first version builds"
+v1=$(copy_id)
+lacks "$out" "unchanged files taken" "incremental copy: nothing to take files from the first time"
+echo "contents 3, changed" >inc/t/f3
+rm inc/t/f40
+echo new >inc/t/sub/new
+printf 'contents 5\n' >inc/t/f5x
+run_cmd "$CAIRN" build -f inc.spec inc
+is_status 0 "incremental copy: the second version builds"
+v2=$(copy_id)
+taken 39 "$v1" "the unchanged files are taken from the first version"
+listing=$(printf '%s\n' "$out" | sed -n '/^\/ /,/^---> saved/p')
+has "$listing" "./f1 81a4 1000 1000 11 " "incremental copy: the listing is there"
+# The same copy made fresh: the result and its index entry removed.
+run_cmd "$CAIRN" delete "$v2"
+is_status 0 "incremental copy: delete the incremental result"
+rm -rf "$store/state/copy-index"
+run_cmd "$CAIRN" build -f inc.spec inc
+lacks "$out" "unchanged files taken" "incremental copy: made fresh"
+is "$(copy_id)" "$v2" "incremental copy: the same ID"
+is "$(printf '%s\n' "$out" | sed -n '/^\/ /,/^---> saved/p')" "$listing" \
+        "incremental copy: names, modes, owners, sizes, times, link targets and contents as a fresh copy"
+# Once more from that fresh result, then a later step writes to a shared file.
+echo "contents 6, changed" >inc/t/f6
+run_cmd "$CAIRN" build -f inc.spec inc
+taken 41 "$v2" "taken again"
+v3=$(copy_id)
+cat >inc2.spec <<'SPEC'
+((from busybox) (shell /bin/sh -c) (user (uid 1000) (gid 1000))
+ (copy (src t) (dst /etc/inc))
+ (run (shell "echo appended >> /etc/inc/f1; chmod 600 /etc/inc/f4; cat /etc/inc/f1")))
+SPEC
+run_cmd "$CAIRN" build -f inc2.spec inc
+has "$out" "contents 1
+appended" "incremental copy: a later step writes to a file taken from the earlier version"
+is "$(cat "$store/result/$v2/rootfs/etc/inc/f1")" "contents 1" "incremental copy: the earlier version's file is unchanged"
+is "$(cat "$store/result/$v3/rootfs/etc/inc/f1")" "contents 1" "incremental copy: and so is the later copy's"
+is "$(stat -c %a "$store/result/$v2/rootfs/etc/inc/f4")" 644 "incremental copy: its mode too"
+if [ "$kind" = overlayfs ]; then
+        is "$(stat -c %i "$store/result/$v2/rootfs/etc/inc/f1")" "$(stat -c %i "$store/result/$v3/rootfs/etc/inc/f1")" \
+                "incremental copy: on overlayfs the two layers share the file (a hard link)"
+fi
+
 # --- failures ---------------------------------------------------------------
 cat >fail.spec <<'SPEC'
 ((from busybox)

@@ -8,12 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifdef _WIN32
 #include <windows.h>
 #endif
 
+#include "base/alloc.h"
 #include "base/compat.h"
 #include "base/fs.h"
 #include "base/hash.h"
@@ -21,6 +23,7 @@
 #include "manifest/copy.h"
 #include "engine/ids.h"
 #include "manifest/manifest.h"
+#include "manifest/stat-cache.h"
 #include "tap.h"
 
 static char tmpdir[] = "cairn-test-manifest-XXXXXX";
@@ -310,6 +313,224 @@ static void test_copy_tar(void)
         cairn_hasher_free(h);
 }
 
+
+/* --- the stat cache ----------------------------------------------------------- */
+
+struct sc_run {
+        char *sexp;          /* the manifest of sc/, and its copy ID */
+        unsigned long hashed;
+        size_t hits;
+        unsigned mode_a;     /* sc/a's permission bits, as the walk saw them */
+};
+
+/* The manifest of tmpdir/sc as a new cairn process makes it: a fresh hasher,
+ * with the stat cache in cache_path (saved after) or without one. */
+static struct sc_run sc_manifest(const char *cache_path, bool use_cache)
+{
+        struct sc_run run = { 0 };
+        struct cairn_hasher *h = cairn_hasher_new(2);
+        struct cairn_stat_cache *c = use_cache ? cairn_stat_cache_load(cache_path, tmpdir) : NULL;
+        cairn_hasher_set_stat_cache(h, c);
+        struct cairn_arena *a = cairn_arena_new();
+        char *s = NULL, *e = NULL;
+        struct cairn_manifest *m = manifest(h, a, "sc", NULL, 0, &s, &e);
+        if (m) {
+                struct cairn_spec_user u = { .uid = 0, .gid = 0 };
+                char id[65];
+                cairn_copy_id("BASEID", &u, false, &m, 1, "/dst", id, NULL);
+                run.sexp = cairn_xasprintf("%s %s", id, s);
+                for (size_t i = 0; i < m->n_children; i++)
+                        if (strcmp(m->children[i]->path, "sc/a") == 0)
+                                run.mode_a = m->children[i]->st.mode;
+        } else {
+                run.sexp = cairn_xasprintf("error: %s", e);
+        }
+        free(s);
+        free(e);
+        run.hashed = cairn_hasher_files_hashed(h);
+        if (c) {
+                run.hits = cairn_stat_cache_hits(c);
+                struct cairn_error *err = NULL;
+                if (cairn_stat_cache_save(c, &err) < 0) {
+                        tap_diag("save: %s", err->message);
+                        cairn_error_free(err);
+                }
+        }
+        cairn_stat_cache_free(c);
+        cairn_arena_free(a);
+        cairn_hasher_free(h);
+        return run;
+}
+
+/* After a change: the cached manifest (and ID) is the uncached one, and the
+ * changed file was read again. */
+static void sc_same(const char *cache_path, const char *what, char **prev)
+{
+        struct sc_run fresh = sc_manifest(cache_path, false);
+        struct sc_run cached = sc_manifest(cache_path, true);
+        is_str(cached.sexp, fresh.sexp, "stat cache: %s: the same manifest and ID as without the cache", what);
+        ok(strcmp(cached.sexp, *prev) != 0 || strstr(what, "mode"), "stat cache: %s: the manifest changed", what);
+        free(*prev);
+        *prev = cached.sexp;
+        free(fresh.sexp);
+}
+
+static void wait_next_second(void)
+{
+        /* Past the racily-clean window: files made so far are older than
+         * the second the next walk starts in. */
+        struct timespec now;
+        cairn_context_now(&now);
+        long ns = 1000000000L - now.tv_nsec + 20000000L;
+        struct timespec d = { 0, ns >= 1000000000L ? 999999999L : ns };
+        nanosleep(&d, NULL);
+}
+
+static void test_stat_cache(void)
+{
+        char cache_path[600];
+        snprintf(cache_path, sizeof(cache_path), "%s/stat-cache", tmpdir);
+        mk("sc");
+        mk("sc/dir");
+        write_file("sc/a", "aaaa");
+        write_file("sc/b", "bbbb");
+        write_file("sc/dir/x", "xxxx");
+        write_file("sc/dir/y", "yyyy");
+        wait_next_second();
+        struct sc_run r1 = sc_manifest(cache_path, true);
+        is_int(r1.hashed, 4, "stat cache: the first build hashes every file");
+        struct sc_run r2 = sc_manifest(cache_path, true);
+        is_int(r2.hashed, 0, "stat cache: a new process with nothing changed reads no file");
+        is_int(r2.hits, 4, "stat cache: every file is known");
+        is_str(r2.sexp, r1.sexp, "stat cache: and the manifest and ID are the same");
+        struct sc_run r0 = sc_manifest(cache_path, false);
+        is_str(r0.sexp, r1.sexp, "stat cache: IDs with and without the cache are identical");
+        free(r0.sexp);
+        free(r2.sexp);
+        char *prev = r1.sexp;
+
+        /* Same size, modification time set back: the change time moved. */
+        char path[600];
+        snprintf(path, sizeof(path), "%s/sc/a", tmpdir);
+        struct stat before;
+        stat(path, &before);
+        write_file("sc/a", "AAAA");
+#ifndef _WIN32
+        struct timespec t[2] = { before.st_atim, before.st_mtim };
+        utimensat(AT_FDCWD, path, t, 0);
+        struct stat after;
+        stat(path, &after);
+        ok(after.st_size == before.st_size && after.st_mtim.tv_sec == before.st_mtim.tv_sec &&
+                   after.st_mtim.tv_nsec == before.st_mtim.tv_nsec,
+           "stat cache: touch -d: size and modification time are as before");
+#endif
+        sc_same(cache_path, "contents changed, size and mtime restored", &prev);
+        wait_next_second();
+        sc_manifest(cache_path, true);
+
+        /* Two files of one size swap names. */
+        char pa[600], pb[600], pt[600];
+        snprintf(pa, sizeof(pa), "%s/sc/a", tmpdir);
+        snprintf(pb, sizeof(pb), "%s/sc/b", tmpdir);
+        snprintf(pt, sizeof(pt), "%s/sc/t", tmpdir);
+        rename(pa, pt);
+        rename(pb, pa);
+        rename(pt, pb);
+        sc_same(cache_path, "two files renamed over each other", &prev);
+        wait_next_second();
+        sc_manifest(cache_path, true);
+
+#ifndef _WIN32
+        /* A mode change: the hash stays, the copy sees the new mode. */
+        chmod(pa, 0755);
+        struct sc_run m = sc_manifest(cache_path, true);
+        is_int(m.mode_a & 0111, 0111, "stat cache: a mode change is seen by the copy");
+        free(m.sexp);
+        sc_same(cache_path, "mode changed", &prev);
+
+        /* A file replaced by a symlink. */
+        unlink(pb);
+        symlink("a", pb);
+        sc_same(cache_path, "a file replaced by a symlink", &prev);
+        has_str(prev, "(Symlink(sc/b a))", "stat cache: the symlink is in the manifest");
+#endif
+
+        /* A directory deleted, then made again with the same names, sizes
+         * and times but other contents. */
+        struct cairn_error *err = NULL;
+        char pd[600];
+        snprintf(pd, sizeof(pd), "%s/sc/dir", tmpdir);
+        cairn_rm_rf(pd, &err);
+        sc_same(cache_path, "a directory deleted", &prev);
+        ok(!strstr(prev, "sc/dir"), "stat cache: the deleted directory is gone from the manifest");
+        mk("sc/dir");
+        write_file("sc/dir/x", "XXXX");
+        write_file("sc/dir/y", "YYYY");
+        sc_same(cache_path, "a directory made again with other contents", &prev);
+        free(prev);
+
+        /* The racily-clean rule, and a damaged file, on the cache itself. */
+        char p2[600];
+        snprintf(p2, sizeof(p2), "%s/stat-cache-2", tmpdir);
+        struct cairn_stat_cache *c = cairn_stat_cache_load(p2, "root");
+        struct cairn_context_stat st = { .kind = CAIRN_CONTEXT_FILE, .mode = 0644, .size = 4,
+                                         .mtime = { 1000, 5 }, .ctime = { 1000, 7 }, .dev = 1, .ino = 2 };
+        char h[65];
+        cairn_sha256_hex("data", 4, h);
+        struct timespec same_second = { 1000, 900000000 }, later = { 1001, 0 };
+        cairn_stat_cache_record(c, "racy", &st, h, same_second);
+        st.ino = 3;
+        cairn_stat_cache_record(c, "clean", &st, h, later);
+        ok(cairn_stat_cache_save(c, NULL) == 0, "stat cache: saved");
+        cairn_stat_cache_free(c);
+        c = cairn_stat_cache_load(p2, "root");
+        char got[65] = "";
+        ok(cairn_stat_cache_lookup(c, "clean", &st, got) && strcmp(got, h) == 0,
+           "stat cache: a file older than the walk's second is kept");
+        st.ino = 2;
+        ok(!cairn_stat_cache_lookup(c, "racy", &st, got), "stat cache: a file changed in the walk's second is not");
+        st.ino = 3;
+        st.ctime.tv_nsec++;
+        ok(!cairn_stat_cache_lookup(c, "clean", &st, got), "stat cache: a nanosecond of change time is a change");
+        cairn_stat_cache_free(c);
+        c = cairn_stat_cache_load(p2, "another root");
+        is_int(cairn_stat_cache_size(c), 0, "stat cache: a cache for another context is empty");
+        cairn_stat_cache_free(c);
+        FILE *f = fopen(p2, "r+b");
+        fseek(f, 40, SEEK_SET);
+        fputc('!', f);
+        fclose(f);
+        c = cairn_stat_cache_load(p2, "root");
+        is_int(cairn_stat_cache_size(c), 0, "stat cache: a damaged cache is empty");
+        cairn_stat_cache_free(c);
+}
+
+static void test_copy_record(void)
+{
+        char h1[65], h2[65];
+        cairn_sha256_hex("one", 3, h1);
+        cairn_sha256_hex("two", 3, h2);
+        struct cairn_buf b = CAIRN_BUF_INIT;
+        cairn_buf_printf(&b, "%s a/b", h1);
+        cairn_buf_addc(&b, '\0');
+        cairn_buf_printf(&b, "%s c d", h1);
+        cairn_buf_addc(&b, '\0');
+        cairn_buf_printf(&b, "%s a/b", h2);
+        cairn_buf_addc(&b, '\0');
+        struct cairn_copy_files *f = cairn_copy_files_parse(b.data, b.len);
+        ok(f != NULL, "copy record: parsed");
+        is_str(f ? cairn_copy_files_hash(f, "a/b") : NULL, h2, "copy record: a later line for a path wins");
+        is_str(f ? cairn_copy_files_hash(f, "c d") : NULL, h1, "copy record: paths may hold spaces");
+        ok(f && !cairn_copy_files_hash(f, "a"), "copy record: an unknown path has no hash");
+        cairn_copy_files_free(f);
+        ok(!cairn_copy_files_parse(b.data, b.len - 1), "copy record: a truncated record is refused");
+        ok(!cairn_copy_files_parse("xyz a\0", 6), "copy record: a line without a hash is refused");
+        f = cairn_copy_files_parse("", 0);
+        ok(f && !cairn_copy_files_hash(f, "a/b"), "copy record: an empty record is empty");
+        cairn_copy_files_free(f);
+        cairn_buf_release(&b);
+}
+
 int main(void)
 {
         cairn_tar_locale();   /* as cairn's main does */
@@ -317,6 +538,8 @@ int main(void)
         test_hash_cache();
         test_copy_ids();
         test_copy_tar();
+        test_stat_cache();
+        test_copy_record();
         struct cairn_error *err = NULL;
         if (cairn_rm_rf(tmpdir, &err) < 0) {
                 tap_diag("%s", err->message);
