@@ -4,7 +4,7 @@
 #   make check   install dependencies, run the whole test suite
 #   make         build only
 
-.PHONY: all build deps demo check clean bench bench-pull bench-prune bench-containerd bench-containment bench-stores windows
+.PHONY: all build deps demo check clean bench bench-pull bench-prune bench-containerd bench-containment bench-stores bench-context windows
 
 all: build
 
@@ -50,3 +50,6 @@ bench-containment:
 
 bench-stores:
 	bench/stores
+
+bench-context:
+	bench/context
