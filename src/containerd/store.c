@@ -108,10 +108,7 @@ static void build_free(struct cairn_store_build *b)
         struct ctd_build *cb = b->priv;
         free(cb->key);
         free(cb);
-        free(b->dir);
-        free(b->rootfs);
-        free(b->log_path);
-        free(b);
+        cairn_store_build_free(b);
 }
 
 static void discard(struct ctd_store *s, struct cairn_store_build *b)
@@ -140,13 +137,9 @@ static int ctd_begin(struct cairn_store *pub, const char *base, const char *id, 
 {
         struct ctd_store *s = (struct ctd_store *) pub;
         _cleanup_free_ char *parent_dir = NULL, *parent_key = NULL, *parent = NULL;
-        struct cairn_store_build *b = cairn_xzalloc(sizeof(*b));
+        struct cairn_store_build *b = cairn_store_build_in_tmp(pub, id);
         struct ctd_build *cb = cairn_xzalloc(sizeof(*cb));
         b->priv = cb;
-        snprintf(b->id, sizeof(b->id), "%s", id);
-        b->dir = cairn_store_path(pub, "result-tmp", id);
-        b->rootfs = cairn_xasprintf("%s/rootfs", b->dir);
-        b->log_path = cairn_xasprintf("%s/log", b->dir);
         b->opaque_rootfs = s->ctr.windows;
         b->copy_in_container = s->ctr.windows || s->ctr.copy_in_container;
         int r = cairn_rm_rf(b->dir, err);

@@ -370,25 +370,13 @@ static void btrfs_close(struct cairn_store *pub)
 
 /* --- building ------------------------------------------------------------------- */
 
-static void build_free(struct cairn_store_build *b)
-{
-        free(b->dir);
-        free(b->rootfs);
-        free(b->log_path);
-        free(b);
-}
-
 static int btrfs_begin(struct cairn_store *pub, const char *base, const char *id, struct cairn_store_build **ret,
                        struct cairn_error **err)
 {
         _cleanup_close_ int tmpfd = open_store_dir(pub, "result-tmp", err);
         if (tmpfd < 0)
                 return tmpfd;
-        struct cairn_store_build *b = cairn_xzalloc(sizeof(*b));
-        snprintf(b->id, sizeof(b->id), "%s", id);
-        b->dir = cairn_store_path(pub, "result-tmp", id);
-        b->rootfs = cairn_xasprintf("%s/rootfs", b->dir);
-        b->log_path = cairn_xasprintf("%s/log", b->dir);
+        struct cairn_store_build *b = cairn_store_build_in_tmp(pub, id);
         int r = remove_at(tmpfd, id, b->dir, err);
         if (r < 0)
                 goto fail;
@@ -417,7 +405,7 @@ static int btrfs_begin(struct cairn_store *pub, const char *base, const char *id
         *ret = b;
         return 0;
 fail:
-        build_free(b);
+        cairn_store_build_free(b);
         return r;
 }
 
@@ -442,14 +430,14 @@ static int btrfs_commit(struct cairn_store *pub, struct cairn_store_build *b, st
         if (srcfd >= 0 && (r = subvol_snapshot(srcfd, resfd, b->id, true)) < 0)
                 r = cairn_error_set_errno(err, -r, "cannot publish \"%s\" as a read-only snapshot", b->dir);
         discard(pub, b);
-        build_free(b);
+        cairn_store_build_free(b);
         return r < 0 ? r : 0;
 }
 
 static void btrfs_abort(struct cairn_store *pub, struct cairn_store_build *b)
 {
         discard(pub, b);
-        build_free(b);
+        cairn_store_build_free(b);
 }
 
 /* Every result is a whole root: nothing depends on another on disk. */

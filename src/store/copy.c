@@ -100,22 +100,10 @@ static void copy_close(struct cairn_store *pub)
         free(pub);
 }
 
-static void build_free(struct cairn_store_build *b)
-{
-        free(b->dir);
-        free(b->rootfs);
-        free(b->log_path);
-        free(b);
-}
-
 static int copy_begin(struct cairn_store *pub, const char *base, const char *id, struct cairn_store_build **ret,
                       struct cairn_error **err)
 {
-        struct cairn_store_build *b = cairn_xzalloc(sizeof(*b));
-        snprintf(b->id, sizeof(b->id), "%s", id);
-        b->dir = cairn_store_path(pub, "result-tmp", id);
-        b->rootfs = cairn_xasprintf("%s/rootfs", b->dir);
-        b->log_path = cairn_xasprintf("%s/log", b->dir);
+        struct cairn_store_build *b = cairn_store_build_in_tmp(pub, id);
         int r = cairn_rm_rf(b->dir, err);
         if (r < 0)
                 goto fail;
@@ -131,7 +119,7 @@ static int copy_begin(struct cairn_store *pub, const char *base, const char *id,
         return 0;
 fail:
         cairn_rm_rf(b->dir, NULL);
-        build_free(b);
+        cairn_store_build_free(b);
         return r;
 }
 
@@ -140,7 +128,7 @@ static int copy_commit(struct cairn_store *pub, struct cairn_store_build *b, str
         int r = cairn_store_publish(pub, b->dir, b->id, false, err);
         if (r < 0)
                 cairn_rm_rf(b->dir, NULL);
-        build_free(b);
+        cairn_store_build_free(b);
         return r;
 }
 
@@ -151,7 +139,7 @@ static void copy_abort(struct cairn_store *pub, struct cairn_store_build *b)
                 cairn_warn("%s", err->message);
                 cairn_error_free(err);
         }
-        build_free(b);
+        cairn_store_build_free(b);
 }
 
 static int copy_delete(struct cairn_store *pub, const char *id, bool leaf, struct cairn_error **err)

@@ -140,10 +140,7 @@ static void build_free(struct cairn_store_build *b)
         free(ob->merged);
         free(ob->work);
         free(ob);
-        free(b->dir);
-        free(b->rootfs);
-        free(b->log_path);
-        free(b);
+        cairn_store_build_free(b);
 }
 
 static void discard(struct overlay_build *ob)

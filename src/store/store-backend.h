@@ -78,6 +78,12 @@ int cairn_store_publish(struct cairn_store *s, const char *tmp, const char *id, 
  */
 int cairn_store_prepare(struct cairn_store *s, const char *const *dirs, size_t n_dirs, const char *const *temp_dirs,
                         size_t n_temp, void (*recover)(struct cairn_store *s), struct cairn_error **err);
+/* For backends whose steps are built in result-tmp/ID: a build of id there
+ * (dir, dir/rootfs, dir/log; nothing made on disk yet). */
+struct cairn_store_build *cairn_store_build_in_tmp(struct cairn_store *s, const char *id);
+/* For backends: free b and its paths (a backend frees its priv first). */
+void cairn_store_build_free(struct cairn_store_build *b);
+
 /* For backends: ROOT/cache/ + cairn_store_cache_dirname (store/store.h). */
 char *cairn_store_cache_master(const struct cairn_store *s, const char *name);
 

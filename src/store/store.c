@@ -64,6 +64,24 @@ char *cairn_store_cache_dirname(const struct cairn_store *s, const char *name)
         return cairn_escape_filename("c-", name);
 }
 
+struct cairn_store_build *cairn_store_build_in_tmp(struct cairn_store *s, const char *id)
+{
+        struct cairn_store_build *b = cairn_xzalloc(sizeof(*b));
+        snprintf(b->id, sizeof(b->id), "%s", id);
+        b->dir = cairn_store_path(s, "result-tmp", id);
+        b->rootfs = cairn_xasprintf("%s/rootfs", b->dir);
+        b->log_path = cairn_xasprintf("%s/log", b->dir);
+        return b;
+}
+
+void cairn_store_build_free(struct cairn_store_build *b)
+{
+        free(b->dir);
+        free(b->rootfs);
+        free(b->log_path);
+        free(b);
+}
+
 char *cairn_store_cache_master(const struct cairn_store *s, const char *name)
 {
         _cleanup_free_ char *dirname = cairn_store_cache_dirname(s, name);
