@@ -43,6 +43,14 @@ const struct cairn_verb cairn_build_verb = {
                 "                           (only when not at hand; the default), always (follow a\n"
                 "                           tag that moved: what was built on the old image is\n"
                 "                           removed), never (an image not at hand is an error)\n"
+                "      --cache-from=REGISTRY/REPO  look steps the store lacks up in this step cache\n"
+                "                           and pull them instead of running them (repeatable;\n"
+                "                           docs/step-cache.md)\n"
+                "      --cache-to=REGISTRY/REPO  push each step built or reused to this step cache,\n"
+                "                           in the background; a failed push is only a warning\n"
+                "      --share-secret-steps push steps that mounted secrets too, and what is built\n"
+                "                           on them (by default they are never pushed)\n"
+                "      --no-remote-cache    ignore the cache-from and cache-to of the store's cairn.conf\n"
                 CAIRN_CLI_REGISTRY_HELP
                 "\n"
                 "Exit status: 0 on success; 1 if the spec is invalid or a step failed\n"
@@ -90,7 +98,8 @@ static void print_log(enum cairn_log_kind kind, const char *data, size_t len, vo
 
 int cmd_build(int argc, char **argv)
 {
-        enum { OPT_SECRET = 256, OPT_PULL, OPT_SECURITY, OPT_SHOW_USAGE };
+        enum { OPT_SECRET = 256, OPT_PULL, OPT_SECURITY, OPT_SHOW_USAGE, OPT_CACHE_FROM, OPT_CACHE_TO, OPT_SHARE_SECRET,
+               OPT_NO_REMOTE };
         static const struct option options[] = {
                 { "file", required_argument, NULL, 'f' },
                 CAIRN_CLI_STORE_OPT_OPTIONS,
@@ -98,6 +107,10 @@ int cmd_build(int argc, char **argv)
                 { "pull", required_argument, NULL, OPT_PULL },
                 { "security-opt", required_argument, NULL, OPT_SECURITY },
                 { "show-usage", no_argument, NULL, OPT_SHOW_USAGE },
+                { "cache-from", required_argument, NULL, OPT_CACHE_FROM },
+                { "cache-to", required_argument, NULL, OPT_CACHE_TO },
+                { "share-secret-steps", no_argument, NULL, OPT_SHARE_SECRET },
+                { "no-remote-cache", no_argument, NULL, OPT_NO_REMOTE },
                 CAIRN_CLI_LIMIT_OPTIONS,
                 { "help", no_argument, NULL, 'h' },
                 CAIRN_CLI_REGISTRY_OPTIONS,
@@ -108,8 +121,11 @@ int cmd_build(int argc, char **argv)
         char **secret_args = NULL;
         size_t n_secret_args = 0;
         int pull = CAIRN_PULL_MISSING;
-        bool seccomp_unconfined = false, show_usage = false;
+        bool seccomp_unconfined = false, show_usage = false, share_secret = false, no_remote = false;
         struct cairn_step_limits limits = { 0 };
+        const char **cache_from = NULL;
+        size_t n_cache_from = 0;
+        const char *cache_to = NULL, *why = NULL;
         int c;
         opterr = 0;
         optind = 1;
@@ -119,6 +135,7 @@ int cmd_build(int argc, char **argv)
                 int l = cairn_cli_limit_option("build", c, optarg, &limits);
                 if (l < 0) {
                         free(secret_args);
+                        free(cache_from);
                         cairn_cli_registry_options_free(&registry);
                         return CAIRN_EXIT_USAGE;
                 }
@@ -140,6 +157,29 @@ int cmd_build(int argc, char **argv)
                         break;
                 case OPT_SHOW_USAGE:
                         show_usage = true;
+                        break;
+                case OPT_CACHE_FROM:
+                case OPT_CACHE_TO:
+                        if (!cairn_cache_repo_valid(optarg, &why)) {
+                                free(secret_args);
+                                free(cache_from);
+                                cairn_cli_registry_options_free(&registry);
+                                return cairn_cli_usage_error("build", "%s takes a repository REGISTRY/PATH, not \"%s\": %s",
+                                                             c == OPT_CACHE_TO ? "--cache-to" : "--cache-from", optarg,
+                                                             why);
+                        }
+                        if (c == OPT_CACHE_TO) {
+                                cache_to = optarg;
+                        } else {
+                                cache_from = cairn_xreallocarray(cache_from, n_cache_from + 1, sizeof(char *));
+                                cache_from[n_cache_from++] = optarg;
+                        }
+                        break;
+                case OPT_SHARE_SECRET:
+                        share_secret = true;
+                        break;
+                case OPT_NO_REMOTE:
+                        no_remote = true;
                         break;
                 case OPT_SECURITY:
                         if (strcmp(optarg, "seccomp=unconfined") != 0) {
@@ -215,6 +255,8 @@ int cmd_build(int argc, char **argv)
                 .spec = spec, .context_dir = abs_context ? abs_context : context, .secrets = secrets,
                 .n_secrets = n_secret_args, .log = print_log, .log_userdata = &ls, .cancel = &cancelled,
                 .registry = &registry, .pull = pull, .seccomp_unconfined = seccomp_unconfined, .limits = &limits,
+                .cache_from = cache_from, .n_cache_from = n_cache_from, .cache_to = cache_to,
+                .share_secret_steps = share_secret, .no_remote_cache = no_remote,
         };
         const struct cairn_engine_config *conf = cairn_engine_config(e);
         if (seccomp_unconfined || conf->seccomp_unconfined)
@@ -244,6 +286,7 @@ out:
         }
         free(secrets);
         free(secret_args);
+        free(cache_from);
         cairn_cli_registry_options_free(&registry);
         return status;
 }

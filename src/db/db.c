@@ -60,7 +60,17 @@ static const char schema[] =
         ");"
         "CREATE INDEX IF NOT EXISTS lru ON builds (rc, used);"
         /* cairn's own counters; OBuilder ignores tables it does not know. */
-        "CREATE TABLE IF NOT EXISTS cairn_stats (name TEXT PRIMARY KEY, value INTEGER NOT NULL);";
+        "CREATE TABLE IF NOT EXISTS cairn_stats (name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+        /* The registry step cache's record of each result's layers. */
+        "CREATE TABLE IF NOT EXISTS cairn_layers ("
+        "  id         TEXT NOT NULL,"
+        "  idx        INTEGER NOT NULL,"
+        "  digest     TEXT NOT NULL,"
+        "  diff_id    TEXT NOT NULL,"
+        "  size       INTEGER NOT NULL,"
+        "  media_type TEXT NOT NULL,"
+        "  PRIMARY KEY (id, idx)"
+        ");";
 
 int cairn_db_open(const char *path, struct cairn_db **ret, struct cairn_error **err)
 {
@@ -273,6 +283,8 @@ int cairn_db_delete(struct cairn_db *db, const char *id, struct cairn_error **er
         int r = cairn_db_get(db, id, &row, err);
         if (r > 0) {
                 r = exec_bound(db, "DELETE FROM builds WHERE id = ?", id, NULL, 0, err);
+                if (r == 0)
+                        r = exec_bound(db, "DELETE FROM cairn_layers WHERE id = ?", id, NULL, 0, err);
                 if (r == 0 && row.parent[0])
                         r = exec_bound(db, "UPDATE builds SET rc = rc - 1 WHERE id = ?", row.parent, NULL, 0, err);
         }
@@ -401,4 +413,69 @@ long cairn_db_stat_get(struct cairn_db *db, const char *name)
         long v = sqlite3_step(st) == SQLITE_ROW ? (long) sqlite3_column_int64(st, 0) : 0;
         sqlite3_finalize(st);
         return v;
+}
+
+int cairn_db_layers_get(struct cairn_db *db, const char *id, struct cairn_db_layer **ret, size_t *ret_n,
+                        struct cairn_error **err)
+{
+        sqlite3_stmt *st;
+        if (prepare(db, "SELECT digest, diff_id, size, media_type FROM cairn_layers WHERE id = ? ORDER BY idx", &st,
+                    err) < 0)
+                return -EIO;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        struct cairn_db_layer *v = NULL;
+        size_t n = 0;
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                v = cairn_xreallocarray(v, n + 1, sizeof(*v));
+                memset(&v[n], 0, sizeof(v[n]));
+                snprintf(v[n].digest, sizeof(v[n].digest), "%s", (const char *) sqlite3_column_text(st, 0));
+                snprintf(v[n].diff_id, sizeof(v[n].diff_id), "%s", (const char *) sqlite3_column_text(st, 1));
+                v[n].size = (uint64_t) sqlite3_column_int64(st, 2);
+                snprintf(v[n].media_type, sizeof(v[n].media_type), "%s", (const char *) sqlite3_column_text(st, 3));
+                n++;
+        }
+        int r = rc == SQLITE_DONE ? 0 : db_error(db, err, "layers");
+        sqlite3_finalize(st);
+        if (r < 0 || n == 0) {
+                free(v);
+                return r;
+        }
+        *ret = v;
+        *ret_n = n;
+        return 1;
+}
+
+int cairn_db_layers_set(struct cairn_db *db, const char *id, const struct cairn_db_layer *l, size_t n,
+                        struct cairn_error **err)
+{
+        if (exec_simple(db, "BEGIN IMMEDIATE", err) < 0)
+                return -EIO;
+        int r = exec_bound(db, "DELETE FROM cairn_layers WHERE id = ?", id, NULL, 0, err);
+        sqlite3_stmt *st = NULL;
+        if (r == 0)
+                r = prepare(db, "INSERT INTO cairn_layers (id, idx, digest, diff_id, size, media_type) "
+                                "VALUES (?, ?, ?, ?, ?, ?)", &st, err);
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                sqlite3_reset(st);
+                sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(st, 2, (sqlite3_int64) i);
+                sqlite3_bind_text(st, 3, l[i].digest, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 4, l[i].diff_id, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(st, 5, (sqlite3_int64) l[i].size);
+                sqlite3_bind_text(st, 6, l[i].media_type, -1, SQLITE_STATIC);
+                if (sqlite3_step(st) != SQLITE_DONE)
+                        r = db_error(db, err, "layers");
+        }
+        sqlite3_finalize(st);
+        if (r < 0) {
+                exec_simple(db, "ROLLBACK", NULL);
+                return r;
+        }
+        return exec_simple(db, "COMMIT", err);
+}
+
+int cairn_db_layers_clear(struct cairn_db *db, const char *id, struct cairn_error **err)
+{
+        return exec_bound(db, "DELETE FROM cairn_layers WHERE id = ?", id, NULL, 0, err);
 }

@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "base/alloc.h"   /* cairn_strv_free, for the arrays returned here */
@@ -66,6 +67,29 @@ long cairn_db_recount(struct cairn_db *db, bool fix, struct cairn_error **err);
 /* cairn's counters (cache hits and misses), kept across runs. */
 int cairn_db_stat_add(struct cairn_db *db, const char *name, long delta, struct cairn_error **err);
 long cairn_db_stat_get(struct cairn_db *db, const char *name);
+
+/*
+ * The registry step cache's record of a result's layers (table cairn_layers,
+ * which OBuilder ignores): the blobs that, applied in order on its parent's
+ * root, make its root -- one for a step, the image's for a base.  A pulled
+ * result is applied on a local parent only when the manifest names the
+ * parent's recorded layers (engine/remote.c).  Deleting a row of builds
+ * deletes its layers.
+ */
+struct cairn_db_layer {
+        char digest[72];        /* "sha256:HEX" of the blob */
+        char diff_id[72];       /* of the uncompressed tar */
+        uint64_t size;          /* of the blob */
+        char media_type[96];
+};
+/* 1 and *ret (n of them, in order; the caller frees the array), or 0 when
+ * id has none recorded. */
+int cairn_db_layers_get(struct cairn_db *db, const char *id, struct cairn_db_layer **ret, size_t *ret_n,
+                        struct cairn_error **err);
+/* Replace id's record with l (n layers). */
+int cairn_db_layers_set(struct cairn_db *db, const char *id, const struct cairn_db_layer *l, size_t n,
+                        struct cairn_error **err);
+int cairn_db_layers_clear(struct cairn_db *db, const char *id, struct cairn_error **err);
 
 /* "YYYY-MM-DD HH:MM:SS" in UTC. */
 void cairn_db_format_time(time_t t, char out[20]);

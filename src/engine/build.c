@@ -19,13 +19,108 @@
 static int build_spec(const struct run *R, const struct cairn_spec *spec, struct ctx *c, char out_id[65],
                       struct cairn_error **err);
 
+/* One operation: a step (base becomes its result) or a change of context. */
+static int apply_op(const struct run *R, const struct cairn_spec_op *op, struct ctx *c, char base[65],
+                    struct cairn_error **err)
+{
+        char id[65];
+        int r = 0;
+        switch (op->kind) {
+        case CAIRN_SPEC_COMMENT:
+                break;
+        case CAIRN_SPEC_WORKDIR: {
+                char *w = !cairn_ocaml_is_relative(op->workdir) ? cairn_xstrdup(op->workdir)
+                                                               : cairn_ocaml_concat(c->workdir, op->workdir);
+                free(c->workdir);
+                c->workdir = w;
+                break;
+        }
+        case CAIRN_SPEC_USER:
+                free(c->user_name);
+                c->user = op->user;
+                c->user_name = op->user.by_name ? cairn_xstrdup(op->user.name) : NULL;
+                c->user.name = c->user_name;
+                break;
+        case CAIRN_SPEC_ENV:
+                engine_ctx_setenv(c, op->env.name, op->env.value);
+                break;
+        case CAIRN_SPEC_SHELL:
+                for (size_t k = 0; k < c->n_shell; k++)
+                        free(c->shell[k]);
+                free(c->shell);
+                c->n_shell = op->shell.n;
+                c->shell = cairn_xzalloc((op->shell.n + 1) * sizeof(char *));
+                for (size_t k = 0; k < op->shell.n; k++)
+                        c->shell[k] = cairn_xstrdup(op->shell.args[k]);
+                break;
+        case CAIRN_SPEC_RUN:
+                r = engine_do_run(R, c, base, &op->run, id, err);
+                if (r >= 0)
+                        memcpy(base, id, 65);
+                break;
+        case CAIRN_SPEC_COPY:
+                r = engine_do_copy(R, c, base, &op->copy, id, err);
+                if (r >= 0)
+                        memcpy(base, id, 65);
+                break;
+        }
+        return r;
+}
+
+/*
+ * Walk ahead from op `from` (on base) with a copy of the context, computing
+ * each step's ID, and have the step caches looked up for those from the
+ * first one the store lacks: the deepest found is pulled, and the walk then
+ * takes the steps from there.  A step whose ID cannot be computed yet ends
+ * the walk ahead (the build reports it when it gets there).
+ */
+static void plan_remote(const struct run *R, const struct cairn_spec *spec, size_t from, const struct ctx *c,
+                        const char *base)
+{
+        struct ctx pc;
+        engine_ctx_copy(&pc, c);
+        char(*ids)[65] = cairn_xzalloc((spec->n_ops + 1) * sizeof(*ids));
+        size_t n = 0;
+        char cur[65], on[65];
+        memcpy(cur, base, 65);
+        memcpy(on, base, 65);
+        engine_remote_set_planning(R, true);
+        for (size_t i = from; i < spec->n_ops; i++) {
+                const struct cairn_spec_op *op = &spec->ops[i];
+                struct cairn_error *ignored = NULL;
+                if (apply_op(R, op, &pc, cur, &ignored) < 0) {
+                        cairn_error_free(ignored);
+                        break;
+                }
+                if (op->kind != CAIRN_SPEC_RUN && op->kind != CAIRN_SPEC_COPY)
+                        continue;
+                char *dir = NULL;
+                if (n == 0 && cairn_store_result(R->e->store, cur, &dir, NULL) > 0) {
+                        free(dir);
+                        memcpy(on, cur, 65);
+                        continue;
+                }
+                memcpy(ids[n++], cur, 65);
+        }
+        engine_remote_set_planning(R, false);
+        engine_ctx_clear(&pc);
+        if (n)
+                engine_remote_plan(R, on, ids, n);
+        free(ids);
+}
+
 static int run_ops(const struct run *R, const struct cairn_spec *spec, struct ctx *c, char base[65],
                    struct cairn_error **err)
 {
+        bool planned = !R->remote;
         for (size_t i = 0; i < spec->n_ops; i++) {
                 const struct cairn_spec_op *op = &spec->ops[i];
                 if (R->req->cancel && *R->req->cancel)
                         return cairn_error_set(err, -ECANCELED, "Cancelled at user's request");
+                if (!planned && (op->kind == CAIRN_SPEC_RUN || op->kind == CAIRN_SPEC_COPY)) {
+                        plan_remote(R, spec, i, c, base);
+                        planned = true;
+                }
                 struct cairn_buf h = CAIRN_BUF_INIT;
                 struct cairn_pp pp = { &h, 0 };
                 cairn_pp_str(&pp, c->workdir);
@@ -33,47 +128,7 @@ static int run_ops(const struct run *R, const struct cairn_spec *spec, struct ct
                 cairn_spec_print_op(&pp, op);
                 engine_emit(R, CAIRN_LOG_HEADING, "%s", cairn_buf_str(&h));
                 cairn_buf_release(&h);
-                char id[65];
-                int r = 0;
-                switch (op->kind) {
-                case CAIRN_SPEC_COMMENT:
-                        break;
-                case CAIRN_SPEC_WORKDIR: {
-                        char *w = !cairn_ocaml_is_relative(op->workdir) ? cairn_xstrdup(op->workdir)
-                                                                       : cairn_ocaml_concat(c->workdir, op->workdir);
-                        free(c->workdir);
-                        c->workdir = w;
-                        break;
-                }
-                case CAIRN_SPEC_USER:
-                        free(c->user_name);
-                        c->user = op->user;
-                        c->user_name = op->user.by_name ? cairn_xstrdup(op->user.name) : NULL;
-                        c->user.name = c->user_name;
-                        break;
-                case CAIRN_SPEC_ENV:
-                        engine_ctx_setenv(c, op->env.name, op->env.value);
-                        break;
-                case CAIRN_SPEC_SHELL:
-                        for (size_t k = 0; k < c->n_shell; k++)
-                                free(c->shell[k]);
-                        free(c->shell);
-                        c->n_shell = op->shell.n;
-                        c->shell = cairn_xzalloc((op->shell.n + 1) * sizeof(char *));
-                        for (size_t k = 0; k < op->shell.n; k++)
-                                c->shell[k] = cairn_xstrdup(op->shell.args[k]);
-                        break;
-                case CAIRN_SPEC_RUN:
-                        r = engine_do_run(R, c, base, &op->run, id, err);
-                        if (r >= 0)
-                                memcpy(base, id, 65);
-                        break;
-                case CAIRN_SPEC_COPY:
-                        r = engine_do_copy(R, c, base, &op->copy, id, err);
-                        if (r >= 0)
-                                memcpy(base, id, 65);
-                        break;
-                }
+                int r = apply_op(R, op, c, base, err);
                 if (r < 0)
                         return r;
         }
@@ -140,11 +195,15 @@ int cairn_engine_build(struct cairn_engine *e, const struct cairn_build_request 
                          .volume_warned = &volume_warned, .stat_cache = &stat_cache };
         cairn_step_limits_merge(&R.limits, &e->config.limits, req->limits);
         engine_check_volume(&R, "the store", e->store->root);
+        int r = engine_remote_open(&R, err);
+        if (r < 0)
+                return r;
         struct ctx c;
         engine_ctx_init(&c, e);
-        int r = build_spec(&R, req->spec, &c, out_id, err);
+        r = build_spec(&R, req->spec, &c, out_id, err);
         engine_ctx_clear(&c);
         engine_flush_hits(e);
+        engine_remote_close(&R);
         if (stat_cache) {
                 /* Saved after a failed build too: what was hashed is right. */
                 struct cairn_error *save_err = NULL;

@@ -4,6 +4,7 @@
  * options' names and its values are read by the same code, so a setting
  * means the same in both places; the command line wins. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -36,9 +37,33 @@ static int apply(const struct cairn_setting *s, void *ud, struct cairn_error **e
                                                    s->value);
                 return 0;
         }
+        if (strcmp(s->key, "cache-from") == 0 || strcmp(s->key, "cache-to") == 0) {
+                const char *why = NULL;
+                if (!cairn_cache_repo_valid(s->value, &why))
+                        return cairn_setting_error(err, s, 1, "%s takes a repository REGISTRY/PATH: %s", s->key, why);
+                if (s->key[6] == 't') {
+                        free(c->cache_to);
+                        c->cache_to = cairn_xstrdup(s->value);
+                } else {
+                        size_t n = 0;
+                        while (c->cache_from && c->cache_from[n])
+                                n++;
+                        c->cache_from = cairn_xreallocarray(c->cache_from, n + 2, sizeof(char *));
+                        c->cache_from[n] = cairn_xstrdup(s->value);
+                        c->cache_from[n + 1] = NULL;
+                }
+                return 0;
+        }
+        if (strcmp(s->key, "share-secret-steps") == 0) {
+                if (strcmp(s->value, "true") != 0 && strcmp(s->value, "false") != 0)
+                        return cairn_setting_error(err, s, 1, "share-secret-steps takes true or false, not \"%s\"",
+                                                   s->value);
+                c->share_secret_steps = s->value[0] == 't';
+                return 0;
+        }
         return cairn_setting_error(err, s, 0,
-                                   "unknown setting \"%s\" (expected memory, pids-limit, cpus, step-timeout or "
-                                   "security-opt)", s->key);
+                                   "unknown setting \"%s\" (expected memory, pids-limit, cpus, step-timeout, "
+                                   "security-opt, cache-from, cache-to or share-secret-steps)", s->key);
 }
 
 int engine_config_load(struct cairn_engine *e, struct cairn_error **err)
@@ -54,11 +79,40 @@ int engine_config_load(struct cairn_engine *e, struct cairn_error **err)
         }
         struct cairn_engine_config c = { 0 };
         int r = cairn_settings_parse(path, text, len, apply, &c, err);
-        if (r < 0)
+        if (r < 0) {
+                engine_config_clear(&c);
                 return r;
+        }
         c.path = TAKE_PTR(path);
         e->config = c;
         return 0;
+}
+
+void engine_config_clear(struct cairn_engine_config *c)
+{
+        free(c->path);
+        cairn_strv_free(c->cache_from);
+        free(c->cache_to);
+        memset(c, 0, sizeof(*c));
+}
+
+bool cairn_cache_repo_valid(const char *name, const char **ret_why)
+{
+        const char *slash = strchr(name, '/');
+        const char *why = NULL;
+        if (!slash || slash == name || !slash[1])
+                why = "expected HOST/PATH, such as 127.0.0.1:5000/cairn/steps";
+        else if (strchr(name, '@') || strchr(slash, ':'))
+                why = "a step cache is a repository: no tag or digest";
+        else if (strchr(name, ' ') || strstr(name, "//"))
+                why = "not a repository name";
+        else
+                for (const char *p = slash + 1; *p && !why; p++)
+                        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || strchr("._-/", *p)))
+                                why = "a repository path has lowercase letters, digits and . _ - / only";
+        if (why && ret_why)
+                *ret_why = why;
+        return !why;
 }
 
 const struct cairn_engine_config *cairn_engine_config(const struct cairn_engine *e)

@@ -51,6 +51,7 @@ void engine_flush_hits(struct cairn_engine *e);
 
 /* Read the store's cairn.conf into e->config (config.c). */
 int engine_config_load(struct cairn_engine *e, struct cairn_error **err);
+void engine_config_clear(struct cairn_engine_config *c);
 
 struct cairn_store *cairn_engine_store(struct cairn_engine *e);
 
@@ -90,8 +91,11 @@ void engine_ctx_bind(struct ctx *c, const char *name, const char *id);
 const char *engine_ctx_lookup(const struct ctx *c, const char *name);
 /* (env K V): remove K, put (K, V) at the front. */
 void engine_ctx_setenv(struct ctx *c, const char *name, const char *value);
-/* The context a step ran in, beside its log (context.json). */
-int engine_save_context(const struct ctx *c, const char *dir, struct cairn_error **err);
+/* The context a step ran in, beside its log (context.json); secret: the
+ * step mounted secrets or is built on one that did. */
+int engine_save_context(const struct ctx *c, bool secret, const char *dir, struct cairn_error **err);
+/* A copy of c, to walk ahead of the build (build.c's plan). */
+void engine_ctx_copy(struct ctx *dst, const struct ctx *src);
 /* The uid and gid a step runs as: the context's, or its user name's in the
  * step's root. */
 int engine_user_ids(const struct ctx *c, const struct cairn_store_build *b, uid_t *uid, gid_t *gid,
@@ -110,6 +114,8 @@ struct run {
         /* The build context's stat cache, loaded by the first copy from the
          * context (engine_context_stat_cache), saved when the build ends. */
         struct cairn_stat_cache **stat_cache;
+        /* The registry step cache of this build, or NULL (remote.c). */
+        struct engine_remote *remote;
 };
 
 /* Give the hasher the stat cache of the build context (state/context-cache/
@@ -170,7 +176,11 @@ int engine_lock_waiting(const struct run *R, const char *id, struct cairn_error 
  * once: the others attach to it.
  */
 int engine_get_or_build(const struct run *R, const char *base, const char *id, step_fn *fn, void *arg,
-                        const struct ctx *c, struct cairn_error **err);
+                        const struct ctx *c, bool secret, struct cairn_error **err);
+/* Whether result id (in dir) mounted secrets or is built on one that did
+ * (its context.json says "secret"): never pushed to a step cache unless
+ * asked. */
+bool engine_result_secret(const char *dir);
 
 /* Delete id and everything built on it, each under its exclusive step lock
  * (waiting for builds that use them), children first; *count counts them. */
@@ -205,5 +215,50 @@ int engine_do_run(const struct run *R, const struct ctx *c, const char *base, co
 /* (copy ...) on base: the new result's ID in out_id. */
 int engine_do_copy(const struct run *R, const struct ctx *c, const char *base, const struct cairn_spec_copy *op,
                    char out_id[65], struct cairn_error **err);
+
+/* --- the registry step cache (remote.c, layer.c; docs/step-cache.md) ------- */
+
+/* A step's diff layer as a blob in a blob store. */
+struct engine_layer {
+        char digest[72];     /* "sha256:HEX" of the gzip'ed tar blob */
+        char diff_id[72];    /* "sha256:HEX" of the uncompressed tar */
+        uint64_t size;       /* bytes of the blob */
+};
+/*
+ * Write result id's changes against result parent (NULL: id's whole root,
+ * as for a base) as a gzip'ed tar (OCI whiteouts) into the blob store at
+ * blob_root (fetch/image.h), computing both digests in one pass.  The
+ * caller holds (at least shared) step locks on id and parent.
+ */
+int engine_diff_layer(struct cairn_engine *e, const char *parent, const char *id, const char *blob_root,
+                      struct engine_layer *ret, struct cairn_error **err);
+
+struct engine_remote;
+struct engine_planned;
+/* Set up R->remote from the request and the store's config (NULL when
+ * neither names a step cache). */
+int engine_remote_open(struct run *R, struct cairn_error **err);
+/* Wait for the pushes still running, say what they did, and free it. */
+void engine_remote_close(struct run *R);
+/* While set, engine_do_run and engine_do_copy compute their step's ID and
+ * do nothing else (build.c walks ahead with it). */
+bool engine_remote_planning(const struct run *R);
+void engine_remote_set_planning(const struct run *R, bool on);
+/*
+ * The steps ids (n of them, in order, the first built on base, which is in
+ * the store) are about to be built: look them all up in the step caches,
+ * and from the deepest one found, download the layers of those that are
+ * not in the store.  engine_get_or_build then takes them from there.  A
+ * failure is a warning, and a miss.
+ */
+void engine_remote_plan(const struct run *R, const char *base, char (*ids)[65], size_t n);
+/* The pulled layer of step id, if the plan has one. */
+struct engine_planned *engine_remote_planned(const struct run *R, const char *id);
+/* The step_fn that makes a result from its pulled layer (arg: the planned). */
+int engine_remote_pull_step(const struct run *R, struct cairn_store_build *b, const struct step_log *log, void *arg,
+                            struct cairn_error **err);
+/* Result id is in the store: pulled (p), or built here or reused (p NULL),
+ * which queues it for the push. */
+void engine_remote_done(const struct run *R, const char *id, struct engine_planned *p);
 
 #endif

@@ -72,7 +72,7 @@ void cairn_engine_close(struct cairn_engine *e)
                 close(e->lock_fd);
         free(e->live_dir);
         free(e->failed_dir);
-        free(e->config.path);
+        engine_config_clear(&e->config);
         cairn_db_close(e->db);
         cairn_store_close(e->store);
         cairn_hasher_free(e->hasher);

@@ -56,6 +56,15 @@ struct cairn_build_request {
         int pull;                          /* enum cairn_pull_policy (fetch/fetcher.h) */
         bool seccomp_unconfined;           /* steps run without the seccomp filter */
         const struct cairn_step_limits *limits;   /* over the store's config; NULL: the config's */
+        /* The registry step cache (docs/step-cache.md): repositories
+         * ("HOST/PATH") looked up on a local miss, in order, and the one
+         * each step built is pushed to; the store's config gives them when
+         * these are empty.  Credentials and TLS are `registry`'s. */
+        const char *const *cache_from;
+        size_t n_cache_from;
+        const char *cache_to;
+        bool share_secret_steps;           /* push steps that mounted secrets, and what is built on them */
+        bool no_remote_cache;              /* ignore the config's cache-from and cache-to */
 };
 
 /* store_options: NULL-terminated "KEY=VALUE" for the store (--store-opt),
@@ -76,8 +85,28 @@ struct cairn_engine_config {
         char *path;                        /* the file read, or NULL when there is none */
         struct cairn_step_limits limits;
         bool seccomp_unconfined;
+        char **cache_from;                 /* NULL-terminated, or NULL */
+        char *cache_to;
+        bool share_secret_steps;
 };
 const struct cairn_engine_config *cairn_engine_config(const struct cairn_engine *e);
+
+/* Whether name is a step cache repository, "HOST[:PORT]/PATH" (no tag, no
+ * digest); if not, *ret_why says what is wrong. */
+bool cairn_cache_repo_valid(const char *name, const char **ret_why);
+
+/*
+ * The registry step cache by hand (`cairn cache push|pull`): push result id
+ * (and the layers of its chain) to the repository `repo`, or pull step id
+ * from it into the store.  Push refuses a step that mounted secrets, or is
+ * built on one, unless share_secrets.  log (may be NULL) gets progress.
+ */
+int cairn_engine_cache_push(struct cairn_engine *e, const char *id, const char *repo,
+                            const struct cairn_registry_options *reg, bool share_secrets, cairn_log_fn *log, void *ud,
+                            struct cairn_error **err);
+int cairn_engine_cache_pull(struct cairn_engine *e, const char *id, const char *repo,
+                            const struct cairn_registry_options *reg, cairn_log_fn *log, void *ud,
+                            struct cairn_error **err);
 
 /* Build the spec; on success out_id holds the ID of the last snapshot. */
 int cairn_engine_build(struct cairn_engine *e, const struct cairn_build_request *req, char out_id[65],

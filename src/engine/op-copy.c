@@ -286,11 +286,14 @@ int engine_do_copy(const struct run *R, const struct ctx *c, const char *base, c
         char *view_rootfs = NULL;
         void *view = NULL;
         int r = 0;
+        bool from_secret = false;
         if (op->from_build) {
                 const char *id = engine_ctx_lookup(c, op->from_build);
                 char *dir = NULL;
                 if (!id || cairn_store_result(e->store, id, &dir, err) <= 0)
                         return cairn_error_set(err, -ENOENT, "Build result \"%s\" not found", id ? id : op->from_build);
+                /* What a stage that mounted secrets made may hold them. */
+                from_secret = engine_result_secret(dir);
                 free(dir);
                 if ((r = cairn_store_view(e->store, id, &view_rootfs, &view, err)) < 0)
                         return r;
@@ -312,8 +315,9 @@ int engine_do_copy(const struct run *R, const struct ctx *c, const char *base, c
                         r = cairn_error_set(err, -EINVAL,
                                             "When copying multiple items, the destination must end with '/'");
         }
-        if (r >= 0) {
+        if (r >= 0)
                 cairn_copy_id(base, &c->user, copy_items, items, op->n_src, dst, out_id, NULL);
+        if (r >= 0 && !engine_remote_planning(R)) {
                 /* Copies from the context only: a stage's root is no
                  * earlier version of anything. */
                 struct earlier prev = { 0 };
@@ -326,7 +330,7 @@ int engine_do_copy(const struct run *R, const struct ctx *c, const char *base, c
                         free(dir);
                 }
                 struct copy_arg a = { c, src_dir, items, op->n_src, copy_items, dst, incremental ? &prev : NULL };
-                r = engine_get_or_build(R, base, out_id, copy_step, &a, c, err);
+                r = engine_get_or_build(R, base, out_id, copy_step, &a, c, from_secret, err);
                 if (r >= 0 && incremental)
                         earlier_remember(e, &prev, out_id);
                 earlier_release(e, &prev);

@@ -355,7 +355,7 @@ int engine_get_base(const struct run *R, const char *from, struct ctx *c, char o
         dir = NULL;
         a.built_on = *prefix ? prefix : NULL;
         a.have_layers = (const char *const *) have;
-        r = engine_get_or_build(R, *prefix ? prefix : NULL, out_id, fetch_base, &a, NULL, err);
+        r = engine_get_or_build(R, *prefix ? prefix : NULL, out_id, fetch_base, &a, NULL, false, err);
         if (r < 0 && have && cairn_store_result(R->e->store, prefix, &dir, NULL) <= 0) {
                 /* The base it was to share went (pruned) before it could be
                  * used: unpack every layer. */
@@ -365,7 +365,7 @@ int engine_get_base(const struct run *R, const char *from, struct ctx *c, char o
                 }
                 a.built_on = NULL;
                 a.have_layers = NULL;
-                r = engine_get_or_build(R, NULL, out_id, fetch_base, &a, NULL, err);
+                r = engine_get_or_build(R, NULL, out_id, fetch_base, &a, NULL, false, err);
         }
         free(dir);
         dir = NULL;

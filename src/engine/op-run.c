@@ -200,8 +200,10 @@ int engine_do_run(const struct run *R, const struct ctx *c, const char *base, co
                 .network = op->network, .n_network = op->n_network, .secrets = sv, .n_secrets = op->n_secrets,
         };
         cairn_run_id(&key, out_id, NULL);
+        if (engine_remote_planning(R))
+                goto out;
         struct run_arg a = { .c = c, .op = op, .secrets = sv };
-        r = engine_get_or_build(R, base, out_id, run_step, &a, c, err);
+        r = engine_get_or_build(R, base, out_id, run_step, &a, c, op->n_secrets > 0, err);
 out:
         free(sv);
         return r;

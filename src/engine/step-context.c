@@ -89,7 +89,7 @@ void engine_ctx_setenv(struct ctx *c, const char *name, const char *value)
 
 /* The context a step ran in, beside its log: what an exported image's
  * config says (env, working directory, user).  Not part of any ID. */
-int engine_save_context(const struct ctx *c, const char *dir, struct cairn_error **err)
+int engine_save_context(const struct ctx *c, bool secret, const char *dir, struct cairn_error **err)
 {
         /* What the step itself recorded there (its usage) stays. */
         json_t *j = cairn_result_json_load(dir, "context.json");
@@ -107,7 +107,39 @@ int engine_save_context(const struct ctx *c, const char *dir, struct cairn_error
         _cleanup_free_ char *user = c->user.by_name ? cairn_xstrdup(c->user.name)
                                                     : cairn_xasprintf("%" PRId64 ":%" PRId64, c->user.uid, c->user.gid);
         json_object_set_new(j, "user", json_string(user));
+        if (secret)
+                json_object_set_new(j, "secret", json_true());
         return cairn_result_json_save(dir, "context.json", j, err);
+}
+
+bool engine_result_secret(const char *dir)
+{
+        json_t *j = cairn_result_json_load(dir, "context.json");
+        bool secret = json_is_true(json_object_get(j, "secret"));
+        json_decref(j);
+        return secret;
+}
+
+void engine_ctx_copy(struct ctx *dst, const struct ctx *src)
+{
+        memset(dst, 0, sizeof(*dst));
+        dst->env = cairn_xzalloc((src->n_env + 1) * sizeof(*dst->env));
+        for (size_t i = 0; i < src->n_env; i++)
+                dst->env[i] = (struct cairn_env_var) { cairn_xstrdup(src->env[i].name),
+                                                       cairn_xstrdup(src->env[i].value) };
+        dst->n_env = src->n_env;
+        dst->user = src->user;
+        if (src->user_name) {
+                dst->user_name = cairn_xstrdup(src->user_name);
+                dst->user.name = dst->user_name;
+        }
+        dst->workdir = cairn_xstrdup(src->workdir);
+        dst->shell = cairn_xzalloc((src->n_shell + 1) * sizeof(char *));
+        for (size_t i = 0; i < src->n_shell; i++)
+                dst->shell[i] = cairn_xstrdup(src->shell[i]);
+        dst->n_shell = src->n_shell;
+        for (size_t i = 0; i < src->n_scope; i++)
+                engine_ctx_bind(dst, src->scope_names[i], src->scope_ids[i]);
 }
 
 int engine_user_ids(const struct ctx *c, const struct cairn_store_build *b, uid_t *uid, gid_t *gid,

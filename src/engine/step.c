@@ -197,7 +197,7 @@ static int attach(const struct run *R, const char *id, struct cairn_error **err)
 }
 
 int engine_get_or_build(const struct run *R, const char *base, const char *id, step_fn *fn, void *arg,
-                        const struct ctx *c, struct cairn_error **err)
+                        const struct ctx *c, bool secret, struct cairn_error **err)
 {
         struct cairn_engine *e = R->e;
         char *dir = NULL;
@@ -211,6 +211,8 @@ int engine_get_or_build(const struct run *R, const char *base, const char *id, s
                  * database was (re)created. */
                 engine_note_hit(e, id, base);
                 engine_emit(R, CAIRN_LOG_NOTE, "---> using \"%s\" from cache", id);
+                if (c && R->remote)
+                        engine_remote_done(R, id, NULL);
                 return 0;
         }
         if (engine_step_lock(e, id, CAIRN_LOCK_EXCLUSIVE, false) < 0) {
@@ -235,6 +237,19 @@ int engine_get_or_build(const struct run *R, const char *base, const char *id, s
         _cleanup_free_ char *failed_path = cairn_path_join(e->failed_dir, id);
         struct cairn_store_build *b = NULL;
         int log_fd = -1, live_fd = -1;
+        /* Taken from a step cache, if the plan found it there. */
+        struct engine_planned *pulled = c && R->remote ? engine_remote_planned(R, id) : NULL;
+        if (pulled) {
+                fn = engine_remote_pull_step;
+                arg = pulled;
+        }
+        if (secret || !base) {
+                /* secret as given */
+        } else if (c && cairn_store_result(e->store, base, &dir, NULL) > 0) {
+                secret = engine_result_secret(dir);
+                free(dir);
+                dir = NULL;
+        }
         if ((r = cairn_store_begin(e->store, base, id, &b, err)) < 0)
                 goto out;
         unlink(b->log_path);
@@ -250,7 +265,7 @@ int engine_get_or_build(const struct run *R, const char *base, const char *id, s
         r = fn(R, b, &slog, arg, err);
         close(log_fd);
         if (r >= 0 && c)
-                r = engine_save_context(c, b->dir, err);
+                r = engine_save_context(c, secret, b->dir, err);
         if (r >= 0)
                 engine_test_pause("publish");
         if (r < 0) {
@@ -268,6 +283,8 @@ int engine_get_or_build(const struct run *R, const char *base, const char *id, s
                 goto out;
         unlink(failed_path);
         engine_emit(R, CAIRN_LOG_NOTE, "---> saved as \"%s\"", id);
+        if (c && R->remote)
+                engine_remote_done(R, id, pulled);
 out:
         if (live_fd >= 0)
                 close(live_fd);
