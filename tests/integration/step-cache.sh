@@ -228,7 +228,7 @@ sid=$(got)
 lacks "$(tags)" "$sid" "no tag for them"
 grep -rqa "$secret" "$tmp/data"
 ok $((!$?)) "no byte of the secret is in the registry's storage"
-on a cache push "$sid" "$repo" "${CREDS[@]}"
+run_cmd "$CAIRN" cache push --store "$kind:$stores/a" --repo "$repo" "${CREDS[@]}" "$sid"
 is_status 1 "cairn cache push refuses it too"
 has "$err" "mounted secrets" "saying why"
 on a build -f secret.spec --secret token:secret.txt --cache-to "$repo" --share-secret-steps "${CREDS[@]}" ctx
