@@ -300,6 +300,9 @@ static int cache_prune(int argc, char **argv)
         const char *name = NULL, *older_than = NULL;
         int status = CAIRN_EXIT_USAGE;
         long long ms = 0;
+        struct cairn_repo *r = NULL;
+        _cleanup_error_ struct cairn_error *err = NULL;
+        char **tags = NULL;
         if (parse("cache prune", argc, argv, &o, &remote, NULL, &older_than, &dry_run, &name) < 0)
                 goto out;
         if (!remote) {
@@ -315,17 +318,13 @@ static int cache_prune(int argc, char **argv)
                                       older_than);
                 goto out;
         }
-        struct cairn_repo *r = NULL;
         status = CAIRN_EXIT_FAILURE;
         if (open_repo(name, !dry_run, &o, &r) < 0)
                 goto out;
         status = CAIRN_EXIT_OK;
         time_t cutoff = time(NULL) - (time_t) (ms / 1000);
-        _cleanup_error_ struct cairn_error *err = NULL;
-        char **tags = NULL;
         if (cairn_repo_tags(r, &tags, &err) < 0) {
                 cairn_cli_report(err);
-                cairn_repo_close(r);
                 status = CAIRN_EXIT_FAILURE;
                 goto out;
         }
@@ -377,9 +376,9 @@ static int cache_prune(int argc, char **argv)
         printf("%s %zu step result%s and %zu log%s from %s (%zu kept)%s\n", would, steps, steps == 1 ? "" : "s", logs,
                logs == 1 ? "" : "s", cairn_repo_name(r), kept,
                dry_run ? "" : "; the registry's garbage-collect frees their blobs");
+out:
         cairn_strv_free(tags);
         cairn_repo_close(r);
-out:
         cairn_cli_registry_options_free(&o);
         return status;
 }

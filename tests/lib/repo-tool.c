@@ -82,7 +82,8 @@ int main(int argc, char **argv)
                 return 2;
         }
         const char *cmd = argv[1];
-        struct cairn_registry_options o = { .credentials = getenv("REPO_TOOL_AUTH") };
+        const char *auth = getenv("REPO_TOOL_AUTH");
+        struct cairn_registry_options o = { .credentials = auth && *auth ? auth : NULL };
         const char *insecure = getenv("REPO_TOOL_INSECURE");
         if (insecure && *insecure) {
                 o.insecure = &insecure;
