@@ -44,6 +44,7 @@ int cmd_export(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 int cmd_du(int argc, char **argv);
 int cmd_fsck(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
 
 int cmd_images(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
@@ -66,6 +67,7 @@ extern const struct cairn_verb cairn_export_verb;
 extern const struct cairn_verb cairn_prune_verb;
 extern const struct cairn_verb cairn_du_verb;
 extern const struct cairn_verb cairn_fsck_verb;
+extern const struct cairn_verb cairn_cache_verb;
 extern const struct cairn_verb cairn_images_verb;
 extern const struct cairn_verb cairn_inspect_verb;
 

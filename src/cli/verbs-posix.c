@@ -6,6 +6,7 @@
 
 const struct cairn_verb *const cairn_verbs[] = {
         &cairn_build_verb,
+        &cairn_cache_verb,
         &cairn_check_verb,
         &cairn_clean_verb,
         &cairn_delete_verb,

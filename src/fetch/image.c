@@ -126,7 +126,7 @@ int cairn_blob_writer_commit(struct cairn_blob_writer *w, const char *what, char
         cairn_sha256_final_hex(&w->hash, hex);
         int r = 0;
         if (w->expected && strcmp(w->expected + 7, hex) != 0)
-                r = cairn_error_set(err, -EINVAL, "%s does not match its digest: expected %s, got sha256:%s", what,
+                r = cairn_error_set(err, -EBADMSG, "%s does not match its digest: expected %s, got sha256:%s", what,
                                     w->expected, hex);
         if (r == 0) {
                 _cleanup_free_ char *final = cairn_xasprintf("%s/%s", w->dir, hex);
@@ -184,7 +184,7 @@ static int put_blob(const char *root, int srcfd, const char *what, const char *e
         char hex[65];
         cairn_sha256_final_hex(&h, hex);
         if (r == 0 && expected && strcmp(expected + 7, hex) != 0)
-                r = cairn_error_set(err, -EINVAL, "%s does not match its digest: expected %s, got sha256:%s", what,
+                r = cairn_error_set(err, -EBADMSG, "%s does not match its digest: expected %s, got sha256:%s", what,
                                     expected, hex);
         if (r == 0) {
                 _cleanup_free_ char *final = cairn_xasprintf("%s/%s", dir, hex);

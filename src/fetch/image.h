@@ -100,7 +100,8 @@ void cairn_image_add_layer(struct cairn_image *img, char *digest, uint64_t size)
 int cairn_image_save(const char *root, const struct cairn_image *img, struct cairn_error **err);
 
 /* A blob being written: hashed as it goes, published under its digest by
- * commit only if it matches `expected` (when given). */
+ * commit only if it matches `expected` (when given: -EBADMSG otherwise,
+ * and nothing is left). */
 struct cairn_blob_writer {
         char *dir, *tmp, *expected;
         int fd;

@@ -22,8 +22,9 @@
 #include "fetch/blob-stream.h"
 #include "fetch/curl-dl.h"
 #include "fetch/reference.h"
+#include "fetch/registry-http.h"
 
-#define MAX_DOCUMENT (4u << 20)          /* manifests, indexes, configs, tokens */
+#define MAX_DOCUMENT CAIRN_REGISTRY_MAX_DOCUMENT
 #define MAX_LAYER (UINT64_C(64) << 30)
 #define ATTEMPTS 5
 
@@ -37,32 +38,11 @@ struct client {
         const char *root;
         struct cairn_image_ref *ref;
         const struct cairn_registry_options *o;
-        char *base;               /* scheme://host */
-        char *authorization;      /* "Authorization: ..." header, or NULL */
-        char *credentials;        /* user:password, or NULL */
+        struct cairn_registry_http http;    /* set up once ref is parsed */
         struct cairn_error **err;
 };
 
-static void say(const struct client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void say(const struct client *c, const char *fmt, ...)
-{
-        if (!c->o->log)
-                return;
-        char line[1024];
-        size_t off = 0;
-        if (c->o->tty) {
-                /* Over the progress line. */
-                strcpy(line, "\r\033[K");
-                off = strlen(line);
-        }
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(line + off, sizeof(line) - 1 - off, fmt, ap);
-        va_end(ap);
-        strcat(line, "\n");
-        c->o->log(line, c->o->userdata);
-}
+#define say(c, ...) cairn_registry_say((c)->o, __VA_ARGS__)
 
 static double now_seconds(void)
 {
@@ -82,332 +62,12 @@ static void human_bytes(double b, char *out, size_t n)
         snprintf(out, n, u ? "%.1f %s" : "%.0f %s", b, unit[u]);
 }
 
-/* --- responses ------------------------------------------------------------ */
-
-struct response {
-        long status;
-        struct cairn_buf body;
-        char *www_authenticate;
-        char *content_digest;
-};
-
-static void response_release(struct response *r)
+/* GET url (accept: an Accept header line, or NULL): 0 with resp, or < 0
+ * with *c->err set. */
+static int get(struct client *c, const char *url, const char *accept, struct cairn_http_response *resp)
 {
-        cairn_buf_release(&r->body);
-        free(r->www_authenticate);
-        free(r->content_digest);
-        memset(r, 0, sizeof(*r));
-}
-
-static size_t on_body(char *data, size_t size, size_t n, void *ud)
-{
-        struct response *r = ud;
-        return cairn_buf_add(&r->body, data, size * n) < 0 ? 0 : size * n;
-}
-
-static char *header_value(const char *line, size_t len, const char *name)
-{
-        size_t nlen = strlen(name);
-        if (len <= nlen || strncasecmp(line, name, nlen) != 0 || line[nlen] != ':')
-                return NULL;
-        const char *v = line + nlen + 1, *end = line + len;
-        while (v < end && (*v == ' ' || *v == '\t'))
-                v++;
-        while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
-                end--;
-        return cairn_xstrndup(v, (size_t) (end - v));
-}
-
-static size_t on_header(char *data, size_t size, size_t n, void *ud)
-{
-        struct response *r = ud;
-        size_t len = size * n;
-        char *v;
-        if ((v = header_value(data, len, "www-authenticate"))) {
-                free(r->www_authenticate);
-                r->www_authenticate = v;
-        } else if ((v = header_value(data, len, "docker-content-digest"))) {
-                free(r->content_digest);
-                r->content_digest = v;
-        }
-        return len;
-}
-
-static void common_options(CURL *h, struct curl_slist *headers, const char *url)
-{
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-        curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-        curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
-        /* A transfer that stalls for a minute is a failure (and retried). */
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
-        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(h, CURLOPT_USERAGENT, "cairn");
-#if LIBCURL_VERSION_NUM >= 0x075500
-        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-        /* Never from https down to http. */
-        curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, strncmp(url, "https:", 6) == 0 ? "https" : "http,https");
-#endif
-}
-
-static bool transient(CURLcode rc, long status)
-{
-        if (rc != CURLE_OK)
-                return rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_RECV_ERROR ||
-                       rc == CURLE_SEND_ERROR || rc == CURLE_PARTIAL_FILE || rc == CURLE_GOT_NOTHING;
-        return status == 429 || status >= 500;
-}
-
-static void backoff(int attempt)
-{
-        struct timespec ts = { 0, 200000000L };
-        for (int i = 0; i < attempt; i++) {
-                ts.tv_sec *= 2;
-                ts.tv_nsec *= 2;
-                if (ts.tv_nsec >= 1000000000L) {
-                        ts.tv_sec += ts.tv_nsec / 1000000000L;
-                        ts.tv_nsec %= 1000000000L;
-                }
-        }
-        nanosleep(&ts, NULL);
-}
-
-/* GET url with the current authorization, retrying transient failures. */
-static int get(struct client *c, const char *url, const char *accept, const char *userpwd, struct response *resp)
-{
-        CURL *h = curl_easy_init();
-        if (!h)
-                return cairn_error_set(c->err, -ENOMEM, "cannot start libcurl");
-        int r = 0;
-        for (int attempt = 0;; attempt++) {
-                response_release(resp);
-                cairn_buf_init(&resp->body, MAX_DOCUMENT);
-                struct curl_slist *headers = NULL;
-                if (accept)
-                        headers = curl_slist_append(headers, accept);
-                if (c->authorization && !userpwd)
-                        headers = curl_slist_append(headers, c->authorization);
-                curl_easy_reset(h);
-                common_options(h, headers, url);
-                curl_easy_setopt(h, CURLOPT_URL, url);
-                curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-                curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
-                curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-                curl_easy_setopt(h, CURLOPT_HEADERDATA, resp);
-                if (userpwd)
-                        curl_easy_setopt(h, CURLOPT_USERPWD, userpwd);
-                CURLcode rc = curl_easy_perform(h);
-                curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-                curl_slist_free_all(headers);
-                if (rc == CURLE_WRITE_ERROR) {
-                        r = cairn_error_set(c->err, -EFBIG, "%s: the response is larger than %u bytes", url, MAX_DOCUMENT);
-                        break;
-                }
-                if (transient(rc, resp->status) && attempt + 1 < ATTEMPTS) {
-                        say(c, "retrying %s (%s)", url, rc ? curl_easy_strerror(rc) : "server error");
-                        backoff(attempt);
-                        continue;
-                }
-                if (rc != CURLE_OK)
-                        r = cairn_error_set(c->err, -EIO, "%s: %s", url, curl_easy_strerror(rc));
-                break;
-        }
-        curl_easy_cleanup(h);
-        return r;
-}
-
-/* --- authentication ---------------------------------------------------------- */
-
-/* The value of key="value" (or key=value) in a WWW-Authenticate header. */
-static char *challenge_param(const char *h, const char *key)
-{
-        size_t klen = strlen(key);
-        for (const char *p = h; (p = strcasestr(p, key)); p += klen) {
-                if (p != h && p[-1] != ' ' && p[-1] != ',')
-                        continue;
-                if (p[klen] != '=')
-                        continue;
-                const char *v = p + klen + 1;
-                if (*v == '"') {
-                        const char *e = strchr(v + 1, '"');
-                        return e ? cairn_xstrndup(v + 1, (size_t) (e - v - 1)) : NULL;
-                }
-                size_t n = strcspn(v, ", ");
-                return cairn_xstrndup(v, n);
-        }
-        return NULL;
-}
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Standard base64 (RFC 4648 section 4), padded. */
-static char *base64(const char *s)
-{
-        size_t n = strlen(s);
-        const unsigned char *in = (const unsigned char *) s;
-        char *out = cairn_xzalloc(4 * ((n + 2) / 3) + 1), *o = out;
-        for (size_t i = 0; i < n; i += 3) {
-                unsigned v = (unsigned) in[i] << 16 | (i + 1 < n ? (unsigned) in[i + 1] << 8 : 0) |
-                             (i + 2 < n ? in[i + 2] : 0);
-                *o++ = b64[v >> 18 & 63];
-                *o++ = b64[v >> 12 & 63];
-                *o++ = i + 1 < n ? b64[v >> 6 & 63] : '=';
-                *o++ = i + 2 < n ? b64[v & 63] : '=';
-        }
-        return out;
-}
-
-/* The bytes of padded base64 s (surrounding white space ignored) as a
- * string, or NULL if s is not base64. */
-static char *unbase64(const char *s)
-{
-        while (isspace((unsigned char) *s))
-                s++;
-        size_t n = strlen(s);
-        while (n > 0 && isspace((unsigned char) s[n - 1]))
-                n--;
-        if (n % 4 != 0)
-                return NULL;
-        char *out = cairn_xzalloc(3 * (n / 4) + 1), *o = out;
-        for (size_t i = 0; i < n; i += 4) {
-                unsigned v = 0;
-                int pad = 0;
-                for (size_t k = 0; k < 4; k++) {
-                        const char *p = s[i + k] ? strchr(b64, s[i + k]) : NULL;
-                        /* '=' only as the last one or two of the last group */
-                        if (s[i + k] == '=' && i + 4 == n && k >= 2 && (k == 3 || s[i + 3] == '=')) {
-                                pad++;
-                                v <<= 6;
-                                continue;
-                        }
-                        if (!p || pad) {
-                                free(out);
-                                return NULL;
-                        }
-                        v = v << 6 | (unsigned) (p - b64);
-                }
-                *o++ = (char) (v >> 16);
-                if (pad < 2)
-                        *o++ = (char) (v >> 8 & 255);
-                if (pad < 1)
-                        *o++ = (char) (v & 255);
-        }
-        *o = '\0';
-        return out;
-}
-
-/* Credentials from docker's config.json: auths[registry].auth = base64(user:pass). */
-static char *docker_config_credentials(const struct client *c)
-{
-        _cleanup_free_ char *path = NULL;
-        if (c->o->docker_config)
-                path = cairn_xstrdup(c->o->docker_config);
-        else if (getenv("DOCKER_CONFIG"))
-                path = cairn_xasprintf("%s/config.json", getenv("DOCKER_CONFIG"));
-        else if (getenv("HOME"))
-                path = cairn_xasprintf("%s/.docker/config.json", getenv("HOME"));
-        if (!path || access(path, R_OK) < 0)
-                return NULL;
-        struct cairn_error *ignored = NULL;
-        json_t *j = cairn_load_json(path, "docker config", &ignored);
-        cairn_error_free(ignored);
-        if (!j)
-                return NULL;
-        json_t *auths = json_object_get(j, "auths");
-        char *keys[4] = { cairn_xstrdup(c->ref->domain), cairn_xstrdup(c->ref->api_host),
-                          cairn_xasprintf("https://%s", c->ref->domain),
-                          cairn_xstrdup(strcmp(c->ref->domain, "docker.io") == 0 ? "https://index.docker.io/v1/"
-                                                                                 : c->ref->domain) };
-        char *result = NULL;
-        for (int i = 0; i < 4 && !result; i++) {
-                const char *a = json_string_value(json_object_get(json_object_get(auths, keys[i]), "auth"));
-                if (a)
-                        result = unbase64(a);
-        }
-        for (int i = 0; i < 4; i++)
-                free(keys[i]);
-        json_decref(j);
-        return result;
-}
-
-static int authenticate(struct client *c)
-{
-        _cleanup_free_ char *realm = NULL, *service = NULL, *scope = NULL, *token_url = NULL;
-        _cleanup_free_ char *url = cairn_xasprintf("%s/v2/", c->base);
-        struct response resp = { 0 };
-        int r = get(c, url, NULL, NULL, &resp);
-        if (r < 0)
-                goto out;
-        if (resp.status == 200)
-                goto out;
-        if (resp.status != 401 || !resp.www_authenticate) {
-                r = cairn_error_set(c->err, -EIO, "%s answered %ld; is it a registry (API v2)?", url, resp.status);
-                goto out;
-        }
-        if (strncasecmp(resp.www_authenticate, "Basic", 5) == 0) {
-                if (!c->credentials) {
-                        r = cairn_error_set(c->err, -EACCES,
-                                            "%s requires a user name and password (--registry-auth USER:PASSWORD or "
-                                            "~/.docker/config.json)",
-                                            c->ref->domain);
-                        goto out;
-                }
-                if (!cairn_url_may_carry_secrets(url)) {
-                        r = cairn_error_set(c->err, -EACCES, "%s asks for a password over plain HTTP: refused (only "
-                                                             "https, or a loopback registry, gets one)", c->ref->domain);
-                        goto out;
-                }
-                _cleanup_free_ char *b = base64(c->credentials);
-                c->authorization = cairn_xasprintf("Authorization: Basic %s", b);
-                goto out;
-        }
-        if (strncasecmp(resp.www_authenticate, "Bearer", 6) != 0) {
-                r = cairn_error_set(c->err, -EIO, "%s: unsupported authentication \"%s\"", c->ref->domain,
-                                    resp.www_authenticate);
-                goto out;
-        }
-        realm = challenge_param(resp.www_authenticate, "realm");
-        service = challenge_param(resp.www_authenticate, "service");
-        if (!realm || (strncmp(realm, "https://", 8) != 0 && strncmp(realm, "http://", 7) != 0)) {
-                r = cairn_error_set(c->err, -EIO, "%s: the token realm is missing or not a URL", c->ref->domain);
-                goto out;
-        }
-        if (!cairn_url_may_carry_secrets(realm)) {
-                r = cairn_error_set(c->err, -EACCES, "%s: the token realm \"%s\" is plain HTTP: refused (only https, "
-                                                     "or loopback, gets credentials)", c->ref->domain, realm);
-                goto out;
-        }
-        CURL *esc = curl_easy_init();
-        scope = cairn_xasprintf("repository:%s:pull", c->ref->path);
-        char *s1 = curl_easy_escape(esc, scope, 0);
-        char *s2 = service ? curl_easy_escape(esc, service, 0) : NULL;
-        token_url = cairn_xasprintf("%s%sscope=%s%s%s", realm, strchr(realm, '?') ? "&" : "?", s1,
-                                                         s2 ? "&service=" : "", s2 ? s2 : "");
-        curl_free(s1);
-        curl_free(s2);
-        curl_easy_cleanup(esc);
-        struct response tok = { 0 };
-        r = get(c, token_url, NULL, c->credentials, &tok);
-        if (r == 0 && tok.status != 200)
-                r = cairn_error_set(c->err, -EACCES, "%s: the token service %s answered %ld%s", c->ref->domain, realm,
-                                    tok.status, tok.status == 401 ? " (wrong or missing credentials?)" : "");
-        if (r == 0) {
-                json_error_t je;
-                json_t *j = json_loadb(cairn_buf_str(&tok.body), tok.body.len, 0, &je);
-                const char *t = json_string_value(json_object_get(j, "token"));
-                if (!t)
-                        t = json_string_value(json_object_get(j, "access_token"));
-                if (!t)
-                        r = cairn_error_set(c->err, -EIO, "%s: the token service gave no token", c->ref->domain);
-                else
-                        c->authorization = cairn_xasprintf("Authorization: Bearer %s", t);
-                json_decref(j);
-        }
-        response_release(&tok);
-out:
-        response_release(&resp);
-        return r;
+        struct cairn_http_request req = { .url = url, .accept = accept };
+        return cairn_registry_http_request(&c->http, &req, resp, c->err);
 }
 
 /* --- manifests --------------------------------------------------------------- */
@@ -415,9 +75,9 @@ out:
 /* GET a manifest or index by tag or digest; verifies a digest reference. */
 static int get_manifest(struct client *c, const char *reference, json_t **ret, char **ret_digest)
 {
-        _cleanup_free_ char *url = cairn_xasprintf("%s/v2/%s/manifests/%s", c->base, c->ref->path, reference);
-        struct response resp = { 0 };
-        int r = get(c, url, accept_manifests, NULL, &resp);
+        _cleanup_free_ char *url = cairn_xasprintf("%s/v2/%s/manifests/%s", c->http.base, c->ref->path, reference);
+        struct cairn_http_response resp = { 0 };
+        int r = get(c, url, accept_manifests, &resp);
         if (r == 0 && resp.status != 200)
                 r = cairn_error_set(c->err, resp.status == 404 ? -ENOENT : -EIO, "%s/%s:%s: %s (HTTP %ld)",
                                     c->ref->domain, c->ref->path, reference,
@@ -446,7 +106,7 @@ static int get_manifest(struct client *c, const char *reference, json_t **ret, c
                         }
                 }
         }
-        response_release(&resp);
+        cairn_http_response_release(&resp);
         return r;
 }
 
@@ -554,11 +214,11 @@ static int start_download(struct download *d, CURLM *multi, size_t index, size_t
                 if (d->stream)
                         cairn_blob_stream_set_file(d->stream, d->w->fd, d->w->size);
         }
-        _cleanup_free_ char *url = cairn_xasprintf("%s/v2/%s/blobs/%s", c->base, c->ref->path, d->digest);
+        _cleanup_free_ char *url = cairn_xasprintf("%s/v2/%s/blobs/%s", c->http.base, c->ref->path, d->digest);
         d->headers = NULL;
         d->started = false;
-        if (c->authorization)
-                d->headers = curl_slist_append(d->headers, c->authorization);
+        if (c->http.authorization)
+                d->headers = curl_slist_append(d->headers, c->http.authorization);
         if (d->w->size > 0) {
                 /* Resume where the last attempt stopped. */
                 char range[64];
@@ -566,8 +226,7 @@ static int start_download(struct download *d, CURLM *multi, size_t index, size_t
                 d->headers = curl_slist_append(d->headers, range);
         }
         d->h = curl_easy_init();
-        common_options(d->h, d->headers, url);
-        curl_easy_setopt(d->h, CURLOPT_URL, url);
+        cairn_registry_http_options(&c->http, d->h, d->headers, url);
         curl_easy_setopt(d->h, CURLOPT_WRITEFUNCTION, on_blob);
         curl_easy_setopt(d->h, CURLOPT_WRITEDATA, d);
         curl_easy_setopt(d->h, CURLOPT_PRIVATE, d);
@@ -661,7 +320,7 @@ static int download_all(struct client *c, struct download *dl, size_t n)
                         }
                         if ((rc != CURLE_OK || status >= 500 || status == 429) && ++d->attempts < ATTEMPTS) {
                                 say(c, "%s: %s, retrying", d->digest, rc ? curl_easy_strerror(rc) : "server error");
-                                backoff(d->attempts);
+                                cairn_registry_http_backoff(d->attempts);
                                 if ((r = start_download(d, multi, (size_t) (d - dl), n)) < 0)
                                         break;
                                 running++;
@@ -714,24 +373,19 @@ static int download_all(struct client *c, struct download *dl, size_t n)
 static int client_manifest(struct client *c, const char *refstr, const struct cairn_registry_options *o,
                            json_t **ret_manifest, char **ret_digest)
 {
-        static bool initialised;
-        int r = cairn_curl_load(c->err);
-        if (r < 0)
-                return r;
-        if (!initialised) {
-                curl_global_init(CURL_GLOBAL_DEFAULT);
-                initialised = true;
-        }
         struct cairn_error **err = c->err;
-        r = cairn_image_ref_parse(refstr, &c->ref, err);
+        int r = cairn_image_ref_parse(refstr, &c->ref, err);
         if (r < 0)
                 return r;
-        c->base = cairn_xasprintf("%s://%s", cairn_image_ref_allows_http(c->ref, c->o->insecure, c->o->n_insecure) ? "http" : "https", c->ref->api_host);
-        c->credentials = o->credentials ? cairn_xstrdup(o->credentials) : docker_config_credentials(c);
+        r = cairn_registry_http_init(&c->http, c->ref->domain, c->ref->api_host, c->ref->path, false, o, err);
+        if (r < 0)
+                return r;
         json_t *manifest = NULL;
         char *digest = NULL;
-        if ((r = authenticate(c)) < 0)
+        if ((r = cairn_registry_http_authenticate(&c->http, err)) < 0) {
+                cairn_error_prefix(err, "%s", c->ref->domain);
                 goto out;
+        }
         if ((r = get_manifest(c, c->ref->digest ? c->ref->digest : c->ref->tag, &manifest, &digest)) < 0)
                 goto out;
         if (is_index(manifest)) {
@@ -763,9 +417,7 @@ out:
 
 static void client_release(struct client *c)
 {
-        free(c->base);
-        free(c->authorization);
-        free(c->credentials);
+        cairn_registry_http_release(&c->http);
         cairn_image_ref_free(c->ref);
 }
 

@@ -29,6 +29,7 @@ struct cairn_registry_options {
         const char *credentials;           /* "USER:PASSWORD" for the registry, or NULL */
         const char *docker_config;         /* NULL: $DOCKER_CONFIG/config.json or ~/.docker/config.json */
         unsigned parallel;                 /* layers downloaded at once; 0 for 4 */
+        unsigned tags_page;                /* tags asked for per page (fetch/repo.h); 0: the registry's default */
         void (*log)(const char *line, void *ud);
         void *userdata;
         /* log goes to a terminal: a progress line (bytes and rate of each

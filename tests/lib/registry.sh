@@ -3,7 +3,8 @@
 # data under $tmp/data.  Source with $tmp set (the test's directory, which
 # is also the working directory); sets $reg (HOST:PORT).
 #
-#   start_registry [AUTH-YAML]    start it (with an auth: section, if given)
+#   start_registry [AUTH-YAML]    start it (with an auth: section, if given;
+#                                 with deletes enabled when $registry_delete is 1)
 #   stop_registry                 stop it (call from the EXIT trap too)
 
 regpid=
@@ -23,6 +24,7 @@ log:
 storage:
   filesystem:
     rootdirectory: $tmp/data
+$([ "${registry_delete:-0}" = 1 ] && printf '  delete:\n    enabled: true\n')
 http:
   addr: $reg
 ${1:-}
