@@ -230,8 +230,9 @@ int engine_diff_layer(struct cairn_engine *e, const char *parent, const char *id
                       struct engine_layer *ret, struct cairn_error **err);
 
 /*
- * Write the tree at dirfd (never followed through a symlink) into the tar
- * writer a, names in byte order, without the root itself; overlay: it is
+ * Write the tree at dirfd (never followed through a symlink; -1: an empty
+ * tree) into the tar writer a, names in byte order, without the root
+ * itself; overlay: it is
  * an overlayfs layer, whose whiteouts and opaque directories become OCI
  * ".wh." entries (a layer with overlayfs redirects or metacopy, which no
  * tar can hold, fails with -EXDEV).  For `cairn export`.

@@ -54,11 +54,14 @@ static int write_layer(const char *out, const char *dir, bool overlay, char **re
         if (archive_write_open2(a, &w, NULL, on_write, NULL, NULL) != ARCHIVE_OK) {
                 r = cairn_error_set(err, -EIO, "export: %s", archive_error_string(a));
         } else {
+                /* An overlayfs layer of a step that wrote nothing in the
+                 * root has no root: an empty layer. */
                 _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                r = fd < 0 ? cairn_error_set_errno(err, errno, "export: cannot open \"%s\"", dir)
-                           : engine_tar_tree(a, fd, overlay, err);
-                if (r < 0 && fd >= 0)
+                if (fd < 0 && !(overlay && errno == ENOENT)) {
+                        r = cairn_error_set_errno(err, errno, "export: cannot open \"%s\"", dir);
+                } else if ((r = engine_tar_tree(a, fd, overlay, err)) < 0) {
                         cairn_error_prefix(err, "export");
+                }
                 if (archive_write_close(a) != ARCHIVE_OK && r == 0)
                         r = cairn_error_set(err, -EIO, "export: %s", archive_error_string(a));
         }

@@ -495,7 +495,7 @@ static void visit(struct walker *w, int pdir, const struct stat *pst, int dir, c
 }
 
 /* What differs between pdir (the parent's directory at rel, or -1 where
- * it has none) and dir. */
+ * it has none) and dir (-1: an empty one). */
 static void walk(struct walker *w, int pdir, int dir, const char *rel)
 {
         char **names = NULL, **pnames = NULL;
@@ -688,9 +688,11 @@ static int diff_own_layer(struct cairn_engine *e, const char *parent, const char
         if (r == 0)
                 r = 1;
         if (below) {
+                /* A step that wrote nothing in the root has no root in its
+                 * layer: an empty tree. */
                 _cleanup_close_ int fd = open(layers[n - 1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                r = fd < 0 ? cairn_error_set_errno(err, errno, "cannot open \"%s\"", layers[n - 1])
-                           : write_diff(blob_root, -1, fd, true, false, ret, err);
+                r = fd < 0 && errno != ENOENT ? cairn_error_set_errno(err, errno, "cannot open \"%s\"", layers[n - 1])
+                                              : write_diff(blob_root, -1, fd, overlay, false, ret, err);
         }
         cairn_strv_free(layers);
         if (players)

@@ -214,9 +214,23 @@ has "$got" "E data/f2d/inside f" "a file replaced by a directory"
 
 # What the layers say.
 run_cmd tar -tzf "${layers[6]}"
-is "$status:$out" "0:" "a step that changes nothing has an empty layer"
-[ -z "$out" ] || diag "$(tar -tzvf "${layers[6]}")"
-is "$(zcat "${layers[6]}" | wc -c)" 1024 "which is an empty tar"
+if [ "$kind" = containerd ]; then
+        # runc makes the mount target /etc/hosts for every step, which moves
+        # /etc's mtime on: a change, and the only one.
+        is "$status:$out" "0:etc/
+" "a step that changes nothing has a layer of /etc alone (runc's mount target)"
+elif [ "$kind" = overlayfs ]; then
+        # The sandbox opens its mount target /etc/hosts to write
+        # (sandbox/native.c, mount_target), which makes overlayfs copy it up
+        # into every step's layer, unchanged.
+        is "$status:$out" "0:etc/
+etc/hosts
+" "a step that changes nothing has a layer of the sandbox's copied-up /etc/hosts alone"
+else
+        is "$status:$out" "0:" "a step that changes nothing has an empty layer"
+        [ -z "$out" ] || diag "$(tar -tzvf "${layers[6]}")"
+        is "$(zcat "${layers[6]}" | wc -c)" 1024 "which is an empty tar"
+fi
 run_cmd tar -tzf "${layers[4]}"
 has "$out" "data/.wh.old.txt" "a deleted file is a whiteout"
 has "$out" "data/.wh.olddir" "a deleted directory is a whiteout"
