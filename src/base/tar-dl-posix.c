@@ -35,7 +35,11 @@
         X(int, archive_write_free, (struct archive * a), (a))                                                    \
         X(int, archive_write_close, (struct archive * a), (a))                                                   \
         X(int, archive_write_add_filter_gzip, (struct archive * a), (a))                                         \
+        X(int, archive_write_set_format_pax, (struct archive * a), (a))                                          \
         X(int, archive_write_set_format_pax_restricted, (struct archive * a), (a))                               \
+        X(int, archive_write_set_format_raw, (struct archive * a), (a))                                          \
+        X(int, archive_write_set_filter_option, (struct archive * a, const char *m, const char *o, const char *v), \
+          (a, m, o, v))                                                                                          \
         X(int, archive_write_set_format_option, (struct archive * a, const char *m, const char *o, const char *v), \
           (a, m, o, v))                                                                                          \
         X(int, archive_write_set_bytes_in_last_block, (struct archive * a, int n), (a, n))                       \
@@ -50,6 +54,8 @@
         X(struct archive_entry *, archive_entry_new, (void), ())                                                 \
         XV(archive_entry_free, (struct archive_entry * e), (e))                                                  \
         XV(archive_entry_copy_stat, (struct archive_entry * e, const struct stat *st), (e, st))                  \
+        XV(archive_entry_unset_atime, (struct archive_entry * e), (e))                                           \
+        XV(archive_entry_unset_ctime, (struct archive_entry * e), (e))                                           \
         X(__LA_MODE_T, archive_entry_filetype, (struct archive_entry * e), (e))                                  \
         X(__LA_MODE_T, archive_entry_perm, (struct archive_entry * e), (e))                                      \
         X(la_int64_t, archive_entry_uid, (struct archive_entry * e), (e))                                        \

@@ -9,6 +9,7 @@
  *   op-from.c, op-run.c, op-copy.c   one file per operation that makes a result
  *   build.c         the spec walk; the healthcheck
  *   prune.c, inspect.c, fsck.c       the store's upkeep
+ *   layer.c         trees as tar layers: export's, and a step's diff layer
  */
 #ifndef CAIRN_ENGINE_ENGINE_INTERNAL_H
 #define CAIRN_ENGINE_ENGINE_INTERNAL_H
@@ -17,6 +18,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/compat.h"
 #include "base/lock.h"
@@ -227,11 +229,26 @@ struct engine_layer {
 /*
  * Write result id's changes against result parent (NULL: id's whole root,
  * as for a base) as a gzip'ed tar (OCI whiteouts) into the blob store at
- * blob_root (fetch/image.h), computing both digests in one pass.  The
- * caller holds (at least shared) step locks on id and parent.
+ * blob_root (fetch/image.h), computing both digests in one pass.  The caller
+ * holds (at least shared) step locks on id and parent, so neither is deleted meanwhile.
+ * Applied with the hardened extractor (fetch/extract.h) on parent's root,
+ * it gives id's root: names, types, modes (setuid/setgid/sticky),
+ * owners, sizes, contents, symlink targets, hard links, device nodes, FIFOs,
+ * mtimes, and the extended attributes the extractor keeps (user.*, security.capability).
  */
 int engine_diff_layer(struct cairn_engine *e, const char *parent, const char *id, const char *blob_root,
                       struct engine_layer *ret, struct cairn_error **err);
+
+/*
+ * Write the tree at dirfd (never followed through a symlink; -1: an empty
+ * tree) into the tar writer a, names in byte order, without the root
+ * itself; overlay: it is
+ * an overlayfs layer, whose whiteouts and opaque directories become OCI
+ * ".wh." entries (a layer with overlayfs redirects or metacopy, which no
+ * tar can hold, fails with -EXDEV).  For `cairn export`.
+ */
+struct archive;
+int engine_tar_tree(struct archive *a, int dirfd, bool overlay, struct cairn_error **err);
 
 struct engine_remote;
 struct engine_planned;

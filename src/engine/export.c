@@ -8,7 +8,6 @@
  */
 #include <archive.h>
 #include <archive_entry.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -16,31 +15,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/cleanup.h"
 #include "base/file.h"
 #include "base/fs.h"
-#include "base/hash.h"
-#include "base/strbuf.h"
 #include "base/tar.h"
 #include "engine/engine-internal.h"
 #include "db/db.h"
 #include "fetch/image.h"
 
 struct layer_writer {
-        struct archive *a;
         struct cairn_blob_writer *blob;
-        struct cairn_error **err;
-        int r;
-        /* Hard links: first path of each multiply-linked inode. */
-        dev_t *dev;
-        ino_t *ino;
-        char **path;
-        size_t n_links;
 };
 
 static la_ssize_t on_write(struct archive *a, void *ud, const void *buf, size_t len)
@@ -53,157 +40,32 @@ static la_ssize_t on_write(struct archive *a, void *ud, const void *buf, size_t 
         return (la_ssize_t) len;
 }
 
-static void copy_xattrs(struct archive_entry *e, int fd)
-{
-        char names[65536];
-        ssize_t n = flistxattr(fd, names, sizeof(names));
-        for (ssize_t off = 0; n > 0 && off < n; off += (ssize_t) strlen(names + off) + 1) {
-                const char *name = names + off;
-                if (strncmp(name, "trusted.overlay.", 16) == 0)
-                        continue;
-                char value[65536];
-                ssize_t v = fgetxattr(fd, name, value, sizeof(value));
-                if (v >= 0)
-                        archive_entry_xattr_add_entry(e, name, value, (size_t) v);
-        }
-}
-
-static int add_entry(struct layer_writer *w, struct archive_entry *e, int datafd)
-{
-        if (cairn_tar_write_header(w->a, e) != ARCHIVE_OK)
-                return w->r = cairn_error_set(w->err, -EIO, "export: %s", archive_error_string(w->a));
-        if (datafd >= 0) {
-                char buf[1 << 16];
-                ssize_t n;
-                while ((n = read(datafd, buf, sizeof(buf))) > 0)
-                        if (archive_write_data(w->a, buf, (size_t) n) != n)
-                                return w->r = cairn_error_set(w->err, -EIO, "export: %s", archive_error_string(w->a));
-        }
-        return 0;
-}
-
-static int walk(struct layer_writer *w, int dirfd, const char *rel, bool overlay)
-{
-        int dup_fd = dup(dirfd);
-        DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-        if (!d)
-                return w->r = cairn_error_set_errno(w->err, errno, "export: cannot list \"/%s\"", rel);
-        char **names = NULL;
-        size_t n = 0;
-        for (struct dirent *de; (de = readdir(d));) {
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                        continue;
-                names = cairn_xreallocarray(names, n + 1, sizeof(char *));
-                names[n++] = cairn_xstrdup(de->d_name);
-        }
-        closedir(d);
-        for (size_t i = 0; i < n && w->r == 0; i++) {
-                const char *name = names[i];
-                _cleanup_free_ char *path = *rel ? cairn_xasprintf("%s/%s", rel, name) : cairn_xstrdup(name);
-                struct stat st;
-                if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                        continue;
-                struct archive_entry *e = archive_entry_new();
-                if (overlay && S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
-                        /* An overlayfs whiteout: the OCI spelling. */
-                        _cleanup_free_ char *wh = *rel ? cairn_xasprintf("%s/.wh.%s", rel, name)
-                                                       : cairn_xasprintf(".wh.%s", name);
-                        archive_entry_set_pathname(e, wh);
-                        archive_entry_set_filetype(e, AE_IFREG);
-                        archive_entry_set_perm(e, 0644);
-                        add_entry(w, e, -1);
-                        archive_entry_free(e);
-                        continue;
-                }
-                archive_entry_copy_stat(e, &st);
-                archive_entry_set_pathname(e, path);
-                if (S_ISLNK(st.st_mode)) {
-                        char target[PATH_MAX + 1];
-                        ssize_t len = readlinkat(dirfd, name, target, sizeof(target) - 1);
-                        target[len < 0 ? 0 : len] = '\0';
-                        archive_entry_set_symlink(e, target);
-                        add_entry(w, e, -1);
-                } else if (S_ISREG(st.st_mode)) {
-                        const char *first = NULL;
-                        if (st.st_nlink > 1) {
-                                for (size_t k = 0; k < w->n_links && !first; k++)
-                                        if (w->dev[k] == st.st_dev && w->ino[k] == st.st_ino)
-                                                first = w->path[k];
-                                if (!first) {
-                                        w->dev = cairn_xreallocarray(w->dev, w->n_links + 1, sizeof(dev_t));
-                                        w->ino = cairn_xreallocarray(w->ino, w->n_links + 1, sizeof(ino_t));
-                                        w->path = cairn_xreallocarray(w->path, w->n_links + 1, sizeof(char *));
-                                        w->dev[w->n_links] = st.st_dev;
-                                        w->ino[w->n_links] = st.st_ino;
-                                        w->path[w->n_links++] = cairn_xstrdup(path);
-                                }
-                        }
-                        _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-                        if (fd >= 0)
-                                copy_xattrs(e, fd);
-                        if (first) {
-                                archive_entry_set_hardlink(e, first);
-                                archive_entry_set_size(e, 0);
-                                add_entry(w, e, -1);
-                        } else {
-                                add_entry(w, e, fd);
-                        }
-                } else if (S_ISDIR(st.st_mode)) {
-                        _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                        if (fd < 0) {
-                                archive_entry_free(e);
-                                return w->r = cairn_error_set_errno(w->err, errno, "export: cannot open \"/%s\"", path);
-                        }
-                        copy_xattrs(e, fd);
-                        add_entry(w, e, -1);
-                        char v[4];
-                        if (overlay && fgetxattr(fd, "trusted.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y') {
-                                struct archive_entry *o = archive_entry_new();
-                                _cleanup_free_ char *opq = cairn_xasprintf("%s/.wh..wh..opq", path);
-                                archive_entry_set_pathname(o, opq);
-                                archive_entry_set_filetype(o, AE_IFREG);
-                                archive_entry_set_perm(o, 0644);
-                                add_entry(w, o, -1);
-                                archive_entry_free(o);
-                        }
-                        if (w->r == 0)
-                                walk(w, fd, path, overlay);
-                } else {
-                        add_entry(w, e, -1);
-                }
-                archive_entry_free(e);
-        }
-        for (size_t i = 0; i < n; i++)
-                free(names[i]);
-        free(names);
-        return w->r;
-}
-
 /* One layer blob: an uncompressed tar of dir, so its digest is its diff_id. */
 static int write_layer(const char *out, const char *dir, bool overlay, char **ret_digest, uint64_t *ret_size,
                        struct cairn_error **err)
 {
-        struct layer_writer w = { .err = err };
+        struct layer_writer w = { 0 };
         int r = cairn_blob_writer_open(out, NULL, &w.blob, err);
         if (r < 0)
                 return r;
-        w.a = archive_write_new();
-        archive_write_set_format_pax_restricted(w.a);
-        archive_write_set_bytes_in_last_block(w.a, 1);
-        if (archive_write_open2(w.a, &w, NULL, on_write, NULL, NULL) != ARCHIVE_OK) {
-                r = cairn_error_set(err, -EIO, "export: %s", archive_error_string(w.a));
+        struct archive *a = archive_write_new();
+        archive_write_set_format_pax_restricted(a);
+        archive_write_set_bytes_in_last_block(a, 1);
+        if (archive_write_open2(a, &w, NULL, on_write, NULL, NULL) != ARCHIVE_OK) {
+                r = cairn_error_set(err, -EIO, "export: %s", archive_error_string(a));
         } else {
+                /* An overlayfs layer of a step that wrote nothing in the
+                 * root has no root: an empty layer. */
                 _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                r = fd < 0 ? cairn_error_set_errno(err, errno, "export: cannot open \"%s\"", dir) : walk(&w, fd, "", overlay);
-                if (archive_write_close(w.a) != ARCHIVE_OK && r == 0)
-                        r = cairn_error_set(err, -EIO, "export: %s", archive_error_string(w.a));
+                if (fd < 0 && !(overlay && errno == ENOENT)) {
+                        r = cairn_error_set_errno(err, errno, "export: cannot open \"%s\"", dir);
+                } else if ((r = engine_tar_tree(a, fd, overlay, err)) < 0) {
+                        cairn_error_prefix(err, "export");
+                }
+                if (archive_write_close(a) != ARCHIVE_OK && r == 0)
+                        r = cairn_error_set(err, -EIO, "export: %s", archive_error_string(a));
         }
-        archive_write_free(w.a);
-        for (size_t i = 0; i < w.n_links; i++)
-                free(w.path[i]);
-        free(w.path);
-        free(w.dev);
-        free(w.ino);
+        archive_write_free(a);
         if (r < 0) {
                 cairn_blob_writer_abort(w.blob);
                 return r;
@@ -320,10 +182,12 @@ int cairn_engine_export_oci(struct cairn_engine *e, const char *id, const char *
                 if (archive_write_open_filename(a, target) != ARCHIVE_OK) {
                         r = cairn_error_set(err, -EIO, "cannot write \"%s\": %s", target, archive_error_string(a));
                 } else {
-                        struct layer_writer w = { .a = a, .err = err };
                         _cleanup_close_ int fd = open(out, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                        r = walk(&w, fd, "", false);
-                        archive_write_close(a);
+                        r = fd < 0 ? cairn_error_set_errno(err, errno, "export: cannot open \"%s\"", out)
+                                   : engine_tar_tree(a, fd, false, err);
+                        if (archive_write_close(a) != ARCHIVE_OK && r == 0)
+                                r = cairn_error_set(err, -EIO, "cannot write \"%s\": %s", target,
+                                                    archive_error_string(a));
                 }
                 archive_write_free(a);
         }
