@@ -28,6 +28,8 @@ static const struct {
         int (*fn)(int argc, char **argv);
         const char *summary;
 } subcommands[] = {
+        { "push", cairn_cli_cache_push, "push one step (and the layers of its chain) to a step cache" },
+        { "pull", cairn_cli_cache_pull, "pull one step (and what of its chain the store lacks)" },
         { "ls", cache_ls, "list the step results in a registry repository" },
         { "prune", cache_prune, "delete old step results from a registry repository" },
 };
@@ -36,11 +38,20 @@ const struct cairn_verb cairn_cache_verb = {
         .name = "cache",
         .run = cmd_cache,
         .summary = "list and prune the step cache in a registry",
-        .help = "Usage: cairn cache ls [--remote] [--quiet] [OPTIONS] REGISTRY/REPO\n"
+        .help = "Usage: cairn cache push [--repo=REGISTRY/REPO] [--share-secret-steps] [OPTIONS] ID\n"
+                "       cairn cache pull [--repo=REGISTRY/REPO] [OPTIONS] ID\n"
+                "       cairn cache ls [--remote] [--quiet] [OPTIONS] REGISTRY/REPO\n"
                 "       cairn cache prune --remote --older-than=DURATION [--dry-run] [OPTIONS] REGISTRY/REPO\n"
                 "\n"
                 "A registry repository can hold build steps' results, one OCI image manifest\n"
                 "per step, tagged with its 64-hex step ID (its log as the tag ID-log).\n"
+                "\n"
+                "push sends step ID of the store, with the layers of its chain, its config\n"
+                "and its log, to the repository (--repo, or the store's cache-to); a step\n"
+                "that mounted secrets, or is built on one, is refused unless\n"
+                "--share-secret-steps.  pull takes step ID (and the steps of its chain the\n"
+                "store lacks) from the repository (--repo, or the store's first cache-from).\n"
+                "See docs/step-cache.md.\n"
                 "\n"
                 "ls prints one line per step: ID, its manifest's creation time\n"
                 "(org.opencontainers.image.created) and the size of its layers in bytes;\n"

@@ -166,4 +166,9 @@ int cairn_cli_usage_error(const char *verb, const char *fmt, ...) __attribute__(
 /* If argv holds --help or -h before any "--", print the verb's help and return true. */
 int cairn_cli_want_help(const struct cairn_verb *verb, int argc, char **argv);
 
+/* `cairn cache push` and `cairn cache pull` (cli/cache-steps.c), run by
+ * `cairn cache` with argv[0] the subcommand. */
+int cairn_cli_cache_push(int argc, char **argv);
+int cairn_cli_cache_pull(int argc, char **argv);
+
 #endif
