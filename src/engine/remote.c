@@ -661,7 +661,7 @@ static size_t plan_from(struct engine_remote *rm, size_t i, const char *base, ch
         struct cairn_error *err = NULL;
         struct cairn_repo *repo = NULL;
         if (cairn_repo_open(rm->from[i], false, rm->reg, &repo, &err) < 0) {
-                cairn_warn("step cache %s: %s (building here)", rm->from[i], err->message);
+                cairn_warn("step cache: %s (building here)", err->message);
                 cairn_error_free(err);
                 rm->from_down[i] = true;
                 return 0;
@@ -672,7 +672,7 @@ static size_t plan_from(struct engine_remote *rm, size_t i, const char *base, ch
                 refs[k] = ids[k];
         size_t planned = 0;
         if (cairn_repo_manifest_head_many(repo, refs, n, found, &err) < 0) {
-                cairn_warn("step cache %s: %s (building here)", rm->from[i], err->message);
+                cairn_warn("step cache: %s (building here)", err->message);
                 cairn_error_free(err);
                 rm->from_down[i] = true;
                 goto out;
