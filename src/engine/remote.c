@@ -668,6 +668,7 @@ static size_t plan_from(struct engine_remote *rm, size_t i, const char *base, ch
         }
         bool *found = cairn_xzalloc(n * sizeof(bool));
         const char **refs = cairn_xzalloc(n * sizeof(char *));
+        char *body = NULL;
         for (size_t k = 0; k < n; k++)
                 refs[k] = ids[k];
         size_t planned = 0;
@@ -685,7 +686,6 @@ static size_t plan_from(struct engine_remote *rm, size_t i, const char *base, ch
                 }
         if (hit == n)
                 goto out;
-        _cleanup_free_ char *body = NULL;
         size_t len = 0;
         struct remote_layer *ml = NULL;
         size_t nml = 0;
@@ -734,6 +734,7 @@ static size_t plan_from(struct engine_remote *rm, size_t i, const char *base, ch
                 rm->pull_repo = TAKE_PTR(repo);
         }
 out:
+        free(body);
         free(found);
         free(refs);
         if (repo)
