@@ -19,9 +19,11 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/hash.h"
+#include "base/process.h"
 #include "base/strbuf.h"
 #include "containerd/ctr.h"
 #include "fetch/fetcher.h"
+#include "fetch/image.h"
 #include "fetch/reference.h"
 #include "fetch/registry.h"
 
@@ -331,8 +333,57 @@ out:
         return r;
 }
 
+struct blob_sink {
+        struct cairn_blob_writer *w;
+        bool failed;
+};
+
+static void on_blob(const char *data, size_t len, void *ud)
+{
+        struct blob_sink *s = ud;
+        if (!s->failed && cairn_blob_writer_write(s->w, data, len) < 0)
+                s->failed = true;
+}
+
+/* `ctr content get DIGEST` streamed into the blob store, verified there. */
+static int export_blob(const struct cairn_fetch_request *req, const char *digest, const char *blob_root,
+                       struct cairn_error **err)
+{
+        const struct cairn_ctr *c = req->backend;
+        if (!cairn_digest_valid(digest))
+                return cairn_error_set(err, -EINVAL, "\"%s\" is not a digest", digest);
+        struct blob_sink s = { 0 };
+        int r = cairn_blob_writer_open(blob_root, digest, &s.w, err);
+        if (r < 0)
+                return r;
+        char **argv = cairn_ctr_argv(c, (const char *const[]) { "content", "get", digest, NULL });
+        struct cairn_buf errout = CAIRN_BUF_INIT_CAP(1 << 20);
+        struct cairn_process p = { .argv = (const char *const *) argv, .output = on_blob, .userdata = &s,
+                                   .errout = &errout };
+        int status = 0;
+        r = cairn_process_run(&p, &status, err);
+        cairn_strv_free(argv);
+        if (r >= 0 && (status != 0 || s.failed)) {
+                bool missing = strstr(cairn_buf_str(&errout), "not found") != NULL;
+                cairn_blob_writer_abort(s.w);
+                cairn_buf_release(&errout);
+                if (missing)
+                        return 0;
+                return cairn_error_set(err, -EIO, "`ctr content get %s` failed: %s", digest,
+                                       s.failed ? "cannot write the blob" : cairn_buf_str(&errout));
+        }
+        cairn_buf_release(&errout);
+        if (r < 0) {
+                cairn_blob_writer_abort(s.w);
+                return r;
+        }
+        r = cairn_blob_writer_commit(s.w, "a blob from containerd", NULL, err);
+        return r < 0 ? r : 1;
+}
+
 const struct cairn_fetcher_ops cairn_fetcher_containerd_ops = {
         .kind = "containerd",
         .fetch = fetch,
         .identify = identify,
+        .export_blob = export_blob,
 };

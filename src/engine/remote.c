@@ -15,7 +15,7 @@
  * results for one step ID, and a diff made on theirs must never be applied
  * on ours.
  *
- * Pushing: each step the build makes or reuses is queued for a thread that
+ * Pushing: each step the build makes or reuses is queued for a process that
  * pushes it while the build goes on: the diff layers of its chain (made
  * once, and recorded in the database), its config, its manifest and its
  * log.  A failed push is a warning and a count, never a failed build.
@@ -25,11 +25,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,6 +44,7 @@
 #include "db/db.h"
 #include "engine/engine-internal.h"
 #include "engine/ids.h"
+#include "fetch/fetcher.h"
 #include "fetch/image.h"
 #include "fetch/reference.h"
 #include "fetch/repo.h"
@@ -85,16 +88,16 @@ struct engine_remote {
         bool *from_down;             /* a repository that failed is not asked again this build */
         unsigned pulled;
 
-        /* Pushes, done by one thread with its own database connection and
-         * its own descriptor for the step locks (the kernel's locks on one
-         * open file are the process's, not the thread's). */
-        pthread_mutex_t lock;
-        pthread_cond_t cond;
-        pthread_t thread;
-        bool thread_started;
-        bool closing;
-        char **queue;
-        size_t n_queue, queue_next;
+        /* Pushes, done by a process of their own (a thread would make the
+         * sandbox's clone unsafe: a child cloned while another thread holds
+         * a lock, malloc's among them, could never take it), with its own
+         * database connection and step-lock descriptor.  The build writes
+         * the IDs to push, one a line, into push_fd; at the end the pusher
+         * writes its counts into result_fd. */
+        pid_t push_pid;
+        int push_fd, result_fd;
+        char **queue;                /* IDs given to it, so each goes once */
+        size_t n_queue;
         unsigned pushed, push_present, push_failed, push_secret;
         char *push_error;            /* the first failure */
         bool push_down;              /* the registry could not be reached: the rest are not tried */
@@ -133,6 +136,26 @@ static const char *sniff_media_type(const char *path)
         return MEDIA_LAYER_TAR;
 }
 
+/* Whether blob digest is in the blob store, copying it there from the
+ * fetcher's own store (containerd's content) if it can. */
+static bool have_blob(struct engine_remote *rm, const char *digest)
+{
+        _cleanup_free_ char *path = cairn_blob_path(rm->blob_root, digest);
+        if (access(path, F_OK) == 0)
+                return true;
+        const struct cairn_fetcher_ops *f = rm->e->fetcher;
+        if (!f || !f->export_blob)
+                return false;
+        struct cairn_fetch_request req = { .store_root = rm->e->store->root, .backend = rm->e->store->backend };
+        struct cairn_error *err = NULL;
+        int r = f->export_blob(&req, digest, rm->blob_root, &err);
+        if (r < 0) {
+                cairn_warn("cannot copy %s from the image store: %s", digest, err->message);
+                cairn_error_free(err);
+        }
+        return r > 0;
+}
+
 /* A base result's layers: its image's blobs (image.json, and the config's
  * diff_ids), if they are in the blob store.  Returns 1 and *ret, or 0. */
 static int base_record(struct engine_remote *rm, const char *dir, struct cairn_db_layer **ret, size_t *ret_n)
@@ -142,7 +165,8 @@ static int base_record(struct engine_remote *rm, const char *dir, struct cairn_d
         const char *config = json_string_value(json_object_get(img, "config"));
         int r = 0;
         json_t *cfg = NULL;
-        if (json_is_array(layers) && json_array_size(layers) > 0 && config && *config) {
+        if (json_is_array(layers) && json_array_size(layers) > 0 && cairn_digest_valid(config) &&
+            have_blob(rm, config)) {
                 _cleanup_free_ char *cpath = cairn_blob_path(rm->blob_root, config);
                 cfg = json_load_file(cpath, 0, NULL);
         }
@@ -156,7 +180,8 @@ static int base_record(struct engine_remote *rm, const char *dir, struct cairn_d
                         const char *di = json_string_value(json_array_get(diff_ids, i));
                         _cleanup_free_ char *path = d ? cairn_blob_path(rm->blob_root, d) : NULL;
                         struct stat st;
-                        if (!d || !di || !cairn_digest_valid(d) || !cairn_digest_valid(di) || stat(path, &st) < 0) {
+                        if (!d || !di || !cairn_digest_valid(d) || !cairn_digest_valid(di) || !have_blob(rm, d) ||
+                            stat(path, &st) < 0) {
                                 r = 0;
                                 break;
                         }
@@ -477,7 +502,6 @@ static void pusher_close(struct pusher *p)
 
 static void push_failed(struct engine_remote *rm, struct cairn_error *err)
 {
-        pthread_mutex_lock(&rm->lock);
         rm->push_failed++;
         if (!rm->push_error)
                 rm->push_error = cairn_xstrdup(err ? err->message : "failed");
@@ -485,12 +509,12 @@ static void push_failed(struct engine_remote *rm, struct cairn_error *err)
         if (err && (err->code == -ECONNREFUSED || err->code == -EHOSTUNREACH || err->code == -ETIMEDOUT ||
                     err->code == -EIO))
                 rm->push_down = true;
-        pthread_mutex_unlock(&rm->lock);
 }
 
-static void *push_thread(void *ud)
+/* The pusher process: push each ID read from in, then write the counts and
+ * the first error to out. */
+static void pusher_main(struct engine_remote *rm, int in, int out)
 {
-        struct engine_remote *rm = ud;
         struct pusher p;
         struct cairn_error *err = NULL;
         bool open_ok = pusher_open(rm, &p, &err) >= 0;
@@ -499,32 +523,23 @@ static void *push_thread(void *ud)
                 cairn_error_free(err);
                 err = NULL;
         }
-        for (;;) {
-                pthread_mutex_lock(&rm->lock);
-                while (rm->queue_next == rm->n_queue && !rm->closing)
-                        pthread_cond_wait(&rm->cond, &rm->lock);
-                if (rm->queue_next == rm->n_queue) {
-                        pthread_mutex_unlock(&rm->lock);
-                        break;
-                }
-                char *id = rm->queue[rm->queue_next++];
-                bool down = rm->push_down || !open_ok;
-                pthread_mutex_unlock(&rm->lock);
-                if (down) {
-                        pthread_mutex_lock(&rm->lock);
+        FILE *f = fdopen(in, "r");
+        char line[128];
+        while (f && fgets(line, sizeof(line), f)) {
+                line[strcspn(line, "\n")] = '\0';
+                if (strlen(line) != 64 || !cairn_is_sha256_hex(line))
+                        continue;
+                if (rm->push_down || !open_ok) {
                         rm->push_failed++;
-                        pthread_mutex_unlock(&rm->lock);
                         continue;
                 }
-                int r = push_one(rm, p.repo, p.db, p.lock_fd, id, &err);
-                pthread_mutex_lock(&rm->lock);
+                int r = push_one(rm, p.repo, p.db, p.lock_fd, line, &err);
                 if (r == 1)
                         rm->pushed++;
                 else if (r == 0)
                         rm->push_present++;
                 else if (r == 2)
                         rm->push_secret++;
-                pthread_mutex_unlock(&rm->lock);
                 if (r < 0) {
                         push_failed(rm, err);
                         cairn_error_free(err);
@@ -532,23 +547,113 @@ static void *push_thread(void *ud)
                 }
         }
         pusher_close(&p);
-        return NULL;
+        char *summary = cairn_xasprintf("%u %u %u %u\n%s", rm->pushed, rm->push_present, rm->push_failed,
+                                        rm->push_secret, rm->push_error ? rm->push_error : "");
+        size_t len = strlen(summary);
+        for (size_t off = 0; off < len;) {
+                ssize_t n = write(out, summary + off, len - off);
+                if (n <= 0)
+                        break;
+                off += (size_t) n;
+        }
+        _exit(0);
+}
+
+static bool start_pusher(struct engine_remote *rm)
+{
+        int to[2], from[2];
+        if (pipe2(to, O_CLOEXEC) < 0)
+                return false;
+        if (pipe2(from, O_CLOEXEC) < 0) {
+                close(to[0]);
+                close(to[1]);
+                return false;
+        }
+        fflush(stdout);
+        fflush(stderr);
+        pid_t pid = fork();
+        if (pid < 0) {
+                close(to[0]);
+                close(to[1]);
+                close(from[0]);
+                close(from[1]);
+                return false;
+        }
+        if (pid == 0) {
+                /* Pushes die with the build that asked for them. */
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                signal(SIGINT, SIG_IGN);
+                close(to[1]);
+                close(from[0]);
+                pusher_main(rm, to[0], from[1]);
+        }
+        close(to[0]);
+        close(from[1]);
+        rm->push_pid = pid;
+        rm->push_fd = to[1];
+        rm->result_fd = from[0];
+        return true;
 }
 
 static void queue_push(struct engine_remote *rm, const char *id)
 {
-        pthread_mutex_lock(&rm->lock);
         for (size_t i = 0; i < rm->n_queue; i++)
-                if (strcmp(rm->queue[i], id) == 0) {
-                        pthread_mutex_unlock(&rm->lock);
+                if (strcmp(rm->queue[i], id) == 0)
                         return;
-                }
         rm->queue = cairn_xreallocarray(rm->queue, rm->n_queue + 1, sizeof(char *));
         rm->queue[rm->n_queue++] = cairn_xstrdup(id);
-        if (!rm->thread_started)
-                rm->thread_started = pthread_create(&rm->thread, NULL, push_thread, rm) == 0;
-        pthread_cond_signal(&rm->cond);
-        pthread_mutex_unlock(&rm->lock);
+        if (!rm->push_pid && !start_pusher(rm)) {
+                rm->push_pid = -1;
+                rm->push_error = cairn_xasprintf("cannot start the pusher: %s", strerror(errno));
+        }
+        if (rm->push_pid < 0) {
+                rm->push_failed++;
+                return;
+        }
+        char line[66];
+        snprintf(line, sizeof(line), "%s\n", id);
+        if (write(rm->push_fd, line, 65) != 65)
+                rm->push_failed++;
+}
+
+/* Wait for the pusher to finish (or, on a cancel, kill it) and take its counts. */
+static void finish_pushes(struct engine_remote *rm, bool cancelled)
+{
+        if (rm->push_pid <= 0)
+                return;
+        close(rm->push_fd);
+        if (cancelled)
+                kill(rm->push_pid, SIGKILL);
+        char buf[8192];
+        size_t len = 0;
+        ssize_t n;
+        while (len < sizeof(buf) - 1 && (n = read(rm->result_fd, buf + len, sizeof(buf) - 1 - len)) != 0) {
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        break;
+                }
+                len += (size_t) n;
+        }
+        buf[len] = '\0';
+        close(rm->result_fd);
+        while (waitpid(rm->push_pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        unsigned pushed = 0, present = 0, failed = 0, secret = 0;
+        int used = 0;
+        if (sscanf(buf, "%u %u %u %u\n%n", &pushed, &present, &failed, &secret, &used) == 4) {
+                rm->pushed += pushed;
+                rm->push_present += present;
+                rm->push_failed += failed;
+                rm->push_secret += secret;
+                if (buf[used] && !rm->push_error)
+                        rm->push_error = cairn_xstrdup(buf + used);
+        } else if (!cancelled) {
+                rm->push_failed += (unsigned) rm->n_queue;
+                if (!rm->push_error)
+                        rm->push_error = cairn_xstrdup("the pusher ended without saying what it did");
+        }
+        rm->push_pid = 0;
 }
 
 /* --- pulling ------------------------------------------------------------------------ */
@@ -834,8 +939,6 @@ static void remote_free(struct engine_remote *rm)
                 free(rm->queue[i]);
         free(rm->queue);
         free(rm->push_error);
-        pthread_mutex_destroy(&rm->lock);
-        pthread_cond_destroy(&rm->cond);
         free(rm);
 }
 
@@ -848,8 +951,6 @@ static struct engine_remote *remote_new(struct cairn_engine *e, const struct cai
         rm->log = log;
         rm->log_ud = ud;
         rm->blob_root = cairn_xstrdup(e->store->root);
-        pthread_mutex_init(&rm->lock, NULL);
-        pthread_cond_init(&rm->cond, NULL);
         return rm;
 }
 
@@ -899,17 +1000,7 @@ void engine_remote_close(struct run *R)
         struct engine_remote *rm = R->remote;
         if (!rm)
                 return;
-        pthread_mutex_lock(&rm->lock);
-        size_t waiting = rm->n_queue - rm->queue_next;
-        rm->closing = true;
-        pthread_cond_signal(&rm->cond);
-        bool started = rm->thread_started;
-        pthread_mutex_unlock(&rm->lock);
-        if (started) {
-                if (waiting)
-                        note(rm, "---> step cache %s: finishing %zu push%s", rm->to, waiting, waiting == 1 ? "" : "es");
-                pthread_join(rm->thread, NULL);
-        }
+        finish_pushes(rm, R->req->cancel && *R->req->cancel);
         if (rm->to && rm->n_queue) {
                 struct cairn_buf b = CAIRN_BUF_INIT;
                 cairn_buf_printf(&b, "---> step cache %s: %u pushed, %u already there", rm->to, rm->pushed,

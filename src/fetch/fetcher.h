@@ -84,6 +84,12 @@ struct cairn_fetcher_ops {
          * 1, or 0 when the image is not at hand. */
         int (*identify)(const struct cairn_fetch_request *req, struct cairn_image_identity *ret,
                         struct cairn_error **err);
+        /* Optional, for a fetcher that keeps images outside the store's
+         * blob store (containerd): copy blob digest (a layer or config of an
+         * image it fetched) into the blob store at blob_root, verified
+         * against its digest.  Returns 1, or 0 when it does not have it. */
+        int (*export_blob)(const struct cairn_fetch_request *req, const char *digest, const char *blob_root,
+                           struct cairn_error **err);
 };
 
 /* Images imported with `cairn image import`, else pulled from their

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The registry step cache end to end: two "machines" (two stores on this
-# host, CAIRN_TEST_STORE_KIND: overlayfs, copy, btrfs, xfs) share step
+# host, CAIRN_TEST_STORE_KIND: overlayfs, copy, btrfs, xfs, or containerd,
+# where each machine is a namespace of one private containerd) share step
 # results through a real docker-registry on 127.0.0.1 with Basic auth.
 set -u
 : "${CAIRN:?path to the cairn binary}" "${CAIRN_SRCDIR:?source tree}"
 . "$CAIRN_SRCDIR/tests/lib/tap.sh"
 . "$CAIRN_SRCDIR/tests/lib/loopfs.sh"
+. "$CAIRN_SRCDIR/tests/lib/containerd.sh"
 
 [ "$(id -u)" = 0 ] || need "needs root"
 BUSYBOX=/bin/busybox
@@ -22,6 +24,11 @@ overlayfs)
         tempdirs="in-progress merged work"
         ;;
 copy|btrfs|xfs) tempdirs="result-tmp" ;;
+containerd)
+        command -v containerd >/dev/null && command -v ctr >/dev/null || need "needs containerd and ctr"
+        command -v runc >/dev/null || need "needs runc"
+        tempdirs="result-tmp"
+        ;;
 *)      echo "unknown CAIRN_TEST_STORE_KIND $kind" >&2; exit 2 ;;
 esac
 export LC_ALL=C.UTF-8
@@ -30,6 +37,7 @@ tmp=$(mktemp -d /tmp/cairn-step-cache.XXXXXX)
 . "$CAIRN_SRCDIR/tests/lib/registry.sh"
 cleanup() {
         stop_registry
+        [ "$kind" = containerd ] && containerd_stop "$tmp/d"
         grep " $tmp" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
         rm -rf "$tmp"
 }
@@ -61,15 +69,31 @@ printf 'root:x:0:0:root:/root:/bin/sh\nopam:x:1000:1000::/home/opam:/bin/sh\n' >
 printf 'root:x:0:\nopam:x:1000:\n' >rootfs/etc/group
 echo keep >rootfs/root/.profile
 tar -C rootfs -cf busybox.tar .
+if [ "$kind" = containerd ]; then
+        containerd_start "$tmp/d" || need "a private containerd starts"
+fi
+store_args() { # MACHINE: the options that name its store
+        if [ "$kind" = containerd ]; then
+                printf '%s\n' --store "containerd:$stores/$1" --store-opt "address=$CONTAINERD_SOCK" --store-opt "namespace=ns-$1"
+        else
+                printf '%s\n' --store "$kind:$stores/$1"
+        fi
+}
 machine() { # NAME: a store with the image
-        "$CAIRN" image import --store "$kind:$stores/$1" --env PATH=/usr/sbin:/usr/bin:/sbin:/bin busybox busybox.tar \
-                >/dev/null
+        if [ "$kind" = containerd ]; then
+                containerd_import_busybox "$tmp/d" docker.io/library/busybox:latest "ns-$1" >/dev/null
+        else
+                "$CAIRN" image import --store "$kind:$stores/$1" --env PATH=/usr/sbin:/usr/bin:/sbin:/bin busybox \
+                        busybox.tar >/dev/null
+        fi
 }
 for m in a b c d e f g; do machine $m || need "image import"; done
 on() { # MACHINE CAIRN-ARGS...
         local m=$1
         shift
-        run_cmd "$CAIRN" "$1" --store "$kind:$stores/$m" "${@:2}"
+        local -a sa
+        mapfile -t sa < <(store_args "$m")
+        run_cmd "$CAIRN" "$1" "${sa[@]}" "${@:2}"
 }
 got() { sed -n 's/^Got: "\(.*\)"$/\1/p' <<<"$out"; }
 leftovers() { # MACHINE
@@ -116,7 +140,9 @@ SPEC
 LIST='find . -xdev -mindepth 1 \( -type d -printf "L|%P|%M|%U|%G\n" \) -o -printf "L|%P|%M|%U|%G|%l|%n|%s|%T@\n"; find . -xdev -type f -exec sha256sum {} + | sed "s/^/S|/"'
 listing_of() { # MACHINE ID: the result's root, as cairn export and umoci give it
         rm -rf "exp-$1" "bundle-$1"
-        "$CAIRN" export --store "$kind:$stores/$1" "$2" --oci "exp-$1" >/dev/null 2>"exp-$1.err" &&
+        local -a sa
+        mapfile -t sa < <(store_args "$1")
+        "$CAIRN" export "${sa[@]}" "$2" --oci "exp-$1" >/dev/null 2>"exp-$1.err" &&
                 umoci unpack --image "exp-$1:latest" "bundle-$1" >/dev/null 2>&1 &&
                 (cd "bundle-$1/rootfs" && sh -c "$LIST" | grep -Ev '^L\|(dev|proc|sys)(/|\|)|^L\|etc/(hosts|resolv\.conf)\|' | sort)
 }
@@ -213,9 +239,9 @@ is "$out" "${a_output#step output }
 
 # --- two builders push the same steps at once -------------------------------------------------------
 sed 's/echo built tools/echo built tools twice/' main.spec >twice.spec
-"$CAIRN" build --store "$kind:$stores/d" -f twice.spec --cache-to "$repo" "${CREDS[@]}" ctx >d.out 2>d.err &
+"$CAIRN" build $(store_args d) -f twice.spec --cache-to "$repo" "${CREDS[@]}" ctx >d.out 2>d.err &
 dpid=$!
-"$CAIRN" build --store "$kind:$stores/e" -f twice.spec --cache-to "$repo" "${CREDS[@]}" ctx >e.out 2>e.err
+"$CAIRN" build $(store_args e) -f twice.spec --cache-to "$repo" "${CREDS[@]}" ctx >e.out 2>e.err
 e_status=$?
 wait $dpid
 d_status=$?
@@ -245,7 +271,7 @@ sid=$(got)
 lacks "$(tags)" "$sid" "no tag for them"
 registry_has "$secret"
 ok $((!$?)) "the secret is in no blob of the registry's storage (decompressed)"
-run_cmd "$CAIRN" cache push --store "$kind:$stores/a" --repo "$repo" "${CREDS[@]}" "$sid"
+run_cmd "$CAIRN" cache push $(store_args a) --repo "$repo" "${CREDS[@]}" "$sid"
 is_status 1 "cairn cache push refuses it too"
 has "$err" "mounted secrets" "saying why"
 on a build -f secret.spec --secret token:secret.txt --cache-to "$repo" --share-secret-steps "${CREDS[@]}" ctx
@@ -283,7 +309,7 @@ cat >down.spec <<SPEC
  (run (shell "echo down-\$($rand) > /x"))
  (run (shell "sleep 1; echo after")))
 SPEC
-"$CAIRN" build --store "$kind:$stores/a" -f down.spec --cache-to "$repo" --cache-from "$repo" "${CREDS[@]}" ctx \
+"$CAIRN" build $(store_args a) -f down.spec --cache-to "$repo" --cache-from "$repo" "${CREDS[@]}" ctx \
         >down.out 2>down.err &
 bpid=$!
 sleep 0.5
