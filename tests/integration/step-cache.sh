@@ -228,6 +228,21 @@ on c build -f late.spec --cache-from "$repo" "${CREDS[@]}" ctx
 is "$(got)" "$late_id" "C builds B's spec to the same ID"
 is "$(grep -c '^---> pulled from' <<<"$out")" 7 "pulling every step (A's and B's)"
 
+# --- by hand: cache ls, cache pull ------------------------------------------------------------------
+run_cmd "$CAIRN" cache ls "${CREDS[@]}" "$repo"
+is_status 0 "cairn cache ls lists the repository"
+has "$out" "$a_id  " "with A's final step"
+is "$(grep -cE '^[0-9a-f]{64}  ' <<<"$out")" 8 "and each step pushed so far, one a line (7 of A's, 1 of B's)"
+on g cache pull --repo "$repo" "${CREDS[@]}" "$late_id"
+is_status 0 "cairn cache pull takes B's last step and its chain into a new store"
+on g build -f late.spec --cache-from "$repo" "${CREDS[@]}" ctx
+is "$(grep -c '^---> pulled from' <<<"$out") $(got)" "1 $late_id" \
+        "which then builds the spec from its own cache (pulling only the tools stage, not in that chain)"
+has "$out" "$a_output" "showing the pulled steps' logs"
+on g cache pull --repo "$repo" "${CREDS[@]}" 0000000000000000000000000000000000000000000000000000000000000000
+is_status 1 "cairn cache pull of a step the repository lacks fails"
+has "$err" "has no step" "saying so"
+
 # --- podman runs a step's tag ----------------------------------------------------------------------
 podman() {
         command podman --root "$tmp/podman/root" --runroot "$tmp/podman/run" --storage-driver overlay \
