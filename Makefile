@@ -4,7 +4,7 @@
 #   make check   install dependencies, run the whole test suite
 #   make         build only
 
-.PHONY: all build deps demo check clean bench bench-pull bench-prune bench-containerd bench-containment bench-stores bench-context windows
+.PHONY: all build deps demo check clean bench bench-pull bench-prune bench-containerd bench-containment bench-stores bench-context bench-step-cache windows
 
 all: build
 
@@ -53,3 +53,6 @@ bench-stores:
 
 bench-context:
 	bench/context
+
+bench-step-cache:
+	bench/step-cache
