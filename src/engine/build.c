@@ -112,7 +112,9 @@ static void plan_remote(const struct run *R, const struct cairn_spec *spec, size
 static int run_ops(const struct run *R, const struct cairn_spec *spec, struct ctx *c, char base[65],
                    struct cairn_error **err)
 {
-        bool planned = !R->remote;
+        /* Only a build that can pull walks ahead (a copy's ID hashes its
+         * sources). */
+        bool planned = !engine_remote_pulls(R);
         for (size_t i = 0; i < spec->n_ops; i++) {
                 const struct cairn_spec_op *op = &spec->ops[i];
                 if (R->req->cancel && *R->req->cancel)

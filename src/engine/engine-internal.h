@@ -260,6 +260,8 @@ void engine_remote_close(struct run *R);
 /* While set, engine_do_run and engine_do_copy compute their step's ID and
  * do nothing else (build.c walks ahead with it). */
 bool engine_remote_planning(const struct run *R);
+/* Whether the build looks steps up in a step cache (--cache-from). */
+bool engine_remote_pulls(const struct run *R);
 void engine_remote_set_planning(const struct run *R, bool on);
 /*
  * The steps ids (n of them, in order, the first built on base, which is in

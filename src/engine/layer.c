@@ -619,9 +619,13 @@ static int write_diff(const char *blob_root, int pdir, int dir, bool overlay, bo
         struct archive_entry *e = archive_entry_new();
         archive_entry_set_filetype(e, AE_IFREG);
         archive_entry_set_pathname(e, "layer.tar");
-        /* No time in the gzip header: the same tar gives the same blob. */
+        /* No time in the gzip header: the same tar gives the same blob.
+         * The fastest level: compressing is what a push costs the builder's
+         * processors (level 6 took 4x as long on a 200 MB layer for a few
+         * per cent less), and the registry is usually near. */
         if (archive_write_set_format_raw(o.gz) != ARCHIVE_OK || archive_write_add_filter_gzip(o.gz) != ARCHIVE_OK ||
             archive_write_set_filter_option(o.gz, "gzip", "timestamp", NULL) != ARCHIVE_OK ||
+            archive_write_set_filter_option(o.gz, "gzip", "compression-level", "1") != ARCHIVE_OK ||
             archive_write_set_bytes_in_last_block(o.gz, 1) != ARCHIVE_OK ||
             archive_write_open2(o.gz, &o, NULL, to_blob, NULL, NULL) != ARCHIVE_OK ||
             archive_write_header(o.gz, e) != ARCHIVE_OK) {

@@ -26,6 +26,12 @@ void engine_remote_close(struct run *R)
         (void) R;
 }
 
+bool engine_remote_pulls(const struct run *R)
+{
+        (void) R;
+        return false;
+}
+
 bool engine_remote_planning(const struct run *R)
 {
         (void) R;

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -452,6 +453,21 @@ static int push_one(struct engine_remote *rm, struct cairn_repo *repo, struct ca
                                       "mediaType", MEDIA_MANIFEST, "config", cd, "layers", layers, "annotations",
                                       ANNOTATION_STEP, id, "dev.cairn.parent", parent, "dev.cairn.format", "1",
                                       "org.opencontainers.image.created", created);
+                        /* Which (from ...) the chain starts at, so that a
+                         * store without that base can make it (cache pull). */
+                        char *bdir = NULL;
+                        if (cairn_store_result(rm->e->store, chain[0], &bdir, NULL) > 0) {
+                                json_t *img = cairn_result_json_load(bdir, "image.json");
+                                const char *from = json_string_value(json_object_get(img, "from"));
+                                const char *digest = json_string_value(json_object_get(img, "digest"));
+                                json_t *ann = json_object_get(m, "annotations");
+                                if (from)
+                                        json_object_set_new(ann, "dev.cairn.base.ref", json_string(from));
+                                if (digest && *digest)
+                                        json_object_set_new(ann, "dev.cairn.base.digest", json_string(digest));
+                                json_decref(img);
+                        }
+                        free(bdir);
                         r = put_manifest(repo, id, m, err);
                 }
                 if (r >= 0)
@@ -580,8 +596,12 @@ static bool start_pusher(struct engine_remote *rm)
                 return false;
         }
         if (pid == 0) {
-                /* Pushes die with the build that asked for them. */
+                /* Pushes die with the build that asked for them, and
+                 * yield the processors to it: the build is the critical
+                 * path, the pushes are not. */
                 prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (setpriority(PRIO_PROCESS, 0, 19) < 0)
+                        (void) 0;
                 signal(SIGINT, SIG_IGN);
                 close(to[1]);
                 close(from[0]);
@@ -746,6 +766,11 @@ static bool manifest_fits(struct engine_remote *rm, const struct remote_layer *m
                         ok = false;
                 }
         return ok;
+}
+
+bool engine_remote_pulls(const struct run *R)
+{
+        return R->remote && R->remote->n_from > 0;
 }
 
 bool engine_remote_planning(const struct run *R)
@@ -1086,6 +1111,9 @@ int cairn_engine_cache_pull(struct cairn_engine *e, const char *id, const char *
                 r = cairn_error_set(err, -ENOENT, "%s has no step \"%s\"", repo, id);
         if (r > 0 && parse_manifest(body, len, &ml, &nml) < 0)
                 r = cairn_error_set(err, -EBADMSG, "%s:%s is not a cairn step manifest", repo, id);
+        json_t *mj = r > 0 ? json_loadb(body, len, 0, NULL) : NULL;
+        const char *base_ref = json_string_value(json_object_get(json_object_get(mj, "annotations"),
+                                                                 "dev.cairn.base.ref"));
         /* The deepest step of the chain the store has, with the same
          * layers, and the steps after it, one at a time. */
         char parent[65] = "";
@@ -1112,6 +1140,26 @@ int cairn_engine_cache_pull(struct cairn_engine *e, const char *id, const char *
                         }
                         memcpy(parent, step, 65);
                         i = j;
+                        continue;
+                }
+                if (i == 0 && base_ref) {
+                        /* The base the chain starts at: made here from its
+                         * image (pulled if need be), then compared as any
+                         * local step. */
+                        char base_id[65];
+                        cairn_base_id(base_ref, base_id);
+                        struct ctx c;
+                        engine_ctx_init(&c, e);
+                        int b = strcmp(base_id, step) == 0 ? engine_get_base(&R, base_ref, &c, base_id, err)
+                                                             : cairn_error_set(err, -EBADMSG,
+                                                                               "%s:%s names base \"%s\", which is not "
+                                                                               "its first step", repo, id, base_ref);
+                        engine_ctx_clear(&c);
+                        if (b < 0) {
+                                r = b;
+                                break;
+                        }
+                        base_ref = NULL;   /* once */
                         continue;
                 }
                 if (j - i != 1 || !parent[0]) {
@@ -1146,6 +1194,7 @@ int cairn_engine_cache_pull(struct cairn_engine *e, const char *id, const char *
                 i = j;
         }
         engine_flush_hits(e);
+        json_decref(mj);
         free(ml);
         remote_free(rm);
         return r < 0 ? r : 0;

@@ -93,7 +93,11 @@ on() { # MACHINE CAIRN-ARGS...
         shift
         local -a sa
         mapfile -t sa < <(store_args "$m")
-        run_cmd "$CAIRN" "$1" "${sa[@]}" "${@:2}"
+        if [ "$1" = cache ]; then
+                run_cmd "$CAIRN" cache "$2" "${sa[@]}" "${@:3}"
+        else
+                run_cmd "$CAIRN" "$1" "${sa[@]}" "${@:2}"
+        fi
 }
 got() { sed -n 's/^Got: "\(.*\)"$/\1/p' <<<"$out"; }
 leftovers() { # MACHINE
