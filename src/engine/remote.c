@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -784,6 +785,50 @@ void engine_remote_set_planning(const struct run *R, bool on)
                 R->remote->planning = on;
 }
 
+/* Layers downloaded at once. */
+#define PULL_PARALLEL 4
+
+/* Blobs to download, shared by the threads that take them in turn. */
+struct fetch_job {
+        struct engine_remote *rm;
+        const char *repo_name;
+        const struct remote_layer *layers;
+        size_t n, next;
+        int *r;                  /* per layer: 1 downloaded (or there), 0 gone, < 0 failed */
+        char **errors;
+        pthread_mutex_t lock;
+};
+
+static void *fetch_worker(void *ud)
+{
+        struct fetch_job *job = ud;
+        struct cairn_repo *repo = NULL;
+        struct cairn_error *err = NULL;
+        int open_r = cairn_repo_open(job->repo_name, false, job->rm->reg, &repo, &err);
+        for (;;) {
+                pthread_mutex_lock(&job->lock);
+                size_t j = job->next < job->n ? job->next++ : job->n;
+                pthread_mutex_unlock(&job->lock);
+                if (j == job->n)
+                        break;
+                int r = open_r < 0 ? open_r
+                                   : cairn_repo_blob_get(repo, job->rm->blob_root, job->layers[j].l.digest,
+                                                         MAX_LAYER_BYTES, &err);
+                job->r[j] = r;
+                if (r < 0) {
+                        job->errors[j] = cairn_xstrdup(err ? err->message : "failed");
+                        if (open_r >= 0) {
+                                cairn_error_free(err);
+                                err = NULL;
+                        }
+                }
+        }
+        cairn_error_free(err);
+        if (repo)
+                cairn_repo_close(repo);
+        return NULL;
+}
+
 /* Look ids up in repository i; the deepest found is planned.  Returns the
  * number of steps planned. */
 static size_t plan_from(struct engine_remote *rm, size_t i, const char *base, char (*ids)[65], size_t n)
@@ -832,18 +877,32 @@ static size_t plan_from(struct engine_remote *rm, size_t i, const char *base, ch
                 free(ml);
                 goto out;
         }
-        /* Download the layers of the steps to pull, bottom first; a blob
-         * that is missing or corrupt ends the plan below it. */
+        /* Download the layers of the steps to pull, several at once; a
+         * blob that is missing or corrupt ends the plan below it. */
         size_t first = nml - (hit + 1);
+        struct fetch_job job = { .rm = rm, .repo_name = rm->from[i], .layers = ml + first, .n = hit + 1 };
+        job.r = cairn_xzalloc(job.n * sizeof(int));
+        job.errors = cairn_xzalloc(job.n * sizeof(char *));
+        pthread_mutex_init(&job.lock, NULL);
+        size_t n_threads = job.n < PULL_PARALLEL ? job.n : PULL_PARALLEL;
+        pthread_t threads[PULL_PARALLEL];
+        size_t started = 0;
+        for (; started < n_threads; started++)
+                if (pthread_create(&threads[started], NULL, fetch_worker, &job) != 0)
+                        break;
+        if (started == 0)
+                fetch_worker(&job);
+        /* Every thread is joined before the build goes on: a sandbox is
+         * never cloned while another thread runs. */
+        for (size_t t = 0; t < started; t++)
+                pthread_join(threads[t], NULL);
+        pthread_mutex_destroy(&job.lock);
         uint64_t bytes = 0;
         for (size_t j = 0; j <= hit; j++) {
                 const struct remote_layer *l = &ml[first + j];
-                r = cairn_repo_blob_get(repo, rm->blob_root, l->l.digest, MAX_LAYER_BYTES, &err);
-                if (r <= 0) {
+                if (job.r[j] <= 0) {
                         cairn_warn("step cache %s: the layer of step %.12s %s: it is a miss", rm->from[i], l->step,
-                                   r < 0 ? err->message : "is gone");
-                        cairn_error_free(err);
-                        err = NULL;
+                                   job.errors[j] ? job.errors[j] : "is gone");
                         break;
                 }
                 rm->plan = cairn_xreallocarray(rm->plan, rm->n_plan + 1, sizeof(*rm->plan));
@@ -855,6 +914,10 @@ static size_t plan_from(struct engine_remote *rm, size_t i, const char *base, ch
                 bytes += l->l.size;
                 planned++;
         }
+        for (size_t j = 0; j <= hit; j++)
+                free(job.errors[j]);
+        free(job.errors);
+        free(job.r);
         free(ml);
         if (planned) {
                 note(rm, "---> step cache %s: %zu step%s to pull (%.1f MiB)", rm->from[i], planned,
