@@ -333,6 +333,8 @@ out:
         return r;
 }
 
+#ifndef _WIN32
+/* The step cache (Linux only, engine/remote.c) reads a base's blobs. */
 struct blob_sink {
         struct cairn_blob_writer *w;
         bool failed;
@@ -380,10 +382,13 @@ static int export_blob(const struct cairn_fetch_request *req, const char *digest
         r = cairn_blob_writer_commit(s.w, "a blob from containerd", NULL, err);
         return r < 0 ? r : 1;
 }
+#endif
 
 const struct cairn_fetcher_ops cairn_fetcher_containerd_ops = {
         .kind = "containerd",
         .fetch = fetch,
         .identify = identify,
+#ifndef _WIN32
         .export_blob = export_blob,
+#endif
 };

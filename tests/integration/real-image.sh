@@ -146,6 +146,44 @@ ok $? "umoci unpacks the export"
 same "$(cd exported-bundle/rootfs && sh -c "$LIST" | listing)" "$want" \
         "exported: every name, mode, owner, link, hard link, setuid bit and capability"
 
+# --- the registry step cache: a step's diff of thousands of files, through a registry --------------
+# A step copies /usr (setuid binaries, file capabilities, hard links, UTF-8
+# names) and deletes a directory; machine B, another store with the same
+# image, pulls it from what A pushed and must get the same tree.
+cat >share.spec <<'SPEC'
+((from debian:12)
+ (shell /bin/sh -c)
+ (run (shell "cp -a /usr /usr-copy && rm -rf /usr/share/doc && echo copied")))
+SPEC
+run_cmd "$CAIRN" build -f share.spec --cache-to "$reg/cairn/steps" ctx
+is_status 0 "A builds a step on the Debian image and pushes it"
+has "$out" "1 pushed, 0 already there" "(the step is pushed)"
+share_id=$(sed -n 's/^Got: "\(.*\)"$/\1/p' <<<"$out")
+run_cmd "$CAIRN" image import --store "$kind:$tmp/store-b" debian:12 "$debian"
+run_cmd "$CAIRN" build --store "$kind:$tmp/store-b" -f share.spec --cache-from "$reg/cairn/steps" ctx
+is_status 0 "B builds the spec from the step cache"
+is "$(grep -c '^---> pulled from' <<<"$out") $(sed -n 's/^Got: "\(.*\)"$/\1/p' <<<"$out")" "1 $share_id" \
+        "pulling the step, to the same ID"
+has "$out" "copied" "showing A's output"
+for m in a b; do
+        st=$tmp/store
+        [ $m = b ] && st=$tmp/store-b
+        "$CAIRN" export --store "$kind:$st" "$share_id" --oci "share-$m" >/dev/null 2>&1 &&
+                umoci unpack --image "share-$m:latest" "share-$m-bundle" >/dev/null 2>&1
+        ok $? "machine $m's result exports and unpacks"
+done
+share_a=$(cd share-a-bundle/rootfs && sh -c "$LIST" | listing)
+has "$share_a" "L|usr-copy/bin/passwd|-rwsr-xr-x|0|0||1|" "the copy has the setuid binary"
+has "$share_a" "C|./usr-copy/bin/ping cap_net_raw=ep" "the file capability"
+has "$share_a" "L|usr-copy/bin/perl|-rwxr-xr-x|0|0||2|" "a hard link"
+has "$share_a" "usr-copy/share/ca-certificates/mozilla/NetLock_Arany_=Class_Gold=_Főtanúsítvány.crt" "a UTF-8 name"
+lacks "$share_a" "L|usr/share/doc|" "and the deleted directory is gone"
+same "$(cd share-b-bundle/rootfs && sh -c "$LIST" | listing)" "$share_a" \
+        "B's pulled result: every name, mode, owner, link, hard link, setuid bit, capability and mtime is A's"
+is "$(cd share-b-bundle/rootfs && find usr-copy -type f | LC_ALL=C sort | xargs -d '\n' sha256sum | sha256sum)" \
+        "$(cd share-a-bundle/rootfs && find usr-copy -type f | LC_ALL=C sort | xargs -d '\n' sha256sum | sha256sum)" \
+        "and every file's contents"
+
 # --- an OCaml-CI-style build ----------------------------------------------------------------------
 if [ "$kind" != overlayfs ]; then
         echo "# the OCaml build and podman run on the overlayfs store only"

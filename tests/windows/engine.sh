@@ -128,6 +128,11 @@ has "$err" "Build step failed" "saying so"
 is "$(ls "$FAKE_CTR_STATE/containers" 2>/dev/null | wc -l)" 0 "and leaves no container"
 is "$(ls -A "$tmp/store/result-tmp")" "" "nor a temporary result"
 
+# The registry step cache is for Linux stores: asked on hcs, a clear error.
+cairn build -f win.spec --secret tok:secret.txt --cache-to 127.0.0.1:5000/cairn/steps ctx
+is_status 1 "--cache-to on an hcs store is refused"
+has "$err" "not supported on hcs stores yet" "saying it is not supported there yet"
+
 # --- the store verbs ------------------------------------------------------------------------------
 cairn ls
 is_status 0 "ls"
