@@ -72,6 +72,26 @@ int main(void)
         cairn_db_stat_add(db, "hits", 3, &err);
         cairn_db_stat_add(db, "hits", 2, &err);
         is_int(cairn_db_stat_get(db, "hits"), 5, "counters add up");
+        /* The step cache's record of a result's layers. */
+        struct cairn_db_layer l[2] = { { "sha256:aa", "sha256:ab", 10, "application/vnd.oci.image.layer.v1.tar" },
+                                       { "sha256:ba", "sha256:bb", 20, "application/vnd.oci.image.layer.v1.tar+gzip" } };
+        struct cairn_db_layer *got = NULL;
+        size_t n_got = 0;
+        is_int(cairn_db_layers_get(db, id('c'), &got, &n_got, &err), 0, "no layers are recorded at first");
+        ok(cairn_db_layers_set(db, id('c'), l, 2, &err) == 0, "recording two layers");
+        ok(cairn_db_layers_get(db, id('c'), &got, &n_got, &err) == 1 && n_got == 2, "they are read back");
+        ok(got && strcmp(got[0].digest, "sha256:aa") == 0 && strcmp(got[1].diff_id, "sha256:bb") == 0 &&
+                   got[1].size == 20 && strcmp(got[1].media_type, l[1].media_type) == 0,
+           "in order, every field");
+        free(got);
+        ok(cairn_db_layers_set(db, id('c'), &l[1], 1, &err) == 0 &&
+                   cairn_db_layers_get(db, id('c'), &got, &n_got, &err) == 1 && n_got == 1 &&
+                   strcmp(got[0].digest, "sha256:ba") == 0,
+           "setting them again replaces them");
+        free(got);
+        ok(cairn_db_delete(db, id('c'), &err) == 0, "deleting the result");
+        is_int(cairn_db_layers_get(db, id('c'), &got, &n_got, &err), 0, "deletes its layers (a step built again here must not claim them)");
+        ok(cairn_db_add(db, id('c'), id('a'), &err) == 0, "(recorded again)");
         char t[20];
         cairn_db_format_time(0, t);
         is_str(t, "1970-01-01 00:00:00", "time 0 in UTC");

@@ -445,8 +445,23 @@ static void test_cancel(void)
         build_done(b);
 }
 
+/* What --cache-from, --cache-to and cairn.conf accept as a step cache. */
+static void test_cache_repo_names(void)
+{
+        const char *why = NULL;
+        ok(cairn_cache_repo_valid("127.0.0.1:5000/cairn/steps", &why), "HOST:PORT/PATH is a repository");
+        ok(cairn_cache_repo_valid("registry.example/a-b_c.d/e", &why), "with . _ - in the path");
+        ok(!cairn_cache_repo_valid("127.0.0.1:5000", &why) && why && strstr(why, "HOST/PATH"), "no path: %s", why);
+        ok(!cairn_cache_repo_valid("/steps", &why), "no host");
+        ok(!cairn_cache_repo_valid("host/steps:v1", &why) && strstr(why, "no tag"), "a tag: %s", why);
+        ok(!cairn_cache_repo_valid("host/steps@sha256:00", &why), "a digest");
+        ok(!cairn_cache_repo_valid("host/Steps", &why) && strstr(why, "lowercase"), "capitals: %s", why);
+        ok(!cairn_cache_repo_valid("host//steps", &why), "an empty path component");
+}
+
 int main(void)
 {
+        test_cache_repo_names();
         char root[] = "/tmp/cairn-test-engine-XXXXXX";
         if (!mkdtemp(root))
                 return 1;
