@@ -228,8 +228,11 @@ is "$(grep -c 'saved as' <<<"$out")" 1 "only the changed step runs"
 has "$out" "1 pushed, 6 already there" "and only it is pushed"
 late_id=$(got)
 # A new machine takes all of it, the step B pushed on A's included.
-on c build -f late.spec --cache-from "$repo" "${CREDS[@]}" ctx
-is "$(got)" "$late_id" "C builds B's spec to the same ID"
+# C names the step cache in its cairn.conf, not on the command line.
+mkdir -p "$stores/c"
+printf '# the fleet'"'"'s step cache\ncache-from = %s\n' "$repo" >"$stores/c/cairn.conf"
+on c build -f late.spec "${CREDS[@]}" ctx
+is "$(got)" "$late_id" "C, with cache-from in its cairn.conf, builds B's spec to the same ID"
 is "$(grep -c '^---> pulled from' <<<"$out")" 7 "pulling every step (A's and B's)"
 
 # --- by hand: cache ls, cache pull ------------------------------------------------------------------
