@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -155,6 +156,9 @@ void engine_sink_output(const char *data, size_t len, void *ud);
 
 /* A line of the build log (a newline is added). */
 void engine_emit(const struct run *R, enum cairn_log_kind kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The same to any log (nothing when log is NULL). */
+void engine_vlog(cairn_log_fn *log, void *ud, enum cairn_log_kind kind, const char *fmt, va_list ap)
+        __attribute__((format(printf, 4, 0)));
 /* A cached result's log, to the user. */
 void engine_replay_log(const struct run *R, const char *dir);
 

@@ -111,16 +111,10 @@ static void note(struct engine_remote *rm, const char *fmt, ...) __attribute__((
 
 static void note(struct engine_remote *rm, const char *fmt, ...)
 {
-        if (!rm->log)
-                return;
-        struct cairn_buf b = CAIRN_BUF_INIT;
         va_list ap;
         va_start(ap, fmt);
-        cairn_buf_vprintf(&b, fmt, ap);
+        engine_vlog(rm->log, rm->log_ud, CAIRN_LOG_NOTE, fmt, ap);
         va_end(ap);
-        cairn_buf_addc(&b, '\n');
-        rm->log(CAIRN_LOG_NOTE, b.data, b.len, rm->log_ud);
-        cairn_buf_release(&b);
 }
 
 /* --- layers of local results ----------------------------------------------------- */

@@ -52,18 +52,23 @@ void engine_flush_hits(struct cairn_engine *e)
         pthread_mutex_unlock(&e->hits_lock);
 }
 
-void engine_emit(const struct run *R, enum cairn_log_kind kind, const char *fmt, ...)
+void engine_vlog(cairn_log_fn *log, void *ud, enum cairn_log_kind kind, const char *fmt, va_list ap)
 {
-        if (!R->req->log)
+        if (!log)
                 return;
         struct cairn_buf b = CAIRN_BUF_INIT;
+        cairn_buf_vprintf(&b, fmt, ap);
+        cairn_buf_addc(&b, '\n');
+        log(kind, b.data, b.len, ud);
+        cairn_buf_release(&b);
+}
+
+void engine_emit(const struct run *R, enum cairn_log_kind kind, const char *fmt, ...)
+{
         va_list ap;
         va_start(ap, fmt);
-        cairn_buf_vprintf(&b, fmt, ap);
+        engine_vlog(R->req->log, R->req->log_userdata, kind, fmt, ap);
         va_end(ap);
-        cairn_buf_addc(&b, '\n');
-        R->req->log(kind, b.data, b.len, R->req->log_userdata);
-        cairn_buf_release(&b);
 }
 
 void engine_replay_log(const struct run *R, const char *dir)

@@ -24,13 +24,7 @@ cleanup() {
 trap cleanup EXIT
 cd "$tmp"
 
-# The low bcrypt cost keeps the ~200 requests below quick: the registry
-# checks the password on every one.
-python3 -W ignore -c "import crypt; print('alice:' + crypt.crypt('s3cret', crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))" >htpasswd
-auth="auth:
-  htpasswd:
-    realm: cairn-test
-    path: $tmp/htpasswd"
+auth=$(registry_basic_auth alice s3cret)
 registry_delete=1
 start_registry "$auth"
 ok $? "a docker-registry with Basic auth and deletes listens on $reg"

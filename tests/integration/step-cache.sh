@@ -51,12 +51,7 @@ esac
 cd "$tmp"
 
 # --- a registry with Basic auth and deletes --------------------------------------------------
-python3 -W ignore -c "import crypt; print('alice:' + crypt.crypt('s3cret', crypt.mksalt(crypt.METHOD_BLOWFISH)))" >htpasswd
-AUTH="auth:
-  htpasswd:
-    realm: cairn-test
-    path: $tmp/htpasswd"
-start_registry "$AUTH" || need "docker-registry starts"
+start_registry "$(registry_basic_auth alice s3cret)" || need "docker-registry starts"
 repo=$reg/cairn/steps
 CREDS=(--registry-auth alice:s3cret)
 
