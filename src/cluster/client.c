@@ -177,7 +177,7 @@ int cairn_cluster_submit(struct cairn_cluster *c, const struct cairn_cluster_job
                                    "  RETURNING id),"
                                    " e AS (INSERT INTO job_events (job_id, kind, detail) SELECT id, 'submitted', $2"
                                    "  FROM j)"
-                                   "SELECT id, pg_notify('cairn_queue', $1) FROM j",
+                                   "SELECT id, pg_notify('cairn_queue', $1::text) FROM j",
                                    p, 7, err);
         if (!r)
                 return -EIO;
@@ -287,7 +287,7 @@ int cairn_cluster_job_cancel(struct cairn_cluster *c, int64_t id, struct cairn_e
                                    "   UNION ALL SELECT id, 'cancel-requested' FROM r)"
                                    "SELECT (SELECT count(*) FROM q), (SELECT count(*) FROM r),"
                                    " (SELECT count(*) FROM jobs WHERE id = $1),"
-                                   " pg_notify('cairn_cancel', $1), pg_notify('cairn_job', $1)",
+                                   " pg_notify('cairn_cancel', $1::text), pg_notify('cairn_job', $1::text)",
                                    p, 1, err);
         if (!r)
                 return -EIO;

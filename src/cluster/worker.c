@@ -107,7 +107,7 @@ static void log_flush(struct job_log *l)
                                    "   AND worker_incarnation = $6::bigint AND attempt = $3::int AND state = 'running'"
                                    "   FOR SHARE) own"
                                    "  ON CONFLICT DO NOTHING RETURNING job_id)"
-                                   "SELECT count(*), pg_notify('cairn_log', $1) FROM ins",
+                                   "SELECT count(*), pg_notify('cairn_log', $1::text) FROM ins",
                                    6, NULL, p, lens, fmts, 0);
         if (PQresultStatus(r) == PGRES_TUPLES_OK) {
                 if (atoi(PQgetvalue(r, 0, 0)) == 1) {
@@ -181,7 +181,7 @@ static int child_run(const struct worker *w, int64_t id, int attempt, const char
         snprintf(id_s, sizeof(id_s), "%" PRId64, id);
         struct job_log l = { .c = c, .id_s = id_s, .worker = cfg->name, .inc_s = w->inc_s, .cancel = &cancel };
         snprintf(l.attempt_s, sizeof(l.attempt_s), "%d", attempt);
-        cairn_buf_init(&l.pending, 0);
+        cairn_buf_init(&l.pending, 8u << 20);
         {
                 const char *p[] = { id_s };
                 PGresult *r = cluster_exec(c, PGRES_TUPLES_OK, "log",
@@ -251,7 +251,7 @@ static int child_run(const struct worker *w, int64_t id, int attempt, const char
                 /* No row: the job was reclaimed meanwhile; the result is
                  * dropped. */
                 status = n < 0 ? CHILD_ERROR : n == 0 ? CHILD_FENCED : CHILD_DONE;
-                PGresult *r = PQexecParams(c->pg, "SELECT pg_notify('cairn_job', $1)", 1, NULL, p, NULL, NULL, 0);
+                PGresult *r = PQexecParams(c->pg, "SELECT pg_notify('cairn_job', $1::text)", 1, NULL, p, NULL, NULL, 0);
                 PQclear(r);
                 cairn_error_free(err);
         }
@@ -298,7 +298,7 @@ static int requeue(struct worker *w, const char *where, const char *const *param
                         "WITH l AS (INSERT INTO job_log (job_id, off, attempt, data)"
                         "  SELECT $1::bigint, coalesce(max(off + length(data)), 0), $2::int, convert_to($3, 'UTF8')"
                         "  FROM job_log WHERE job_id = $1::bigint ON CONFLICT DO NOTHING),"
-                        " n AS (SELECT pg_notify('cairn_log', $1), pg_notify('cairn_job', $1),"
+                        " n AS (SELECT pg_notify('cairn_log', $1::text), pg_notify('cairn_job', $1::text),"
                         "  pg_notify('cairn_queue', (SELECT pool FROM jobs WHERE id = $1::bigint)))"
                         "INSERT INTO job_events (job_id, kind, attempt, worker, detail)"
                         " SELECT $1::bigint, CASE $4 WHEN 'queued' THEN 'requeued' ELSE 'poisoned' END, $2::int, $5, $3"
