@@ -144,8 +144,12 @@ static void job_log_fn(enum cairn_log_kind kind, const char *data, size_t len, v
                 cairn_buf_add(&l->pending, data, n);
                 cairn_buf_addc(&l->pending, '\n');
         }
-        /* Batched: 16 KiB or 200 ms, whichever first. */
-        if (l->pending.len >= 16384 || now_s() - l->last_flush >= 0.2)
+        /* Batched by what the engine hands over at once, and written when
+         * it ends a line: there is no timer in this process, and a step
+         * that prints a line and then sleeps must be seen live.  A partial
+         * line waits for more output, 16 KiB or 200 ms. */
+        if (l->pending.len >= 16384 || l->pending.data[l->pending.len - 1] == '\n' ||
+            now_s() - l->last_flush >= 0.2)
                 log_flush(l);
 }
 
