@@ -45,6 +45,10 @@ int cmd_prune(int argc, char **argv);
 int cmd_du(int argc, char **argv);
 int cmd_fsck(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
+int cmd_cluster(int argc, char **argv);
+int cmd_submit(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
+int cmd_job(int argc, char **argv);
 
 int cmd_images(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
@@ -68,6 +72,10 @@ extern const struct cairn_verb cairn_prune_verb;
 extern const struct cairn_verb cairn_du_verb;
 extern const struct cairn_verb cairn_fsck_verb;
 extern const struct cairn_verb cairn_cache_verb;
+extern const struct cairn_verb cairn_cluster_verb;
+extern const struct cairn_verb cairn_submit_verb;
+extern const struct cairn_verb cairn_worker_verb;
+extern const struct cairn_verb cairn_job_verb;
 extern const struct cairn_verb cairn_images_verb;
 extern const struct cairn_verb cairn_inspect_verb;
 

@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The client's side of the cluster: the schema, submit, and the jobs'
+ * status, log and cancel (cluster/cluster.h). */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/alloc.h"
+#include "cluster/cluster-internal.h"
+
+/* The whole schema, in one transaction.  A later version adds an
+ * upgrade step here and bumps CAIRN_CLUSTER_SCHEMA_VERSION. */
+static const char schema_sql[] =
+        "CREATE TABLE cairn_schema (version int NOT NULL);"
+        "CREATE TABLE workers (pool text NOT NULL, name text NOT NULL,"
+        "  incarnation bigint NOT NULL DEFAULT 0, capacity int NOT NULL,"
+        "  admin_paused bool NOT NULL DEFAULT false, self_paused bool NOT NULL DEFAULT false,"
+        "  draining bool NOT NULL DEFAULT false, store_epoch bigint NOT NULL DEFAULT 0,"
+        "  last_seen timestamptz, version text, PRIMARY KEY (pool, name));"
+        "CREATE TABLE jobs (id bigserial PRIMARY KEY, pool text NOT NULL, client text NOT NULL DEFAULT '',"
+        "  cache_hint text NOT NULL DEFAULT '', urgent bool NOT NULL DEFAULT false,"
+        "  spec text NOT NULL, weight int NOT NULL DEFAULT 1,"
+        "  enqueued_at timestamptz NOT NULL DEFAULT now(),"
+        "  state text NOT NULL DEFAULT 'queued'"
+        "    CHECK (state IN ('queued','running','succeeded','failed','cancelled')),"
+        "  attempt int NOT NULL DEFAULT 0, max_attempts int NOT NULL DEFAULT 3,"
+        "  worker text, worker_incarnation bigint, lease_until timestamptz,"
+        "  cancel_requested bool NOT NULL DEFAULT false, deadline interval,"
+        "  started_at timestamptz, finished_at timestamptz, output text, error text);"
+        "CREATE INDEX jobs_queued ON jobs (pool, urgent DESC, enqueued_at) WHERE state = 'queued';"
+        "CREATE INDEX jobs_leases ON jobs (lease_until) WHERE state = 'running';"
+        "CREATE TABLE hint_cache (pool text, hint text, worker text, store_epoch bigint NOT NULL,"
+        "  last_used timestamptz NOT NULL, PRIMARY KEY (pool, hint, worker));"
+        "CREATE TABLE job_log (job_id bigint NOT NULL REFERENCES jobs ON DELETE CASCADE, off bigint NOT NULL,"
+        "  attempt int NOT NULL, data bytea NOT NULL, PRIMARY KEY (job_id, off));"
+        "CREATE TABLE job_events (job_id bigint NOT NULL REFERENCES jobs ON DELETE CASCADE,"
+        "  at timestamptz NOT NULL DEFAULT now(), kind text NOT NULL, attempt int, worker text, detail text);"
+        "CREATE INDEX job_events_job ON job_events (job_id);";
+
+PGresult *cluster_exec(struct cairn_cluster *c, ExecStatusType want, const char *what, const char *sql,
+                       const char *const *params, int n, struct cairn_error **err)
+{
+        PGresult *r = PQexecParams(c->pg, sql, n, NULL, params, NULL, NULL, 0);
+        if (r && PQresultStatus(r) == want)
+                return r;
+        const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg);
+        size_t len = strlen(msg);
+        while (len && msg[len - 1] == '\n')
+                len--;
+        cairn_error_set(err, -EIO, "%s: %.*s", what, (int) len, msg);
+        PQclear(r);
+        return NULL;
+}
+
+long cluster_command(struct cairn_cluster *c, const char *what, const char *sql, const char *const *params, int n,
+                     struct cairn_error **err)
+{
+        PGresult *r = cluster_exec(c, PGRES_COMMAND_OK, what, sql, params, n, err);
+        if (!r)
+                return -EIO;
+        long rows = atol(PQcmdTuples(r));
+        PQclear(r);
+        return rows;
+}
+
+int cluster_check_schema(struct cairn_cluster *c, struct cairn_error **err)
+{
+        PGresult *r = cluster_exec(c, PGRES_TUPLES_OK, "schema",
+                                   "SELECT to_regclass('cairn_schema') IS NOT NULL", NULL, 0, err);
+        if (!r)
+                return -EIO;
+        bool have = PQgetvalue(r, 0, 0)[0] == 't';
+        PQclear(r);
+        if (!have)
+                return cairn_error_set(err, -ENOENT, "the database has no cairn schema: run 'cairn cluster init'");
+        if (!(r = cluster_exec(c, PGRES_TUPLES_OK, "schema", "SELECT version FROM cairn_schema", NULL, 0, err)))
+                return -EIO;
+        int version = PQntuples(r) == 1 ? atoi(PQgetvalue(r, 0, 0)) : -1;
+        PQclear(r);
+        if (version != CAIRN_CLUSTER_SCHEMA_VERSION)
+                return cairn_error_set(err, -EPROTO,
+                                       "the database's cairn schema is version %d, this cairn uses version %d: "
+                                       "use a cairn of the database's version",
+                                       version, CAIRN_CLUSTER_SCHEMA_VERSION);
+        return 0;
+}
+
+int cairn_cluster_connect(const char *url, bool for_init, struct cairn_cluster **ret, struct cairn_error **err)
+{
+        /* connect_timeout bounds the wait on an unreachable server. */
+        const char *keys[] = { "dbname", "connect_timeout", "application_name", NULL };
+        const char *vals[] = { url, "10", "cairn", NULL };
+        PGconn *pg = PQconnectdbParams(keys, vals, 1);
+        if (!pg || PQstatus(pg) != CONNECTION_OK) {
+                const char *msg = pg ? PQerrorMessage(pg) : "out of memory";
+                size_t len = strlen(msg);
+                while (len && msg[len - 1] == '\n')
+                        len--;
+                int r = cairn_error_set(err, -ECONNREFUSED, "database \"%s\": %.*s", url, (int) len, msg);
+                PQfinish(pg);
+                return r;
+        }
+        struct cairn_cluster *c = cairn_xzalloc(sizeof(*c));
+        c->pg = pg;
+        PGresult *q = PQexec(pg, "SET client_min_messages = warning");
+        PQclear(q);
+        if (!for_init && cluster_check_schema(c, err) < 0) {
+                cairn_error_prefix(err, "database \"%s\"", url);
+                cairn_cluster_close(c);
+                return -EPROTO;
+        }
+        *ret = c;
+        return 0;
+}
+
+void cairn_cluster_close(struct cairn_cluster *c)
+{
+        if (!c)
+                return;
+        PQfinish(c->pg);
+        free(c);
+}
+
+int cairn_cluster_init(struct cairn_cluster *c, struct cairn_error **err)
+{
+        /* The advisory lock makes two concurrent inits create it once. */
+        if (cluster_command(c, "init", "BEGIN", NULL, 0, err) < 0)
+                return -EIO;
+        PGresult *r = cluster_exec(c, PGRES_TUPLES_OK, "init",
+                                   "SELECT pg_advisory_xact_lock(7467328), to_regclass('cairn_schema') IS NOT NULL",
+                                   NULL, 0, err);
+        if (!r)
+                goto fail;
+        bool have = PQgetvalue(r, 0, 1)[0] == 't';
+        PQclear(r);
+        if (have) {
+                cluster_command(c, "init", "ROLLBACK", NULL, 0, NULL);
+                return cluster_check_schema(c, err) < 0 ? -EPROTO : 0;
+        }
+        r = PQexec(c->pg, schema_sql);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+                cairn_error_set(err, -EIO, "init: creating the schema: %s", PQresultErrorMessage(r));
+                PQclear(r);
+                goto fail;
+        }
+        PQclear(r);
+        char v[16];
+        snprintf(v, sizeof(v), "%d", CAIRN_CLUSTER_SCHEMA_VERSION);
+        const char *p[] = { v };
+        if (cluster_command(c, "init", "INSERT INTO cairn_schema VALUES ($1::int)", p, 1, err) < 0)
+                goto fail;
+        if (cluster_command(c, "init", "COMMIT", NULL, 0, err) < 0)
+                return -EIO;
+        return 1;
+fail:
+        cluster_command(c, "init", "ROLLBACK", NULL, 0, NULL);
+        return -EIO;
+}
+
+int cairn_cluster_submit(struct cairn_cluster *c, const struct cairn_cluster_job_request *rq, int64_t *ret_id,
+                         struct cairn_error **err)
+{
+        char timeout[32] = "", attempts[16];
+        if (rq->timeout_s > 0)
+                snprintf(timeout, sizeof(timeout), "%lld seconds", rq->timeout_s);
+        snprintf(attempts, sizeof(attempts), "%d", rq->max_attempts > 0 ? rq->max_attempts : 3);
+        const char *p[] = { rq->pool, rq->client ? rq->client : "", rq->spec, rq->cache_hint ? rq->cache_hint : "",
+                            rq->urgent ? "t" : "f", rq->timeout_s > 0 ? timeout : NULL, attempts };
+        /* One statement: the job and its wake-up commit together. */
+        PGresult *r = cluster_exec(c, PGRES_TUPLES_OK, "submit",
+                                   "WITH j AS (INSERT INTO jobs (pool, client, spec, cache_hint, urgent, deadline,"
+                                   "  max_attempts) VALUES ($1, $2, $3, $4, $5::bool, $6::interval, $7::int)"
+                                   "  RETURNING id),"
+                                   " e AS (INSERT INTO job_events (job_id, kind, detail) SELECT id, 'submitted', $2"
+                                   "  FROM j)"
+                                   "SELECT id, pg_notify('cairn_queue', $1::text) FROM j",
+                                   p, 7, err);
+        if (!r)
+                return -EIO;
+        *ret_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+        return 0;
+}
+
+void cairn_cluster_job_status_release(struct cairn_cluster_job_status *s)
+{
+        free(s->output);
+        free(s->error);
+        s->output = s->error = NULL;
+}
+
+bool cairn_cluster_state_final(const char *state)
+{
+        return strcmp(state, "succeeded") == 0 || strcmp(state, "failed") == 0 || strcmp(state, "cancelled") == 0;
+}
+
+int cairn_cluster_job_status(struct cairn_cluster *c, int64_t id, struct cairn_cluster_job_status *ret,
+                             struct cairn_error **err)
+{
+        char ids[32];
+        snprintf(ids, sizeof(ids), "%" PRId64, id);
+        const char *p[] = { ids };
+        PGresult *r = cluster_exec(c, PGRES_TUPLES_OK, "job status",
+                                   "SELECT state, attempt, max_attempts, coalesce(worker, ''), cancel_requested,"
+                                   " output, error,"
+                                   " (SELECT coalesce(max(off + length(data)), 0) FROM job_log WHERE job_id = $1)"
+                                   " FROM jobs WHERE id = $1",
+                                   p, 1, err);
+        if (!r)
+                return -EIO;
+        if (PQntuples(r) == 0) {
+                PQclear(r);
+                return 0;
+        }
+        struct cairn_cluster_job_status s = { 0 };
+        snprintf(s.state, sizeof(s.state), "%s", PQgetvalue(r, 0, 0));
+        s.attempt = atoi(PQgetvalue(r, 0, 1));
+        s.max_attempts = atoi(PQgetvalue(r, 0, 2));
+        snprintf(s.worker, sizeof(s.worker), "%s", PQgetvalue(r, 0, 3));
+        s.cancel_requested = PQgetvalue(r, 0, 4)[0] == 't';
+        if (!PQgetisnull(r, 0, 5))
+                s.output = cairn_xstrdup(PQgetvalue(r, 0, 5));
+        if (!PQgetisnull(r, 0, 6))
+                s.error = cairn_xstrdup(PQgetvalue(r, 0, 6));
+        s.log_end = strtoll(PQgetvalue(r, 0, 7), NULL, 10);
+        PQclear(r);
+        *ret = s;
+        return 1;
+}
+
+int cairn_cluster_job_log(struct cairn_cluster *c, int64_t id, int64_t from, cairn_cluster_write_fn *out, void *ud,
+                          int64_t *ret_next, struct cairn_error **err)
+{
+        char ids[32], froms[32];
+        snprintf(ids, sizeof(ids), "%" PRId64, id);
+        snprintf(froms, sizeof(froms), "%" PRId64, from < 0 ? 0 : from);
+        const char *p[] = { ids, froms };
+        /* At most 1000 chunks a call; the caller comes back for more. */
+        PGresult *r = PQexecParams(c->pg,
+                                   "SELECT off, data FROM job_log WHERE job_id = $1 AND off + length(data) > $2"
+                                   " ORDER BY off LIMIT 1000",
+                                   2, NULL, p, NULL, NULL, 1);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+                cairn_error_set(err, -EIO, "job log: %s", PQresultErrorMessage(r));
+                PQclear(r);
+                return -EIO;
+        }
+        int64_t next = from < 0 ? 0 : from;
+        int n = PQntuples(r);
+        for (int i = 0; i < n; i++) {
+                /* Binary int8: big-endian. */
+                const unsigned char *o = (const unsigned char *) PQgetvalue(r, i, 0);
+                int64_t off = 0;
+                for (int k = 0; k < 8; k++)
+                        off = (off << 8) | o[k];
+                const char *data = PQgetvalue(r, i, 1);
+                int64_t len = PQgetlength(r, i, 1);
+                if (off > next)
+                        break;   /* a gap: a chunk not committed yet; stop before it */
+                int64_t skip = next - off;
+                if (skip < len && out(data + skip, (size_t) (len - skip), ud) < 0) {
+                        PQclear(r);
+                        return cairn_error_set_errno(err, errno, "job log: writing");
+                }
+                next = off + len;
+        }
+        PQclear(r);
+        *ret_next = next;
+        return 0;
+}
+
+int cairn_cluster_job_cancel(struct cairn_cluster *c, int64_t id, struct cairn_error **err)
+{
+        char ids[32];
+        snprintf(ids, sizeof(ids), "%" PRId64, id);
+        const char *p[] = { ids };
+        PGresult *r = cluster_exec(c, PGRES_TUPLES_OK, "job cancel",
+                                   "WITH q AS (UPDATE jobs SET state = 'cancelled', finished_at = now(),"
+                                   "   error = 'cancelled while queued' WHERE id = $1 AND state = 'queued' RETURNING id),"
+                                   " r AS (UPDATE jobs SET cancel_requested = true WHERE id = $1 AND state = 'running'"
+                                   "   RETURNING id),"
+                                   " e AS (INSERT INTO job_events (job_id, kind) SELECT id, 'cancel' FROM q"
+                                   "   UNION ALL SELECT id, 'cancel-requested' FROM r)"
+                                   "SELECT (SELECT count(*) FROM q), (SELECT count(*) FROM r),"
+                                   " (SELECT count(*) FROM jobs WHERE id = $1),"
+                                   " pg_notify('cairn_cancel', $1::text), pg_notify('cairn_job', $1::text)",
+                                   p, 1, err);
+        if (!r)
+                return -EIO;
+        int ret = atoi(PQgetvalue(r, 0, 0)) ? 1 : atoi(PQgetvalue(r, 0, 1)) ? 2 : atoi(PQgetvalue(r, 0, 2)) ? 3 : 0;
+        PQclear(r);
+        return ret;
+}
+
+int cairn_cluster_follow(struct cairn_cluster *c, int64_t id, int64_t *from, cairn_cluster_write_fn *out, void *ud,
+                         int poll_ms, volatile sig_atomic_t *stop, struct cairn_cluster_job_status *ret,
+                         struct cairn_error **err)
+{
+        if (cluster_command(c, "follow", "LISTEN cairn_log", NULL, 0, err) < 0 ||
+            cluster_command(c, "follow", "LISTEN cairn_job", NULL, 0, err) < 0)
+                return -EIO;
+        for (;;) {
+                struct cairn_cluster_job_status s;
+                int found = cairn_cluster_job_status(c, id, &s, err);
+                if (found < 0)
+                        return found;
+                if (found == 0)
+                        return cairn_error_set(err, -ENOENT, "job %" PRId64 " does not exist", id);
+                /* The state is read before the log: a final state seen
+                 * here means its whole log is committed. */
+                bool final = cairn_cluster_state_final(s.state);
+                int64_t next = *from;
+                do {
+                        *from = next;
+                        if (cairn_cluster_job_log(c, id, *from, out, ud, &next, err) < 0) {
+                                cairn_cluster_job_status_release(&s);
+                                return -EIO;
+                        }
+                } while (next != *from);
+                if (final) {
+                        *ret = s;
+                        return 1;
+                }
+                cairn_cluster_job_status_release(&s);
+                if (stop && *stop)
+                        return 0;
+                /* Wait for a notification, at most poll_ms: a lost NOTIFY
+                 * costs one poll period, no more. */
+                struct pollfd pfd = { .fd = PQsocket(c->pg), .events = POLLIN };
+                int pr = poll(&pfd, 1, poll_ms);
+                if (stop && *stop)
+                        return 0;
+                if (pr > 0 && !PQconsumeInput(c->pg))
+                        return cairn_error_set(err, -EIO, "follow: %s", PQerrorMessage(c->pg));
+                PGnotify *nf;
+                while ((nf = PQnotifies(c->pg)))
+                        PQfreemem(nf);
+        }
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* What the cluster's files share: the connection and query helpers. */
+#ifndef CAIRN_CLUSTER_INTERNAL_H
+#define CAIRN_CLUSTER_INTERNAL_H
+
+#include <libpq-fe.h>
+
+#include "cluster/cluster.h"
+
+struct cairn_cluster {
+        PGconn *pg;
+};
+
+/* Run sql with text parameters (NULL-terminated params, each may be NULL
+ * for SQL NULL); a result of status want is returned, anything else is an
+ * error naming what (and freed). */
+PGresult *cluster_exec(struct cairn_cluster *c, ExecStatusType want, const char *what, const char *sql,
+                       const char *const *params, int n, struct cairn_error **err);
+/* The same for a statement with no result rows wanted: returns the number
+ * of rows it changed, or < 0. */
+long cluster_command(struct cairn_cluster *c, const char *what, const char *sql, const char *const *params, int n,
+                     struct cairn_error **err);
+
+/* Check the schema version row. */
+int cluster_check_schema(struct cairn_cluster *c, struct cairn_error **err);
+
+#endif
