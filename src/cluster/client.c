@@ -91,6 +91,9 @@ int cluster_check_schema(struct cairn_cluster *c, struct cairn_error **err)
 
 int cairn_cluster_connect(const char *url, bool for_init, struct cairn_cluster **ret, struct cairn_error **err)
 {
+        int lr = cairn_pq_load(err);
+        if (lr < 0)
+                return lr;
         /* connect_timeout bounds the wait on an unreachable server. */
         const char *keys[] = { "dbname", "connect_timeout", "application_name", NULL };
         const char *vals[] = { url, "10", "cairn", NULL };

@@ -24,4 +24,8 @@ long cluster_command(struct cairn_cluster *c, const char *what, const char *sql,
 /* Check the schema version row. */
 int cluster_check_schema(struct cairn_cluster *c, struct cairn_error **err);
 
+/* Load libpq if it is not yet (cluster/pq-dl.c): before the first PQ*
+ * call of a command, for a clear error when the library is missing. */
+int cairn_pq_load(struct cairn_error **err);
+
 #endif

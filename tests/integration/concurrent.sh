@@ -95,10 +95,12 @@ is "$(( $(misses) - before ))" "${#steps[@]}" "every one of the ${#steps[@]} dis
 ok $(grep -L 'Got: ' m*.out | wc -l) "every build ended with its result"
 
 # --- SIGINT with a second build attached ------------------------------------------------------
-printf '((from busybox) (shell /bin/sh -c) (run (shell "echo takeover-begin; sleep 2; echo takeover-end")))' >take.spec
+# The marker names this run: the same test runs at once on other stores.
+mark=takeover-$$
+printf '((from busybox) (shell /bin/sh -c) (run (shell "echo %s-begin; sleep 2; echo takeover-end")))' "$mark" >take.spec
 "$CAIRN" build -f take.spec ctx >ta.out 2>ta.err &
 a=$!
-for i in $(seq 100); do grep -q takeover-begin ta.out && break; sleep 0.05; done
+for i in $(seq 100); do grep -q "$mark-begin" ta.out && break; sleep 0.05; done
 "$CAIRN" build -f take.spec ctx >tb.out 2>&1 &
 b=$!
 sleep 0.5
@@ -109,7 +111,7 @@ is "$(cat ta.err)" "Cancelled at user's request" "with OBuilder's message"
 wait $b
 ok $? "the attached build takes the step over and succeeds"
 has "$(cat tb.out)" "takeover-end" "running the step to its end"
-ok $(pgrep -f takeover-begin >/dev/null && echo 1 || echo 0) "no process of the cancelled step is left"
+ok $(pgrep -f "$mark-begin" >/dev/null && echo 1 || echo 0) "no process of the cancelled step is left"
 
 # --- prune and clean leave running builds' results alone ----------------------------------------
 printf '((from busybox) (shell /bin/sh -c) (run (shell "echo a > /a")) (run (shell "sleep 2; cat /a")))' >long.spec
