@@ -91,6 +91,8 @@ int cmd_worker(int argc, char **argv)
                                                    .drain = &drain, .report = report };
         const char **cache_from = NULL;
         const char *why;
+        /* Before any goto out: a cleanup variable must not be jumped over. */
+        _cleanup_error_ struct cairn_error *err = NULL;
         int c, status = CAIRN_EXIT_USAGE;
         opterr = 0;
         optind = 1;
@@ -160,7 +162,6 @@ int cmd_worker(int argc, char **argv)
                 /* The store is checked once here; each job opens it anew in
                  * its own process. */
                 struct cairn_engine *e = NULL;
-                _cleanup_error_ struct cairn_error *err = NULL;
                 if (cairn_engine_open(cfg.store, NULL, &e, &err) < 0) {
                         fprintf(stderr, "cairn worker: ");
                         cairn_cli_report(err);
@@ -171,7 +172,6 @@ int cmd_worker(int argc, char **argv)
         struct sigaction sa = { .sa_handler = on_drain };
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
-        _cleanup_error_ struct cairn_error *err = NULL;
         if (cairn_cluster_worker_run(&cfg, &err) < 0) {
                 fprintf(stderr, "cairn worker: ");
                 cairn_cli_report(err);
