@@ -170,6 +170,9 @@ void engine_replay_log(const struct run *R, const char *dir);
  * (so prune leaves it alone).  The kernel drops them when a process dies.
  */
 int engine_step_lock(struct cairn_engine *e, const char *id, enum cairn_lock_kind kind, bool wait);
+/* The same lock through another descriptor of state/steps.lock (the
+ * step cache's pusher opens its own: such locks belong to the open file). */
+int engine_step_lock_fd(int fd, const char *id, enum cairn_lock_kind kind, bool wait);
 void engine_step_unlock(struct cairn_engine *e, const char *id);
 /* The exclusive lock, waiting (and saying so, once) while another process
  * holds it; a cancel stops the wait. */

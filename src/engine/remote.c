@@ -264,22 +264,14 @@ static int recorded_layers(struct engine_remote *rm, struct cairn_db *db, const 
 
 /* --- pushing ---------------------------------------------------------------------- */
 
-static int lock_on(int fd, const char *id, enum cairn_lock_kind kind)
-{
-        char prefix[16];
-        memcpy(prefix, id, 15);
-        prefix[15] = '\0';
-        return cairn_lock_byte(fd, strtoull(prefix, NULL, 16), kind, true);
-}
-
 /* Make (and record) the layer of step id on parent (NULL for a whole root),
  * under shared locks so neither is deleted meanwhile. */
 static int make_layer(struct engine_remote *rm, struct cairn_db *db, int lock_fd, const char *parent, const char *id,
                       struct cairn_db_layer *ret, struct cairn_error **err)
 {
-        lock_on(lock_fd, id, CAIRN_LOCK_SHARED);
+        engine_step_lock_fd(lock_fd, id, CAIRN_LOCK_SHARED, true);
         if (parent)
-                lock_on(lock_fd, parent, CAIRN_LOCK_SHARED);
+                engine_step_lock_fd(lock_fd, parent, CAIRN_LOCK_SHARED, true);
         char *dir = NULL;
         int r = cairn_store_result(rm->e->store, id, &dir, err);
         free(dir);
@@ -297,8 +289,8 @@ static int make_layer(struct engine_remote *rm, struct cairn_db *db, int lock_fd
                 r = cairn_db_layers_set(db, id, ret, 1, err);
         }
         if (parent)
-                lock_on(lock_fd, parent, CAIRN_UNLOCK);
-        lock_on(lock_fd, id, CAIRN_UNLOCK);
+                engine_step_lock_fd(lock_fd, parent, CAIRN_UNLOCK, true);
+        engine_step_lock_fd(lock_fd, id, CAIRN_UNLOCK, true);
         return r;
 }
 

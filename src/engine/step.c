@@ -98,12 +98,17 @@ void engine_sink_output(const char *data, size_t len, void *ud)
                 s->R->req->log(CAIRN_LOG_OUTPUT, data, len, s->R->req->log_userdata);
 }
 
-int engine_step_lock(struct cairn_engine *e, const char *id, enum cairn_lock_kind kind, bool wait)
+int engine_step_lock_fd(int fd, const char *id, enum cairn_lock_kind kind, bool wait)
 {
         char prefix[16];
         memcpy(prefix, id, 15);
         prefix[15] = '\0';
-        return cairn_lock_byte(e->lock_fd, strtoull(prefix, NULL, 16), kind, wait);
+        return cairn_lock_byte(fd, strtoull(prefix, NULL, 16), kind, wait);
+}
+
+int engine_step_lock(struct cairn_engine *e, const char *id, enum cairn_lock_kind kind, bool wait)
+{
+        return engine_step_lock_fd(e->lock_fd, id, kind, wait);
 }
 
 void engine_step_unlock(struct cairn_engine *e, const char *id)
