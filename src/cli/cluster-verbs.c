@@ -128,7 +128,7 @@ int cmd_cluster(int argc, char **argv)
                 cairn_cli_report(err);
                 return CAIRN_EXIT_FAILURE;
         }
-        fprintf(stderr, "cairn cluster init: %s (schema version %d)\n", r ? "schema created" : "schema already there",
+        fprintf(stderr, "cairn cluster init: %s (schema version %d)\n", r == 1 ? "schema created" : r == 2 ? "schema upgraded" : "schema already there",
                 CAIRN_CLUSTER_SCHEMA_VERSION);
         return CAIRN_EXIT_OK;
 }

@@ -12,8 +12,10 @@
 #include "base/alloc.h"
 #include "cluster/cluster-internal.h"
 
-/* The whole schema, in one transaction.  A later version adds an
- * upgrade step here and bumps CAIRN_CLUSTER_SCHEMA_VERSION. */
+/* The schema as version 1 made it; init runs it, then every upgrade after
+ * it, in one transaction.  A new version adds an upgrade below and bumps
+ * CAIRN_CLUSTER_SCHEMA_VERSION; nothing here is ever edited, so a database
+ * made by any earlier cairn is brought to the same tables as a new one. */
 static const char schema_sql[] =
         "CREATE TABLE cairn_schema (version int NOT NULL);"
         "CREATE TABLE workers (pool text NOT NULL, name text NOT NULL,"
@@ -40,6 +42,29 @@ static const char schema_sql[] =
         "CREATE TABLE job_events (job_id bigint NOT NULL REFERENCES jobs ON DELETE CASCADE,"
         "  at timestamptz NOT NULL DEFAULT now(), kind text NOT NULL, attempt int, worker text, detail text);"
         "CREATE INDEX job_events_job ON job_events (job_id);";
+
+/* upgrades[i] takes the schema from version i + 1 to i + 2. */
+static const char *const upgrades[] = {
+        /* 2: fair share (clients, fair_start, estimates), build contexts and
+         * sealed secrets (jobs.context, jobs.secrets, pool_keys), and
+         * counters that outlive the jobs they count (metrics). */
+        "CREATE TABLE clients (pool text NOT NULL, name text NOT NULL,"
+        "  rate real NOT NULL DEFAULT 1.0 CHECK (rate > 0),"
+        "  next_fair_start timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (pool, name));"
+        "CREATE TABLE pool_keys (pool text PRIMARY KEY, public_key bytea NOT NULL,"
+        "  created_at timestamptz NOT NULL DEFAULT now());"
+        "CREATE TABLE counters (pool text NOT NULL, name text NOT NULL, labels text NOT NULL DEFAULT '',"
+        "  value bigint NOT NULL DEFAULT 0, PRIMARY KEY (pool, name, labels));"
+        "ALTER TABLE jobs ADD COLUMN context jsonb, ADD COLUMN secrets bytea,"
+        "  ADD COLUMN est_cached int NOT NULL DEFAULT 10, ADD COLUMN est_uncached int NOT NULL DEFAULT 600,"
+        "  ADD COLUMN fair_start timestamptz;"
+        "UPDATE jobs SET fair_start = enqueued_at;"
+        "ALTER TABLE jobs ALTER COLUMN fair_start SET NOT NULL, ALTER COLUMN fair_start SET DEFAULT now();"
+        "DROP INDEX jobs_queued;"
+        "CREATE INDEX jobs_queued ON jobs (pool, urgent DESC, fair_start) WHERE state = 'queued';",
+};
+_Static_assert(sizeof(upgrades) / sizeof(upgrades[0]) == CAIRN_CLUSTER_SCHEMA_VERSION - 1,
+               "one upgrade per schema version after the first");
 
 PGresult *cluster_exec(struct cairn_cluster *c, ExecStatusType want, const char *what, const char *sql,
                        const char *const *params, int n, struct cairn_error **err)
@@ -81,6 +106,11 @@ int cluster_check_schema(struct cairn_cluster *c, struct cairn_error **err)
                 return -EIO;
         int version = PQntuples(r) == 1 ? atoi(PQgetvalue(r, 0, 0)) : -1;
         PQclear(r);
+        if (version >= 1 && version < CAIRN_CLUSTER_SCHEMA_VERSION)
+                return cairn_error_set(err, -EPROTO,
+                                       "the database's cairn schema is version %d, this cairn uses version %d: "
+                                       "run 'cairn cluster init' to upgrade it",
+                                       version, CAIRN_CLUSTER_SCHEMA_VERSION);
         if (version != CAIRN_CLUSTER_SCHEMA_VERSION)
                 return cairn_error_set(err, -EPROTO,
                                        "the database's cairn schema is version %d, this cairn uses version %d: "
@@ -128,6 +158,22 @@ void cairn_cluster_close(struct cairn_cluster *c)
         free(c);
 }
 
+static int run_sql(struct cairn_cluster *c, const char *sql, const char *what, struct cairn_error **err)
+{
+        PGresult *r = PQexec(c->pg, sql);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+                const char *msg = PQresultErrorMessage(r);
+                size_t len = strlen(msg);
+                while (len && msg[len - 1] == '\n')
+                        len--;
+                cairn_error_set(err, -EIO, "init: %s: %.*s", what, (int) len, msg);
+                PQclear(r);
+                return -EIO;
+        }
+        PQclear(r);
+        return 0;
+}
+
 int cairn_cluster_init(struct cairn_cluster *c, struct cairn_error **err)
 {
         /* The advisory lock makes two concurrent inits create it once. */
@@ -140,25 +186,37 @@ int cairn_cluster_init(struct cairn_cluster *c, struct cairn_error **err)
                 goto fail;
         bool have = PQgetvalue(r, 0, 1)[0] == 't';
         PQclear(r);
+        int version = 0, ret = 1;
         if (have) {
-                cluster_command(c, "init", "ROLLBACK", NULL, 0, NULL);
-                return cluster_check_schema(c, err) < 0 ? -EPROTO : 0;
-        }
-        r = PQexec(c->pg, schema_sql);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-                cairn_error_set(err, -EIO, "init: creating the schema: %s", PQresultErrorMessage(r));
+                if (!(r = cluster_exec(c, PGRES_TUPLES_OK, "init", "SELECT version FROM cairn_schema", NULL, 0, err)))
+                        goto fail;
+                version = PQntuples(r) == 1 ? atoi(PQgetvalue(r, 0, 0)) : -1;
                 PQclear(r);
-                goto fail;
+                if (version < 1 || version > CAIRN_CLUSTER_SCHEMA_VERSION) {
+                        cluster_command(c, "init", "ROLLBACK", NULL, 0, NULL);
+                        return cluster_check_schema(c, err) < 0 ? -EPROTO : 0;
+                }
+                ret = version == CAIRN_CLUSTER_SCHEMA_VERSION ? 0 : 2;
+        } else {
+                if (run_sql(c, schema_sql, "creating the schema", err) < 0)
+                        goto fail;
+                if (cluster_command(c, "init", "INSERT INTO cairn_schema VALUES (1)", NULL, 0, err) < 0)
+                        goto fail;
+                version = 1;
         }
-        PQclear(r);
-        char v[16];
-        snprintf(v, sizeof(v), "%d", CAIRN_CLUSTER_SCHEMA_VERSION);
-        const char *p[] = { v };
-        if (cluster_command(c, "init", "INSERT INTO cairn_schema VALUES ($1::int)", p, 1, err) < 0)
-                goto fail;
+        for (; version < CAIRN_CLUSTER_SCHEMA_VERSION; version++) {
+                char what[64], v[16];
+                snprintf(what, sizeof(what), "upgrading the schema to version %d", version + 1);
+                if (run_sql(c, upgrades[version - 1], what, err) < 0)
+                        goto fail;
+                snprintf(v, sizeof(v), "%d", version + 1);
+                const char *p[] = { v };
+                if (cluster_command(c, "init", "UPDATE cairn_schema SET version = $1::int", p, 1, err) < 0)
+                        goto fail;
+        }
         if (cluster_command(c, "init", "COMMIT", NULL, 0, err) < 0)
                 return -EIO;
-        return 1;
+        return ret;
 fail:
         cluster_command(c, "init", "ROLLBACK", NULL, 0, NULL);
         return -EIO;

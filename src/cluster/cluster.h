@@ -25,7 +25,7 @@
 
 /* The schema this cairn reads and writes; cairn_cluster_connect refuses a
  * database at another version. */
-#define CAIRN_CLUSTER_SCHEMA_VERSION 1
+#define CAIRN_CLUSTER_SCHEMA_VERSION 2
 
 struct cairn_cluster;
 
@@ -35,8 +35,9 @@ struct cairn_cluster;
 int cairn_cluster_connect(const char *url, bool for_init, struct cairn_cluster **ret, struct cairn_error **err);
 void cairn_cluster_close(struct cairn_cluster *c);
 
-/* Create the schema, or check an existing one: idempotent.  Returns 1 if it
- * created the schema, 0 if it was there. */
+/* Create the schema, upgrade an older one, or check an existing one:
+ * idempotent.  Returns 1 if it created the schema, 2 if it upgraded it, 0
+ * if it was there at this version. */
 int cairn_cluster_init(struct cairn_cluster *c, struct cairn_error **err);
 
 struct cairn_cluster_job_request {

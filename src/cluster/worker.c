@@ -411,7 +411,7 @@ static int claim(struct worker *w, struct cairn_error **err)
                         " ORDER BY j.urgent DESC,"
                         "  EXISTS (SELECT 1 FROM hint_cache h WHERE h.pool = j.pool AND h.hint = j.cache_hint"
                         "          AND h.worker = $2) DESC,"
-                        "  j.enqueued_at, j.id"
+                        "  j.fair_start, j.id"
                         " LIMIT 1 FOR UPDATE OF j SKIP LOCKED)"
                         "UPDATE jobs j SET state = 'running', worker = $2, worker_incarnation = $3::bigint,"
                         " attempt = j.attempt + 1, started_at = now(),"

@@ -83,10 +83,29 @@ has "$err" "schema already there" "init is idempotent"
 sql "UPDATE cairn_schema SET version = 99" >/dev/null
 run_cmd "$CAIRN" job status 1 --db "$DB"
 is_status 1 "a client refuses a schema of another version"
-has "$err" "schema is version 99, this cairn uses version 1" "the mismatch is named"
+has "$err" "schema is version 99, this cairn uses version 2" "the mismatch is named"
 run_cmd "$CAIRN" cluster init --db "$DB"
 is_status 1 "init refuses it too"
-sql "UPDATE cairn_schema SET version = 1" >/dev/null
+sql "UPDATE cairn_schema SET version = 2" >/dev/null
+# A database made by the first cairn with a cluster (schema 1, a job queued):
+# clients ask for an upgrade, init makes it, and the job is kept.
+sql "CREATE DATABASE old" >/dev/null
+OLD="postgresql:///old?host=$tmp/sock&user=postgres"
+"$PGBIN/psql" -X -q -d "$OLD" -v ON_ERROR_STOP=1 -f "$CAIRN_SRCDIR/tests/integration/cluster-schema-v1.sql" \
+        >/dev/null 2>&1
+"$PGBIN/psql" -X -q -d "$OLD" -c "INSERT INTO jobs (pool, spec) VALUES ('main', '((from busybox))')" >/dev/null
+run_cmd "$CAIRN" job status 1 --db "$OLD"
+is_status 1 "a client refuses an older schema"
+has "$err" "schema is version 1, this cairn uses version 2: run 'cairn cluster init' to upgrade it" \
+        "and says how to upgrade it"
+run_cmd "$CAIRN" cluster init --db "$OLD"
+is_status 0 "init upgrades a version 1 schema"
+has "$err" "schema upgraded (schema version 2)" "init says it upgraded it"
+run_cmd "$CAIRN" job status 1 --db "$OLD"
+is_status 0 "the upgraded database is read"
+has "$out" "state: queued" "its queued job is kept"
+is "$("$PGBIN/psql" -X -At -d "$OLD" -c "SELECT fair_start = enqueued_at FROM jobs")" t \
+        "the job's fair start is its enqueue time"
 run_cmd "$CAIRN" job status 1 --db "postgresql:///nosuchdb?host=$tmp/sock&user=postgres"
 is_status 1 "an unreachable database is an error"
 
