@@ -28,6 +28,7 @@
 #include "base/alloc.h"
 #include "base/cleanup.h"
 #include "base/interrupt.h"
+#include "base/log.h"
 #include "base/strbuf.h"
 #include "cairn-config.h"
 #include "cluster/cluster-internal.h"
@@ -250,6 +251,21 @@ static void logf_line(struct job_log *l, const char *fmt, ...)
                 spool_add(l, line, (size_t) n);
 }
 
+/* Warnings the engine prints (the step cache's, say) go to the job's log
+ * too, where the job's submitter reads them; only from this process's main
+ * thread, which owns the spool's offsets and the connection (a forked
+ * pusher or a download thread only prints them). */
+static pid_t log_sink_pid;
+
+static void job_log_sink(enum cairn_log_level level, const char *line, void *ud)
+{
+        struct job_log *l = ud;
+        if (gettid() != log_sink_pid || level > CAIRN_LOG_WARNING)
+                return;
+        logf_line(l, "cairn: %s%s\n", level == CAIRN_LOG_WARNING ? "warning: " : "", line);
+        log_flush(l);
+}
+
 /* Flush what is left, then complete the job, fenced, retrying while the
  * database is away: until it is written, the job turns out to be someone
  * else's, the parent stops this child (it learns from its heartbeat that the
@@ -332,6 +348,8 @@ static int child_run(const struct worker *w, int64_t id, int attempt, const char
         logf_line(&l, "cairn: job %s, attempt %d, on worker %s (incarnation %s)\n", id_s, attempt, cfg->name,
                   w->inc_s);
         log_flush(&l);
+        log_sink_pid = getpid();
+        cairn_log_set_sink(job_log_sink, &l);
         const char *state = "failed";
         char out_id[65] = "";
         _cleanup_free_ char *error = NULL;
@@ -373,6 +391,7 @@ static int child_run(const struct worker *w, int64_t id, int attempt, const char
                 logf_line(&l, "Got: \"%s\"\n", out_id);
         else
                 logf_line(&l, "%s\n", error);
+        cairn_log_set_sink(NULL, NULL);
         int status = child_complete(&l, state, out_id[0] ? out_id : NULL, error);
         cairn_engine_close(e);
         cairn_spec_free(spec);

@@ -36,6 +36,7 @@ cleanup() {
         for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
         wait 2>/dev/null
         pg_stop immediate
+        declare -F stop_registry >/dev/null && stop_registry
         ip netns del "$ns-srv" 2>/dev/null
         ip netns del "$ns-part" 2>/dev/null
         grep " $tmp" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
@@ -320,6 +321,77 @@ sleep 2
 has "$(cat worker-w3.log)" "job $dl: lease lost (fenced); stopping its build" "its worker stops the build"
 stop_worker "$w3"
 stop_worker "$w4"
+
+# --- 6, 7, 8: steps shared through a registry; the registry down; a corrupt blob ----------------
+if command -v docker-registry >/dev/null; then
+        . "$CAIRN_SRCDIR/tests/lib/registry.sh"
+        start_registry
+        ok $? "docker-registry starts"
+        R=$reg/cairn/steps
+        multi() { # NAME LAST-STEP: three shared steps, then its own
+                printf '((from busybox)\n (shell /bin/sh -c)\n' >"$1.spec"
+                for i in 1 2 3; do printf ' (run (shell "echo shared-$((0))%d-ran; echo %d >/s%d"))\n' "$i" "$i" "$i" \
+                        >>"$1.spec"; done
+                printf ' (run (shell "%s")))\n' "$2" >>"$1.spec"
+        }
+        multi rega 'echo a-only'
+        multi regb 'echo b-only'
+        start_worker r1 1 reg --cache-to "$R" --cache-from "$R"
+        r1=$wpid
+        "$CAIRN" submit --db "$DB" --pool reg -f rega.spec --no-follow >id.out 2>/dev/null
+        rega=$(cat id.out)
+        run_cmd timeout 60 "$CAIRN" job wait "$rega" --db "$DB"
+        is "$out" "succeeded"$'\n' "job A succeeds on r1 and pushes its steps"
+        stop_worker "$r1"
+        # B shares A's three steps; the only worker left is r2, whose store
+        # has none of them.
+        start_worker r2 2 reg --cache-to "$R" --cache-from "$R"
+        r2=$wpid
+        "$CAIRN" submit --db "$DB" --pool reg -f regb.spec --no-follow >id.out 2>/dev/null
+        regb=$(cat id.out)
+        run_cmd timeout 60 "$CAIRN" job wait "$regb" --db "$DB"
+        is "$out" "succeeded"$'\n' "job B succeeds on r2"
+        run_cmd "$CAIRN" job log "$regb" --db "$DB"
+        is "$(grep -c -- "---> pulled from $R" <<<"$out")" 3 "B pulls the three shared steps from the registry"
+        has "$out" "b-only" "and builds only its own"
+        is "$(grep -c '^shared-0[0-9]-ran' <<<"$out")" 3 "the pulled steps' logs come from the registry"
+        # 7: the registry is down: builds go on, with a warning in the job's log.
+        stop_registry
+        multi regc 'echo c-only'
+        "$CAIRN" submit --db "$DB" --pool reg -f regc.spec --no-follow >id.out 2>/dev/null
+        regc=$(cat id.out)
+        run_cmd timeout 60 "$CAIRN" job wait "$regc" --db "$DB"
+        is "$out" "succeeded"$'\n' "with the registry down, a job still succeeds"
+        run_cmd "$CAIRN" job log "$regc" --db "$DB"
+        has "$out" "cairn: warning: step cache" "its log warns about the registry"
+        start_registry
+        stop_worker "$r2"
+        # 8: a corrupt blob: flip a byte of the layer of A's first shared step.
+        aid=$(sql "SELECT output FROM jobs WHERE id = $rega")
+        digest=$(curl -s -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+                "http://$reg/v2/cairn/steps/manifests/$aid" |
+                python3 -c 'import json, sys; print(json.load(sys.stdin)["layers"][1]["digest"])')
+        blob=$tmp/data/docker/registry/v2/blobs/sha256/${digest:7:2}/${digest#sha256:}/data
+        [ -f "$blob" ]
+        ok $? "the shared step's layer is in the registry's storage"
+        printf '\x00\x01\x02' | dd of="$blob" bs=1 seek=20 conv=notrunc status=none
+        start_worker r3 3 reg --cache-from "$R"
+        r3=$wpid
+        "$CAIRN" submit --db "$DB" --pool reg -f rega.spec --no-follow >id.out 2>/dev/null
+        regd=$(cat id.out)
+        run_cmd timeout 60 "$CAIRN" job wait "$regd" --db "$DB"
+        is "$out" "succeeded"$'\n' "with a corrupt blob, the job still succeeds"
+        is "$(sql "SELECT output FROM jobs WHERE id = $regd")" "$aid" "with A's result"
+        run_cmd "$CAIRN" job log "$regd" --db "$DB"
+        has "$out" "it is a miss" "the corrupt layer is a miss, said in the log"
+        has "$out" "a-only" "the steps from there on are built"
+        stop_worker "$r3"
+        run_cmd "$CAIRN" fsck --store "overlayfs:$tmp/store-3"
+        is_status 0 "the store that met the corrupt blob is sound"
+        stop_registry
+else
+        [ -n "${CAIRN_TEST_MUST_WORK:-}" ] && ok 1 "docker-registry is installed"
+fi
 
 # --- load: 200 jobs from 5 clients on 4 workers ------------------------------------------------
 for m in 1 2 3 4; do
