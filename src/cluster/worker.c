@@ -554,10 +554,21 @@ static int claim(struct worker *w, struct cairn_error **err)
                         "  AND (j.cache_hint = ''"
                         "   OR EXISTS (SELECT 1 FROM hint_cache h WHERE h.pool = j.pool AND h.hint = j.cache_hint"
                         "              AND h.worker = $2)"
-                        "   OR NOT EXISTS (SELECT 1 FROM hint_cache h JOIN workers w ON w.pool = h.pool"
+                        "   OR (NOT EXISTS (SELECT 1 FROM hint_cache h JOIN workers w ON w.pool = h.pool"
                         "              AND w.name = h.worker WHERE h.pool = j.pool AND h.hint = j.cache_hint"
                         "              AND h.store_epoch = w.store_epoch AND w.last_seen > now() - interval '30 s'"
                         "              AND NOT w.admin_paused AND NOT w.self_paused AND NOT w.draining)"
+                        /* A hint no live worker has: its rendezvous winner
+                         * among the live workers with a free slot, so that
+                         * new hints spread evenly and a new worker takes
+                         * its share at once. */
+                        "       AND $2 = (SELECT w.name FROM workers w WHERE w.pool = j.pool"
+                        "              AND (w.name = $2 OR (w.last_seen > now() - interval '30 s'"
+                        "              AND NOT w.admin_paused AND NOT w.self_paused AND NOT w.draining"
+                        "              AND (SELECT count(*) FROM jobs r WHERE r.worker = w.name AND r.pool = w.pool"
+                        "                   AND r.state = 'running') < w.capacity))"
+                        "              ORDER BY hashtextextended(j.cache_hint || '/' || w.name, 0) DESC, w.name"
+                        "              LIMIT 1))"
                         "   OR j.enqueued_at < now() - make_interval(secs => $4::int))"
                         " ORDER BY j.urgent DESC,"
                         "  EXISTS (SELECT 1 FROM hint_cache h WHERE h.pool = j.pool AND h.hint = j.cache_hint"
@@ -643,8 +654,10 @@ static int heartbeat(struct worker *w, struct cairn_error **err)
         return 0;
 }
 
-static void reap(struct worker *w, struct cairn_error **err)
+/* Reap the builds that ended; returns how many. */
+static int reap(struct worker *w, struct cairn_error **err)
 {
+        int reaped = 0;
         for (int i = 0; i < w->n_jobs;) {
                 struct running_job *j = &w->jobs[i];
                 int st;
@@ -676,12 +689,35 @@ static void reap(struct worker *w, struct cairn_error **err)
                         report(w, "job %" PRId64 ": %s", j->id, WEXITSTATUS(st) == CHILD_DONE ? "done" : "fenced, result dropped");
                 }
                 w->jobs[i] = w->jobs[--w->n_jobs];
+                reaped++;
         }
+        return reaped;
+}
+
+/* A build that ends wakes the loop at once (a byte on this pipe), so that
+ * its slot is refilled without waiting for the next claim period. */
+static int chld_pipe[2] = { -1, -1 };
+
+static void on_sigchld(int sig)
+{
+        (void) sig;
+        int saved = errno;
+        if (write(chld_pipe[1], "", 1) < 0) {
+                /* full: a wake-up is pending anyway */
+        }
+        errno = saved;
 }
 
 int cairn_cluster_worker_run(const struct cairn_cluster_worker_config *cfg, struct cairn_error **err)
 {
         struct worker w = { .cfg = cfg };
+        if (chld_pipe[0] < 0) {
+                if (pipe2(chld_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+                        return cairn_error_set_errno(err, errno, "pipe");
+                struct sigaction sa = { .sa_handler = on_sigchld, .sa_flags = SA_RESTART | SA_NOCLDSTOP };
+                sigemptyset(&sa.sa_mask);
+                sigaction(SIGCHLD, &sa, NULL);
+        }
         int backoff = 1;
         bool registered = false, drain_marked = false;
         double next_beat = 0, next_claim = 0;
@@ -710,7 +746,8 @@ int cairn_cluster_worker_run(const struct cairn_cluster_worker_config *cfg, stru
                         }
                         backoff = 1;
                 }
-                reap(&w, &e);
+                if (reap(&w, &e) > 0)
+                        next_claim = 0;   /* a slot is free: refill it now */
                 if (e)
                         goto lost;
                 if (*cfg->drain && !drain_marked) {
@@ -740,8 +777,15 @@ int cairn_cluster_worker_run(const struct cairn_cluster_worker_config *cfg, stru
                 {
                         /* Woken by a NOTIFY, else at the next heartbeat or
                          * claim, and at least every 500 ms to reap builds. */
-                        struct pollfd pfd = { .fd = PQsocket(w.c->pg), .events = POLLIN };
-                        if (poll(&pfd, 1, 500) > 0) {
+                        struct pollfd pfd[2] = { { .fd = PQsocket(w.c->pg), .events = POLLIN },
+                                                 { .fd = chld_pipe[0], .events = POLLIN } };
+                        int pr = poll(pfd, 2, 500);
+                        if (pr > 0 && pfd[1].revents) {
+                                char drain[64];
+                                while (read(chld_pipe[0], drain, sizeof(drain)) > 0) {
+                                }
+                        }
+                        if (pr > 0 && pfd[0].revents) {
                                 if (!PQconsumeInput(w.c->pg)) {
                                         cairn_error_set(&e, -EIO, "%s", PQerrorMessage(w.c->pg));
                                         goto lost;

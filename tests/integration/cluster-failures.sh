@@ -393,6 +393,53 @@ else
         [ -n "${CAIRN_TEST_MUST_WORK:-}" ] && ok 1 "docker-registry is installed"
 fi
 
+# --- 11: affinity, delayed stealing, and rendezvous placement of new hints ---------------------
+start_worker a1 1 aff --affinity-wait 4s
+a1=$wpid
+start_worker a2 2 aff --affinity-wait 4s
+a2=$wpid
+sleep 1.5   # both have heartbeated: both are live
+# A hint no worker has goes to its rendezvous winner among the free workers,
+# whichever worker happens to wake first.
+bad=0
+for h in $(seq 1 8); do
+        spec "rv-$h" "echo rv-$h"
+        "$CAIRN" submit --db "$DB" --pool aff --cache-hint "new-hint-$h" -f "rv-$h.spec" --no-follow >id.out 2>/dev/null
+        id=$(cat id.out)
+        "$CAIRN" job wait "$id" --db "$DB" >/dev/null 2>&1
+        want=$(sql "SELECT name FROM workers WHERE pool = 'aff'
+                    ORDER BY hashtextextended('new-hint-$h' || '/' || name, 0) DESC, name LIMIT 1")
+        [ "$(sql "SELECT worker FROM jobs WHERE id = $id")" = "$want" ] || bad=$((bad + 1))
+done
+is "$bad" 0 "each new hint went to its rendezvous winner"
+is "$(sql "SELECT count(DISTINCT worker) FROM jobs WHERE pool = 'aff'")" 2 "new hints spread over both workers"
+# H is now a1's or a2's; keep its worker busy with a job of hint H, then
+# queue three more of H: the other worker leaves them for the affinity wait.
+hw=$(sql "SELECT worker FROM jobs WHERE pool = 'aff' AND cache_hint = 'new-hint-1'")
+spec busy 'echo busy-$((0))started; sleep 9'
+"$CAIRN" submit --db "$DB" --pool aff --cache-hint new-hint-1 -f busy.spec --no-follow >id.out 2>/dev/null
+busy=$(cat id.out)
+wait_for 20 "$(log_has "$busy" busy-0started)"
+is "$(sql "SELECT worker FROM jobs WHERE id = $busy")" "$hw" "a job of hint H goes to the worker that has H"
+ids=()
+for i in 1 2 3; do
+        spec "aff-$i" "echo aff-$i"
+        "$CAIRN" submit --db "$DB" --pool aff --cache-hint new-hint-1 -f "aff-$i.spec" --no-follow >id.out 2>/dev/null
+        ids+=("$(cat id.out)")
+done
+sleep 2.5
+is "$(sql "SELECT count(*) FROM jobs WHERE id IN (${ids[0]}, ${ids[1]}, ${ids[2]}) AND state = 'queued'")" 3 \
+        "the other worker leaves H's jobs queued while H's worker is busy"
+for id in "${ids[@]}"; do "$CAIRN" job wait "$id" --db "$DB" >/dev/null 2>&1; done
+is "$(sql "SELECT count(*) FROM jobs WHERE id IN (${ids[0]}, ${ids[1]}, ${ids[2]}) AND state = 'succeeded'")" 3 \
+        "all of them run"
+stolen=$(sql "SELECT count(*) FROM jobs WHERE id IN (${ids[0]}, ${ids[1]}, ${ids[2]}) AND worker <> '$hw'")
+ok "$([ "$stolen" -ge 1 ] && echo 0 || echo 1)" "the other worker steals after the affinity wait"
+is "$(sql "SELECT count(*) FROM jobs WHERE id IN (${ids[0]}, ${ids[1]}, ${ids[2]}) AND worker <> '$hw'
+           AND started_at - enqueued_at < interval '4 s'")" 0 "and not before it"
+stop_worker "$a1"
+stop_worker "$a2"
+
 # --- load: 200 jobs from 5 clients on 4 workers ------------------------------------------------
 for m in 1 2 3 4; do
         start_worker "l$m" "$m" load --capacity 2
