@@ -180,8 +180,10 @@ static int parse_rate(const char *arg, double *ret)
         char *end;
         errno = 0;
         double r = strtod(arg, &end);
-        if (errno || *end || end == arg || !isfinite(r) || r <= 0 || r > 1e6)
-                return cairn_cli_usage_error("cluster", "a rate is a number above 0 (up to 1e6), not \"%s\"", arg);
+        if (errno || *end || end == arg || !isfinite(r) || r <= 0 || r > 1e6) {
+                cairn_cli_usage_error("cluster", "a rate is a number above 0 (up to 1e6), not \"%s\"", arg);
+                return -1;
+        }
         *ret = r;
         return 0;
 }

@@ -221,10 +221,12 @@ admin add-client 'we"ird\pool' x
 admin metrics
 is_status 0 "cluster metrics"
 metrics=$out
-bad=$(grep -v '^#' <<<"$metrics" | grep -Evc '^[a-zA-Z_:][a-zA-Z0-9_:]*\{[a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*"(,[a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*")*\} -?[0-9]+(\.[0-9]+)?$')
+samples=$(printf '%s' "$metrics" | grep -v '^#')
+bad=$(printf '%s\n' "$samples" | grep -Evc '^[a-zA-Z_:][a-zA-Z0-9_:]*\{[a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*"(,[a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*")*\} -?[0-9]+(\.[0-9]+)?$')
 is "$bad" 0 "every sample line is valid Prometheus text"
+[ "$bad" = 0 ] || diag "$samples"
 untyped=0
-for m in $(grep -v '^#' <<<"$metrics" | sed 's/{.*//' | sort -u); do
+for m in $(printf '%s\n' "$samples" | sed 's/{.*//' | sort -u); do
         grep -qx "# TYPE $m \(gauge\|counter\)" <<<"$metrics" || untyped=$((untyped + 1))
         grep -q "^# HELP $m " <<<"$metrics" || untyped=$((untyped + 1))
 done
