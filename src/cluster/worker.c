@@ -464,6 +464,10 @@ static int claim(struct worker *w, struct cairn_error **err)
          * reconnect before their jobs count as lost. */
         snprintf(grace, sizeof(grace), "%d", 2 * w->cfg->lease_s);
         snprintf(wait, sizeof(wait), "%d", w->cfg->affinity_wait_s);
+        /* The worker's row is read FOR SHARE: a pause or a drain committed
+         * while the claim runs is seen by it (the row is re-read), and one
+         * that comes later waits for the claim, so that `drain --wait`
+         * cannot miss a job claimed at the same time. */
         while (w->used < w->cfg->capacity) {
                 /* A job is claimed only if its weight fits the free slots. */
                 snprintf(free_s, sizeof(free_s), "%d", w->cfg->capacity - w->used);
@@ -498,7 +502,7 @@ static int claim(struct worker *w, struct cairn_error **err)
                         " FROM cand WHERE j.id = cand.id"
                         " AND EXISTS (SELECT 1 FROM workers w WHERE w.pool = $1 AND w.name = $2"
                         "  AND w.incarnation = $3::bigint AND NOT w.admin_paused AND NOT w.self_paused"
-                        "  AND NOT w.draining)"
+                        "  AND NOT w.draining FOR SHARE OF w)"
                         " RETURNING j.id, j.attempt, j.spec, j.cache_hint,"
                         "  coalesce(extract(epoch FROM j.deadline)::bigint, 0), j.weight,"
                         "  j.cache_hint <> '' AND EXISTS (SELECT 1 FROM hint_cache h WHERE h.pool = j.pool"
