@@ -198,6 +198,7 @@ admin unpause main --all
 wait_for 60 "count(*) = 6 FROM jobs WHERE client IN ('C', 'D') AND state = 'succeeded'"
 ok $? "C's and D's jobs ran"
 # C's jobs are 6 s apart, D's 600 s: C1 D1 C2 C3 D2 D3 (at rate 1: C1 D1 C2 D2 C3 D3).
+is "$(started_before C D 1)" 1 "D's first job still starts after only C's first"
 is "$(started_before C D 2)" 3 "with rate 100, all of C's jobs start before D's second"
 
 # --- metrics: affinity, a retry ----------------------------------------------------------------
