@@ -159,12 +159,16 @@ static void count_registry(struct job_log *l, const char *data, size_t len)
                 char line[4096];
                 memcpy(line, data, len);
                 line[len] = '\0';
-                unsigned n;
-                for (const char *p = strstr(line, ": "); p; p = strstr(p + 2, ": "))
-                        if (sscanf(p + 2, "%u pushed", &n) == 1) {
-                                l->pushes += n;
+                /* Not "---> step cache R: 1 step to pull (…)", written
+                 * before a pull. */
+                for (const char *p = strstr(line, ": "); p; p = strstr(p + 2, ": ")) {
+                        char *end;
+                        unsigned long n = strtoul(p + 2, &end, 10);
+                        if (end != p + 2 && strncmp(end, " pushed,", 8) == 0 && n < 1000000) {
+                                l->pushes += (unsigned) n;
                                 break;
                         }
+                }
         }
 }
 
@@ -717,6 +721,8 @@ int cairn_cluster_worker_run(const struct cairn_cluster_worker_config *cfg, stru
                 if (!w.c) {
                         if (cairn_cluster_connect(cfg->url, false, &w.c, &e) < 0) {
                                 if (e->code == -EPROTO || e->code == -ENOENT) {
+                                        cluster_http_free(w.http);
+                                        free(w.jobs);
                                         cairn_error_append(err, &e);
                                         return -EPROTO;
                                 }
