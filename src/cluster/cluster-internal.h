@@ -26,7 +26,8 @@ int cluster_check_schema(struct cairn_cluster *c, struct cairn_error **err);
 
 /* A worker's /metrics endpoint (cluster/metrics-http.c), served from the
  * worker's poll loop: cluster_http_fds gives what to poll (at most max),
- * cluster_http_step handles what poll found, calling body for the page. */
+ * cluster_http_step handles what poll found, calling body for the page;
+ * call it after every poll, timeouts included (it drops slow clients). */
 struct pollfd;
 struct cairn_buf;
 struct cluster_http;
@@ -35,6 +36,10 @@ int cluster_http_listen(const char *addr, struct cluster_http **ret, struct cair
 void cluster_http_free(struct cluster_http *h);
 int cluster_http_fds(const struct cluster_http *h, struct pollfd *fds, int max);
 void cluster_http_step(struct cluster_http *h, const struct pollfd *fds, int n, cluster_http_body_fn *body, void *ud);
+
+/* Append value to out escaped as a Prometheus label value (backslash,
+ * double quote, newline): cluster/admin.c. */
+void cairn_cluster_prom_escape(struct cairn_buf *out, const char *value);
 
 /* Load libpq if it is not yet (cluster/pq-dl.c): before the first PQ*
  * call of a command, for a clear error when the library is missing. */

@@ -158,9 +158,6 @@ int cairn_cluster_metrics(struct cairn_cluster *c, const char *pool, struct cair
  * (*ret_why says why, owned). */
 int cairn_cluster_init_roles(struct cairn_cluster *c, char **ret_why, struct cairn_error **err);
 
-/* Escape a Prometheus label value (backslash, double quote, newline). */
-void cairn_cluster_prom_escape(struct cairn_buf *out, const char *value);
-
 /* A worker (cluster/worker.c). */
 struct cairn_cluster_worker_config {
         const char *url;

@@ -179,6 +179,11 @@ void cluster_http_step(struct cluster_http *h, const struct pollfd *fds, int n, 
         if (!h)
                 return;
         double now = mono_s();
+        /* The slow go first, so that a full house of silent clients
+         * cannot keep a scraper out. */
+        for (int i = 0; i < MAX_CONNS; i++)
+                if (h->conns[i].fd >= 0 && now > h->conns[i].deadline)
+                        conn_close(&h->conns[i]);
         if (revents_of(fds, n, h->listen_fd) & POLLIN) {
                 for (;;) {
                         int fd = accept4(h->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -227,7 +232,5 @@ void cluster_http_step(struct cluster_http *h, const struct pollfd *fds, int n, 
                         if (c->out_off == c->out.len)
                                 conn_close(c);
                 }
-                if (c->fd >= 0 && now > c->deadline)
-                        conn_close(c);
         }
 }

@@ -778,7 +778,7 @@ int cairn_cluster_worker_run(const struct cairn_cluster_worker_config *cfg, stru
                         fds[0] = (struct pollfd) { .fd = PQsocket(w.c->pg), .events = POLLIN };
                         int n = 1 + cluster_http_fds(w.http, fds + 1, MAX_FDS - 1);
                         int pr = poll(fds, (nfds_t) n, 500);
-                        if (pr > 0)
+                        if (pr >= 0)
                                 cluster_http_step(w.http, fds + 1, n - 1, worker_metrics, &w);
                         if (pr > 0 && fds[0].revents) {
                                 if (!PQconsumeInput(w.c->pg)) {
@@ -810,7 +810,7 @@ wait:
                 for (int s = 0; s < backoff * 2 && !(draining(&w) && w.n_jobs == 0); s++) {
                         /* /metrics is served while the database is away. */
                         int n = cluster_http_fds(w.http, fds, MAX_FDS);
-                        if (poll(fds, (nfds_t) n, 500) > 0)
+                        if (poll(fds, (nfds_t) n, 500) >= 0)
                                 cluster_http_step(w.http, fds, n, worker_metrics, &w);
                 }
                 if (draining(&w) && w.n_jobs == 0 && !w.c) {
