@@ -5,7 +5,8 @@
  * No threads: the worker forks its builds, and a fork copies the locks
  * other threads hold.  Every socket is non-blocking; a request is at most
  * 8 KiB; a client that has not sent its request and read its answer within
- * 5 s is dropped; at most 16 connections are open at once.
+ * 5 s is dropped; at most 16 connections are open at once, and more wait
+ * in the listen backlog.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -117,7 +118,13 @@ int cluster_http_fds(const struct cluster_http *h, struct pollfd *fds, int max)
         int n = 0;
         if (!h || max < 1)
                 return 0;
-        fds[n++] = (struct pollfd) { .fd = h->listen_fd, .events = POLLIN };
+        bool full = true;
+        for (int i = 0; i < MAX_CONNS; i++)
+                full = full && h->conns[i].fd >= 0;
+        /* When every slot is taken, new clients wait in the listen backlog
+         * (not polled: it would be readable all along) until one frees. */
+        if (!full)
+                fds[n++] = (struct pollfd) { .fd = h->listen_fd, .events = POLLIN };
         for (int i = 0; i < MAX_CONNS && n < max; i++)
                 if (h->conns[i].fd >= 0)
                         fds[n++] = (struct pollfd) { .fd = h->conns[i].fd,
@@ -184,22 +191,17 @@ void cluster_http_step(struct cluster_http *h, const struct pollfd *fds, int n, 
         for (int i = 0; i < MAX_CONNS; i++)
                 if (h->conns[i].fd >= 0 && now > h->conns[i].deadline)
                         conn_close(&h->conns[i]);
-        if (revents_of(fds, n, h->listen_fd) & POLLIN) {
-                for (;;) {
-                        int fd = accept4(h->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-                        if (fd < 0)
-                                break;
-                        struct http_conn *c = NULL;
-                        for (int i = 0; i < MAX_CONNS && !c; i++)
-                                if (h->conns[i].fd < 0)
-                                        c = &h->conns[i];
-                        if (!c) {
-                                close(fd);   /* busy: the scraper retries */
-                                continue;
-                        }
-                        c->fd = fd;
-                        c->deadline = now + CLIENT_TIMEOUT_S;
-                }
+        /* Also when the listen socket was not polled (every slot taken):
+         * a slot may have freed above, and accept4 does not block. */
+        for (int i = 0; i < MAX_CONNS; i++) {
+                struct http_conn *c = &h->conns[i];
+                if (c->fd >= 0)
+                        continue;
+                int fd = accept4(h->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (fd < 0)
+                        break;
+                c->fd = fd;
+                c->deadline = now + CLIENT_TIMEOUT_S;
         }
         for (int i = 0; i < MAX_CONNS; i++) {
                 struct http_conn *c = &h->conns[i];

@@ -269,6 +269,18 @@ exec 7>&-
 is "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$mport/other")" 404 "another path is 404"
 is "$(head -c 10000 /dev/zero | tr '\0' a | curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "X-Big: $(head -c 9000 /dev/zero | tr '\0' a)" "http://127.0.0.1:$mport/metrics")" 431 \
         "an oversized request is refused"
+# 16 silent clients fill every slot; they are dropped after 5 s, and a
+# scrape waiting in the backlog gets through.
+silent=()
+for i in $(seq 1 16); do exec {fd}<>"/dev/tcp/127.0.0.1/$mport"; silent+=("$fd"); done
+sleep 0.5
+start=$SECONDS
+run_cmd curl -sS --max-time 12 "http://127.0.0.1:$mport/metrics"
+is_status 0 "a scrape gets through 16 silent clients"
+has "$out" 'cairn_worker_capacity{pool="main",worker="w1"} 1' "with the metrics"
+[ $((SECONDS - start)) -ge 3 ]
+ok $? "once the silent ones were dropped (after $((SECONDS - start)) s)"
+for fd in "${silent[@]}"; do exec {fd}>&-; done
 kill -0 "$w1"
 ok $? "w1 is still running"
 
