@@ -168,6 +168,15 @@ static void on_detach(int sig)
         detach = sig;
 }
 
+static void follow_note(const char *msg, void *ud)
+{
+        if (msg)
+                fprintf(stderr, "cairn %s: lost the database (%s); reconnecting, the job goes on\n", (const char *) ud,
+                        msg);
+        else
+                fprintf(stderr, "cairn %s: reconnected\n", (const char *) ud);
+}
+
 /* Follow job id from *from until it ends or the user detaches; the exit
  * status of submit and job log --follow. */
 static int follow(const char *verb, struct cairn_cluster *cl, int64_t id, int64_t from)
@@ -177,7 +186,8 @@ static int follow(const char *verb, struct cairn_cluster *cl, int64_t id, int64_
         sigaction(SIGTERM, &sa, NULL);
         _cleanup_error_ struct cairn_error *err = NULL;
         struct cairn_cluster_job_status s;
-        int r = cairn_cluster_follow(cl, id, &from, write_stdout, NULL, 1000, &detach, &s, &err);
+        int r = cairn_cluster_follow_resilient(cl, id, &from, write_stdout, (void *) verb, 1000, 600, &detach,
+                                               follow_note, &s, &err);
         if (r < 0) {
                 fprintf(stderr, "cairn %s: ", verb);
                 cairn_cli_report(err);

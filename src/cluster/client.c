@@ -127,9 +127,15 @@ int cairn_cluster_connect(const char *url, bool for_init, struct cairn_cluster *
         int lr = cairn_pq_load(err);
         if (lr < 0)
                 return lr;
-        /* connect_timeout bounds the wait on an unreachable server. */
-        const char *keys[] = { "dbname", "connect_timeout", "application_name", NULL };
-        const char *vals[] = { url, "10", "cairn", NULL };
+        /* connect_timeout bounds the wait on an unreachable server, and
+         * keepalives with tcp_user_timeout the wait on one that went away
+         * mid-statement (a partition, a crashed host): without them a
+         * query on a dead TCP connection waits for the kernel's
+         * retransmissions, about 15 minutes.  They come before the URL,
+         * which may override them. */
+        const char *keys[] = { "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
+                               "keepalives_count", "tcp_user_timeout", "application_name", "dbname", NULL };
+        const char *vals[] = { "10", "1", "5", "2", "3", "10000", "cairn", url, NULL };
         PGconn *pg = PQconnectdbParams(keys, vals, 1);
         if (!pg || PQstatus(pg) != CONNECTION_OK) {
                 const char *msg = pg ? PQerrorMessage(pg) : "out of memory";
@@ -425,9 +431,57 @@ int cairn_cluster_follow(struct cairn_cluster *c, int64_t id, int64_t *from, cai
                 if (stop && *stop)
                         return 0;
                 if (pr > 0 && !PQconsumeInput(c->pg))
-                        return cairn_error_set(err, -EIO, "follow: %s", PQerrorMessage(c->pg));
+                        return cairn_error_set(err, -EIO, "follow: %.*s", (int) strcspn(PQerrorMessage(c->pg), "\n"),
+                                               PQerrorMessage(c->pg));
                 PGnotify *nf;
                 while ((nf = PQnotifies(c->pg)))
                         PQfreemem(nf);
+        }
+}
+
+int cairn_cluster_follow_resilient(struct cairn_cluster *c, int64_t id, int64_t *from, cairn_cluster_write_fn *out,
+                                   void *ud, int poll_ms, int outage_s, volatile sig_atomic_t *stop,
+                                   void (*note)(const char *msg, void *ud), struct cairn_cluster_job_status *ret,
+                                   struct cairn_error **err)
+{
+        time_t lost_at = 0;
+        int backoff = 1;
+        for (;;) {
+                struct cairn_error *e = NULL;
+                int r = cairn_cluster_follow(c, id, from, out, ud, poll_ms, stop, ret, &e);
+                if (r >= 0 || PQstatus(c->pg) == CONNECTION_OK) {
+                        cairn_error_append(err, &e);
+                        return r;
+                }
+                /* The connection is gone: the job is not (the queue is
+                 * durable).  Reconnect with backoff and go on from *from. */
+                if (!lost_at) {
+                        lost_at = time(NULL);
+                        if (note)
+                                note(e->message, ud);
+                }
+                cairn_error_free(e);
+                for (;;) {
+                        for (int i = 0; i < backoff * 10; i++) {
+                                if (stop && *stop)
+                                        return 0;
+                                struct timespec ts = { 0, 100000000 };
+                                nanosleep(&ts, NULL);
+                        }
+                        backoff = backoff < 16 ? backoff * 2 : 30;
+                        PQreset(c->pg);
+                        if (PQstatus(c->pg) == CONNECTION_OK)
+                                break;
+                        if (time(NULL) - lost_at > outage_s)
+                                return cairn_error_set(err, -EIO, "the database has been unreachable for %ds: %.*s",
+                                                       outage_s, (int) strcspn(PQerrorMessage(c->pg), "\n"),
+                                                       PQerrorMessage(c->pg));
+                }
+                PGresult *q = PQexec(c->pg, "SET client_min_messages = warning");
+                PQclear(q);
+                if (note)
+                        note(NULL, ud);
+                lost_at = 0;
+                backoff = 1;
         }
 }

@@ -99,6 +99,16 @@ int cairn_cluster_follow(struct cairn_cluster *c, int64_t id, int64_t *from, cai
                          int poll_ms, volatile sig_atomic_t *stop, struct cairn_cluster_job_status *ret,
                          struct cairn_error **err);
 
+/* cairn_cluster_follow, and when the connection is lost (the server
+ * restarted, the network failed), reconnect with backoff and go on from
+ * where the log stopped, for up to outage_s seconds.  note(msg) is called
+ * once when the connection is lost (msg says why) and note(NULL) when it is
+ * back; ud is out's. */
+int cairn_cluster_follow_resilient(struct cairn_cluster *c, int64_t id, int64_t *from, cairn_cluster_write_fn *out,
+                                   void *ud, int poll_ms, int outage_s, volatile sig_atomic_t *stop,
+                                   void (*note)(const char *msg, void *ud), struct cairn_cluster_job_status *ret,
+                                   struct cairn_error **err);
+
 /* --- administration (cluster/admin.c) ----------------------------------------------- */
 
 /* A worker is connected when it was seen in the last 30 s. */

@@ -18,6 +18,7 @@
         X(ConnStatusType, PQstatus, (const PGconn *c), (c))                                                      \
         X(char *, PQerrorMessage, (const PGconn *c), (c))                                                        \
         XV(PQfinish, (PGconn * c), (c))                                                                          \
+        XV(PQreset, (PGconn * c), (c))                                                                           \
         X(int, PQsocket, (const PGconn *c), (c))                                                                 \
         X(PGresult *, PQexec, (PGconn * c, const char *q), (c, q))                                               \
         X(PGresult *, PQexecParams,                                                                              \

@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
@@ -27,6 +29,7 @@
 #include "base/alloc.h"
 #include "base/cleanup.h"
 #include "base/interrupt.h"
+#include "base/log.h"
 #include "base/strbuf.h"
 #include "cairn-config.h"
 #include "cluster/cluster-internal.h"
@@ -94,57 +97,139 @@ static void report(const struct worker *w, const char *fmt, ...)
 
 /* --- the child: one job's build ------------------------------------------------------ */
 
+/*
+ * A job's log, as the child writes it.  Every byte goes first to a spool
+ * file (unlinked, in /var/tmp), then to job_log from the spool: a database
+ * that is away for a while costs no memory and loses nothing, and the
+ * chunks are replayed in order, at the offsets they would have had, when it
+ * is back.
+ */
 struct job_log {
         struct cairn_cluster *c;
-        const char *id_s, *worker, *inc_s;
+        const char *url, *id_s, *worker, *inc_s;
         char attempt_s[16];
-        int64_t off;
-        struct cairn_buf pending;
-        double last_flush;
+        int64_t base;                 /* the job_log offset of the spool's first byte */
+        int spool;                    /* fd */
+        int64_t sent, end;            /* spool bytes written to job_log, and spooled */
+        bool line_end;                /* the last byte spooled ends a line */
+        double last_flush, retry_at;
+        int backoff;
         volatile sig_atomic_t *cancel;
-        bool fenced;
-        unsigned pulls, pushes;    /* the step cache's, from the engine's notes */
+        bool fenced, truncated;
+        unsigned pulls, pushes;       /* the step cache's, from the engine's notes */
 };
 
-/* Write what is pending at the current offset, if this attempt still holds
- * the job.  FOR SHARE holds the job's row until the chunk commits, so that a
- * reclaim (an UPDATE of that row) waits for it and then writes its line
- * after it. */
-static void log_flush(struct job_log *l)
+enum { SPOOL_MAX = 256 << 20, CHUNK_MAX = 1 << 20 };
+
+static int spool_open(void)
 {
-        if (l->pending.len == 0 || l->fenced)
+        int fd = open("/var/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd < 0)
+                fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd < 0)
+                fd = memfd_create("cairn-job-log", MFD_CLOEXEC);
+        return fd;
+}
+
+static void spool_add(struct job_log *l, const char *data, size_t len)
+{
+        if (len == 0 || l->spool < 0)
                 return;
-        char off_s[32];
-        snprintf(off_s, sizeof(off_s), "%" PRId64, l->off);
-        const char *p[] = { l->id_s, off_s, l->attempt_s, l->pending.data, l->worker, l->inc_s };
-        int lens[] = { 0, 0, 0, (int) l->pending.len, 0, 0 };
-        int fmts[] = { 0, 0, 0, 1, 0, 0 };
-        PGresult *r = PQexecParams(l->c->pg,
-                                   "WITH ins AS (INSERT INTO job_log (job_id, off, attempt, data)"
-                                   "  SELECT $1::bigint, $2::bigint, $3::int, $4::bytea FROM"
-                                   "  (SELECT 1 FROM jobs WHERE id = $1::bigint AND worker = $5"
-                                   "   AND worker_incarnation = $6::bigint AND attempt = $3::int AND state = 'running'"
-                                   "   FOR SHARE) own"
-                                   "  ON CONFLICT DO NOTHING RETURNING job_id)"
-                                   "SELECT count(*), pg_notify('cairn_log', $1::text) FROM ins",
-                                   6, NULL, p, lens, fmts, 0);
-        if (PQresultStatus(r) == PGRES_TUPLES_OK) {
-                if (atoi(PQgetvalue(r, 0, 0)) == 1) {
-                        l->off += (int64_t) l->pending.len;
-                        cairn_buf_reset(&l->pending);
-                } else {
+        if (l->end + (int64_t) len > SPOOL_MAX) {
+                if (!l->truncated) {
+                        static const char note[] = "\n[cairn: the log is over 256 MiB; the rest is dropped]\n";
+                        if (pwrite(l->spool, note, sizeof(note) - 1, l->end) == (ssize_t) sizeof(note) - 1)
+                                l->end += (int64_t) sizeof(note) - 1;
+                        l->truncated = l->line_end = true;
+                }
+                return;
+        }
+        while (len) {
+                ssize_t n = pwrite(l->spool, data, len, l->end);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return;   /* a full disk: the output is lost, not the build */
+                l->end += n;
+                data += n;
+                len -= (size_t) n;
+        }
+        l->line_end = data[-1] == '\n';
+}
+
+/* The connection is gone (the server restarted, the network failed): try
+ * again, at most every backoff seconds (1 s doubling to 30 s), so that the
+ * build is not held up by a database that is away. */
+static bool log_connection(struct job_log *l)
+{
+        if (PQstatus(l->c->pg) == CONNECTION_OK)
+                return true;
+        double t = now_s();
+        if (t < l->retry_at)
+                return false;
+        PQreset(l->c->pg);
+        if (PQstatus(l->c->pg) == CONNECTION_OK) {
+                l->backoff = 1;
+                return true;
+        }
+        l->backoff = l->backoff ? (l->backoff < 30 ? l->backoff * 2 : 30) : 1;
+        l->retry_at = t + l->backoff;
+        return false;
+}
+
+/*
+ * Write what is spooled and not yet sent, at its offsets, if this attempt
+ * still holds the job.  FOR SHARE holds the job's row until the chunk
+ * commits, so that a reclaim (an UPDATE of that row) waits for it and then
+ * writes its line after it.  A chunk already there from this attempt (its
+ * commit's answer was lost with the connection) counts as written.
+ * Returns false while the database is unreachable.
+ */
+static bool log_flush(struct job_log *l)
+{
+        l->last_flush = now_s();
+        while (l->sent < l->end && !l->fenced) {
+                if (!log_connection(l))
+                        return false;
+                size_t n = (size_t) (l->end - l->sent < CHUNK_MAX ? l->end - l->sent : CHUNK_MAX);
+                _cleanup_free_ char *chunk = cairn_xmalloc(n);
+                if (pread(l->spool, chunk, n, l->sent) != (ssize_t) n)
+                        return false;
+                char off_s[32];
+                snprintf(off_s, sizeof(off_s), "%" PRId64, l->base + l->sent);
+                const char *p[] = { l->id_s, off_s, l->attempt_s, chunk, l->worker, l->inc_s };
+                int lens[] = { 0, 0, 0, (int) n, 0, 0 };
+                int fmts[] = { 0, 0, 0, 1, 0, 0 };
+                PGresult *r = PQexecParams(
+                        l->c->pg,
+                        "WITH own AS (SELECT 1 FROM jobs WHERE id = $1::bigint AND worker = $5"
+                        "   AND worker_incarnation = $6::bigint AND attempt = $3::int AND state = 'running'"
+                        "   FOR SHARE),"
+                        " ins AS (INSERT INTO job_log (job_id, off, attempt, data)"
+                        "  SELECT $1::bigint, $2::bigint, $3::int, $4::bytea FROM own"
+                        "  ON CONFLICT DO NOTHING RETURNING job_id)"
+                        "SELECT (SELECT count(*) FROM ins) + (SELECT count(*) FROM job_log"
+                        "   WHERE job_id = $1::bigint AND off = $2::bigint AND attempt = $3::int"
+                        "   AND length(data) = length($4::bytea) AND EXISTS (SELECT 1 FROM own)),"
+                        " pg_notify('cairn_log', $1::text)",
+                        6, NULL, p, lens, fmts, 0);
+                bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+                if (ok && atoi(PQgetvalue(r, 0, 0)) >= 1) {
+                        l->sent += (int64_t) n;
+                } else if (ok) {
                         /* Fenced: another attempt holds the job now. */
                         l->fenced = true;
                         *l->cancel = SIGTERM;
                 }
-        } else if (l->pending.len > (4u << 20)) {
-                /* The database is away: keep what is pending for the next
-                 * flush, up to a bound. */
-                cairn_buf_reset(&l->pending);
-                cairn_buf_adds(&l->pending, "[cairn: log lost while the database was unreachable]\n");
+                PQclear(r);
+                if (!ok) {
+                        /* Lost mid-statement: the next try reconnects. */
+                        if (PQstatus(l->c->pg) == CONNECTION_OK)
+                                l->retry_at = now_s() + 1;
+                        return false;
+                }
         }
-        PQclear(r);
-        l->last_flush = now_s();
+        return true;
 }
 
 /* The registry metrics, from the notes engine/remote.c writes: one
@@ -180,34 +265,103 @@ static void job_log_fn(enum cairn_log_kind kind, const char *data, size_t len, v
         if (kind == CAIRN_LOG_NOTE)
                 count_registry(l, data, len);
         if (kind == CAIRN_LOG_OUTPUT) {
-                cairn_buf_add(&l->pending, data, len);
+                spool_add(l, data, len);
         } else {
                 /* Headings and notes on their own line, as `cairn build`
                  * prints them. */
-                if (l->pending.len && l->pending.data[l->pending.len - 1] != '\n')
-                        cairn_buf_addc(&l->pending, '\n');
+                if (l->end > l->sent && !l->line_end)
+                        spool_add(l, "\n", 1);
                 size_t n = len && data[len - 1] == '\n' ? len - 1 : len;
-                cairn_buf_add(&l->pending, data, n);
-                cairn_buf_addc(&l->pending, '\n');
+                spool_add(l, data, n);
+                spool_add(l, "\n", 1);
         }
         /* Batched by what the engine hands over at once, and written when
          * it ends a line: there is no timer in this process, and a step
          * that prints a line and then sleeps must be seen live.  A partial
          * line waits for more output, 16 KiB or 200 ms. */
-        if (l->pending.len >= 16384 || l->pending.data[l->pending.len - 1] == '\n' ||
-            now_s() - l->last_flush >= 0.2)
+        if (l->end - l->sent >= 16384 || l->line_end || now_s() - l->last_flush >= 0.2)
                 log_flush(l);
 }
 
 static void logf_line(struct job_log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logf_line(struct job_log *l, const char *fmt, ...)
 {
-        if (l->pending.len && l->pending.data[l->pending.len - 1] != '\n')
-                cairn_buf_addc(&l->pending, '\n');
+        if (l->end > 0 && !l->line_end)
+                spool_add(l, "\n", 1);
         va_list ap;
         va_start(ap, fmt);
-        cairn_buf_vprintf(&l->pending, fmt, ap);
+        _cleanup_free_ char *line = NULL;
+        int n = vasprintf(&line, fmt, ap);
         va_end(ap);
+        if (n > 0)
+                spool_add(l, line, (size_t) n);
+}
+
+/* Warnings the engine prints (the step cache's, say) go to the job's log
+ * too, where the job's submitter reads them; only from this process's main
+ * thread, which owns the spool's offsets and the connection (a forked
+ * pusher or a download thread only prints them). */
+static pid_t log_sink_pid;
+
+static void job_log_sink(enum cairn_log_level level, const char *line, void *ud)
+{
+        struct job_log *l = ud;
+        if (gettid() != log_sink_pid || level > CAIRN_LOG_WARNING)
+                return;
+        logf_line(l, "cairn: %s%s\n", level == CAIRN_LOG_WARNING ? "warning: " : "", line);
+        log_flush(l);
+}
+
+/* Flush what is left, then complete the job, fenced, retrying while the
+ * database is away: until it is written, the job turns out to be someone
+ * else's, the parent stops this child (it learns from its heartbeat that the
+ * job was reclaimed), or ten minutes have passed.  A completion whose
+ * commit's answer was lost is found on the next try. */
+static int child_complete(struct job_log *l, const char *state, const char *output, const char *error)
+{
+        char pulls[16], pushes[16];
+        snprintf(pulls, sizeof(pulls), "%u", l->pulls);
+        snprintf(pushes, sizeof(pushes), "%u", l->pushes);
+        const char *p[] = { l->id_s, l->worker, l->inc_s, l->attempt_s, state, output, error, pulls, pushes };
+        double give_up = now_s() + 600;
+        for (;;) {
+                if (log_flush(l) && l->fenced)
+                        return CHILD_FENCED;
+                if (l->sent == l->end && log_connection(l)) {
+                        PGresult *r = PQexecParams(
+                                l->c->pg,
+                                "WITH u AS (UPDATE jobs SET state = $5, output = $6, error = $7,"
+                                "  finished_at = now(), lease_until = NULL"
+                                "  WHERE id = $1::bigint AND worker = $2 AND worker_incarnation = $3::bigint"
+                                "  AND attempt = $4::int AND state = 'running' RETURNING id, pool),"
+                                " e AS (INSERT INTO job_events (job_id, kind, attempt, worker, detail)"
+                                "  SELECT id, 'finished', $4::int, $2, $5 FROM u),"
+                                /* The counters move with the completion, or
+                                 * not at all (a retry of a completion that
+                                 * committed updates no row). */
+                                " k AS (INSERT INTO counters (pool, name, labels, value)"
+                                "  SELECT pool, 'jobs_finished_total', 'outcome=\"' || $5 || '\"', 1 FROM u"
+                                "  UNION ALL SELECT pool, 'registry_pulls_total', '', $8::int FROM u"
+                                "  UNION ALL SELECT pool, 'registry_pushes_total', '', $9::int FROM u"
+                                "  ON CONFLICT (pool, name, labels) DO UPDATE"
+                                "  SET value = counters.value + EXCLUDED.value)"
+                                "SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM jobs WHERE id = $1::bigint"
+                                "  AND worker = $2 AND worker_incarnation = $3::bigint AND attempt = $4::int"
+                                "  AND state = $5 AND finished_at IS NOT NULL), pg_notify('cairn_job', $1::text)",
+                                9, NULL, p, NULL, NULL, 0);
+                        bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+                        int done = ok ? atoi(PQgetvalue(r, 0, 0)) + atoi(PQgetvalue(r, 0, 1)) : 0;
+                        PQclear(r);
+                        /* No row: the job was reclaimed meanwhile; the
+                         * result is dropped. */
+                        if (ok)
+                                return done ? CHILD_DONE : CHILD_FENCED;
+                }
+                if (now_s() > give_up)
+                        return CHILD_ERROR;
+                struct timespec ts = { 0, 200000000 };
+                nanosleep(&ts, NULL);
+        }
 }
 
 static int child_run(const struct worker *w, int64_t id, int attempt, const char *spec_text, long long deadline_s)
@@ -229,22 +383,31 @@ static int child_run(const struct worker *w, int64_t id, int attempt, const char
         }
         char id_s[32];
         snprintf(id_s, sizeof(id_s), "%" PRId64, id);
-        struct job_log l = { .c = c, .id_s = id_s, .worker = cfg->name, .inc_s = w->inc_s, .cancel = &cancel };
+        struct job_log l = { .c = c, .url = cfg->url, .id_s = id_s, .worker = cfg->name, .inc_s = w->inc_s,
+                             .cancel = &cancel, .spool = spool_open() };
         snprintf(l.attempt_s, sizeof(l.attempt_s), "%d", attempt);
-        cairn_buf_init(&l.pending, 8u << 20);
+        if (l.spool < 0) {
+                cairn_cluster_close(c);
+                return CHILD_ERROR;
+        }
         {
                 const char *p[] = { id_s };
                 PGresult *r = cluster_exec(c, PGRES_TUPLES_OK, "log",
                                            "SELECT coalesce(max(off + length(data)), 0) FROM job_log WHERE job_id = $1",
                                            p, 1, &err);
-                if (!r)
+                if (!r) {
+                        cairn_error_free(err);
+                        cairn_cluster_close(c);
                         return CHILD_ERROR;
-                l.off = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+                }
+                l.base = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
                 PQclear(r);
         }
         logf_line(&l, "cairn: job %s, attempt %d, on worker %s (incarnation %s)\n", id_s, attempt, cfg->name,
                   w->inc_s);
         log_flush(&l);
+        log_sink_pid = getpid();
+        cairn_log_set_sink(job_log_sink, &l);
         const char *state = "failed";
         char out_id[65] = "";
         _cleanup_free_ char *error = NULL;
@@ -286,39 +449,11 @@ static int child_run(const struct worker *w, int64_t id, int attempt, const char
                 logf_line(&l, "Got: \"%s\"\n", out_id);
         else
                 logf_line(&l, "%s\n", error);
-        log_flush(&l);
-        int status = CHILD_FENCED;
-        if (!l.fenced) {
-                char pulls[16], pushes[16];
-                snprintf(pulls, sizeof(pulls), "%u", l.pulls);
-                snprintf(pushes, sizeof(pushes), "%u", l.pushes);
-                const char *p[] = { id_s, cfg->name, w->inc_s, l.attempt_s, state, out_id[0] ? out_id : NULL, error,
-                                    pulls, pushes };
-                /* The counters move with the completion, or not at all. */
-                long n = cluster_command(c, "complete",
-                                         "WITH u AS (UPDATE jobs SET state = $5, output = $6, error = $7,"
-                                         "  finished_at = now(), lease_until = NULL"
-                                         "  WHERE id = $1::bigint AND worker = $2 AND worker_incarnation = $3::bigint"
-                                         "  AND attempt = $4::int AND state = 'running' RETURNING id, pool),"
-                                         " k AS (INSERT INTO counters (pool, name, labels, value)"
-                                         "  SELECT pool, 'jobs_finished_total', 'outcome=\"' || $5 || '\"', 1 FROM u"
-                                         "  UNION ALL SELECT pool, 'registry_pulls_total', '', $8::int FROM u"
-                                         "  UNION ALL SELECT pool, 'registry_pushes_total', '', $9::int FROM u"
-                                         "  ON CONFLICT (pool, name, labels) DO UPDATE"
-                                         "  SET value = counters.value + EXCLUDED.value)"
-                                         "INSERT INTO job_events (job_id, kind, attempt, worker, detail)"
-                                         " SELECT id, 'finished', $4::int, $2, $5 FROM u",
-                                         p, 9, &err);
-                /* No row: the job was reclaimed meanwhile; the result is
-                 * dropped. */
-                status = n < 0 ? CHILD_ERROR : n == 0 ? CHILD_FENCED : CHILD_DONE;
-                PGresult *r = PQexecParams(c->pg, "SELECT pg_notify('cairn_job', $1::text)", 1, NULL, p, NULL, NULL, 0);
-                PQclear(r);
-                cairn_error_free(err);
-        }
+        cairn_log_set_sink(NULL, NULL);
+        int status = child_complete(&l, state, out_id[0] ? out_id : NULL, error);
         cairn_engine_close(e);
         cairn_spec_free(spec);
-        cairn_buf_release(&l.pending);
+        close(l.spool);
         cairn_cluster_close(c);
         return status;
 }
@@ -481,6 +616,27 @@ static int claim(struct worker *w, struct cairn_error **err)
                 if (requeue(w, "j.lease_until < now() AND now() > pg_postmaster_start_time()"
                                " + make_interval(secs => $2::int)",
                             rp, 2, err) < 0)
+                        goto fail;
+                /* A job past its deadline by two leases is failed here, in
+                 * case its worker is alive but cannot stop it: the
+                 * worker's next heartbeat finds it fenced and kills it. */
+                const char *dp[] = { grace };
+                if (cluster_command(w->c, "claim",
+                                    "WITH t AS (UPDATE jobs SET state = 'failed', finished_at = now(),"
+                                    "  lease_until = NULL, error = 'timeout: the job ran longer than '"
+                                    "  || extract(epoch FROM deadline)::bigint || 's (its worker did not stop it)'"
+                                    "  WHERE state = 'running' AND deadline IS NOT NULL"
+                                    "  AND started_at + deadline + make_interval(secs => $1::int) < now()"
+                                    "  RETURNING id, attempt, worker, error, pool),"
+                                    " n AS (SELECT pg_notify('cairn_job', id::text) FROM t),"
+                                    " k AS (INSERT INTO counters (pool, name, labels, value)"
+                                    "  SELECT pool, 'jobs_finished_total', 'outcome=\"failed\"', count(*) FROM t"
+                                    "  GROUP BY pool ON CONFLICT (pool, name, labels) DO UPDATE"
+                                    "  SET value = counters.value + EXCLUDED.value)"
+                                    "INSERT INTO job_events (job_id, kind, attempt, worker, detail)"
+                                    " SELECT id, 'finished', attempt, worker, 'failed: ' || error FROM t"
+                                    " WHERE (SELECT count(*) FROM n) >= 0",
+                                    dp, 1, err) < 0)
                         goto fail;
                 const char *p[] = { w->cfg->pool, w->cfg->name, w->inc_s, wait, lease, free_s };
                 PGresult *r = cluster_exec(
