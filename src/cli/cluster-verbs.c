@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -280,8 +281,12 @@ int cmd_submit(int argc, char **argv)
                 return cairn_cli_usage_error("submit", "--pool=POOL is required");
         if (!(db = db_default(db)))
                 return cairn_cli_usage_error("submit", "--db=URL is required (or $CAIRN_DB)");
-        if (!rq.client)
-                rq.client = getenv("USER") ? getenv("USER") : "";
+        if (!rq.client) {
+                /* Fair share is per client: a service without $USER (a
+                 * systemd unit) is still its user, not "". */
+                struct passwd *pw = getenv("USER") ? NULL : getpwuid(getuid());
+                rq.client = getenv("USER") ? getenv("USER") : pw ? pw->pw_name : "";
+        }
         _cleanup_error_ struct cairn_error *err = NULL;
         _cleanup_free_ char *text = NULL;
         size_t len = 0;

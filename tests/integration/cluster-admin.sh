@@ -361,6 +361,8 @@ has "$err" "roles skipped: the user \"carol\" may not create roles (it needs CRE
 ALICE_ID=$("$CAIRN" submit --db "$ALICE" --pool nobody -f roles.spec --no-follow 2>/dev/null)
 run_cmd "$CAIRN" job cancel "$ALICE_ID" --db "$ALICE"
 is_status 0 "the submitter cancels a queued job"
+noenv=$(env -u USER "$CAIRN" submit --db "$DB" --pool nobody -f roles.spec --no-follow 2>/dev/null)
+is "$(sql "SELECT client FROM jobs WHERE id = ${noenv:-0}")" "$(id -un)" "without --client or \$USER, the client is the user's name"
 kill -TERM "$w3" "$w1"
 wait "$w3" "$w1"
 
