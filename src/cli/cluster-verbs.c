@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,15 +23,19 @@
 const struct cairn_verb cairn_cluster_verb = {
         .name = "cluster",
         .run = cmd_cluster,
-        .summary = "set up the database of a build cluster",
+        .summary = "set up, inspect and administer a build cluster",
         .help = "Usage: cairn cluster init --db=URL\n"
+                CAIRN_CLUSTER_ADMIN_USAGE
                 "\n"
-                "Create the cluster's schema in the PostgreSQL database URL (docs/cluster.md).\n"
+                "init creates the cluster's schema in the PostgreSQL database URL (docs/cluster.md),\n"
+                "and the roles cairn_submitter, cairn_worker and cairn_admin when the user may.\n"
                 "Idempotent: on a database that has it, only checks its version.\n"
+                CAIRN_CLUSTER_ADMIN_HELP
                 "\n"
                 DB_HELP
                 "\n"
-                "Exit status: 0 when the schema is there; 1 on an error (a schema of another version).\n",
+                "Exit status: 0 on success; 1 on an error (a schema of another version, an unknown\n"
+                "pool or worker, a permission denied); 124 on a usage error.\n",
 };
 
 const struct cairn_verb cairn_submit_verb = {
@@ -50,7 +55,10 @@ const struct cairn_verb cairn_submit_verb = {
                 "      --urgent             before every non-urgent job of the pool\n"
                 "      --timeout=D          fail the build if it runs longer (90s, 10m, 2h)\n"
                 "      --max-attempts=N     fail the job after its worker was lost N times (default 3)\n"
-                "      --client=NAME        who submits (default $USER)\n"
+                "      --client=NAME        who submits, for fair share (default $USER)\n"
+                "      --estimate=CACHED,UNCACHED  the build's seconds with its hint cached or not\n"
+                "                           (default 10,600): its cost to the client's share\n"
+                "      --weight=N           the worker slots it takes (default 1)\n"
                 "      --no-follow          print the ID and return at once\n"
                 "      --context=DIR, --secret=...  not supported yet by the cluster (docs/cluster.md)\n"
                 "\n"
@@ -105,6 +113,16 @@ int cmd_cluster(int argc, char **argv)
         };
         const char *db = NULL;
         int c;
+        /* Every subcommand but init is cli/cluster-admin.c's. */
+        for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+                if (argv[i][0] != '-') {
+                        if (strcmp(argv[i], "init") != 0)
+                                return cmd_cluster_admin(argc, argv);
+                        break;
+                }
+                if (strcmp(argv[i], "--db") == 0)
+                        i++;
+        }
         opterr = 0;
         optind = 1;
         while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
@@ -114,7 +132,8 @@ int cmd_cluster(int argc, char **argv)
                         return cairn_cli_bad_option("cluster", c, argv);
         }
         if (optind != argc - 1 || strcmp(argv[optind], "init") != 0)
-                return cairn_cli_usage_error("cluster", "the only subcommand is init");
+                return cairn_cli_usage_error("cluster", "a subcommand is required: init, show, workers, pause, "
+                                                        "unpause, drain, forget, set-rate, add-client, metrics");
         if (!(db = db_default(db)))
                 return cairn_cli_usage_error("cluster", "--db=URL is required (or $CAIRN_DB)");
         struct cairn_cluster *cl = open_cluster("cluster init", db, true);
@@ -122,15 +141,17 @@ int cmd_cluster(int argc, char **argv)
                 return CAIRN_EXIT_FAILURE;
         _cleanup_error_ struct cairn_error *err = NULL;
         int r = cairn_cluster_init(cl, &err);
-        cairn_cluster_close(cl);
         if (r < 0) {
+                cairn_cluster_close(cl);
                 fprintf(stderr, "cairn cluster init: ");
                 cairn_cli_report(err);
                 return CAIRN_EXIT_FAILURE;
         }
         fprintf(stderr, "cairn cluster init: %s (schema version %d)\n", r == 1 ? "schema created" : r == 2 ? "schema upgraded" : "schema already there",
                 CAIRN_CLUSTER_SCHEMA_VERSION);
-        return CAIRN_EXIT_OK;
+        int status = cairn_cli_cluster_init_roles(cl);
+        cairn_cluster_close(cl);
+        return status;
 }
 
 static int write_stdout(const char *data, size_t len, void *ud)
@@ -188,7 +209,7 @@ static int follow(const char *verb, struct cairn_cluster *cl, int64_t id, int64_
 int cmd_submit(int argc, char **argv)
 {
         enum { OPT_DB = 256, OPT_POOL, OPT_HINT, OPT_URGENT, OPT_TIMEOUT, OPT_CONTEXT, OPT_SECRET, OPT_ATTEMPTS,
-               OPT_CLIENT, OPT_NO_FOLLOW };
+               OPT_CLIENT, OPT_NO_FOLLOW, OPT_ESTIMATE, OPT_WEIGHT };
         static const struct option options[] = {
                 { "file", required_argument, NULL, 'f' },
                 { "db", required_argument, NULL, OPT_DB },
@@ -201,6 +222,8 @@ int cmd_submit(int argc, char **argv)
                 { "max-attempts", required_argument, NULL, OPT_ATTEMPTS },
                 { "client", required_argument, NULL, OPT_CLIENT },
                 { "no-follow", no_argument, NULL, OPT_NO_FOLLOW },
+                { "estimate", required_argument, NULL, OPT_ESTIMATE },
+                { "weight", required_argument, NULL, OPT_WEIGHT },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -232,6 +255,11 @@ int cmd_submit(int argc, char **argv)
                                 return cairn_cli_usage_error("submit", "--max-attempts takes 1 to 100, not \"%s\"",
                                                              optarg);
                         break;
+                case OPT_ESTIMATE:
+                case OPT_WEIGHT:
+                        if (cairn_cli_fair_share_option(c == OPT_WEIGHT, optarg, &rq) < 0)
+                                return CAIRN_EXIT_USAGE;
+                        break;
                 case OPT_CONTEXT:
                         fprintf(stderr, "cairn submit: --context is not supported yet: cluster jobs have no build "
                                         "context in this version (docs/cluster.md)\n");
@@ -253,8 +281,12 @@ int cmd_submit(int argc, char **argv)
                 return cairn_cli_usage_error("submit", "--pool=POOL is required");
         if (!(db = db_default(db)))
                 return cairn_cli_usage_error("submit", "--db=URL is required (or $CAIRN_DB)");
-        if (!rq.client)
-                rq.client = getenv("USER") ? getenv("USER") : "";
+        if (!rq.client) {
+                /* Fair share is per client: a service without $USER (a
+                 * systemd unit) is still its user, not "". */
+                struct passwd *pw = getenv("USER") ? NULL : getpwuid(getuid());
+                rq.client = getenv("USER") ? getenv("USER") : pw ? pw->pw_name : "";
+        }
         _cleanup_error_ struct cairn_error *err = NULL;
         _cleanup_free_ char *text = NULL;
         size_t len = 0;

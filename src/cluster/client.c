@@ -76,7 +76,10 @@ PGresult *cluster_exec(struct cairn_cluster *c, ExecStatusType want, const char 
         size_t len = strlen(msg);
         while (len && msg[len - 1] == '\n')
                 len--;
-        cairn_error_set(err, -EIO, "%s: %.*s", what, (int) len, msg);
+        /* 42501 insufficient_privilege: the role lacks a GRANT (cluster
+         * init's roles), which the CLI names as such. */
+        const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+        cairn_error_set(err, state && strcmp(state, "42501") == 0 ? -EACCES : -EIO, "%s: %.*s", what, (int) len, msg);
         PQclear(r);
         return NULL;
 }
@@ -235,17 +238,40 @@ int cairn_cluster_submit(struct cairn_cluster *c, const struct cairn_cluster_job
         if (rq->timeout_s > 0)
                 snprintf(timeout, sizeof(timeout), "%lld seconds", rq->timeout_s);
         snprintf(attempts, sizeof(attempts), "%d", rq->max_attempts > 0 ? rq->max_attempts : 3);
+        /* Fair share: what the job adds to its client's schedule. */
+        char est_c[16], est_u[16], weight[16];
+        snprintf(est_c, sizeof(est_c), "%d", rq->est_cached_s > 0 ? rq->est_cached_s : 10);
+        snprintf(est_u, sizeof(est_u), "%d", rq->est_uncached_s > 0 ? rq->est_uncached_s : 600);
+        snprintf(weight, sizeof(weight), "%d", rq->weight > 0 ? rq->weight : 1);
         const char *p[] = { rq->pool, rq->client ? rq->client : "", rq->spec, rq->cache_hint ? rq->cache_hint : "",
-                            rq->urgent ? "t" : "f", rq->timeout_s > 0 ? timeout : NULL, attempts };
-        /* One statement: the job and its wake-up commit together. */
+                            rq->urgent ? "t" : "f", rq->timeout_s > 0 ? timeout : NULL, attempts,
+                            est_c, est_u, weight };
+        /*
+         * One statement: the client's schedule, the job, its counter and its
+         * wake-up commit together.  The client's next_fair_start moves by
+         * cost / rate; the job's fair_start is its value before the move
+         * (at least now), which is the new value less the same interval.
+         */
         PGresult *r = cluster_exec(c, PGRES_TUPLES_OK, "submit",
-                                   "WITH j AS (INSERT INTO jobs (pool, client, spec, cache_hint, urgent, deadline,"
-                                   "  max_attempts) VALUES ($1, $2, $3, $4, $5::bool, $6::interval, $7::int)"
-                                   "  RETURNING id),"
+                                   "WITH cost AS (SELECT CASE WHEN $4 <> '' AND EXISTS (SELECT 1 FROM hint_cache"
+                                   "   WHERE pool = $1 AND hint = $4) THEN $8::int ELSE $9::int END::float8 AS s),"
+                                   " cl AS (INSERT INTO clients AS k (pool, name, next_fair_start)"
+                                   "  SELECT $1, $2, now() + make_interval(secs => cost.s) FROM cost"
+                                   "  ON CONFLICT (pool, name) DO UPDATE SET next_fair_start = greatest(now(),"
+                                   "   k.next_fair_start) + make_interval(secs => (SELECT s FROM cost) / k.rate)"
+                                   "  RETURNING next_fair_start, rate),"
+                                   " j AS (INSERT INTO jobs (pool, client, spec, cache_hint, urgent, deadline,"
+                                   "  max_attempts, est_cached, est_uncached, weight, fair_start)"
+                                   "  SELECT $1, $2, $3, $4, $5::bool, $6::interval, $7::int, $8::int, $9::int,"
+                                   "  $10::int, cl.next_fair_start - make_interval(secs => cost.s / cl.rate)"
+                                   "  FROM cl, cost RETURNING id),"
                                    " e AS (INSERT INTO job_events (job_id, kind, detail) SELECT id, 'submitted', $2"
-                                   "  FROM j)"
+                                   "  FROM j),"
+                                   " n AS (INSERT INTO counters (pool, name, value)"
+                                   "  SELECT $1, 'jobs_submitted_total', count(*) FROM j"
+                                   "  ON CONFLICT (pool, name, labels) DO UPDATE SET value = counters.value + EXCLUDED.value)"
                                    "SELECT id, pg_notify('cairn_queue', $1::text) FROM j",
-                                   p, 7, err);
+                                   p, 10, err);
         if (!r)
                 return -EIO;
         *ret_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
@@ -347,11 +373,14 @@ int cairn_cluster_job_cancel(struct cairn_cluster *c, int64_t id, struct cairn_e
         const char *p[] = { ids };
         PGresult *r = cluster_exec(c, PGRES_TUPLES_OK, "job cancel",
                                    "WITH q AS (UPDATE jobs SET state = 'cancelled', finished_at = now(),"
-                                   "   error = 'cancelled while queued' WHERE id = $1 AND state = 'queued' RETURNING id),"
+                                   "   error = 'cancelled while queued' WHERE id = $1 AND state = 'queued' RETURNING id, pool),"
                                    " r AS (UPDATE jobs SET cancel_requested = true WHERE id = $1 AND state = 'running'"
                                    "   RETURNING id),"
                                    " e AS (INSERT INTO job_events (job_id, kind) SELECT id, 'cancel' FROM q"
-                                   "   UNION ALL SELECT id, 'cancel-requested' FROM r)"
+                                   "   UNION ALL SELECT id, 'cancel-requested' FROM r),"
+                                   " n AS (INSERT INTO counters (pool, name, labels, value)"
+                                   "   SELECT pool, 'jobs_finished_total', 'outcome=\"cancelled\"', 1 FROM q"
+                                   "   ON CONFLICT (pool, name, labels) DO UPDATE SET value = counters.value + 1)"
                                    "SELECT (SELECT count(*) FROM q), (SELECT count(*) FROM r),"
                                    " (SELECT count(*) FROM jobs WHERE id = $1),"
                                    " pg_notify('cairn_cancel', $1::text), pg_notify('cairn_job', $1::text)",

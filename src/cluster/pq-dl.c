@@ -27,6 +27,7 @@
           (c, q, n, types, values, lengths, formats, result_format))                                             \
         X(ExecStatusType, PQresultStatus, (const PGresult *r), (r))                                              \
         X(char *, PQresultErrorMessage, (const PGresult *r), (r))                                                \
+        X(char *, PQresultErrorField, (const PGresult *r, int field), (r, field))                                \
         XV(PQclear, (PGresult * r), (r))                                                                         \
         X(int, PQntuples, (const PGresult *r), (r))                                                              \
         X(char *, PQgetvalue, (const PGresult *r, int row, int col), (r, row, col))                              \

@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,9 +43,15 @@ struct running_job {
         pid_t pid;
         int64_t id;
         int attempt;
+        int weight;                /* the slots it takes */
+        double started;
         bool signalled;
         double signalled_at;
 };
+
+/* How this worker's jobs ended, for its /metrics. */
+static const char *const outcomes[] = { "succeeded", "failed", "cancelled", "fenced", "lost", "unknown" };
+enum { N_OUTCOMES = sizeof(outcomes) / sizeof(outcomes[0]) };
 
 struct worker {
         const struct cairn_cluster_worker_config *cfg;
@@ -53,7 +60,18 @@ struct worker {
         char inc_s[32];
         struct running_job *jobs;
         int n_jobs;
+        int used;                  /* slots the running jobs take (their weights) */
+        bool admin_drain;          /* `cairn cluster drain` named this incarnation */
+        struct cluster_http *http; /* --metrics-listen, or NULL */
+        long done[N_OUTCOMES];
+        double job_seconds;        /* sum over the jobs in done[] */
 };
+
+/* Drain on a signal (the CLI's flag) or on an admin's request. */
+static bool draining(const struct worker *w)
+{
+        return *w->cfg->drain || w->admin_drain;
+}
 
 static double now_s(void)
 {
@@ -98,6 +116,7 @@ struct job_log {
         int backoff;
         volatile sig_atomic_t *cancel;
         bool fenced, truncated;
+        unsigned pulls, pushes;       /* the step cache's, from the engine's notes */
 };
 
 enum { SPOOL_MAX = 256 << 20, CHUNK_MAX = 1 << 20 };
@@ -213,11 +232,38 @@ static bool log_flush(struct job_log *l)
         return true;
 }
 
+/* The registry metrics, from the notes engine/remote.c writes: one
+ * "---> pulled from REPO" per pulled step, and at the end of a build
+ * "---> step cache REPO: N pushed, M already there". */
+static void count_registry(struct job_log *l, const char *data, size_t len)
+{
+        static const char pulled[] = "---> pulled from ", cache[] = "---> step cache ";
+        if (len >= sizeof(pulled) - 1 && memcmp(data, pulled, sizeof(pulled) - 1) == 0) {
+                l->pulls++;
+        } else if (len >= sizeof(cache) - 1 && len < 4096 && memcmp(data, cache, sizeof(cache) - 1) == 0) {
+                char line[4096];
+                memcpy(line, data, len);
+                line[len] = '\0';
+                /* Not "---> step cache R: 1 step to pull (…)", written
+                 * before a pull. */
+                for (const char *p = strstr(line, ": "); p; p = strstr(p + 2, ": ")) {
+                        char *end;
+                        unsigned long n = strtoul(p + 2, &end, 10);
+                        if (end != p + 2 && strncmp(end, " pushed,", 8) == 0 && n < 1000000) {
+                                l->pushes += (unsigned) n;
+                                break;
+                        }
+                }
+        }
+}
+
 static void job_log_fn(enum cairn_log_kind kind, const char *data, size_t len, void *ud)
 {
         struct job_log *l = ud;
         if (kind == CAIRN_LOG_USAGE)
                 return;
+        if (kind == CAIRN_LOG_NOTE)
+                count_registry(l, data, len);
         if (kind == CAIRN_LOG_OUTPUT) {
                 spool_add(l, data, len);
         } else {
@@ -273,7 +319,10 @@ static void job_log_sink(enum cairn_log_level level, const char *line, void *ud)
  * commit's answer was lost is found on the next try. */
 static int child_complete(struct job_log *l, const char *state, const char *output, const char *error)
 {
-        const char *p[] = { l->id_s, l->worker, l->inc_s, l->attempt_s, state, output, error };
+        char pulls[16], pushes[16];
+        snprintf(pulls, sizeof(pulls), "%u", l->pulls);
+        snprintf(pushes, sizeof(pushes), "%u", l->pushes);
+        const char *p[] = { l->id_s, l->worker, l->inc_s, l->attempt_s, state, output, error, pulls, pushes };
         double give_up = now_s() + 600;
         for (;;) {
                 if (log_flush(l) && l->fenced)
@@ -284,13 +333,22 @@ static int child_complete(struct job_log *l, const char *state, const char *outp
                                 "WITH u AS (UPDATE jobs SET state = $5, output = $6, error = $7,"
                                 "  finished_at = now(), lease_until = NULL"
                                 "  WHERE id = $1::bigint AND worker = $2 AND worker_incarnation = $3::bigint"
-                                "  AND attempt = $4::int AND state = 'running' RETURNING id),"
+                                "  AND attempt = $4::int AND state = 'running' RETURNING id, pool),"
                                 " e AS (INSERT INTO job_events (job_id, kind, attempt, worker, detail)"
-                                "  SELECT id, 'finished', $4::int, $2, $5 FROM u)"
+                                "  SELECT id, 'finished', $4::int, $2, $5 FROM u),"
+                                /* The counters move with the completion, or
+                                 * not at all (a retry of a completion that
+                                 * committed updates no row). */
+                                " k AS (INSERT INTO counters (pool, name, labels, value)"
+                                "  SELECT pool, 'jobs_finished_total', 'outcome=\"' || $5 || '\"', 1 FROM u"
+                                "  UNION ALL SELECT pool, 'registry_pulls_total', '', $8::int FROM u"
+                                "  UNION ALL SELECT pool, 'registry_pushes_total', '', $9::int FROM u"
+                                "  ON CONFLICT (pool, name, labels) DO UPDATE"
+                                "  SET value = counters.value + EXCLUDED.value)"
                                 "SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM jobs WHERE id = $1::bigint"
                                 "  AND worker = $2 AND worker_incarnation = $3::bigint AND attempt = $4::int"
                                 "  AND state = $5 AND finished_at IS NOT NULL), pg_notify('cairn_job', $1::text)",
-                                7, NULL, p, NULL, NULL, 0);
+                                9, NULL, p, NULL, NULL, 0);
                         bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
                         int done = ok ? atoi(PQgetvalue(r, 0, 0)) + atoi(PQgetvalue(r, 0, 1)) : 0;
                         PQclear(r);
@@ -437,7 +495,12 @@ static int requeue(struct worker *w, const char *where, const char *const *param
                         "  SELECT $1::bigint, coalesce(max(off + length(data)), 0), $2::int, convert_to($3, 'UTF8')"
                         "  FROM job_log WHERE job_id = $1::bigint ON CONFLICT DO NOTHING),"
                         " n AS (SELECT pg_notify('cairn_log', $1::text), pg_notify('cairn_job', $1::text),"
-                        "  pg_notify('cairn_queue', (SELECT pool FROM jobs WHERE id = $1::bigint)))"
+                        "  pg_notify('cairn_queue', (SELECT pool FROM jobs WHERE id = $1::bigint))),"
+                        " k AS (INSERT INTO counters (pool, name, labels, value)"
+                        "  SELECT pool, CASE $4 WHEN 'queued' THEN 'jobs_retried_total' ELSE 'jobs_finished_total' END,"
+                        "  CASE $4 WHEN 'queued' THEN '' ELSE 'outcome=\"failed\"' END, 1"
+                        "  FROM jobs WHERE id = $1::bigint"
+                        "  ON CONFLICT (pool, name, labels) DO UPDATE SET value = counters.value + 1)"
                         "INSERT INTO job_events (job_id, kind, attempt, worker, detail)"
                         " SELECT $1::bigint, CASE $4 WHEN 'queued' THEN 'requeued' ELSE 'poisoned' END, $2::int, $5, $3"
                         " FROM n",
@@ -453,6 +516,22 @@ static int requeue(struct worker *w, const char *where, const char *const *param
         return rows;
 }
 
+static int listen_all(struct worker *w, struct cairn_error **err)
+{
+        if (cluster_command(w->c, "listen", "LISTEN cairn_queue", NULL, 0, err) < 0 ||
+            cluster_command(w->c, "listen", "LISTEN cairn_cancel", NULL, 0, err) < 0 ||
+            cluster_command(w->c, "listen", "LISTEN cairn_admin", NULL, 0, err) < 0)
+                return -EIO;
+        return 0;
+}
+
+/*
+ * A new incarnation: admin_paused is left as it is (a pause outlives
+ * restarts), draining is cleared.  A drain ends one process; restarting the
+ * worker is the operator saying it should work again, and a worker that
+ * came back draining would exit at once and forever under a supervisor that
+ * restarts it.  To keep a worker idle across restarts, pause it.
+ */
 static int register_worker(struct worker *w, struct cairn_error **err)
 {
         char cap[16];
@@ -480,13 +559,10 @@ static int register_worker(struct worker *w, struct cairn_error **err)
                 cluster_command(w->c, "register", "ROLLBACK", NULL, 0, NULL);
                 return -EIO;
         }
-        if (cluster_command(w->c, "listen", "LISTEN cairn_queue", NULL, 0, err) < 0 ||
-            cluster_command(w->c, "listen", "LISTEN cairn_cancel", NULL, 0, err) < 0)
-                return -EIO;
-        return 0;
+        return listen_all(w, err);
 }
 
-static void start_job(struct worker *w, int64_t id, int attempt, const char *spec, long long deadline_s)
+static void start_job(struct worker *w, int64_t id, int attempt, int weight, const char *spec, long long deadline_s)
 {
         fflush(NULL);
         pid_t parent = getpid();
@@ -498,6 +574,10 @@ static void start_job(struct worker *w, int64_t id, int attempt, const char *spe
                 prctl(PR_SET_PDEATHSIG, SIGKILL);
                 if (getppid() != parent)
                         _exit(CHILD_ERROR);
+                /* The build holds none of the worker's /metrics sockets: a
+                 * client would wait for the build to close its copy. */
+                cluster_http_free(w->http);
+                w->http = NULL;
                 signal(SIGCHLD, SIG_DFL);
                 int st = child_run(w, id, attempt, spec, deadline_s);
                 fflush(NULL);
@@ -508,20 +588,28 @@ static void start_job(struct worker *w, int64_t id, int attempt, const char *spe
                 return;   /* its lease expires and another worker takes it */
         }
         w->jobs = cairn_xreallocarray(w->jobs, (size_t) w->n_jobs + 1, sizeof(*w->jobs));
-        w->jobs[w->n_jobs++] = (struct running_job) { .pid = pid, .id = id, .attempt = attempt };
+        w->jobs[w->n_jobs++] = (struct running_job) { .pid = pid, .id = id, .attempt = attempt, .weight = weight,
+                                                      .started = now_s() };
+        w->used += weight;
         report(w, "job %" PRId64 ": claimed, attempt %d", id, attempt);
 }
 
 /* Reclaim expired leases, then claim while there is room. */
 static int claim(struct worker *w, struct cairn_error **err)
 {
-        char lease[16], grace[16], wait[16];
+        char lease[16], grace[16], wait[16], free_s[16];
         snprintf(lease, sizeof(lease), "%d", w->cfg->lease_s);
         /* A restarted server gives workers a lease and some time to
          * reconnect before their jobs count as lost. */
         snprintf(grace, sizeof(grace), "%d", 2 * w->cfg->lease_s);
         snprintf(wait, sizeof(wait), "%d", w->cfg->affinity_wait_s);
-        while (w->n_jobs < w->cfg->capacity) {
+        /* The worker's row is read FOR SHARE: a pause or a drain committed
+         * while the claim runs is seen by it (the row is re-read), and one
+         * that comes later waits for the claim, so that `drain --wait`
+         * cannot miss a job claimed at the same time. */
+        while (w->used < w->cfg->capacity) {
+                /* A job is claimed only if its weight fits the free slots. */
+                snprintf(free_s, sizeof(free_s), "%d", w->cfg->capacity - w->used);
                 if (cluster_command(w->c, "claim", "BEGIN", NULL, 0, err) < 0)
                         return -EIO;
                 const char *rp[] = { "lease expired", grace };
@@ -539,18 +627,22 @@ static int claim(struct worker *w, struct cairn_error **err)
                                     "  || extract(epoch FROM deadline)::bigint || 's (its worker did not stop it)'"
                                     "  WHERE state = 'running' AND deadline IS NOT NULL"
                                     "  AND started_at + deadline + make_interval(secs => $1::int) < now()"
-                                    "  RETURNING id, attempt, worker, error),"
-                                    " n AS (SELECT pg_notify('cairn_job', id::text) FROM t)"
+                                    "  RETURNING id, attempt, worker, error, pool),"
+                                    " n AS (SELECT pg_notify('cairn_job', id::text) FROM t),"
+                                    " k AS (INSERT INTO counters (pool, name, labels, value)"
+                                    "  SELECT pool, 'jobs_finished_total', 'outcome=\"failed\"', count(*) FROM t"
+                                    "  GROUP BY pool ON CONFLICT (pool, name, labels) DO UPDATE"
+                                    "  SET value = counters.value + EXCLUDED.value)"
                                     "INSERT INTO job_events (job_id, kind, attempt, worker, detail)"
                                     " SELECT id, 'finished', attempt, worker, 'failed: ' || error FROM t"
                                     " WHERE (SELECT count(*) FROM n) >= 0",
                                     dp, 1, err) < 0)
                         goto fail;
-                const char *p[] = { w->cfg->pool, w->cfg->name, w->inc_s, wait, lease };
+                const char *p[] = { w->cfg->pool, w->cfg->name, w->inc_s, wait, lease, free_s };
                 PGresult *r = cluster_exec(
                         w->c, PGRES_TUPLES_OK, "claim",
                         "WITH cand AS (SELECT j.id FROM jobs j"
-                        " WHERE j.pool = $1 AND j.state = 'queued'"
+                        " WHERE j.pool = $1 AND j.state = 'queued' AND j.weight <= $6::int"
                         "  AND (j.cache_hint = ''"
                         "   OR EXISTS (SELECT 1 FROM hint_cache h WHERE h.pool = j.pool AND h.hint = j.cache_hint"
                         "              AND h.worker = $2)"
@@ -581,10 +673,12 @@ static int claim(struct worker *w, struct cairn_error **err)
                         " FROM cand WHERE j.id = cand.id"
                         " AND EXISTS (SELECT 1 FROM workers w WHERE w.pool = $1 AND w.name = $2"
                         "  AND w.incarnation = $3::bigint AND NOT w.admin_paused AND NOT w.self_paused"
-                        "  AND NOT w.draining)"
+                        "  AND NOT w.draining FOR SHARE OF w)"
                         " RETURNING j.id, j.attempt, j.spec, j.cache_hint,"
-                        "  coalesce(extract(epoch FROM j.deadline)::bigint, 0)",
-                        p, 5, err);
+                        "  coalesce(extract(epoch FROM j.deadline)::bigint, 0), j.weight,"
+                        "  j.cache_hint <> '' AND EXISTS (SELECT 1 FROM hint_cache h WHERE h.pool = j.pool"
+                        "   AND h.hint = j.cache_hint AND h.worker = $2)",
+                        p, 6, err);
                 if (!r)
                         goto fail;
                 if (PQntuples(r) == 0) {
@@ -592,21 +686,26 @@ static int claim(struct worker *w, struct cairn_error **err)
                         return cluster_command(w->c, "claim", "COMMIT", NULL, 0, err) < 0 ? -EIO : 0;
                 }
                 const char *id = PQgetvalue(r, 0, 0), *attempt = PQgetvalue(r, 0, 1), *hint = PQgetvalue(r, 0, 3);
-                const char *hp[] = { w->cfg->pool, hint, w->cfg->name, id, attempt };
+                /* An affinity hit: this worker had run the job's hint (read
+                 * before the upsert below, in the claim's snapshot). */
+                const char *hp[] = { w->cfg->pool, hint, w->cfg->name, id, attempt, PQgetvalue(r, 0, 6) };
                 if (cluster_command(w->c, "claim",
                                     "WITH h AS (INSERT INTO hint_cache (pool, hint, worker, store_epoch, last_used)"
                                     "  SELECT $1, $2, $3, w.store_epoch, now() FROM workers w"
                                     "  WHERE w.pool = $1 AND w.name = $3 AND $2 <> ''"
                                     "  ON CONFLICT (pool, hint, worker) DO UPDATE SET last_used = now(),"
-                                    "  store_epoch = EXCLUDED.store_epoch)"
+                                    "  store_epoch = EXCLUDED.store_epoch),"
+                                    " k AS (INSERT INTO counters (pool, name, value)"
+                                    "  SELECT $1, 'affinity_hits_total', 1 WHERE $6::bool"
+                                    "  ON CONFLICT (pool, name, labels) DO UPDATE SET value = counters.value + 1)"
                                     "INSERT INTO job_events (job_id, kind, attempt, worker)"
                                     " VALUES ($4::bigint, 'claimed', $5::int, $3)",
-                                    hp, 5, err) < 0 ||
+                                    hp, 6, err) < 0 ||
                     cluster_command(w->c, "claim", "COMMIT", NULL, 0, err) < 0) {
                         PQclear(r);
                         goto fail;
                 }
-                start_job(w, strtoll(id, NULL, 10), atoi(attempt), PQgetvalue(r, 0, 2),
+                start_job(w, strtoll(id, NULL, 10), atoi(attempt), atoi(PQgetvalue(r, 0, 5)), PQgetvalue(r, 0, 2),
                           strtoll(PQgetvalue(r, 0, 4), NULL, 10));
                 PQclear(r);
         }
@@ -618,6 +717,8 @@ fail:
 
 /* Extend the leases of this incarnation's jobs; stop the builds that lost
  * theirs or that a user cancelled. */
+static int check_admin(struct worker *w, struct cairn_error **err);
+
 static int heartbeat(struct worker *w, struct cairn_error **err)
 {
         char lease[16];
@@ -651,13 +752,50 @@ static int heartbeat(struct worker *w, struct cairn_error **err)
                 }
         }
         PQclear(r);
+        return check_admin(w, err);
+}
+
+/* Whether an admin set this incarnation draining (cairn cluster drain). */
+static int check_admin(struct worker *w, struct cairn_error **err)
+{
+        const char *p[] = { w->cfg->pool, w->cfg->name, w->inc_s };
+        PGresult *r = cluster_exec(w->c, PGRES_TUPLES_OK, "admin",
+                                   "SELECT draining FROM workers WHERE pool = $1 AND name = $2"
+                                   " AND incarnation = $3::bigint",
+                                   p, 3, err);
+        if (!r)
+                return -EIO;
+        if (PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't' && !w->admin_drain && !*w->cfg->drain) {
+                w->admin_drain = true;
+                report(w, "drain requested by an admin: %d job(s) running", w->n_jobs);
+        }
+        PQclear(r);
         return 0;
 }
 
-/* Reap the builds that ended; returns how many. */
+/* How a job's build that exited cleanly ended, as its row says. */
+static int outcome_of(struct worker *w, const struct running_job *j)
+{
+        char id[32], att[16];
+        snprintf(id, sizeof(id), "%" PRId64, j->id);
+        snprintf(att, sizeof(att), "%d", j->attempt);
+        const char *p[] = { id, w->cfg->name, w->inc_s, att };
+        PGresult *r = cluster_exec(w->c, PGRES_TUPLES_OK, "outcome",
+                                   "SELECT state FROM jobs WHERE id = $1::bigint AND worker = $2"
+                                   " AND worker_incarnation = $3::bigint AND attempt = $4::int",
+                                   p, 4, NULL);
+        int k = N_OUTCOMES - 1;
+        for (int i = 0; r && PQntuples(r) == 1 && i < 3; i++)
+                if (strcmp(PQgetvalue(r, 0, 0), outcomes[i]) == 0)
+                        k = i;
+        PQclear(r);
+        return k;
+}
+
+/* Returns how many builds ended. */
 static int reap(struct worker *w, struct cairn_error **err)
 {
-        int reaped = 0;
+        int ended = 0;
         for (int i = 0; i < w->n_jobs;) {
                 struct running_job *j = &w->jobs[i];
                 int st;
@@ -667,6 +805,10 @@ static int reap(struct worker *w, struct cairn_error **err)
                         continue;
                 }
                 bool clean = p > 0 && WIFEXITED(st) && (WEXITSTATUS(st) == CHILD_DONE || WEXITSTATUS(st) == CHILD_FENCED);
+                ended++;
+                w->used -= j->weight;
+                w->job_seconds += now_s() - j->started;
+                w->done[!clean ? 4 : WEXITSTATUS(st) == CHILD_FENCED ? 3 : outcome_of(w, j)]++;
                 if (!clean) {
                         /* The build died without completing: the job counts
                          * as lost once more (poison after max_attempts). */
@@ -689,9 +831,8 @@ static int reap(struct worker *w, struct cairn_error **err)
                         report(w, "job %" PRId64 ": %s", j->id, WEXITSTATUS(st) == CHILD_DONE ? "done" : "fenced, result dropped");
                 }
                 w->jobs[i] = w->jobs[--w->n_jobs];
-                reaped++;
         }
-        return reaped;
+return ended;
 }
 
 /* A build that ends wakes the loop at once (a byte on this pipe), so that
@@ -708,6 +849,44 @@ static void on_sigchld(int sig)
         errno = saved;
 }
 
+/* The worker's own /metrics (cluster/metrics-http.c). */
+static void worker_metrics(struct cairn_buf *out, void *ud)
+{
+        const struct worker *w = ud;
+        struct cairn_buf l = CAIRN_BUF_INIT;
+        cairn_buf_adds(&l, "pool=\"");
+        cairn_cluster_prom_escape(&l, w->cfg->pool);
+        cairn_buf_adds(&l, "\",worker=\"");
+        cairn_cluster_prom_escape(&l, w->cfg->name);
+        cairn_buf_adds(&l, "\"");
+        const char *lb = cairn_buf_str(&l);
+        long count = 0;
+        for (int i = 0; i < N_OUTCOMES; i++)
+                count += w->done[i];
+        cairn_buf_printf(out, "# HELP cairn_worker_capacity Job slots of this worker.\n"
+                              "# TYPE cairn_worker_capacity gauge\ncairn_worker_capacity{%s} %d\n"
+                              "# HELP cairn_worker_jobs_running Builds this worker runs now.\n"
+                              "# TYPE cairn_worker_jobs_running gauge\ncairn_worker_jobs_running{%s} %d\n"
+                              "# HELP cairn_worker_jobs_done_total Builds this worker ended, by outcome.\n"
+                              "# TYPE cairn_worker_jobs_done_total counter\n",
+                         lb, w->cfg->capacity, lb, w->n_jobs);
+        for (int i = 0; i < N_OUTCOMES; i++)
+                cairn_buf_printf(out, "cairn_worker_jobs_done_total{%s,outcome=\"%s\"} %ld\n", lb, outcomes[i],
+                                 w->done[i]);
+        cairn_buf_printf(out, "# HELP cairn_worker_job_seconds Time from claim to the end of the build.\n"
+                              "# TYPE cairn_worker_job_seconds summary\n"
+                              "cairn_worker_job_seconds_sum{%s} %.3f\ncairn_worker_job_seconds_count{%s} %ld\n",
+                         lb, w->job_seconds, lb, count);
+        const char *colon = strchr(w->cfg->store, ':');
+        struct statvfs sv;
+        if (colon && statvfs(colon + 1, &sv) == 0)
+                cairn_buf_printf(out, "# HELP cairn_worker_store_free_bytes Free space on the store's filesystem.\n"
+                                      "# TYPE cairn_worker_store_free_bytes gauge\n"
+                                      "cairn_worker_store_free_bytes{%s} %llu\n",
+                                 lb, (unsigned long long) sv.f_bavail * sv.f_frsize);
+        cairn_buf_release(&l);
+}
+
 int cairn_cluster_worker_run(const struct cairn_cluster_worker_config *cfg, struct cairn_error **err)
 {
         struct worker w = { .cfg = cfg };
@@ -722,10 +901,16 @@ int cairn_cluster_worker_run(const struct cairn_cluster_worker_config *cfg, stru
         bool registered = false, drain_marked = false;
         double next_beat = 0, next_claim = 0;
         struct cairn_error *e = NULL;
+        if (cfg->metrics_listen && cluster_http_listen(cfg->metrics_listen, &w.http, err) < 0)
+                return -EINVAL;
+        enum { MAX_FDS = 24 };
+        struct pollfd fds[MAX_FDS];
         for (;;) {
                 if (!w.c) {
                         if (cairn_cluster_connect(cfg->url, false, &w.c, &e) < 0) {
                                 if (e->code == -EPROTO || e->code == -ENOENT) {
+                                        cluster_http_free(w.http);
+                                        free(w.jobs);
                                         cairn_error_append(err, &e);
                                         return -EPROTO;
                                 }
@@ -740,17 +925,17 @@ int cairn_cluster_worker_run(const struct cairn_cluster_worker_config *cfg, stru
                                 registered = true;
                                 report(&w, "worker %s registered in pool %s, incarnation %s, capacity %d", cfg->name,
                                        cfg->pool, w.inc_s, cfg->capacity);
-                        } else if (cluster_command(w.c, "listen", "LISTEN cairn_queue", NULL, 0, &e) < 0 ||
-                                   cluster_command(w.c, "listen", "LISTEN cairn_cancel", NULL, 0, &e) < 0) {
+                        } else if (listen_all(&w, &e) < 0) {
                                 goto lost;
                         }
                         backoff = 1;
                 }
+                /* A slot freed: claim again now, not at the next period. */
                 if (reap(&w, &e) > 0)
-                        next_claim = 0;   /* a slot is free: refill it now */
+                        next_claim = 0;
                 if (e)
                         goto lost;
-                if (*cfg->drain && !drain_marked) {
+                if (draining(&w) && !drain_marked) {
                         const char *p[] = { cfg->pool, cfg->name, w.inc_s };
                         if (cluster_command(w.c, "drain", "UPDATE workers SET draining = true WHERE pool = $1"
                                                           " AND name = $2 AND incarnation = $3::bigint", p, 3, &e) < 0)
@@ -758,8 +943,9 @@ int cairn_cluster_worker_run(const struct cairn_cluster_worker_config *cfg, stru
                         drain_marked = true;
                         report(&w, "draining: %d job(s) still running", w.n_jobs);
                 }
-                if (*cfg->drain && w.n_jobs == 0) {
+                if (draining(&w) && w.n_jobs == 0) {
                         cairn_cluster_close(w.c);
+                        cluster_http_free(w.http);
                         free(w.jobs);
                         return 0;
                 }
@@ -769,7 +955,7 @@ int cairn_cluster_worker_run(const struct cairn_cluster_worker_config *cfg, stru
                                 goto lost;
                         next_beat = t + cfg->heartbeat_s;
                 }
-                if (!*cfg->drain && t >= next_claim) {
+                if (!draining(&w) && t >= next_claim) {
                         if (claim(&w, &e) < 0)
                                 goto lost;
                         next_claim = t + 2;
@@ -777,15 +963,18 @@ int cairn_cluster_worker_run(const struct cairn_cluster_worker_config *cfg, stru
                 {
                         /* Woken by a NOTIFY, else at the next heartbeat or
                          * claim, and at least every 500 ms to reap builds. */
-                        struct pollfd pfd[2] = { { .fd = PQsocket(w.c->pg), .events = POLLIN },
-                                                 { .fd = chld_pipe[0], .events = POLLIN } };
-                        int pr = poll(pfd, 2, 500);
-                        if (pr > 0 && pfd[1].revents) {
+                        fds[0] = (struct pollfd) { .fd = PQsocket(w.c->pg), .events = POLLIN };
+                        fds[1] = (struct pollfd) { .fd = chld_pipe[0], .events = POLLIN };
+                        int n = 2 + cluster_http_fds(w.http, fds + 2, MAX_FDS - 2);
+                        int pr = poll(fds, (nfds_t) n, 500);
+                        if (pr > 0 && fds[1].revents) {
                                 char drain[64];
                                 while (read(chld_pipe[0], drain, sizeof(drain)) > 0) {
                                 }
                         }
-                        if (pr > 0 && pfd[0].revents) {
+                        if (pr >= 0)
+                                cluster_http_step(w.http, fds + 2, n - 2, worker_metrics, &w);
+                        if (pr > 0 && fds[0].revents) {
                                 if (!PQconsumeInput(w.c->pg)) {
                                         cairn_error_set(&e, -EIO, "%s", PQerrorMessage(w.c->pg));
                                         goto lost;
@@ -796,6 +985,8 @@ int cairn_cluster_worker_run(const struct cairn_cluster_worker_config *cfg, stru
                                                 next_claim = 0;
                                         else if (strcmp(nf->relname, "cairn_cancel") == 0)
                                                 next_beat = 0;
+                                        else if (strcmp(nf->relname, "cairn_admin") == 0)
+                                                next_beat = next_claim = 0;   /* a drain, an unpause */
                                         PQfreemem(nf);
                                 }
                         }
@@ -810,11 +1001,14 @@ lost:
                 cairn_cluster_close(w.c);
                 w.c = NULL;
 wait:
-                for (int s = 0; s < backoff * 2 && !(*cfg->drain && w.n_jobs == 0); s++) {
-                        struct timespec ts = { 0, 500000000 };
-                        nanosleep(&ts, NULL);
+                for (int s = 0; s < backoff * 2 && !(draining(&w) && w.n_jobs == 0); s++) {
+                        /* /metrics is served while the database is away. */
+                        int n = cluster_http_fds(w.http, fds, MAX_FDS);
+                        if (poll(fds, (nfds_t) n, 500) >= 0)
+                                cluster_http_step(w.http, fds, n, worker_metrics, &w);
                 }
-                if (*cfg->drain && w.n_jobs == 0 && !w.c) {
+                if (draining(&w) && w.n_jobs == 0 && !w.c) {
+                        cluster_http_free(w.http);
                         free(w.jobs);
                         return 0;
                 }
