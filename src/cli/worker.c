@@ -20,7 +20,7 @@ const struct cairn_verb cairn_worker_verb = {
         .summary = "build the jobs of a cluster's pool",
         .help = "Usage: cairn worker --db=URL --pool=POOL --name=NAME --capacity=K --store=KIND:PATH\n"
                 "                    [--cache-from=R]... [--cache-to=R] [--lease=D] [--heartbeat=D]\n"
-                "                    [--metrics-listen=HOST:PORT]\n"
+                "                    [--metrics-listen=HOST:PORT] [--keep-free=SIZE|P%]\n"
                 "\n"
                 "Register as NAME in POOL (a new incarnation each start), then claim and build up\n"
                 "to K jobs at a time in the store, each in a child process.  SIGTERM or SIGINT\n"
@@ -39,6 +39,8 @@ const struct cairn_verb cairn_worker_verb = {
                 "                           ran the hint (default 30s)\n"
                 "      --metrics-listen=HOST:PORT  serve this worker's metrics at GET /metrics\n"
                 "                           (Prometheus text; docs/cluster.md)\n"
+                "      --keep-free=SIZE|P%  below this much free space on the store's filesystem,\n"
+                "                           pause, prune once the running jobs end, then resume\n"
                 "\n"
                 "Exit status: 0 after a drain; 1 on an error (a database of another schema).\n",
 };
@@ -76,7 +78,7 @@ static int seconds(const char *opt, const char *arg, int *ret)
 int cmd_worker(int argc, char **argv)
 {
         enum { OPT_DB = 256, OPT_POOL, OPT_NAME, OPT_CAPACITY, OPT_CACHE_FROM, OPT_CACHE_TO, OPT_LEASE,
-               OPT_HEARTBEAT, OPT_AFFINITY, OPT_METRICS };
+               OPT_HEARTBEAT, OPT_AFFINITY, OPT_METRICS, OPT_KEEP_FREE };
         static const struct option options[] = {
                 { "db", required_argument, NULL, OPT_DB },
                 { "pool", required_argument, NULL, OPT_POOL },
@@ -89,6 +91,7 @@ int cmd_worker(int argc, char **argv)
                 { "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
                 { "affinity-wait", required_argument, NULL, OPT_AFFINITY },
                 { "metrics-listen", required_argument, NULL, OPT_METRICS },
+                { "keep-free", required_argument, NULL, OPT_KEEP_FREE },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -108,6 +111,24 @@ int cmd_worker(int argc, char **argv)
                 case OPT_NAME: cfg.name = optarg; break;
                 case CAIRN_OPT_STORE: cfg.store = optarg; break;
                 case OPT_METRICS: cfg.metrics_listen = optarg; break;
+                case OPT_KEEP_FREE: {
+                        /* As cairn prune's --keep-free. */
+                        size_t len = strlen(optarg);
+                        char *end;
+                        if (len > 1 && optarg[len - 1] == '%') {
+                                cfg.keep_free_percent = strtod(optarg, &end);
+                                if (end != optarg + len - 1 || cfg.keep_free_percent <= 0 ||
+                                    cfg.keep_free_percent >= 100) {
+                                        cairn_cli_usage_error("worker", "--keep-free: \"%s\" is not a percentage", optarg);
+                                        goto out;
+                                }
+                        } else if (cairn_parse_size(optarg, &cfg.keep_free_bytes) < 0 || cfg.keep_free_bytes == 0) {
+                                cairn_cli_usage_error("worker", "--keep-free: \"%s\" is not a size or percentage",
+                                                      optarg);
+                                goto out;
+                        }
+                        break;
+                }
                 case OPT_CAPACITY:
                         cfg.capacity = atoi(optarg);
                         if (cfg.capacity < 1 || cfg.capacity > 256) {

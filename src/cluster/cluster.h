@@ -182,6 +182,11 @@ struct cairn_cluster_worker_config {
         int heartbeat_s;                   /* heartbeat period (default lease / 3) */
         int affinity_wait_s;               /* delay scheduling (default 30) */
         const char *metrics_listen;        /* HOST:PORT of its GET /metrics, or NULL */
+        /* --keep-free: below this much free space on the store's filesystem
+         * the worker pauses itself, prunes once its builds are done, and
+         * resumes when there is room again (both 0: never). */
+        unsigned long long keep_free_bytes;
+        double keep_free_percent;
         volatile sig_atomic_t *drain;      /* non-zero: finish running jobs, take no new ones, return */
         void (*report)(const char *line, void *ud);   /* what the worker does, one line each */
         void *report_ud;

@@ -65,6 +65,8 @@ struct worker {
         struct cluster_http *http; /* --metrics-listen, or NULL */
         long done[N_OUTCOMES];
         double job_seconds;        /* sum over the jobs in done[] */
+        bool self_paused;          /* --keep-free: the store is short of space */
+        double next_disk_check;
 };
 
 /* Drain on a signal (the CLI's flag) or on an admin's request. */
@@ -207,15 +209,20 @@ static bool log_flush(struct job_log *l)
                         "   FOR SHARE),"
                         " ins AS (INSERT INTO job_log (job_id, off, attempt, data)"
                         "  SELECT $1::bigint, $2::bigint, $3::int, $4::bytea FROM own"
-                        "  ON CONFLICT DO NOTHING RETURNING job_id)"
-                        "SELECT (SELECT count(*) FROM ins) + (SELECT count(*) FROM job_log"
+                        "  ON CONFLICT DO NOTHING RETURNING length(data) AS n)"
+                        /* What is at this offset now: the chunk just
+                         * written, or one this attempt wrote before the
+                         * connection failed (a prefix of this one: the
+                         * spool grew since), or nothing if fenced. */
+                        "SELECT coalesce((SELECT n FROM ins), (SELECT length(data) FROM job_log"
                         "   WHERE job_id = $1::bigint AND off = $2::bigint AND attempt = $3::int"
-                        "   AND length(data) = length($4::bytea) AND EXISTS (SELECT 1 FROM own)),"
+                        "   AND EXISTS (SELECT 1 FROM own)), 0),"
                         " pg_notify('cairn_log', $1::text)",
                         6, NULL, p, lens, fmts, 0);
                 bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
-                if (ok && atoi(PQgetvalue(r, 0, 0)) >= 1) {
-                        l->sent += (int64_t) n;
+                long long got = ok ? atoll(PQgetvalue(r, 0, 0)) : 0;
+                if (got > 0 && got <= (long long) n) {
+                        l->sent += got;
                 } else if (ok) {
                         /* Fenced: another attempt holds the job now. */
                         l->fenced = true;
@@ -542,7 +549,7 @@ static int register_worker(struct worker *w, struct cairn_error **err)
                                    " VALUES ($1, $2, $3::int, now(), $4)"
                                    " ON CONFLICT (pool, name) DO UPDATE SET incarnation = workers.incarnation + 1,"
                                    " capacity = EXCLUDED.capacity, last_seen = now(), version = EXCLUDED.version,"
-                                   " draining = false RETURNING incarnation",
+                                   " draining = false, self_paused = false RETURNING incarnation",
                                    p, 4, err);
         if (!r)
                 return -EIO;
@@ -809,11 +816,19 @@ static int reap(struct worker *w, struct cairn_error **err)
                 w->used -= j->weight;
                 w->job_seconds += now_s() - j->started;
                 w->done[!clean ? 4 : WEXITSTATUS(st) == CHILD_FENCED ? 3 : outcome_of(w, j)]++;
-                if (!clean) {
-                        /* The build died without completing: the job counts
-                         * as lost once more (poison after max_attempts). */
+                if (!clean || WEXITSTATUS(st) == CHILD_FENCED) {
+                        /* The build ended without completing: the job counts
+                         * as lost once more (poison after max_attempts) -- if
+                         * it is still this attempt's.  A child that found
+                         * itself fenced matches nothing here, unless it was
+                         * wrong, and then the job is not left running with
+                         * nobody building it. */
                         char why[64], id[32], att[16];
-                        if (p > 0 && WIFSIGNALED(st))
+                        if (clean)
+                                report(w, "job %" PRId64 ": fenced, result dropped", j->id);
+                        if (clean)
+                                snprintf(why, sizeof(why), "build process found its job fenced");
+                        else if (p > 0 && WIFSIGNALED(st))
                                 snprintf(why, sizeof(why), "build process killed by signal %d", WTERMSIG(st));
                         else
                                 snprintf(why, sizeof(why), "build process failed");
@@ -828,11 +843,11 @@ static int reap(struct worker *w, struct cairn_error **err)
                                         cluster_command(w->c, "reap", "COMMIT", NULL, 0, err);
                         }
                 } else {
-                        report(w, "job %" PRId64 ": %s", j->id, WEXITSTATUS(st) == CHILD_DONE ? "done" : "fenced, result dropped");
+                        report(w, "job %" PRId64 ": done", j->id);
                 }
                 w->jobs[i] = w->jobs[--w->n_jobs];
         }
-return ended;
+        return ended;
 }
 
 /* A build that ends wakes the loop at once (a byte on this pipe), so that
@@ -847,6 +862,109 @@ static void on_sigchld(int sig)
                 /* full: a wake-up is pending anyway */
         }
         errno = saved;
+}
+
+/* --- --keep-free: self-pause and prune ------------------------------------------------ */
+
+/* The free space on the store's filesystem, and whether it is below
+ * --keep-free; *free_s says how much there is, for the report. */
+static bool store_short(const struct worker *w, char *free_s, size_t len)
+{
+        const char *colon = strchr(w->cfg->store, ':');
+        struct statvfs sv;
+        if (!colon || statvfs(colon + 1, &sv) < 0 || sv.f_blocks == 0)
+                return false;
+        unsigned long long avail = (unsigned long long) sv.f_bavail * sv.f_frsize;
+        double pct = 100.0 * (double) sv.f_bavail / (double) sv.f_blocks;
+        snprintf(free_s, len, "%.1f MiB free, %.1f%%", (double) avail / 1048576.0, pct);
+        return (w->cfg->keep_free_bytes && avail < w->cfg->keep_free_bytes) ||
+               (w->cfg->keep_free_percent > 0 && pct < w->cfg->keep_free_percent);
+}
+
+static int set_self_paused(struct worker *w, bool paused, bool new_epoch, struct cairn_error **err)
+{
+        const char *p[] = { w->cfg->pool, w->cfg->name, w->inc_s, paused ? "t" : "f", new_epoch ? "1" : "0" };
+        if (cluster_command(w->c, "self-pause",
+                            "UPDATE workers SET self_paused = $4::bool, store_epoch = store_epoch + $5::int"
+                            " WHERE pool = $1 AND name = $2 AND incarnation = $3::bigint",
+                            p, 5, err) < 0)
+                return -EIO;
+        w->self_paused = paused;
+        return 0;
+}
+
+/* Prune in a child process (the parent never opens the store: its children
+ * do, after fork), least recently used first, until --keep-free holds.
+ * Returns the number of results deleted, or < 0. */
+static long prune_store(const struct worker *w)
+{
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+                signal(SIGCHLD, SIG_DFL);
+                struct cairn_engine *e = NULL;
+                struct cairn_error *err = NULL;
+                struct cairn_prune_policy pol = { .older_than = -1, .max_items = -1,
+                                                  .keep_free_bytes = w->cfg->keep_free_bytes,
+                                                  .keep_free_percent = w->cfg->keep_free_percent };
+                long n = -1;
+                if (cairn_engine_open(w->cfg->store, NULL, &e, &err) == 0)
+                        n = cairn_engine_prune_policy(e, &pol, NULL, NULL, &err);
+                if (n < 0)
+                        report(w, "pruning the store: %s", err ? err->message : "failed");
+                cairn_engine_close(e);
+                cairn_error_free(err);
+                fflush(NULL);
+                _exit(n < 0 ? 255 : n > 254 ? 254 : (int) n);
+        }
+        if (pid < 0)
+                return -errno;
+        int st;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+        }
+        return WIFEXITED(st) && WEXITSTATUS(st) != 255 ? WEXITSTATUS(st) : -EIO;
+}
+
+/* Pause when the store runs short of space; once the running builds are
+ * done, prune, and resume if that made room.  A prune bumps the worker's
+ * store_epoch, so that hints it had no longer draw jobs to it. */
+static int check_disk(struct worker *w, struct cairn_error **err)
+{
+        if (!w->cfg->keep_free_bytes && w->cfg->keep_free_percent <= 0)
+                return 0;
+        double t = now_s();
+        if (t < w->next_disk_check)
+                return 0;
+        w->next_disk_check = t + 2;
+        char free_s[64] = "";
+        bool shortage = store_short(w, free_s, sizeof(free_s));
+        if (shortage && !w->self_paused) {
+                if (set_self_paused(w, true, false, err) < 0)
+                        return -EIO;
+                report(w, "the store is short of space (%s): paused; pruning once %d running job(s) end", free_s,
+                       w->n_jobs);
+        }
+        if (!w->self_paused || w->n_jobs > 0)
+                return 0;
+        bool pruned = false;
+        if (shortage) {
+                long n = prune_store(w);
+                report(w, "pruned %ld result(s) from the store", n < 0 ? 0 : n);
+                pruned = n > 0;
+                shortage = store_short(w, free_s, sizeof(free_s));
+        }
+        if (shortage) {
+                if (pruned && set_self_paused(w, true, true, err) < 0)
+                        return -EIO;
+                report(w, "still short of space after pruning (%s): staying paused, trying again in a minute",
+                       free_s);
+                w->next_disk_check = t + 60;
+                return 0;
+        }
+        if (set_self_paused(w, false, pruned, err) < 0)
+                return -EIO;
+        report(w, "the store has room again (%s): resumed", free_s);
+        return 0;
 }
 
 /* The worker's own /metrics (cluster/metrics-http.c). */
@@ -955,6 +1073,11 @@ int cairn_cluster_worker_run(const struct cairn_cluster_worker_config *cfg, stru
                                 goto lost;
                         next_beat = t + cfg->heartbeat_s;
                 }
+                bool was_paused = w.self_paused;
+                if (check_disk(&w, &e) < 0)
+                        goto lost;
+                if (was_paused && !w.self_paused)
+                        next_claim = 0;
                 if (!draining(&w) && t >= next_claim) {
                         if (claim(&w, &e) < 0)
                                 goto lost;

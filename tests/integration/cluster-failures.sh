@@ -440,6 +440,50 @@ is "$(sql "SELECT count(*) FROM jobs WHERE id IN (${ids[0]}, ${ids[1]}, ${ids[2]
 stop_worker "$a1"
 stop_worker "$a2"
 
+# --- a store short of space: the worker pauses, prunes once idle, and resumes ------------------
+mkdir small
+mount -t tmpfs -o size=48m tmpfs "$tmp/small"
+"$CAIRN" image import --store "overlayfs:$tmp/small/store" --env PATH=/usr/sbin:/usr/bin:/sbin:/bin busybox \
+        busybox.tar >/dev/null
+"$CAIRN" worker --db "$DB" --name wdisk --store "overlayfs:$tmp/small/store" --pool disk --lease 3s \
+        --heartbeat 1s --keep-free 50% 2>>worker-wdisk.log &
+wdisk=$!
+pids+=("$wdisk")
+spec big 'dd if=/dev/zero of=/big bs=1M count=30; echo big-$((0))done'
+"$CAIRN" submit --db "$DB" --pool disk -f big.spec --no-follow >id.out 2>/dev/null
+big=$(cat id.out)
+run_cmd timeout 60 "$CAIRN" job wait "$big" --db "$DB"
+is "$out" "succeeded"$'\n' "a job fills most of the worker's small store"
+wait_for 30 "store_epoch = 1 AND NOT self_paused FROM workers WHERE name = 'wdisk'"
+ok $? "the worker pruned and resumed, with a new store epoch"
+has "$(cat worker-wdisk.log)" "the store is short of space" "it said it was short of space"
+has "$(cat worker-wdisk.log)" "pruned 1 result(s) from the store" "it pruned the big result"
+has "$(cat worker-wdisk.log)" "has room again" "and resumed"
+bigid=$(sql "SELECT output FROM jobs WHERE id = $big")
+[ -n "$bigid" ] && [ ! -e "$tmp/small/store/result/$bigid" ]
+ok $? "the big result is gone from the store"
+spec small1 "echo small-$((0))ran"
+"$CAIRN" submit --db "$DB" --pool disk -f small1.spec --no-follow >id.out 2>/dev/null
+run_cmd timeout 60 "$CAIRN" job wait "$(cat id.out)" --db "$DB"
+is "$out" "succeeded"$'\n' "the resumed worker takes jobs"
+stop_worker "$wdisk"
+# Asked for more room than pruning can make: it stays paused, and says so.
+"$CAIRN" worker --db "$DB" --name wdisk --store "overlayfs:$tmp/small/store" --pool disk --lease 3s \
+        --heartbeat 1s --keep-free 99% 2>>worker-wdisk2.log &
+wdisk=$!
+pids+=("$wdisk")
+wait_for 30 "self_paused FROM workers WHERE name = 'wdisk'"
+ok $? "a worker that cannot make room pauses itself"
+"$CAIRN" submit --db "$DB" --pool disk -f small1.spec --no-follow >id.out 2>/dev/null
+sleep 3
+is "$(sql "SELECT state FROM jobs WHERE id = $(cat id.out)")" queued "it takes no job"
+has "$(cat worker-wdisk2.log)" "staying paused" "it says it stays paused"
+run_cmd "$CAIRN" cluster workers disk --db "$DB"
+has "$out" "self-paused" "cluster workers shows it self-paused"
+"$CAIRN" job cancel "$(cat id.out)" --db "$DB" >/dev/null 2>&1
+stop_worker "$wdisk"
+umount -l "$tmp/small"
+
 # --- load: 200 jobs from 5 clients on 4 workers ------------------------------------------------
 for m in 1 2 3 4; do
         start_worker "l$m" "$m" load --capacity 2
