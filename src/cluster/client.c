@@ -61,7 +61,14 @@ static const char *const upgrades[] = {
         "UPDATE jobs SET fair_start = enqueued_at;"
         "ALTER TABLE jobs ALTER COLUMN fair_start SET NOT NULL, ALTER COLUMN fair_start SET DEFAULT now();"
         "DROP INDEX jobs_queued;"
-        "CREATE INDEX jobs_queued ON jobs (pool, urgent DESC, fair_start) WHERE state = 'queued';",
+        "CREATE INDEX jobs_queued ON jobs (pool, urgent DESC, fair_start) WHERE state = 'queued';"
+        /* A job's sealed secrets go when it ends, on every path that ends
+         * it (completion, cancel, poison, and whatever comes later). */
+        "CREATE FUNCTION cairn_jobs_wipe_secrets() RETURNS trigger LANGUAGE plpgsql AS"
+        "  $$BEGIN NEW.secrets := NULL; RETURN NEW; END$$;"
+        "CREATE TRIGGER jobs_wipe_secrets BEFORE UPDATE ON jobs FOR EACH ROW"
+        "  WHEN (NEW.state IN ('succeeded','failed','cancelled') AND NEW.secrets IS NOT NULL)"
+        "  EXECUTE FUNCTION cairn_jobs_wipe_secrets();",
 };
 _Static_assert(sizeof(upgrades) / sizeof(upgrades[0]) == CAIRN_CLUSTER_SCHEMA_VERSION - 1,
                "one upgrade per schema version after the first");
