@@ -12,6 +12,7 @@
 #include "base/units.h"
 #include "cli/cli.h"
 #include "cluster/cluster.h"
+#include "cluster/seal.h"
 #include "engine/engine.h"
 
 const struct cairn_verb cairn_worker_verb = {
@@ -20,6 +21,7 @@ const struct cairn_verb cairn_worker_verb = {
         .summary = "build the jobs of a cluster's pool",
         .help = "Usage: cairn worker --db=URL --pool=POOL --name=NAME --capacity=K --store=KIND:PATH\n"
                 "                    [--cache-from=R]... [--cache-to=R] [--lease=D] [--heartbeat=D]\n"
+                "                    [--pool-key=KEYFILE]\n"
                 "\n"
                 "Register as NAME in POOL (a new incarnation each start), then claim and build up\n"
                 "to K jobs at a time in the store, each in a child process.  SIGTERM or SIGINT\n"
@@ -35,6 +37,8 @@ const struct cairn_verb cairn_worker_verb = {
                 "      --heartbeat=D        how often leases are renewed (default a third of the lease)\n"
                 "      --affinity-wait=D    how long a job with a cache hint waits for a worker that\n"
                 "                           ran the hint (default 30s)\n"
+                "      --pool-key=KEYFILE   the pool's private key (cairn cluster keygen), to unseal\n"
+                "                           the secrets of its jobs\n"
                 "\n"
                 "Exit status: 0 after a drain; 1 on an error (a database of another schema).\n",
 };
@@ -72,7 +76,7 @@ static int seconds(const char *opt, const char *arg, int *ret)
 int cmd_worker(int argc, char **argv)
 {
         enum { OPT_DB = 256, OPT_POOL, OPT_NAME, OPT_CAPACITY, OPT_CACHE_FROM, OPT_CACHE_TO, OPT_LEASE,
-               OPT_HEARTBEAT, OPT_AFFINITY };
+               OPT_HEARTBEAT, OPT_AFFINITY, OPT_POOL_KEY };
         static const struct option options[] = {
                 { "db", required_argument, NULL, OPT_DB },
                 { "pool", required_argument, NULL, OPT_POOL },
@@ -84,6 +88,7 @@ int cmd_worker(int argc, char **argv)
                 { "lease", required_argument, NULL, OPT_LEASE },
                 { "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
                 { "affinity-wait", required_argument, NULL, OPT_AFFINITY },
+                { "pool-key", required_argument, NULL, OPT_POOL_KEY },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -102,6 +107,7 @@ int cmd_worker(int argc, char **argv)
                 case OPT_POOL: cfg.pool = optarg; break;
                 case OPT_NAME: cfg.name = optarg; break;
                 case CAIRN_OPT_STORE: cfg.store = optarg; break;
+                case OPT_POOL_KEY: cfg.pool_key = optarg; break;
                 case OPT_CAPACITY:
                         cfg.capacity = atoi(optarg);
                         if (cfg.capacity < 1 || cfg.capacity > 256) {
@@ -158,6 +164,12 @@ int cmd_worker(int argc, char **argv)
                 goto out;
         }
         status = CAIRN_EXIT_FAILURE;
+        /* A key that cannot be read fails here, not in every job. */
+        if (cfg.pool_key && cairn_seal_key_check(cfg.pool_key, NULL, &err) < 0) {
+                fprintf(stderr, "cairn worker: ");
+                cairn_cli_report(err);
+                goto out;
+        }
         {
                 /* The store is checked once here; each job opens it anew in
                  * its own process. */

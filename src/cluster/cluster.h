@@ -107,6 +107,7 @@ struct cairn_cluster_worker_config {
         int lease_s;                       /* lease length (default 30) */
         int heartbeat_s;                   /* heartbeat period (default lease / 3) */
         int affinity_wait_s;               /* delay scheduling (default 30) */
+        const char *pool_key;              /* the pool's private key file (cairn cluster keygen), or NULL */
         volatile sig_atomic_t *drain;      /* non-zero: finish running jobs, take no new ones, return */
         void (*report)(const char *line, void *ud);   /* what the worker does, one line each */
         void *report_ud;
