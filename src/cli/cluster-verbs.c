@@ -118,6 +118,8 @@ int cmd_cluster(int argc, char **argv)
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
+        if (argc >= 2 && strcmp(argv[1], "keygen") == 0)
+                return cairn_cli_cluster_keygen(argc - 1, argv + 1);
         const char *db = NULL;
         int c;
         opterr = 0;
@@ -128,8 +130,6 @@ int cmd_cluster(int argc, char **argv)
                 else
                         return cairn_cli_bad_option("cluster", c, argv);
         }
-        if (argc >= 2 && strcmp(argv[1], "keygen") == 0)
-                return cairn_cli_cluster_keygen(argc - 1, argv + 1);
         if (optind != argc - 1 || strcmp(argv[optind], "init") != 0)
                 return cairn_cli_usage_error("cluster", "the subcommands are init and keygen");
         if (!(db = db_default(db)))
