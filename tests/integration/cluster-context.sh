@@ -27,8 +27,8 @@ pids=()
 cleanup() {
         local p
         for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-        wait 2>/dev/null
         stop_registry
+        wait 2>/dev/null
         [ -f "$tmp/pg/postmaster.pid" ] &&
                 runuser -u postgres -- "$PGBIN/pg_ctl" -D "$tmp/pg" -m immediate stop >/dev/null 2>&1
         grep " $tmp" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
