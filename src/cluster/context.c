@@ -25,6 +25,13 @@
 #include "fetch/image.h"
 #include "fetch/repo.h"
 
+/* PREFIX.XXXXXX in $TMPDIR, or /tmp, for mkdtemp (which makes it 0700). */
+static char *tmp_template(const char *prefix)
+{
+        const char *t = getenv("TMPDIR");
+        return cairn_xasprintf("%s/%s.XXXXXX", t && t[0] == '/' ? t : "/tmp", prefix);
+}
+
 /* --- packing ------------------------------------------------------------------------- */
 
 struct inode_seen {
@@ -236,9 +243,9 @@ static int digest_file(const char *path, char ret[8 + CAIRN_SHA256_HEX_LEN], uin
 int cairn_cluster_context_upload(const char *dir, const char *repo, char **ret_json, bool *ret_uploaded,
                                  struct cairn_error **err)
 {
-        char tmpdir[] = "/tmp/cairn-context.XXXXXX";
+        _cleanup_free_ char *tmpdir = tmp_template("cairn-context");
         if (!mkdtemp(tmpdir))
-                return cairn_error_set_errno(err, errno, "context: a temporary directory");
+                return cairn_error_set_errno(err, errno, "context: a temporary directory in \"%s\"", tmpdir);
         _cleanup_free_ char *tgz = cairn_xasprintf("%s/context.tar.gz", tmpdir);
         char digest[8 + CAIRN_SHA256_HEX_LEN];
         uint64_t size = 0;
@@ -330,10 +337,10 @@ int cairn_cluster_job_inputs_prepare(struct cairn_cluster *c, const char *pool, 
                                      struct cairn_cluster_job_inputs *in, struct cairn_error **err)
 {
         *in = (struct cairn_cluster_job_inputs) { 0 };
-        char tmp[] = "/tmp/cairn-job.XXXXXX";
+        _cleanup_free_ char *tmp = tmp_template("cairn-job");
         if (!mkdtemp(tmp))
-                return cairn_error_set_errno(err, errno, "a private directory for the job");
-        in->tmp = cairn_xstrdup(tmp);
+                return cairn_error_set_errno(err, errno, "a private directory for the job in \"%s\"", tmp);
+        in->tmp = TAKE_PTR(tmp);
         const char *p[] = { id, worker, incarnation, attempt };
         PGresult *q = PQexecParams(c->pg,
                                    "SELECT context::text, secrets FROM jobs WHERE id = $1::bigint AND worker = $2"

@@ -65,8 +65,10 @@ for m in a b l; do
         "$CAIRN" image import --store "overlayfs:$tmp/store-$m" --env PATH=/usr/sbin:/usr/bin:/sbin:/bin busybox \
                 busybox.tar >/dev/null || need "image import"
 done
+# The workers' private directories, to check that they are removed.
+mkdir wtmp
 start_worker() { # NAME STORE POOL [ARGS...]: sets $wpid
-        "$CAIRN" worker --db "$DB" --name "$1" --store "overlayfs:$tmp/store-$2" --pool "$3" \
+        TMPDIR=$tmp/wtmp "$CAIRN" worker --db "$DB" --name "$1" --store "overlayfs:$tmp/store-$2" --pool "$3" \
                 --lease 5s --heartbeat 1s "${@:4}" 2>>"worker-$1.log" &
         wpid=$!
         pids+=("$wpid")
@@ -165,8 +167,7 @@ is "$(stat -c %s "$blobfile")" "$size" "of the size recorded"
 tv=$(tar -tvzf "$blobfile" 2>&1)
 has "$tv" "-rwsr-xr-x 0/0" "the blob keeps the setuid bit, owners 0:0"
 has "$tv" "sub/two link to sub/one" "and the hard link"
-ls /tmp | grep -q '^cairn-job\.' 
-ok $((!$?)) "the job's private context directory is removed"
+is "$(ls wtmp)" "" "the job's private context directory is removed"
 
 # --- the same context again: uploaded once ----------------------------------------------------
 before=$(stat -c '%i %Y' "$blobfile")
@@ -196,6 +197,7 @@ is "$out" "failed"$'\n' "the job fails"
 has "$(sql "SELECT error FROM jobs WHERE id = $miss")" "context: the context blob sha256:$hex2 is missing from $REPO" \
         "with a clear error"
 is "$(sql "SELECT attempt FROM jobs WHERE id = $miss")" 1 "and no retry"
+is "$(ls wtmp)" "" "its private directory is removed after the failure too"
 kill "$wl"; wait "$wl" 2>/dev/null
 
 # --- secrets ----------------------------------------------------------------------------------
@@ -267,6 +269,11 @@ printf '((from busybox) (shell /bin/sh -c) (run (shell "echo %s > /leak")))\n' "
 "$CAIRN" build --store "overlayfs:$tmp/store-l" -f leak.spec ctx2 >/dev/null 2>&1
 grep -rqaF "$secret" store-l
 ok $? "(the search finds it where it is)"
+sql "CREATE TABLE leak (x text); INSERT INTO leak VALUES ('$secret'); CHECKPOINT" >/dev/null
+grep -rqaF "$secret" pg && runuser -u postgres -- "$PGBIN/pg_dump" -h "$tmp/sock" -U postgres postgres 2>/dev/null |
+        grep -qaF "$secret"
+ok $? "(and in the database, once it is stored there in clear)"
+sql "DROP TABLE leak" >/dev/null
 
 # Without the key, and with the wrong key.
 submit --pool p2 -f secret.spec --secret tok:secret.txt
