@@ -198,6 +198,22 @@ has "$(sql "SELECT error FROM jobs WHERE id = $miss")" "context: the context blo
         "with a clear error"
 is "$(sql "SELECT attempt FROM jobs WHERE id = $miss")" 1 "and no retry"
 is "$(ls wtmp)" "" "its private directory is removed after the failure too"
+# A corrupt one (same size, other bytes) too.
+kill "$wl"; wait "$wl" 2>/dev/null
+mkdir ctx3 && echo third >ctx3/x
+submit --pool later -f ctx.spec --context-repo "$REPO" ctx3 --no-follow
+bad=${out%$'\n'}
+hex3=$(sql "SELECT context->>'blob' FROM jobs WHERE id = $bad")
+hex3=${hex3#sha256:}
+f3=$blobs/${hex3:0:2}/$hex3/data
+[ -n "$hex3" ] && [ -f "$f3" ] && head -c "$(stat -c %s "$f3")" /dev/zero >"$f3"
+ok $? "another job's blob is overwritten with zeros in the registry's storage"
+start_worker wl b later
+wl=$wpid
+run_cmd timeout 60 "$CAIRN" job wait "$bad" --db "$DB"
+is "$out" "failed"$'\n' "that job fails"
+has "$(sql "SELECT error FROM jobs WHERE id = $bad")" "does not match its digest" "saying the context blob does not match its digest"
+is "$(sql "SELECT attempt FROM jobs WHERE id = $bad")" 1 "without a retry"
 kill "$wl"; wait "$wl" 2>/dev/null
 
 # --- secrets ----------------------------------------------------------------------------------
