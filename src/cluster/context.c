@@ -90,9 +90,16 @@ static int pack_file(struct packer *p, int dirfd, const char *name, const char *
                 p->links = cairn_xreallocarray(p->links, p->n_links + 1, sizeof(*p->links));
                 p->links[p->n_links++] = (struct inode_seen) { st->st_dev, st->st_ino, cairn_xstrdup(path) };
         }
-        _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        /* O_NONBLOCK: a file swapped for a FIFO since the fstatat does
+         * not hang the open; the fstat below then refuses it. */
+        _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0)
                 return cairn_error_set_errno(p->err, errno, "\"%s\"", path);
+        struct stat now;
+        if (fstat(fd, &now) < 0)
+                return cairn_error_set_errno(p->err, errno, "\"%s\"", path);
+        if (!S_ISREG(now.st_mode) || now.st_ino != st->st_ino || now.st_dev != st->st_dev)
+                return cairn_error_set(p->err, -EAGAIN, "\"%s\" changed while it was packed", path);
         struct archive_entry *e = entry_for(path, st, AE_IFREG);
         archive_entry_set_size(e, st->st_size);
         int r = write_header(p, e, path);
