@@ -4,7 +4,7 @@
 #   make check   install dependencies, run the whole test suite
 #   make         build only
 
-.PHONY: all build deps demo check clean bench bench-pull bench-prune bench-containerd bench-containment bench-stores bench-context bench-step-cache windows
+.PHONY: all build deps demo check clean bench bench-pull bench-prune bench-containerd bench-containment bench-stores bench-context bench-step-cache bench-cluster windows
 
 all: build
 
@@ -56,3 +56,6 @@ bench-context:
 
 bench-step-cache:
 	bench/step-cache
+
+bench-cluster:
+	bench/cluster

@@ -6,6 +6,14 @@
 #include <string.h>
 
 static enum cairn_log_level current = CAIRN_LOG_WARNING;
+static cairn_log_sink_fn *sink;
+static void *sink_ud;
+
+void cairn_log_set_sink(cairn_log_sink_fn *fn, void *ud)
+{
+        sink = fn;
+        sink_ud = ud;
+}
 
 static const char *const names[] = {
         [CAIRN_LOG_QUIET] = "quiet",
@@ -48,4 +56,6 @@ void cairn_log(enum cairn_log_level level, const char *fmt, ...)
                 fprintf(stderr, "cairn: %s\n", line);
         else
                 fprintf(stderr, "cairn: %s: %s\n", names[level], line);
+        if (sink)
+                sink(level, line, sink_ud);
 }

@@ -21,6 +21,11 @@ enum cairn_log_level cairn_log_get_level(void);
 /* Parse "quiet|error|warning|info|debug"; returns -1 when unknown. */
 int cairn_log_level_from_string(const char *s);
 
+/* Also hand each message printed to fn (a build's log, say), as the line
+ * printed, without "cairn: " and the newline.  NULL stops it. */
+typedef void cairn_log_sink_fn(enum cairn_log_level level, const char *line, void *ud);
+void cairn_log_set_sink(cairn_log_sink_fn *fn, void *ud);
+
 void cairn_log(enum cairn_log_level level, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 

@@ -7,6 +7,7 @@
 #ifndef CAIRN_CLI_CLI_H
 #define CAIRN_CLI_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/error.h"
@@ -49,6 +50,33 @@ int cmd_cluster(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
 int cmd_job(int argc, char **argv);
+/* cli/cluster-admin.c: `cairn cluster` but init; init's roles; submit's
+ * --estimate (weight false) and --weight (true), and the help they add. */
+int cmd_cluster_admin(int argc, char **argv);
+struct cairn_cluster;
+struct cairn_cluster_job_request;
+int cairn_cli_cluster_init_roles(struct cairn_cluster *c);
+int cairn_cli_fair_share_option(bool weight, const char *arg, struct cairn_cluster_job_request *rq);
+#define CAIRN_CLUSTER_ADMIN_USAGE \
+        "       cairn cluster show [POOL] | workers POOL | metrics [POOL]  --db=URL\n" \
+        "       cairn cluster pause|unpause POOL (WORKER|--all)  --db=URL\n" \
+        "       cairn cluster drain POOL (WORKER|--all) [--wait] [--timeout=D]  --db=URL\n" \
+        "       cairn cluster forget POOL WORKER | set-rate POOL CLIENT RATE  --db=URL\n" \
+        "       cairn cluster add-client POOL NAME [--rate=R]  --db=URL\n"
+#define CAIRN_CLUSTER_ADMIN_HELP \
+        "\n" \
+        "  show       per pool: queued jobs (urgent, normal), workers connected, ready,\n" \
+        "             paused, draining, their capacity, running jobs\n" \
+        "  workers    one line per worker: name, state, incarnation, capacity, running,\n" \
+        "             last seen, store epoch, version\n" \
+        "  pause      the worker claims nothing until unpaused (kept across restarts)\n" \
+        "  unpause    it claims again at once\n" \
+        "  drain      it finishes its running jobs, claims nothing, exits 0; --wait returns\n" \
+        "             once it runs no job (at most --timeout, default 1h)\n" \
+        "  forget     delete a worker's row (refused while it holds running jobs)\n" \
+        "  set-rate   a client's share of the pool (jobs' cost / rate spaces its jobs)\n" \
+        "  add-client add a client, with --rate (default 1)\n" \
+        "  metrics    the pools' metrics in Prometheus text format\n"
 
 int cmd_images(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);

@@ -127,8 +127,8 @@ int cairn_cli_cluster_keygen(int argc, char **argv)
                 default: return cairn_cli_bad_option("cluster", c, argv);
                 }
         }
-        if (optind != argc)
-                return cairn_cli_usage_error("cluster", "unexpected argument \"%s\"", argv[optind]);
+        if (optind != argc - 1 || strcmp(argv[optind], "keygen") != 0)
+                return cairn_cli_usage_error("cluster", "keygen takes no argument but its options");
         if (!db)
                 db = getenv("CAIRN_DB");
         if (!db || !pool || !pool[0] || !out)

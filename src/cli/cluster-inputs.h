@@ -29,7 +29,7 @@ int cairn_cli_submit_inputs_check(struct cairn_cli_submit_inputs *in);
 int cairn_cli_submit_inputs_prepare(struct cairn_cluster *cl, const char *pool, struct cairn_cli_submit_inputs *in);
 void cairn_cli_submit_inputs_release(struct cairn_cli_submit_inputs *in);
 
-/* `cairn cluster keygen` (argv[0] is "keygen"). */
+/* `cairn cluster keygen` (argv as cmd_cluster has it, "keygen" among them). */
 int cairn_cli_cluster_keygen(int argc, char **argv);
 
 #endif

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,12 +26,15 @@
 const struct cairn_verb cairn_cluster_verb = {
         .name = "cluster",
         .run = cmd_cluster,
-        .summary = "set up the database of a build cluster",
+        .summary = "set up, inspect and administer a build cluster",
         .help = "Usage: cairn cluster init --db=URL\n"
+                CAIRN_CLUSTER_ADMIN_USAGE
                 "       cairn cluster keygen --db=URL --pool=POOL --out=KEYFILE [--rotate]\n"
                 "\n"
-                "init: create the cluster's schema in the PostgreSQL database URL (docs/cluster.md).\n"
+                "init creates the cluster's schema in the PostgreSQL database URL (docs/cluster.md),\n"
+                "and the roles cairn_submitter, cairn_worker and cairn_admin when the user may.\n"
                 "Idempotent: on a database that has it, only checks its version.\n"
+                CAIRN_CLUSTER_ADMIN_HELP
                 "\n"
                 "keygen: make POOL's X25519 key pair for sealing job secrets: the private key\n"
                 "goes to KEYFILE (PEM, mode 0600, never overwritten), for the pool's workers\n"
@@ -39,8 +43,9 @@ const struct cairn_verb cairn_cluster_verb = {
                 "\n"
                 DB_HELP
                 "\n"
-                "Exit status: 0 on success; 1 on an error (a schema of another version, a pool\n"
-                "that has a key without --rotate, an existing KEYFILE).\n",
+                "Exit status: 0 on success; 1 on an error (a schema of another version, an unknown\n"
+                "pool or worker, a permission denied, a pool that has a key without --rotate, an\n"
+                "existing KEYFILE); 124 on a usage error.\n",
 };
 
 const struct cairn_verb cairn_submit_verb = {
@@ -61,7 +66,10 @@ const struct cairn_verb cairn_submit_verb = {
                 "      --urgent             before every non-urgent job of the pool\n"
                 "      --timeout=D          fail the build if it runs longer (90s, 10m, 2h)\n"
                 "      --max-attempts=N     fail the job after its worker was lost N times (default 3)\n"
-                "      --client=NAME        who submits (default $USER)\n"
+                "      --client=NAME        who submits, for fair share (default $USER)\n"
+                "      --estimate=CACHED,UNCACHED  the build's seconds with its hint cached or not\n"
+                "                           (default 10,600): its cost to the client's share\n"
+                "      --weight=N           the worker slots it takes (default 1)\n"
                 "      --no-follow          print the ID and return at once\n"
                 "      --context=DIR        the build context (or the CONTEXT operand): uploaded to\n"
                 "                           the --context-repo registry repository unless it is there\n"
@@ -118,10 +126,20 @@ int cmd_cluster(int argc, char **argv)
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        if (argc >= 2 && strcmp(argv[1], "keygen") == 0)
-                return cairn_cli_cluster_keygen(argc - 1, argv + 1);
         const char *db = NULL;
         int c;
+        /* Every subcommand but init is cli/cluster-admin.c's. */
+        for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+                if (argv[i][0] != '-') {
+                        if (strcmp(argv[i], "keygen") == 0)
+                                return cairn_cli_cluster_keygen(argc, argv);
+                        if (strcmp(argv[i], "init") != 0)
+                                return cmd_cluster_admin(argc, argv);
+                        break;
+                }
+                if (strcmp(argv[i], "--db") == 0)
+                        i++;
+        }
         opterr = 0;
         optind = 1;
         while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
@@ -131,7 +149,8 @@ int cmd_cluster(int argc, char **argv)
                         return cairn_cli_bad_option("cluster", c, argv);
         }
         if (optind != argc - 1 || strcmp(argv[optind], "init") != 0)
-                return cairn_cli_usage_error("cluster", "the subcommands are init and keygen");
+                return cairn_cli_usage_error("cluster", "a subcommand is required: init, keygen, show, workers, "
+                                                        "pause, unpause, drain, forget, set-rate, add-client, metrics");
         if (!(db = db_default(db)))
                 return cairn_cli_usage_error("cluster", "--db=URL is required (or $CAIRN_DB)");
         struct cairn_cluster *cl = open_cluster("cluster init", db, true);
@@ -139,15 +158,17 @@ int cmd_cluster(int argc, char **argv)
                 return CAIRN_EXIT_FAILURE;
         _cleanup_error_ struct cairn_error *err = NULL;
         int r = cairn_cluster_init(cl, &err);
-        cairn_cluster_close(cl);
         if (r < 0) {
+                cairn_cluster_close(cl);
                 fprintf(stderr, "cairn cluster init: ");
                 cairn_cli_report(err);
                 return CAIRN_EXIT_FAILURE;
         }
         fprintf(stderr, "cairn cluster init: %s (schema version %d)\n", r == 1 ? "schema created" : r == 2 ? "schema upgraded" : "schema already there",
                 CAIRN_CLUSTER_SCHEMA_VERSION);
-        return CAIRN_EXIT_OK;
+        int status = cairn_cli_cluster_init_roles(cl);
+        cairn_cluster_close(cl);
+        return status;
 }
 
 static int write_stdout(const char *data, size_t len, void *ud)
@@ -165,6 +186,15 @@ static void on_detach(int sig)
         detach = sig;
 }
 
+static void follow_note(const char *msg, void *ud)
+{
+        if (msg)
+                fprintf(stderr, "cairn %s: lost the database (%s); reconnecting, the job goes on\n", (const char *) ud,
+                        msg);
+        else
+                fprintf(stderr, "cairn %s: reconnected\n", (const char *) ud);
+}
+
 /* Follow job id from *from until it ends or the user detaches; the exit
  * status of submit and job log --follow. */
 static int follow(const char *verb, struct cairn_cluster *cl, int64_t id, int64_t from)
@@ -174,7 +204,8 @@ static int follow(const char *verb, struct cairn_cluster *cl, int64_t id, int64_
         sigaction(SIGTERM, &sa, NULL);
         _cleanup_error_ struct cairn_error *err = NULL;
         struct cairn_cluster_job_status s;
-        int r = cairn_cluster_follow(cl, id, &from, write_stdout, NULL, 1000, &detach, &s, &err);
+        int r = cairn_cluster_follow_resilient(cl, id, &from, write_stdout, (void *) verb, 1000, 600, &detach,
+                                               follow_note, &s, &err);
         if (r < 0) {
                 fprintf(stderr, "cairn %s: ", verb);
                 cairn_cli_report(err);
@@ -195,7 +226,7 @@ static int follow(const char *verb, struct cairn_cluster *cl, int64_t id, int64_
 int cmd_submit(int argc, char **argv)
 {
         enum { OPT_DB = 256, OPT_POOL, OPT_HINT, OPT_URGENT, OPT_TIMEOUT, OPT_CONTEXT, OPT_SECRET, OPT_ATTEMPTS,
-               OPT_CLIENT, OPT_NO_FOLLOW, OPT_CONTEXT_REPO };
+               OPT_CLIENT, OPT_NO_FOLLOW, OPT_ESTIMATE, OPT_WEIGHT, OPT_CONTEXT_REPO };
         static const struct option options[] = {
                 { "file", required_argument, NULL, 'f' },
                 { "db", required_argument, NULL, OPT_DB },
@@ -209,6 +240,8 @@ int cmd_submit(int argc, char **argv)
                 { "max-attempts", required_argument, NULL, OPT_ATTEMPTS },
                 { "client", required_argument, NULL, OPT_CLIENT },
                 { "no-follow", no_argument, NULL, OPT_NO_FOLLOW },
+                { "estimate", required_argument, NULL, OPT_ESTIMATE },
+                { "weight", required_argument, NULL, OPT_WEIGHT },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -243,6 +276,11 @@ int cmd_submit(int argc, char **argv)
                                 return cairn_cli_usage_error("submit", "--max-attempts takes 1 to 100, not \"%s\"",
                                                              optarg);
                         break;
+                case OPT_ESTIMATE:
+                case OPT_WEIGHT:
+                        if (cairn_cli_fair_share_option(c == OPT_WEIGHT, optarg, &rq) < 0)
+                                return CAIRN_EXIT_USAGE;
+                        break;
                 case OPT_CONTEXT: inputs.context = optarg; break;
                 case OPT_CONTEXT_REPO: inputs.context_repo = optarg; break;
                 case OPT_SECRET:
@@ -265,8 +303,12 @@ int cmd_submit(int argc, char **argv)
                 return cairn_cli_usage_error("submit", "--pool=POOL is required");
         if (!(db = db_default(db)))
                 return cairn_cli_usage_error("submit", "--db=URL is required (or $CAIRN_DB)");
-        if (!rq.client)
-                rq.client = getenv("USER") ? getenv("USER") : "";
+        if (!rq.client) {
+                /* Fair share is per client: a service without $USER (a
+                 * systemd unit) is still its user, not "". */
+                struct passwd *pw = getenv("USER") ? NULL : getpwuid(getuid());
+                rq.client = getenv("USER") ? getenv("USER") : pw ? pw->pw_name : "";
+        }
         int ir = cairn_cli_submit_inputs_check(&inputs);
         if (ir != 0)
                 return ir;
@@ -294,13 +336,16 @@ int cmd_submit(int argc, char **argv)
         if (!cl)
                 return CAIRN_EXIT_FAILURE;
         int64_t id;
-        if ((ir = cairn_cli_submit_inputs_prepare(cl, rq.pool, &inputs)) != 0 ||
-            cairn_cluster_submit_with_inputs(cl, &rq, inputs.context_json, inputs.sealed, inputs.sealed_len, &id,
-                                             &err) < 0) {
-                if (ir == 0) {
-                        fprintf(stderr, "cairn submit: ");
-                        cairn_cli_report(err);
-                }
+        if ((ir = cairn_cli_submit_inputs_prepare(cl, rq.pool, &inputs)) != 0) {
+                cairn_cluster_close(cl);
+                return ir;
+        }
+        rq.context_json = inputs.context_json;
+        rq.sealed_secrets = inputs.sealed;
+        rq.sealed_secrets_len = inputs.sealed_len;
+        if (cairn_cluster_submit(cl, &rq, &id, &err) < 0) {
+                fprintf(stderr, "cairn submit: ");
+                cairn_cli_report(err);
                 cairn_cli_submit_inputs_release(&inputs);
                 cairn_cluster_close(cl);
                 return CAIRN_EXIT_FAILURE;

@@ -21,11 +21,12 @@ const struct cairn_verb cairn_worker_verb = {
         .summary = "build the jobs of a cluster's pool",
         .help = "Usage: cairn worker --db=URL --pool=POOL --name=NAME --capacity=K --store=KIND:PATH\n"
                 "                    [--cache-from=R]... [--cache-to=R] [--lease=D] [--heartbeat=D]\n"
-                "                    [--pool-key=KEYFILE]\n"
+                "                    [--metrics-listen=HOST:PORT] [--pool-key=KEYFILE]\n"
                 "\n"
                 "Register as NAME in POOL (a new incarnation each start), then claim and build up\n"
                 "to K jobs at a time in the store, each in a child process.  SIGTERM or SIGINT\n"
-                "drains: running jobs finish, no new one is taken, then the worker exits.\n"
+                "drains (so does 'cairn cluster drain'): running jobs finish, no new one is\n"
+                "taken, then the worker exits.\n"
                 "What the worker does goes to stderr, one line each.\n"
                 "\n"
                 "      --db=URL             the PostgreSQL database (default $CAIRN_DB)\n"
@@ -37,6 +38,8 @@ const struct cairn_verb cairn_worker_verb = {
                 "      --heartbeat=D        how often leases are renewed (default a third of the lease)\n"
                 "      --affinity-wait=D    how long a job with a cache hint waits for a worker that\n"
                 "                           ran the hint (default 30s)\n"
+                "      --metrics-listen=HOST:PORT  serve this worker's metrics at GET /metrics\n"
+                "                           (Prometheus text; docs/cluster.md)\n"
                 "      --pool-key=KEYFILE   the pool's private key (cairn cluster keygen), to unseal\n"
                 "                           the secrets of its jobs\n"
                 "\n"
@@ -76,7 +79,7 @@ static int seconds(const char *opt, const char *arg, int *ret)
 int cmd_worker(int argc, char **argv)
 {
         enum { OPT_DB = 256, OPT_POOL, OPT_NAME, OPT_CAPACITY, OPT_CACHE_FROM, OPT_CACHE_TO, OPT_LEASE,
-               OPT_HEARTBEAT, OPT_AFFINITY, OPT_POOL_KEY };
+               OPT_HEARTBEAT, OPT_AFFINITY, OPT_METRICS, OPT_POOL_KEY };
         static const struct option options[] = {
                 { "db", required_argument, NULL, OPT_DB },
                 { "pool", required_argument, NULL, OPT_POOL },
@@ -88,6 +91,7 @@ int cmd_worker(int argc, char **argv)
                 { "lease", required_argument, NULL, OPT_LEASE },
                 { "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
                 { "affinity-wait", required_argument, NULL, OPT_AFFINITY },
+                { "metrics-listen", required_argument, NULL, OPT_METRICS },
                 { "pool-key", required_argument, NULL, OPT_POOL_KEY },
                 { "help", no_argument, NULL, 'h' },
                 {},
@@ -107,6 +111,7 @@ int cmd_worker(int argc, char **argv)
                 case OPT_POOL: cfg.pool = optarg; break;
                 case OPT_NAME: cfg.name = optarg; break;
                 case CAIRN_OPT_STORE: cfg.store = optarg; break;
+                case OPT_METRICS: cfg.metrics_listen = optarg; break;
                 case OPT_POOL_KEY: cfg.pool_key = optarg; break;
                 case OPT_CAPACITY:
                         cfg.capacity = atoi(optarg);

@@ -10,6 +10,8 @@
 #include <time.h>
 
 #include "base/alloc.h"
+#include "base/cleanup.h"
+#include "base/hash.h"
 #include "cluster/cluster-internal.h"
 
 /* The schema as version 1 made it; init runs it, then every upgrade after
@@ -83,7 +85,10 @@ PGresult *cluster_exec(struct cairn_cluster *c, ExecStatusType want, const char 
         size_t len = strlen(msg);
         while (len && msg[len - 1] == '\n')
                 len--;
-        cairn_error_set(err, -EIO, "%s: %.*s", what, (int) len, msg);
+        /* 42501 insufficient_privilege: the role lacks a GRANT (cluster
+         * init's roles), which the CLI names as such. */
+        const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+        cairn_error_set(err, state && strcmp(state, "42501") == 0 ? -EACCES : -EIO, "%s: %.*s", what, (int) len, msg);
         PQclear(r);
         return NULL;
 }
@@ -131,9 +136,15 @@ int cairn_cluster_connect(const char *url, bool for_init, struct cairn_cluster *
         int lr = cairn_pq_load(err);
         if (lr < 0)
                 return lr;
-        /* connect_timeout bounds the wait on an unreachable server. */
-        const char *keys[] = { "dbname", "connect_timeout", "application_name", NULL };
-        const char *vals[] = { url, "10", "cairn", NULL };
+        /* connect_timeout bounds the wait on an unreachable server, and
+         * keepalives with tcp_user_timeout the wait on one that went away
+         * mid-statement (a partition, a crashed host): without them a
+         * query on a dead TCP connection waits for the kernel's
+         * retransmissions, about 15 minutes.  They come before the URL,
+         * which may override them. */
+        const char *keys[] = { "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
+                               "keepalives_count", "tcp_user_timeout", "application_name", "dbname", NULL };
+        const char *vals[] = { "10", "1", "5", "2", "3", "10000", "cairn", url, NULL };
         PGconn *pg = PQconnectdbParams(keys, vals, 1);
         if (!pg || PQstatus(pg) != CONNECTION_OK) {
                 const char *msg = pg ? PQerrorMessage(pg) : "out of memory";
@@ -236,17 +247,47 @@ int cairn_cluster_submit(struct cairn_cluster *c, const struct cairn_cluster_job
         if (rq->timeout_s > 0)
                 snprintf(timeout, sizeof(timeout), "%lld seconds", rq->timeout_s);
         snprintf(attempts, sizeof(attempts), "%d", rq->max_attempts > 0 ? rq->max_attempts : 3);
+        /* Fair share: what the job adds to its client's schedule. */
+        char est_c[16], est_u[16], weight[16];
+        snprintf(est_c, sizeof(est_c), "%d", rq->est_cached_s > 0 ? rq->est_cached_s : 10);
+        snprintf(est_u, sizeof(est_u), "%d", rq->est_uncached_s > 0 ? rq->est_uncached_s : 600);
+        snprintf(weight, sizeof(weight), "%d", rq->weight > 0 ? rq->weight : 1);
+        /* The sealed secrets as hex text: every parameter here is text. */
+        _cleanup_free_ char *sealed = NULL;
+        if (rq->sealed_secrets) {
+                sealed = cairn_xzalloc(2 * rq->sealed_secrets_len + 1);
+                cairn_hex_encode(rq->sealed_secrets, rq->sealed_secrets_len, sealed);
+        }
         const char *p[] = { rq->pool, rq->client ? rq->client : "", rq->spec, rq->cache_hint ? rq->cache_hint : "",
-                            rq->urgent ? "t" : "f", rq->timeout_s > 0 ? timeout : NULL, attempts };
-        /* One statement: the job and its wake-up commit together. */
+                            rq->urgent ? "t" : "f", rq->timeout_s > 0 ? timeout : NULL, attempts,
+                            est_c, est_u, weight, rq->context_json, sealed };
+        /*
+         * One statement: the client's schedule, the job, its counter and its
+         * wake-up commit together.  The client's next_fair_start moves by
+         * cost / rate; the job's fair_start is its value before the move
+         * (at least now), which is the new value less the same interval.
+         */
         PGresult *r = cluster_exec(c, PGRES_TUPLES_OK, "submit",
-                                   "WITH j AS (INSERT INTO jobs (pool, client, spec, cache_hint, urgent, deadline,"
-                                   "  max_attempts) VALUES ($1, $2, $3, $4, $5::bool, $6::interval, $7::int)"
-                                   "  RETURNING id),"
+                                   "WITH cost AS (SELECT CASE WHEN $4 <> '' AND EXISTS (SELECT 1 FROM hint_cache"
+                                   "   WHERE pool = $1 AND hint = $4) THEN $8::int ELSE $9::int END::float8 AS s),"
+                                   " cl AS (INSERT INTO clients AS k (pool, name, next_fair_start)"
+                                   "  SELECT $1, $2, now() + make_interval(secs => cost.s) FROM cost"
+                                   "  ON CONFLICT (pool, name) DO UPDATE SET next_fair_start = greatest(now(),"
+                                   "   k.next_fair_start) + make_interval(secs => (SELECT s FROM cost) / k.rate)"
+                                   "  RETURNING next_fair_start, rate),"
+                                   " j AS (INSERT INTO jobs (pool, client, spec, cache_hint, urgent, deadline,"
+                                   "  max_attempts, est_cached, est_uncached, weight, fair_start, context, secrets)"
+                                   "  SELECT $1, $2, $3, $4, $5::bool, $6::interval, $7::int, $8::int, $9::int,"
+                                   "  $10::int, cl.next_fair_start - make_interval(secs => cost.s / cl.rate),"
+                                   "  $11::jsonb, decode($12, 'hex')"
+                                   "  FROM cl, cost RETURNING id),"
                                    " e AS (INSERT INTO job_events (job_id, kind, detail) SELECT id, 'submitted', $2"
-                                   "  FROM j)"
+                                   "  FROM j),"
+                                   " n AS (INSERT INTO counters (pool, name, value)"
+                                   "  SELECT $1, 'jobs_submitted_total', count(*) FROM j"
+                                   "  ON CONFLICT (pool, name, labels) DO UPDATE SET value = counters.value + EXCLUDED.value)"
                                    "SELECT id, pg_notify('cairn_queue', $1::text) FROM j",
-                                   p, 7, err);
+                                   p, 12, err);
         if (!r)
                 return -EIO;
         *ret_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
@@ -348,11 +389,14 @@ int cairn_cluster_job_cancel(struct cairn_cluster *c, int64_t id, struct cairn_e
         const char *p[] = { ids };
         PGresult *r = cluster_exec(c, PGRES_TUPLES_OK, "job cancel",
                                    "WITH q AS (UPDATE jobs SET state = 'cancelled', finished_at = now(),"
-                                   "   error = 'cancelled while queued' WHERE id = $1 AND state = 'queued' RETURNING id),"
+                                   "   error = 'cancelled while queued' WHERE id = $1 AND state = 'queued' RETURNING id, pool),"
                                    " r AS (UPDATE jobs SET cancel_requested = true WHERE id = $1 AND state = 'running'"
                                    "   RETURNING id),"
                                    " e AS (INSERT INTO job_events (job_id, kind) SELECT id, 'cancel' FROM q"
-                                   "   UNION ALL SELECT id, 'cancel-requested' FROM r)"
+                                   "   UNION ALL SELECT id, 'cancel-requested' FROM r),"
+                                   " n AS (INSERT INTO counters (pool, name, labels, value)"
+                                   "   SELECT pool, 'jobs_finished_total', 'outcome=\"cancelled\"', 1 FROM q"
+                                   "   ON CONFLICT (pool, name, labels) DO UPDATE SET value = counters.value + 1)"
                                    "SELECT (SELECT count(*) FROM q), (SELECT count(*) FROM r),"
                                    " (SELECT count(*) FROM jobs WHERE id = $1),"
                                    " pg_notify('cairn_cancel', $1::text), pg_notify('cairn_job', $1::text)",
@@ -403,9 +447,57 @@ int cairn_cluster_follow(struct cairn_cluster *c, int64_t id, int64_t *from, cai
                 if (stop && *stop)
                         return 0;
                 if (pr > 0 && !PQconsumeInput(c->pg))
-                        return cairn_error_set(err, -EIO, "follow: %s", PQerrorMessage(c->pg));
+                        return cairn_error_set(err, -EIO, "follow: %.*s", (int) strcspn(PQerrorMessage(c->pg), "\n"),
+                                               PQerrorMessage(c->pg));
                 PGnotify *nf;
                 while ((nf = PQnotifies(c->pg)))
                         PQfreemem(nf);
+        }
+}
+
+int cairn_cluster_follow_resilient(struct cairn_cluster *c, int64_t id, int64_t *from, cairn_cluster_write_fn *out,
+                                   void *ud, int poll_ms, int outage_s, volatile sig_atomic_t *stop,
+                                   void (*note)(const char *msg, void *ud), struct cairn_cluster_job_status *ret,
+                                   struct cairn_error **err)
+{
+        time_t lost_at = 0;
+        int backoff = 1;
+        for (;;) {
+                struct cairn_error *e = NULL;
+                int r = cairn_cluster_follow(c, id, from, out, ud, poll_ms, stop, ret, &e);
+                if (r >= 0 || PQstatus(c->pg) == CONNECTION_OK) {
+                        cairn_error_append(err, &e);
+                        return r;
+                }
+                /* The connection is gone: the job is not (the queue is
+                 * durable).  Reconnect with backoff and go on from *from. */
+                if (!lost_at) {
+                        lost_at = time(NULL);
+                        if (note)
+                                note(e->message, ud);
+                }
+                cairn_error_free(e);
+                for (;;) {
+                        for (int i = 0; i < backoff * 10; i++) {
+                                if (stop && *stop)
+                                        return 0;
+                                struct timespec ts = { 0, 100000000 };
+                                nanosleep(&ts, NULL);
+                        }
+                        backoff = backoff < 16 ? backoff * 2 : 30;
+                        PQreset(c->pg);
+                        if (PQstatus(c->pg) == CONNECTION_OK)
+                                break;
+                        if (time(NULL) - lost_at > outage_s)
+                                return cairn_error_set(err, -EIO, "the database has been unreachable for %ds: %.*s",
+                                                       outage_s, (int) strcspn(PQerrorMessage(c->pg), "\n"),
+                                                       PQerrorMessage(c->pg));
+                }
+                PGresult *q = PQexec(c->pg, "SET client_min_messages = warning");
+                PQclear(q);
+                if (note)
+                        note(NULL, ud);
+                lost_at = 0;
+                backoff = 1;
         }
 }

@@ -48,6 +48,16 @@ struct cairn_cluster_job_request {
         bool urgent;
         long long timeout_s;       /* the build's deadline once started, 0: none */
         int max_attempts;          /* claims before a job whose worker keeps dying fails */
+        /* Fair share (docs/cluster.md): the job's cost, est_cached when its
+         * hint is in hint_cache and est_uncached otherwise, divided by the
+         * client's rate, spaces the client's jobs.  0: 10 and 600 s. */
+        int est_cached_s, est_uncached_s;
+        int weight;                /* slots of a worker the job takes; 0: 1 */
+        /* Its build context, {"repo":..,"blob":..,"size":N} (cluster/context.h), and its
+         * secrets sealed to the pool's key (cluster/seal.h); NULL for none. */
+        const char *context_json;
+        const unsigned char *sealed_secrets;
+        size_t sealed_secrets_len;
 };
 
 /* Insert a queued job and wake the pool's workers; *ret_id is its ID. */
@@ -94,6 +104,75 @@ int cairn_cluster_follow(struct cairn_cluster *c, int64_t id, int64_t *from, cai
                          int poll_ms, volatile sig_atomic_t *stop, struct cairn_cluster_job_status *ret,
                          struct cairn_error **err);
 
+/* cairn_cluster_follow, and when the connection is lost (the server
+ * restarted, the network failed), reconnect with backoff and go on from
+ * where the log stopped, for up to outage_s seconds.  note(msg) is called
+ * once when the connection is lost (msg says why) and note(NULL) when it is
+ * back; ud is out's. */
+int cairn_cluster_follow_resilient(struct cairn_cluster *c, int64_t id, int64_t *from, cairn_cluster_write_fn *out,
+                                   void *ud, int poll_ms, int outage_s, volatile sig_atomic_t *stop,
+                                   void (*note)(const char *msg, void *ud), struct cairn_cluster_job_status *ret,
+                                   struct cairn_error **err);
+
+/* --- administration (cluster/admin.c) ----------------------------------------------- */
+
+/* A worker is connected when it was seen in the last 30 s. */
+struct cairn_cluster_pool_info {
+        char *pool;                        /* owned */
+        long queued_urgent, queued_normal;
+        long connected, ready, paused, draining;   /* workers; the last three among the connected */
+        long capacity;                     /* of the connected workers */
+        long running;                      /* jobs */
+};
+/* The pools that have a worker, a job, a client or a counter, or only pool
+ * when it is not NULL: returns how many, *ret an owned array (0: pool is
+ * unknown, *ret NULL). */
+int cairn_cluster_pools(struct cairn_cluster *c, const char *pool, struct cairn_cluster_pool_info **ret,
+                        struct cairn_error **err);
+void cairn_cluster_pool_info_free(struct cairn_cluster_pool_info *p, int n);
+
+struct cairn_cluster_worker_info {
+        char *name, *version;              /* owned; version "" when unknown */
+        char state[16];                    /* ready, paused, self-paused, draining, gone */
+        int64_t incarnation, store_epoch;
+        int capacity, running;
+        long long seen_ago_s;              /* -1: never */
+};
+/* pool's workers by name: returns how many, *ret owned (0: none). */
+int cairn_cluster_workers(struct cairn_cluster *c, const char *pool, struct cairn_cluster_worker_info **ret,
+                          struct cairn_error **err);
+void cairn_cluster_worker_info_free(struct cairn_cluster_worker_info *w, int n);
+
+enum cairn_cluster_worker_op { CAIRN_CLUSTER_PAUSE, CAIRN_CLUSTER_UNPAUSE, CAIRN_CLUSTER_DRAIN };
+/* Pause, unpause or drain worker (NULL: every worker of pool), then
+ * NOTIFY cairn_admin.  A pause is kept across the worker's restarts; a
+ * drain is its current incarnation's (registration clears it).  Returns
+ * how many workers it named (0: no such worker). */
+int cairn_cluster_worker_set(struct cairn_cluster *c, const char *pool, const char *worker,
+                             enum cairn_cluster_worker_op op, struct cairn_error **err);
+/* The running jobs of worker (NULL: of the pool). */
+int cairn_cluster_running_jobs(struct cairn_cluster *c, const char *pool, const char *worker, struct cairn_error **err);
+/* Delete a worker's row and its hint_cache rows.  Returns 1, 0 when there is
+ * no such worker, -EBUSY (an error) while it holds running jobs. */
+int cairn_cluster_forget(struct cairn_cluster *c, const char *pool, const char *worker, struct cairn_error **err);
+/* A client's rate (> 0).  set: returns 1, 0 when there is no such client;
+ * add: returns 1, 0 when it was there already (its rate is left). */
+int cairn_cluster_set_rate(struct cairn_cluster *c, const char *pool, const char *client, double rate,
+                           struct cairn_error **err);
+int cairn_cluster_add_client(struct cairn_cluster *c, const char *pool, const char *client, double rate,
+                             struct cairn_error **err);
+
+struct cairn_buf;
+/* Append the metrics of pool (NULL: every pool) to out in Prometheus text
+ * format, read in one snapshot.  An unknown pool is an error (-ENOENT). */
+int cairn_cluster_metrics(struct cairn_cluster *c, const char *pool, struct cairn_buf *out, struct cairn_error **err);
+
+/* Create the NOLOGIN roles cairn_submitter, cairn_worker and cairn_admin
+ * if they are missing, and GRANT each what it needs on the schema.
+ * Returns 1 when done, 0 when the connected user may not create roles
+ * (*ret_why says why, owned). */
+int cairn_cluster_init_roles(struct cairn_cluster *c, char **ret_why, struct cairn_error **err);
+
 /* A worker (cluster/worker.c). */
 struct cairn_cluster_worker_config {
         const char *url;
@@ -108,6 +187,7 @@ struct cairn_cluster_worker_config {
         int heartbeat_s;                   /* heartbeat period (default lease / 3) */
         int affinity_wait_s;               /* delay scheduling (default 30) */
         const char *pool_key;              /* the pool's private key file (cairn cluster keygen), or NULL */
+        const char *metrics_listen;        /* HOST:PORT of its GET /metrics, or NULL */
         volatile sig_atomic_t *drain;      /* non-zero: finish running jobs, take no new ones, return */
         void (*report)(const char *line, void *ud);   /* what the worker does, one line each */
         void *report_ud;

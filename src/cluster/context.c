@@ -396,40 +396,7 @@ void cairn_cluster_job_inputs_release(struct cairn_cluster_job_inputs *in)
         *in = (struct cairn_cluster_job_inputs) { 0 };
 }
 
-/* --- submit and pool keys ------------------------------------------------------------ */
-
-int cairn_cluster_submit_with_inputs(struct cairn_cluster *c, const struct cairn_cluster_job_request *rq,
-                                     const char *context_json, const unsigned char *sealed, size_t sealed_len,
-                                     int64_t *ret_id, struct cairn_error **err)
-{
-        if (!context_json && !sealed)
-                return cairn_cluster_submit(c, rq, ret_id, err);
-        if (cluster_command(c, "submit", "BEGIN", NULL, 0, err) < 0)
-                return -EIO;
-        int64_t id;
-        if (cairn_cluster_submit(c, rq, &id, err) < 0)
-                goto fail;
-        char ids[32];
-        snprintf(ids, sizeof(ids), "%" PRId64, id);
-        const char *p[] = { ids, context_json, (const char *) sealed };
-        int lens[] = { 0, 0, (int) sealed_len };
-        int fmts[] = { 0, 0, 1 };
-        PGresult *r = PQexecParams(c->pg, "UPDATE jobs SET context = $2::jsonb, secrets = $3::bytea WHERE id = $1::bigint",
-                                   3, NULL, p, lens, fmts, 0);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-                cairn_error_set(err, -EIO, "submit: %s", PQresultErrorMessage(r));
-                PQclear(r);
-                goto fail;
-        }
-        PQclear(r);
-        if (cluster_command(c, "submit", "COMMIT", NULL, 0, err) < 0)
-                return -EIO;
-        *ret_id = id;
-        return 0;
-fail:
-        cluster_command(c, "submit", "ROLLBACK", NULL, 0, NULL);
-        return -EIO;
-}
+/* --- pool keys ------------------------------------------------------------ */
 
 int cairn_cluster_pool_key(struct cairn_cluster *c, const char *pool, unsigned char ret_key[32],
                            struct cairn_error **err)

@@ -64,15 +64,6 @@ int cairn_cluster_job_inputs_prepare(struct cairn_cluster *c, const char *pool, 
                                      struct cairn_cluster_job_inputs *in, struct cairn_error **err);
 void cairn_cluster_job_inputs_release(struct cairn_cluster_job_inputs *in);
 
-/*
- * Submit rq as cairn_cluster_submit does, with its context (context_json,
- * or NULL) and sealed secrets (sealed, or NULL), in one transaction: no
- * worker can claim the job before they are there.
- */
-int cairn_cluster_submit_with_inputs(struct cairn_cluster *c, const struct cairn_cluster_job_request *rq,
-                                     const char *context_json, const unsigned char *sealed, size_t sealed_len,
-                                     int64_t *ret_id, struct cairn_error **err);
-
 /* The pool's public key: 1 with ret_key filled, 0 when it has none. */
 int cairn_cluster_pool_key(struct cairn_cluster *c, const char *pool, unsigned char ret_key[32],
                            struct cairn_error **err);

@@ -18,6 +18,7 @@
         X(ConnStatusType, PQstatus, (const PGconn *c), (c))                                                      \
         X(char *, PQerrorMessage, (const PGconn *c), (c))                                                        \
         XV(PQfinish, (PGconn * c), (c))                                                                          \
+        XV(PQreset, (PGconn * c), (c))                                                                           \
         X(int, PQsocket, (const PGconn *c), (c))                                                                 \
         X(PGresult *, PQexec, (PGconn * c, const char *q), (c, q))                                               \
         X(PGresult *, PQexecParams,                                                                              \
@@ -26,6 +27,7 @@
           (c, q, n, types, values, lengths, formats, result_format))                                             \
         X(ExecStatusType, PQresultStatus, (const PGresult *r), (r))                                              \
         X(char *, PQresultErrorMessage, (const PGresult *r), (r))                                                \
+        X(char *, PQresultErrorField, (const PGresult *r, int field), (r, field))                                \
         XV(PQclear, (PGresult * r), (r))                                                                         \
         X(int, PQntuples, (const PGresult *r), (r))                                                              \
         X(char *, PQgetvalue, (const PGresult *r, int row, int col), (r, row, col))                              \

@@ -18,7 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +29,7 @@
 #include "base/alloc.h"
 #include "base/cleanup.h"
 #include "base/interrupt.h"
+#include "base/log.h"
 #include "base/strbuf.h"
 #include "cairn-config.h"
 #include "cluster/cluster-internal.h"
@@ -40,9 +44,15 @@ struct running_job {
         pid_t pid;
         int64_t id;
         int attempt;
+        int weight;                /* the slots it takes */
+        double started;
         bool signalled;
         double signalled_at;
 };
+
+/* How this worker's jobs ended, for its /metrics. */
+static const char *const outcomes[] = { "succeeded", "failed", "cancelled", "fenced", "lost", "unknown" };
+enum { N_OUTCOMES = sizeof(outcomes) / sizeof(outcomes[0]) };
 
 struct worker {
         const struct cairn_cluster_worker_config *cfg;
@@ -51,7 +61,18 @@ struct worker {
         char inc_s[32];
         struct running_job *jobs;
         int n_jobs;
+        int used;                  /* slots the running jobs take (their weights) */
+        bool admin_drain;          /* `cairn cluster drain` named this incarnation */
+        struct cluster_http *http; /* --metrics-listen, or NULL */
+        long done[N_OUTCOMES];
+        double job_seconds;        /* sum over the jobs in done[] */
 };
+
+/* Drain on a signal (the CLI's flag) or on an admin's request. */
+static bool draining(const struct worker *w)
+{
+        return *w->cfg->drain || w->admin_drain;
+}
 
 static double now_s(void)
 {
@@ -77,56 +98,164 @@ static void report(const struct worker *w, const char *fmt, ...)
 
 /* --- the child: one job's build ------------------------------------------------------ */
 
+/*
+ * A job's log, as the child writes it.  Every byte goes first to a spool
+ * file (unlinked, in /var/tmp), then to job_log from the spool: a database
+ * that is away for a while costs no memory and loses nothing, and the
+ * chunks are replayed in order, at the offsets they would have had, when it
+ * is back.
+ */
 struct job_log {
         struct cairn_cluster *c;
-        const char *id_s, *worker, *inc_s;
+        const char *url, *id_s, *worker, *inc_s;
         char attempt_s[16];
-        int64_t off;
-        struct cairn_buf pending;
-        double last_flush;
+        int64_t base;                 /* the job_log offset of the spool's first byte */
+        int spool;                    /* fd */
+        int64_t sent, end;            /* spool bytes written to job_log, and spooled */
+        bool line_end;                /* the last byte spooled ends a line */
+        double last_flush, retry_at;
+        int backoff;
         volatile sig_atomic_t *cancel;
-        bool fenced;
+        bool fenced, truncated;
+        unsigned pulls, pushes;       /* the step cache's, from the engine's notes */
 };
 
-/* Write what is pending at the current offset, if this attempt still holds
- * the job.  FOR SHARE holds the job's row until the chunk commits, so that a
- * reclaim (an UPDATE of that row) waits for it and then writes its line
- * after it. */
-static void log_flush(struct job_log *l)
+enum { SPOOL_MAX = 256 << 20, CHUNK_MAX = 1 << 20 };
+
+static int spool_open(void)
 {
-        if (l->pending.len == 0 || l->fenced)
+        int fd = open("/var/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd < 0)
+                fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd < 0)
+                fd = memfd_create("cairn-job-log", MFD_CLOEXEC);
+        return fd;
+}
+
+static void spool_add(struct job_log *l, const char *data, size_t len)
+{
+        if (len == 0 || l->spool < 0)
                 return;
-        char off_s[32];
-        snprintf(off_s, sizeof(off_s), "%" PRId64, l->off);
-        const char *p[] = { l->id_s, off_s, l->attempt_s, l->pending.data, l->worker, l->inc_s };
-        int lens[] = { 0, 0, 0, (int) l->pending.len, 0, 0 };
-        int fmts[] = { 0, 0, 0, 1, 0, 0 };
-        PGresult *r = PQexecParams(l->c->pg,
-                                   "WITH ins AS (INSERT INTO job_log (job_id, off, attempt, data)"
-                                   "  SELECT $1::bigint, $2::bigint, $3::int, $4::bytea FROM"
-                                   "  (SELECT 1 FROM jobs WHERE id = $1::bigint AND worker = $5"
-                                   "   AND worker_incarnation = $6::bigint AND attempt = $3::int AND state = 'running'"
-                                   "   FOR SHARE) own"
-                                   "  ON CONFLICT DO NOTHING RETURNING job_id)"
-                                   "SELECT count(*), pg_notify('cairn_log', $1::text) FROM ins",
-                                   6, NULL, p, lens, fmts, 0);
-        if (PQresultStatus(r) == PGRES_TUPLES_OK) {
-                if (atoi(PQgetvalue(r, 0, 0)) == 1) {
-                        l->off += (int64_t) l->pending.len;
-                        cairn_buf_reset(&l->pending);
-                } else {
+        if (l->end + (int64_t) len > SPOOL_MAX) {
+                if (!l->truncated) {
+                        static const char note[] = "\n[cairn: the log is over 256 MiB; the rest is dropped]\n";
+                        if (pwrite(l->spool, note, sizeof(note) - 1, l->end) == (ssize_t) sizeof(note) - 1)
+                                l->end += (int64_t) sizeof(note) - 1;
+                        l->truncated = l->line_end = true;
+                }
+                return;
+        }
+        while (len) {
+                ssize_t n = pwrite(l->spool, data, len, l->end);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return;   /* a full disk: the output is lost, not the build */
+                l->end += n;
+                data += n;
+                len -= (size_t) n;
+        }
+        l->line_end = data[-1] == '\n';
+}
+
+/* The connection is gone (the server restarted, the network failed): try
+ * again, at most every backoff seconds (1 s doubling to 30 s), so that the
+ * build is not held up by a database that is away. */
+static bool log_connection(struct job_log *l)
+{
+        if (PQstatus(l->c->pg) == CONNECTION_OK)
+                return true;
+        double t = now_s();
+        if (t < l->retry_at)
+                return false;
+        PQreset(l->c->pg);
+        if (PQstatus(l->c->pg) == CONNECTION_OK) {
+                l->backoff = 1;
+                return true;
+        }
+        l->backoff = l->backoff ? (l->backoff < 30 ? l->backoff * 2 : 30) : 1;
+        l->retry_at = t + l->backoff;
+        return false;
+}
+
+/*
+ * Write what is spooled and not yet sent, at its offsets, if this attempt
+ * still holds the job.  FOR SHARE holds the job's row until the chunk
+ * commits, so that a reclaim (an UPDATE of that row) waits for it and then
+ * writes its line after it.  A chunk already there from this attempt (its
+ * commit's answer was lost with the connection) counts as written.
+ * Returns false while the database is unreachable.
+ */
+static bool log_flush(struct job_log *l)
+{
+        l->last_flush = now_s();
+        while (l->sent < l->end && !l->fenced) {
+                if (!log_connection(l))
+                        return false;
+                size_t n = (size_t) (l->end - l->sent < CHUNK_MAX ? l->end - l->sent : CHUNK_MAX);
+                _cleanup_free_ char *chunk = cairn_xmalloc(n);
+                if (pread(l->spool, chunk, n, l->sent) != (ssize_t) n)
+                        return false;
+                char off_s[32];
+                snprintf(off_s, sizeof(off_s), "%" PRId64, l->base + l->sent);
+                const char *p[] = { l->id_s, off_s, l->attempt_s, chunk, l->worker, l->inc_s };
+                int lens[] = { 0, 0, 0, (int) n, 0, 0 };
+                int fmts[] = { 0, 0, 0, 1, 0, 0 };
+                PGresult *r = PQexecParams(
+                        l->c->pg,
+                        "WITH own AS (SELECT 1 FROM jobs WHERE id = $1::bigint AND worker = $5"
+                        "   AND worker_incarnation = $6::bigint AND attempt = $3::int AND state = 'running'"
+                        "   FOR SHARE),"
+                        " ins AS (INSERT INTO job_log (job_id, off, attempt, data)"
+                        "  SELECT $1::bigint, $2::bigint, $3::int, $4::bytea FROM own"
+                        "  ON CONFLICT DO NOTHING RETURNING job_id)"
+                        "SELECT (SELECT count(*) FROM ins) + (SELECT count(*) FROM job_log"
+                        "   WHERE job_id = $1::bigint AND off = $2::bigint AND attempt = $3::int"
+                        "   AND length(data) = length($4::bytea) AND EXISTS (SELECT 1 FROM own)),"
+                        " pg_notify('cairn_log', $1::text)",
+                        6, NULL, p, lens, fmts, 0);
+                bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+                if (ok && atoi(PQgetvalue(r, 0, 0)) >= 1) {
+                        l->sent += (int64_t) n;
+                } else if (ok) {
                         /* Fenced: another attempt holds the job now. */
                         l->fenced = true;
                         *l->cancel = SIGTERM;
                 }
-        } else if (l->pending.len > (4u << 20)) {
-                /* The database is away: keep what is pending for the next
-                 * flush, up to a bound. */
-                cairn_buf_reset(&l->pending);
-                cairn_buf_adds(&l->pending, "[cairn: log lost while the database was unreachable]\n");
+                PQclear(r);
+                if (!ok) {
+                        /* Lost mid-statement: the next try reconnects. */
+                        if (PQstatus(l->c->pg) == CONNECTION_OK)
+                                l->retry_at = now_s() + 1;
+                        return false;
+                }
         }
-        PQclear(r);
-        l->last_flush = now_s();
+        return true;
+}
+
+/* The registry metrics, from the notes engine/remote.c writes: one
+ * "---> pulled from REPO" per pulled step, and at the end of a build
+ * "---> step cache REPO: N pushed, M already there". */
+static void count_registry(struct job_log *l, const char *data, size_t len)
+{
+        static const char pulled[] = "---> pulled from ", cache[] = "---> step cache ";
+        if (len >= sizeof(pulled) - 1 && memcmp(data, pulled, sizeof(pulled) - 1) == 0) {
+                l->pulls++;
+        } else if (len >= sizeof(cache) - 1 && len < 4096 && memcmp(data, cache, sizeof(cache) - 1) == 0) {
+                char line[4096];
+                memcpy(line, data, len);
+                line[len] = '\0';
+                /* Not "---> step cache R: 1 step to pull (…)", written
+                 * before a pull. */
+                for (const char *p = strstr(line, ": "); p; p = strstr(p + 2, ": ")) {
+                        char *end;
+                        unsigned long n = strtoul(p + 2, &end, 10);
+                        if (end != p + 2 && strncmp(end, " pushed,", 8) == 0 && n < 1000000) {
+                                l->pushes += (unsigned) n;
+                                break;
+                        }
+                }
+        }
 }
 
 static void job_log_fn(enum cairn_log_kind kind, const char *data, size_t len, void *ud)
@@ -134,35 +263,106 @@ static void job_log_fn(enum cairn_log_kind kind, const char *data, size_t len, v
         struct job_log *l = ud;
         if (kind == CAIRN_LOG_USAGE)
                 return;
+        if (kind == CAIRN_LOG_NOTE)
+                count_registry(l, data, len);
         if (kind == CAIRN_LOG_OUTPUT) {
-                cairn_buf_add(&l->pending, data, len);
+                spool_add(l, data, len);
         } else {
                 /* Headings and notes on their own line, as `cairn build`
                  * prints them. */
-                if (l->pending.len && l->pending.data[l->pending.len - 1] != '\n')
-                        cairn_buf_addc(&l->pending, '\n');
+                if (l->end > l->sent && !l->line_end)
+                        spool_add(l, "\n", 1);
                 size_t n = len && data[len - 1] == '\n' ? len - 1 : len;
-                cairn_buf_add(&l->pending, data, n);
-                cairn_buf_addc(&l->pending, '\n');
+                spool_add(l, data, n);
+                spool_add(l, "\n", 1);
         }
         /* Batched by what the engine hands over at once, and written when
          * it ends a line: there is no timer in this process, and a step
          * that prints a line and then sleeps must be seen live.  A partial
          * line waits for more output, 16 KiB or 200 ms. */
-        if (l->pending.len >= 16384 || l->pending.data[l->pending.len - 1] == '\n' ||
-            now_s() - l->last_flush >= 0.2)
+        if (l->end - l->sent >= 16384 || l->line_end || now_s() - l->last_flush >= 0.2)
                 log_flush(l);
 }
 
 static void logf_line(struct job_log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logf_line(struct job_log *l, const char *fmt, ...)
 {
-        if (l->pending.len && l->pending.data[l->pending.len - 1] != '\n')
-                cairn_buf_addc(&l->pending, '\n');
+        if (l->end > 0 && !l->line_end)
+                spool_add(l, "\n", 1);
         va_list ap;
         va_start(ap, fmt);
-        cairn_buf_vprintf(&l->pending, fmt, ap);
+        _cleanup_free_ char *line = NULL;
+        int n = vasprintf(&line, fmt, ap);
         va_end(ap);
+        if (n > 0)
+                spool_add(l, line, (size_t) n);
+}
+
+/* Warnings the engine prints (the step cache's, say) go to the job's log
+ * too, where the job's submitter reads them; only from this process's main
+ * thread, which owns the spool's offsets and the connection (a forked
+ * pusher or a download thread only prints them). */
+static pid_t log_sink_pid;
+
+static void job_log_sink(enum cairn_log_level level, const char *line, void *ud)
+{
+        struct job_log *l = ud;
+        if (gettid() != log_sink_pid || level > CAIRN_LOG_WARNING)
+                return;
+        logf_line(l, "cairn: %s%s\n", level == CAIRN_LOG_WARNING ? "warning: " : "", line);
+        log_flush(l);
+}
+
+/* Flush what is left, then complete the job, fenced, retrying while the
+ * database is away: until it is written, the job turns out to be someone
+ * else's, the parent stops this child (it learns from its heartbeat that the
+ * job was reclaimed), or ten minutes have passed.  A completion whose
+ * commit's answer was lost is found on the next try. */
+static int child_complete(struct job_log *l, const char *state, const char *output, const char *error)
+{
+        char pulls[16], pushes[16];
+        snprintf(pulls, sizeof(pulls), "%u", l->pulls);
+        snprintf(pushes, sizeof(pushes), "%u", l->pushes);
+        const char *p[] = { l->id_s, l->worker, l->inc_s, l->attempt_s, state, output, error, pulls, pushes };
+        double give_up = now_s() + 600;
+        for (;;) {
+                if (log_flush(l) && l->fenced)
+                        return CHILD_FENCED;
+                if (l->sent == l->end && log_connection(l)) {
+                        PGresult *r = PQexecParams(
+                                l->c->pg,
+                                "WITH u AS (UPDATE jobs SET state = $5, output = $6, error = $7,"
+                                "  finished_at = now(), lease_until = NULL"
+                                "  WHERE id = $1::bigint AND worker = $2 AND worker_incarnation = $3::bigint"
+                                "  AND attempt = $4::int AND state = 'running' RETURNING id, pool),"
+                                " e AS (INSERT INTO job_events (job_id, kind, attempt, worker, detail)"
+                                "  SELECT id, 'finished', $4::int, $2, $5 FROM u),"
+                                /* The counters move with the completion, or
+                                 * not at all (a retry of a completion that
+                                 * committed updates no row). */
+                                " k AS (INSERT INTO counters (pool, name, labels, value)"
+                                "  SELECT pool, 'jobs_finished_total', 'outcome=\"' || $5 || '\"', 1 FROM u"
+                                "  UNION ALL SELECT pool, 'registry_pulls_total', '', $8::int FROM u"
+                                "  UNION ALL SELECT pool, 'registry_pushes_total', '', $9::int FROM u"
+                                "  ON CONFLICT (pool, name, labels) DO UPDATE"
+                                "  SET value = counters.value + EXCLUDED.value)"
+                                "SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM jobs WHERE id = $1::bigint"
+                                "  AND worker = $2 AND worker_incarnation = $3::bigint AND attempt = $4::int"
+                                "  AND state = $5 AND finished_at IS NOT NULL), pg_notify('cairn_job', $1::text)",
+                                9, NULL, p, NULL, NULL, 0);
+                        bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+                        int done = ok ? atoi(PQgetvalue(r, 0, 0)) + atoi(PQgetvalue(r, 0, 1)) : 0;
+                        PQclear(r);
+                        /* No row: the job was reclaimed meanwhile; the
+                         * result is dropped. */
+                        if (ok)
+                                return done ? CHILD_DONE : CHILD_FENCED;
+                }
+                if (now_s() > give_up)
+                        return CHILD_ERROR;
+                struct timespec ts = { 0, 200000000 };
+                nanosleep(&ts, NULL);
+        }
 }
 
 static int child_run(const struct worker *w, int64_t id, int attempt, const char *spec_text, long long deadline_s)
@@ -184,22 +384,31 @@ static int child_run(const struct worker *w, int64_t id, int attempt, const char
         }
         char id_s[32];
         snprintf(id_s, sizeof(id_s), "%" PRId64, id);
-        struct job_log l = { .c = c, .id_s = id_s, .worker = cfg->name, .inc_s = w->inc_s, .cancel = &cancel };
+        struct job_log l = { .c = c, .url = cfg->url, .id_s = id_s, .worker = cfg->name, .inc_s = w->inc_s,
+                             .cancel = &cancel, .spool = spool_open() };
         snprintf(l.attempt_s, sizeof(l.attempt_s), "%d", attempt);
-        cairn_buf_init(&l.pending, 8u << 20);
+        if (l.spool < 0) {
+                cairn_cluster_close(c);
+                return CHILD_ERROR;
+        }
         {
                 const char *p[] = { id_s };
                 PGresult *r = cluster_exec(c, PGRES_TUPLES_OK, "log",
                                            "SELECT coalesce(max(off + length(data)), 0) FROM job_log WHERE job_id = $1",
                                            p, 1, &err);
-                if (!r)
+                if (!r) {
+                        cairn_error_free(err);
+                        cairn_cluster_close(c);
                         return CHILD_ERROR;
-                l.off = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+                }
+                l.base = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
                 PQclear(r);
         }
         logf_line(&l, "cairn: job %s, attempt %d, on worker %s (incarnation %s)\n", id_s, attempt, cfg->name,
                   w->inc_s);
         log_flush(&l);
+        log_sink_pid = getpid();
+        cairn_log_set_sink(job_log_sink, &l);
         const char *state = "failed";
         char out_id[65] = "";
         _cleanup_free_ char *error = NULL;
@@ -246,28 +455,11 @@ static int child_run(const struct worker *w, int64_t id, int attempt, const char
                 logf_line(&l, "Got: \"%s\"\n", out_id);
         else
                 logf_line(&l, "%s\n", error);
-        log_flush(&l);
-        int status = CHILD_FENCED;
-        if (!l.fenced) {
-                const char *p[] = { id_s, cfg->name, w->inc_s, l.attempt_s, state, out_id[0] ? out_id : NULL, error };
-                long n = cluster_command(c, "complete",
-                                         "WITH u AS (UPDATE jobs SET state = $5, output = $6, error = $7,"
-                                         "  finished_at = now(), lease_until = NULL"
-                                         "  WHERE id = $1::bigint AND worker = $2 AND worker_incarnation = $3::bigint"
-                                         "  AND attempt = $4::int AND state = 'running' RETURNING id)"
-                                         "INSERT INTO job_events (job_id, kind, attempt, worker, detail)"
-                                         " SELECT id, 'finished', $4::int, $2, $5 FROM u",
-                                         p, 7, &err);
-                /* No row: the job was reclaimed meanwhile; the result is
-                 * dropped. */
-                status = n < 0 ? CHILD_ERROR : n == 0 ? CHILD_FENCED : CHILD_DONE;
-                PGresult *r = PQexecParams(c->pg, "SELECT pg_notify('cairn_job', $1::text)", 1, NULL, p, NULL, NULL, 0);
-                PQclear(r);
-                cairn_error_free(err);
-        }
+        cairn_log_set_sink(NULL, NULL);
+        int status = child_complete(&l, state, out_id[0] ? out_id : NULL, error);
         cairn_engine_close(e);
         cairn_spec_free(spec);
-        cairn_buf_release(&l.pending);
+        close(l.spool);
         cairn_cluster_close(c);
         return status;
 }
@@ -309,7 +501,12 @@ static int requeue(struct worker *w, const char *where, const char *const *param
                         "  SELECT $1::bigint, coalesce(max(off + length(data)), 0), $2::int, convert_to($3, 'UTF8')"
                         "  FROM job_log WHERE job_id = $1::bigint ON CONFLICT DO NOTHING),"
                         " n AS (SELECT pg_notify('cairn_log', $1::text), pg_notify('cairn_job', $1::text),"
-                        "  pg_notify('cairn_queue', (SELECT pool FROM jobs WHERE id = $1::bigint)))"
+                        "  pg_notify('cairn_queue', (SELECT pool FROM jobs WHERE id = $1::bigint))),"
+                        " k AS (INSERT INTO counters (pool, name, labels, value)"
+                        "  SELECT pool, CASE $4 WHEN 'queued' THEN 'jobs_retried_total' ELSE 'jobs_finished_total' END,"
+                        "  CASE $4 WHEN 'queued' THEN '' ELSE 'outcome=\"failed\"' END, 1"
+                        "  FROM jobs WHERE id = $1::bigint"
+                        "  ON CONFLICT (pool, name, labels) DO UPDATE SET value = counters.value + 1)"
                         "INSERT INTO job_events (job_id, kind, attempt, worker, detail)"
                         " SELECT $1::bigint, CASE $4 WHEN 'queued' THEN 'requeued' ELSE 'poisoned' END, $2::int, $5, $3"
                         " FROM n",
@@ -325,6 +522,22 @@ static int requeue(struct worker *w, const char *where, const char *const *param
         return rows;
 }
 
+static int listen_all(struct worker *w, struct cairn_error **err)
+{
+        if (cluster_command(w->c, "listen", "LISTEN cairn_queue", NULL, 0, err) < 0 ||
+            cluster_command(w->c, "listen", "LISTEN cairn_cancel", NULL, 0, err) < 0 ||
+            cluster_command(w->c, "listen", "LISTEN cairn_admin", NULL, 0, err) < 0)
+                return -EIO;
+        return 0;
+}
+
+/*
+ * A new incarnation: admin_paused is left as it is (a pause outlives
+ * restarts), draining is cleared.  A drain ends one process; restarting the
+ * worker is the operator saying it should work again, and a worker that
+ * came back draining would exit at once and forever under a supervisor that
+ * restarts it.  To keep a worker idle across restarts, pause it.
+ */
 static int register_worker(struct worker *w, struct cairn_error **err)
 {
         char cap[16];
@@ -352,13 +565,10 @@ static int register_worker(struct worker *w, struct cairn_error **err)
                 cluster_command(w->c, "register", "ROLLBACK", NULL, 0, NULL);
                 return -EIO;
         }
-        if (cluster_command(w->c, "listen", "LISTEN cairn_queue", NULL, 0, err) < 0 ||
-            cluster_command(w->c, "listen", "LISTEN cairn_cancel", NULL, 0, err) < 0)
-                return -EIO;
-        return 0;
+        return listen_all(w, err);
 }
 
-static void start_job(struct worker *w, int64_t id, int attempt, const char *spec, long long deadline_s)
+static void start_job(struct worker *w, int64_t id, int attempt, int weight, const char *spec, long long deadline_s)
 {
         fflush(NULL);
         pid_t parent = getpid();
@@ -370,6 +580,10 @@ static void start_job(struct worker *w, int64_t id, int attempt, const char *spe
                 prctl(PR_SET_PDEATHSIG, SIGKILL);
                 if (getppid() != parent)
                         _exit(CHILD_ERROR);
+                /* The build holds none of the worker's /metrics sockets: a
+                 * client would wait for the build to close its copy. */
+                cluster_http_free(w->http);
+                w->http = NULL;
                 signal(SIGCHLD, SIG_DFL);
                 int st = child_run(w, id, attempt, spec, deadline_s);
                 fflush(NULL);
@@ -380,20 +594,28 @@ static void start_job(struct worker *w, int64_t id, int attempt, const char *spe
                 return;   /* its lease expires and another worker takes it */
         }
         w->jobs = cairn_xreallocarray(w->jobs, (size_t) w->n_jobs + 1, sizeof(*w->jobs));
-        w->jobs[w->n_jobs++] = (struct running_job) { .pid = pid, .id = id, .attempt = attempt };
+        w->jobs[w->n_jobs++] = (struct running_job) { .pid = pid, .id = id, .attempt = attempt, .weight = weight,
+                                                      .started = now_s() };
+        w->used += weight;
         report(w, "job %" PRId64 ": claimed, attempt %d", id, attempt);
 }
 
 /* Reclaim expired leases, then claim while there is room. */
 static int claim(struct worker *w, struct cairn_error **err)
 {
-        char lease[16], grace[16], wait[16];
+        char lease[16], grace[16], wait[16], free_s[16];
         snprintf(lease, sizeof(lease), "%d", w->cfg->lease_s);
         /* A restarted server gives workers a lease and some time to
          * reconnect before their jobs count as lost. */
         snprintf(grace, sizeof(grace), "%d", 2 * w->cfg->lease_s);
         snprintf(wait, sizeof(wait), "%d", w->cfg->affinity_wait_s);
-        while (w->n_jobs < w->cfg->capacity) {
+        /* The worker's row is read FOR SHARE: a pause or a drain committed
+         * while the claim runs is seen by it (the row is re-read), and one
+         * that comes later waits for the claim, so that `drain --wait`
+         * cannot miss a job claimed at the same time. */
+        while (w->used < w->cfg->capacity) {
+                /* A job is claimed only if its weight fits the free slots. */
+                snprintf(free_s, sizeof(free_s), "%d", w->cfg->capacity - w->used);
                 if (cluster_command(w->c, "claim", "BEGIN", NULL, 0, err) < 0)
                         return -EIO;
                 const char *rp[] = { "lease expired", grace };
@@ -401,18 +623,50 @@ static int claim(struct worker *w, struct cairn_error **err)
                                " + make_interval(secs => $2::int)",
                             rp, 2, err) < 0)
                         goto fail;
-                const char *p[] = { w->cfg->pool, w->cfg->name, w->inc_s, wait, lease };
+                /* A job past its deadline by two leases is failed here, in
+                 * case its worker is alive but cannot stop it: the
+                 * worker's next heartbeat finds it fenced and kills it. */
+                const char *dp[] = { grace };
+                if (cluster_command(w->c, "claim",
+                                    "WITH t AS (UPDATE jobs SET state = 'failed', finished_at = now(),"
+                                    "  lease_until = NULL, error = 'timeout: the job ran longer than '"
+                                    "  || extract(epoch FROM deadline)::bigint || 's (its worker did not stop it)'"
+                                    "  WHERE state = 'running' AND deadline IS NOT NULL"
+                                    "  AND started_at + deadline + make_interval(secs => $1::int) < now()"
+                                    "  RETURNING id, attempt, worker, error, pool),"
+                                    " n AS (SELECT pg_notify('cairn_job', id::text) FROM t),"
+                                    " k AS (INSERT INTO counters (pool, name, labels, value)"
+                                    "  SELECT pool, 'jobs_finished_total', 'outcome=\"failed\"', count(*) FROM t"
+                                    "  GROUP BY pool ON CONFLICT (pool, name, labels) DO UPDATE"
+                                    "  SET value = counters.value + EXCLUDED.value)"
+                                    "INSERT INTO job_events (job_id, kind, attempt, worker, detail)"
+                                    " SELECT id, 'finished', attempt, worker, 'failed: ' || error FROM t"
+                                    " WHERE (SELECT count(*) FROM n) >= 0",
+                                    dp, 1, err) < 0)
+                        goto fail;
+                const char *p[] = { w->cfg->pool, w->cfg->name, w->inc_s, wait, lease, free_s };
                 PGresult *r = cluster_exec(
                         w->c, PGRES_TUPLES_OK, "claim",
                         "WITH cand AS (SELECT j.id FROM jobs j"
-                        " WHERE j.pool = $1 AND j.state = 'queued'"
+                        " WHERE j.pool = $1 AND j.state = 'queued' AND j.weight <= $6::int"
                         "  AND (j.cache_hint = ''"
                         "   OR EXISTS (SELECT 1 FROM hint_cache h WHERE h.pool = j.pool AND h.hint = j.cache_hint"
                         "              AND h.worker = $2)"
-                        "   OR NOT EXISTS (SELECT 1 FROM hint_cache h JOIN workers w ON w.pool = h.pool"
+                        "   OR (NOT EXISTS (SELECT 1 FROM hint_cache h JOIN workers w ON w.pool = h.pool"
                         "              AND w.name = h.worker WHERE h.pool = j.pool AND h.hint = j.cache_hint"
                         "              AND h.store_epoch = w.store_epoch AND w.last_seen > now() - interval '30 s'"
                         "              AND NOT w.admin_paused AND NOT w.self_paused AND NOT w.draining)"
+                        /* A hint no live worker has: its rendezvous winner
+                         * among the live workers with a free slot, so that
+                         * new hints spread evenly and a new worker takes
+                         * its share at once. */
+                        "       AND $2 = (SELECT w.name FROM workers w WHERE w.pool = j.pool"
+                        "              AND (w.name = $2 OR (w.last_seen > now() - interval '30 s'"
+                        "              AND NOT w.admin_paused AND NOT w.self_paused AND NOT w.draining"
+                        "              AND (SELECT count(*) FROM jobs r WHERE r.worker = w.name AND r.pool = w.pool"
+                        "                   AND r.state = 'running') < w.capacity))"
+                        "              ORDER BY hashtextextended(j.cache_hint || '/' || w.name, 0) DESC, w.name"
+                        "              LIMIT 1))"
                         "   OR j.enqueued_at < now() - make_interval(secs => $4::int))"
                         " ORDER BY j.urgent DESC,"
                         "  EXISTS (SELECT 1 FROM hint_cache h WHERE h.pool = j.pool AND h.hint = j.cache_hint"
@@ -425,10 +679,12 @@ static int claim(struct worker *w, struct cairn_error **err)
                         " FROM cand WHERE j.id = cand.id"
                         " AND EXISTS (SELECT 1 FROM workers w WHERE w.pool = $1 AND w.name = $2"
                         "  AND w.incarnation = $3::bigint AND NOT w.admin_paused AND NOT w.self_paused"
-                        "  AND NOT w.draining)"
+                        "  AND NOT w.draining FOR SHARE OF w)"
                         " RETURNING j.id, j.attempt, j.spec, j.cache_hint,"
-                        "  coalesce(extract(epoch FROM j.deadline)::bigint, 0)",
-                        p, 5, err);
+                        "  coalesce(extract(epoch FROM j.deadline)::bigint, 0), j.weight,"
+                        "  j.cache_hint <> '' AND EXISTS (SELECT 1 FROM hint_cache h WHERE h.pool = j.pool"
+                        "   AND h.hint = j.cache_hint AND h.worker = $2)",
+                        p, 6, err);
                 if (!r)
                         goto fail;
                 if (PQntuples(r) == 0) {
@@ -436,21 +692,26 @@ static int claim(struct worker *w, struct cairn_error **err)
                         return cluster_command(w->c, "claim", "COMMIT", NULL, 0, err) < 0 ? -EIO : 0;
                 }
                 const char *id = PQgetvalue(r, 0, 0), *attempt = PQgetvalue(r, 0, 1), *hint = PQgetvalue(r, 0, 3);
-                const char *hp[] = { w->cfg->pool, hint, w->cfg->name, id, attempt };
+                /* An affinity hit: this worker had run the job's hint (read
+                 * before the upsert below, in the claim's snapshot). */
+                const char *hp[] = { w->cfg->pool, hint, w->cfg->name, id, attempt, PQgetvalue(r, 0, 6) };
                 if (cluster_command(w->c, "claim",
                                     "WITH h AS (INSERT INTO hint_cache (pool, hint, worker, store_epoch, last_used)"
                                     "  SELECT $1, $2, $3, w.store_epoch, now() FROM workers w"
                                     "  WHERE w.pool = $1 AND w.name = $3 AND $2 <> ''"
                                     "  ON CONFLICT (pool, hint, worker) DO UPDATE SET last_used = now(),"
-                                    "  store_epoch = EXCLUDED.store_epoch)"
+                                    "  store_epoch = EXCLUDED.store_epoch),"
+                                    " k AS (INSERT INTO counters (pool, name, value)"
+                                    "  SELECT $1, 'affinity_hits_total', 1 WHERE $6::bool"
+                                    "  ON CONFLICT (pool, name, labels) DO UPDATE SET value = counters.value + 1)"
                                     "INSERT INTO job_events (job_id, kind, attempt, worker)"
                                     " VALUES ($4::bigint, 'claimed', $5::int, $3)",
-                                    hp, 5, err) < 0 ||
+                                    hp, 6, err) < 0 ||
                     cluster_command(w->c, "claim", "COMMIT", NULL, 0, err) < 0) {
                         PQclear(r);
                         goto fail;
                 }
-                start_job(w, strtoll(id, NULL, 10), atoi(attempt), PQgetvalue(r, 0, 2),
+                start_job(w, strtoll(id, NULL, 10), atoi(attempt), atoi(PQgetvalue(r, 0, 5)), PQgetvalue(r, 0, 2),
                           strtoll(PQgetvalue(r, 0, 4), NULL, 10));
                 PQclear(r);
         }
@@ -462,6 +723,8 @@ fail:
 
 /* Extend the leases of this incarnation's jobs; stop the builds that lost
  * theirs or that a user cancelled. */
+static int check_admin(struct worker *w, struct cairn_error **err);
+
 static int heartbeat(struct worker *w, struct cairn_error **err)
 {
         char lease[16];
@@ -495,11 +758,50 @@ static int heartbeat(struct worker *w, struct cairn_error **err)
                 }
         }
         PQclear(r);
+        return check_admin(w, err);
+}
+
+/* Whether an admin set this incarnation draining (cairn cluster drain). */
+static int check_admin(struct worker *w, struct cairn_error **err)
+{
+        const char *p[] = { w->cfg->pool, w->cfg->name, w->inc_s };
+        PGresult *r = cluster_exec(w->c, PGRES_TUPLES_OK, "admin",
+                                   "SELECT draining FROM workers WHERE pool = $1 AND name = $2"
+                                   " AND incarnation = $3::bigint",
+                                   p, 3, err);
+        if (!r)
+                return -EIO;
+        if (PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't' && !w->admin_drain && !*w->cfg->drain) {
+                w->admin_drain = true;
+                report(w, "drain requested by an admin: %d job(s) running", w->n_jobs);
+        }
+        PQclear(r);
         return 0;
 }
 
-static void reap(struct worker *w, struct cairn_error **err)
+/* How a job's build that exited cleanly ended, as its row says. */
+static int outcome_of(struct worker *w, const struct running_job *j)
 {
+        char id[32], att[16];
+        snprintf(id, sizeof(id), "%" PRId64, j->id);
+        snprintf(att, sizeof(att), "%d", j->attempt);
+        const char *p[] = { id, w->cfg->name, w->inc_s, att };
+        PGresult *r = cluster_exec(w->c, PGRES_TUPLES_OK, "outcome",
+                                   "SELECT state FROM jobs WHERE id = $1::bigint AND worker = $2"
+                                   " AND worker_incarnation = $3::bigint AND attempt = $4::int",
+                                   p, 4, NULL);
+        int k = N_OUTCOMES - 1;
+        for (int i = 0; r && PQntuples(r) == 1 && i < 3; i++)
+                if (strcmp(PQgetvalue(r, 0, 0), outcomes[i]) == 0)
+                        k = i;
+        PQclear(r);
+        return k;
+}
+
+/* Returns how many builds ended. */
+static int reap(struct worker *w, struct cairn_error **err)
+{
+        int ended = 0;
         for (int i = 0; i < w->n_jobs;) {
                 struct running_job *j = &w->jobs[i];
                 int st;
@@ -509,6 +811,10 @@ static void reap(struct worker *w, struct cairn_error **err)
                         continue;
                 }
                 bool clean = p > 0 && WIFEXITED(st) && (WEXITSTATUS(st) == CHILD_DONE || WEXITSTATUS(st) == CHILD_FENCED);
+                ended++;
+                w->used -= j->weight;
+                w->job_seconds += now_s() - j->started;
+                w->done[!clean ? 4 : WEXITSTATUS(st) == CHILD_FENCED ? 3 : outcome_of(w, j)]++;
                 if (!clean) {
                         /* The build died without completing: the job counts
                          * as lost once more (poison after max_attempts). */
@@ -532,19 +838,85 @@ static void reap(struct worker *w, struct cairn_error **err)
                 }
                 w->jobs[i] = w->jobs[--w->n_jobs];
         }
+return ended;
+}
+
+/* A build that ends wakes the loop at once (a byte on this pipe), so that
+ * its slot is refilled without waiting for the next claim period. */
+static int chld_pipe[2] = { -1, -1 };
+
+static void on_sigchld(int sig)
+{
+        (void) sig;
+        int saved = errno;
+        if (write(chld_pipe[1], "", 1) < 0) {
+                /* full: a wake-up is pending anyway */
+        }
+        errno = saved;
+}
+
+/* The worker's own /metrics (cluster/metrics-http.c). */
+static void worker_metrics(struct cairn_buf *out, void *ud)
+{
+        const struct worker *w = ud;
+        struct cairn_buf l = CAIRN_BUF_INIT;
+        cairn_buf_adds(&l, "pool=\"");
+        cairn_cluster_prom_escape(&l, w->cfg->pool);
+        cairn_buf_adds(&l, "\",worker=\"");
+        cairn_cluster_prom_escape(&l, w->cfg->name);
+        cairn_buf_adds(&l, "\"");
+        const char *lb = cairn_buf_str(&l);
+        long count = 0;
+        for (int i = 0; i < N_OUTCOMES; i++)
+                count += w->done[i];
+        cairn_buf_printf(out, "# HELP cairn_worker_capacity Job slots of this worker.\n"
+                              "# TYPE cairn_worker_capacity gauge\ncairn_worker_capacity{%s} %d\n"
+                              "# HELP cairn_worker_jobs_running Builds this worker runs now.\n"
+                              "# TYPE cairn_worker_jobs_running gauge\ncairn_worker_jobs_running{%s} %d\n"
+                              "# HELP cairn_worker_jobs_done_total Builds this worker ended, by outcome.\n"
+                              "# TYPE cairn_worker_jobs_done_total counter\n",
+                         lb, w->cfg->capacity, lb, w->n_jobs);
+        for (int i = 0; i < N_OUTCOMES; i++)
+                cairn_buf_printf(out, "cairn_worker_jobs_done_total{%s,outcome=\"%s\"} %ld\n", lb, outcomes[i],
+                                 w->done[i]);
+        cairn_buf_printf(out, "# HELP cairn_worker_job_seconds Time from claim to the end of the build.\n"
+                              "# TYPE cairn_worker_job_seconds summary\n"
+                              "cairn_worker_job_seconds_sum{%s} %.3f\ncairn_worker_job_seconds_count{%s} %ld\n",
+                         lb, w->job_seconds, lb, count);
+        const char *colon = strchr(w->cfg->store, ':');
+        struct statvfs sv;
+        if (colon && statvfs(colon + 1, &sv) == 0)
+                cairn_buf_printf(out, "# HELP cairn_worker_store_free_bytes Free space on the store's filesystem.\n"
+                                      "# TYPE cairn_worker_store_free_bytes gauge\n"
+                                      "cairn_worker_store_free_bytes{%s} %llu\n",
+                                 lb, (unsigned long long) sv.f_bavail * sv.f_frsize);
+        cairn_buf_release(&l);
 }
 
 int cairn_cluster_worker_run(const struct cairn_cluster_worker_config *cfg, struct cairn_error **err)
 {
         struct worker w = { .cfg = cfg };
+        if (chld_pipe[0] < 0) {
+                if (pipe2(chld_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+                        return cairn_error_set_errno(err, errno, "pipe");
+                struct sigaction sa = { .sa_handler = on_sigchld, .sa_flags = SA_RESTART | SA_NOCLDSTOP };
+                sigemptyset(&sa.sa_mask);
+                sigaction(SIGCHLD, &sa, NULL);
+        }
         int backoff = 1;
         bool registered = false, drain_marked = false;
         double next_beat = 0, next_claim = 0;
         struct cairn_error *e = NULL;
+        if (cfg->metrics_listen && cluster_http_listen(cfg->metrics_listen, &w.http, err) < 0)
+                return -EINVAL;
+        enum { MAX_FDS = 24 };
+        struct pollfd fds[MAX_FDS];
         for (;;) {
                 if (!w.c) {
                         if (cairn_cluster_connect(cfg->url, false, &w.c, &e) < 0) {
                                 if (e->code == -EPROTO || e->code == -ENOENT) {
+                                        cluster_http_free(w.http);
+                                        free(w.jobs);
                                         cairn_error_append(err, &e);
                                         return -EPROTO;
                                 }
@@ -559,16 +931,17 @@ int cairn_cluster_worker_run(const struct cairn_cluster_worker_config *cfg, stru
                                 registered = true;
                                 report(&w, "worker %s registered in pool %s, incarnation %s, capacity %d", cfg->name,
                                        cfg->pool, w.inc_s, cfg->capacity);
-                        } else if (cluster_command(w.c, "listen", "LISTEN cairn_queue", NULL, 0, &e) < 0 ||
-                                   cluster_command(w.c, "listen", "LISTEN cairn_cancel", NULL, 0, &e) < 0) {
+                        } else if (listen_all(&w, &e) < 0) {
                                 goto lost;
                         }
                         backoff = 1;
                 }
-                reap(&w, &e);
+                /* A slot freed: claim again now, not at the next period. */
+                if (reap(&w, &e) > 0)
+                        next_claim = 0;
                 if (e)
                         goto lost;
-                if (*cfg->drain && !drain_marked) {
+                if (draining(&w) && !drain_marked) {
                         const char *p[] = { cfg->pool, cfg->name, w.inc_s };
                         if (cluster_command(w.c, "drain", "UPDATE workers SET draining = true WHERE pool = $1"
                                                           " AND name = $2 AND incarnation = $3::bigint", p, 3, &e) < 0)
@@ -576,8 +949,9 @@ int cairn_cluster_worker_run(const struct cairn_cluster_worker_config *cfg, stru
                         drain_marked = true;
                         report(&w, "draining: %d job(s) still running", w.n_jobs);
                 }
-                if (*cfg->drain && w.n_jobs == 0) {
+                if (draining(&w) && w.n_jobs == 0) {
                         cairn_cluster_close(w.c);
+                        cluster_http_free(w.http);
                         free(w.jobs);
                         return 0;
                 }
@@ -587,7 +961,7 @@ int cairn_cluster_worker_run(const struct cairn_cluster_worker_config *cfg, stru
                                 goto lost;
                         next_beat = t + cfg->heartbeat_s;
                 }
-                if (!*cfg->drain && t >= next_claim) {
+                if (!draining(&w) && t >= next_claim) {
                         if (claim(&w, &e) < 0)
                                 goto lost;
                         next_claim = t + 2;
@@ -595,8 +969,18 @@ int cairn_cluster_worker_run(const struct cairn_cluster_worker_config *cfg, stru
                 {
                         /* Woken by a NOTIFY, else at the next heartbeat or
                          * claim, and at least every 500 ms to reap builds. */
-                        struct pollfd pfd = { .fd = PQsocket(w.c->pg), .events = POLLIN };
-                        if (poll(&pfd, 1, 500) > 0) {
+                        fds[0] = (struct pollfd) { .fd = PQsocket(w.c->pg), .events = POLLIN };
+                        fds[1] = (struct pollfd) { .fd = chld_pipe[0], .events = POLLIN };
+                        int n = 2 + cluster_http_fds(w.http, fds + 2, MAX_FDS - 2);
+                        int pr = poll(fds, (nfds_t) n, 500);
+                        if (pr > 0 && fds[1].revents) {
+                                char drain[64];
+                                while (read(chld_pipe[0], drain, sizeof(drain)) > 0) {
+                                }
+                        }
+                        if (pr >= 0)
+                                cluster_http_step(w.http, fds + 2, n - 2, worker_metrics, &w);
+                        if (pr > 0 && fds[0].revents) {
                                 if (!PQconsumeInput(w.c->pg)) {
                                         cairn_error_set(&e, -EIO, "%s", PQerrorMessage(w.c->pg));
                                         goto lost;
@@ -607,6 +991,8 @@ int cairn_cluster_worker_run(const struct cairn_cluster_worker_config *cfg, stru
                                                 next_claim = 0;
                                         else if (strcmp(nf->relname, "cairn_cancel") == 0)
                                                 next_beat = 0;
+                                        else if (strcmp(nf->relname, "cairn_admin") == 0)
+                                                next_beat = next_claim = 0;   /* a drain, an unpause */
                                         PQfreemem(nf);
                                 }
                         }
@@ -621,11 +1007,14 @@ lost:
                 cairn_cluster_close(w.c);
                 w.c = NULL;
 wait:
-                for (int s = 0; s < backoff * 2 && !(*cfg->drain && w.n_jobs == 0); s++) {
-                        struct timespec ts = { 0, 500000000 };
-                        nanosleep(&ts, NULL);
+                for (int s = 0; s < backoff * 2 && !(draining(&w) && w.n_jobs == 0); s++) {
+                        /* /metrics is served while the database is away. */
+                        int n = cluster_http_fds(w.http, fds, MAX_FDS);
+                        if (poll(fds, (nfds_t) n, 500) >= 0)
+                                cluster_http_step(w.http, fds, n, worker_metrics, &w);
                 }
-                if (*cfg->drain && w.n_jobs == 0 && !w.c) {
+                if (draining(&w) && w.n_jobs == 0 && !w.c) {
+                        cluster_http_free(w.http);
                         free(w.jobs);
                         return 0;
                 }
