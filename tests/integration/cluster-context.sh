@@ -336,6 +336,32 @@ is "$(sql "SELECT secrets IS NULL FROM jobs WHERE id = $p")" t "and its secrets 
 is "$(sql "SELECT count(*) FROM jobs WHERE state IN ('succeeded','failed','cancelled') AND secrets IS NOT NULL")" 0 \
         "no finished job holds secrets"
 
+# --- the roles: a submitter's context and secrets, built by a worker's login -----------------
+sql "CREATE ROLE sub LOGIN; GRANT cairn_submitter TO sub; CREATE ROLE wk LOGIN; GRANT cairn_worker TO wk;
+     CREATE ROLE adm LOGIN; GRANT cairn_admin TO adm" >/dev/null
+SUB="postgresql:///postgres?host=$tmp/sock&user=sub"
+run_cmd "$CAIRN" cluster keygen --db "$SUB" --pool roles --out roles-sub.key
+is_status 1 "a cairn_submitter may not make a pool key"
+[ ! -e roles-sub.key ]
+ok $? "and no key file is left"
+run_cmd "$CAIRN" cluster keygen --db "postgresql:///postgres?host=$tmp/sock&user=adm" --pool roles --out roles.key
+is_status 0 "a cairn_admin makes one"
+"$CAIRN" worker --db "postgresql:///postgres?host=$tmp/sock&user=wk" --name wr --pool roles \
+        --store "overlayfs:$tmp/store-b" --lease 5s --heartbeat 1s --pool-key roles.key 2>>worker-wr.log &
+pids+=($!)
+wr=$!
+cat >both.spec <<'SPEC'
+((from busybox)
+ (shell /bin/sh -c)
+ (copy (src hello.txt) (dst /hello.txt))
+ (run (secrets (tok (target /run/secrets/tok))) (shell "cat /hello.txt; echo secret-sha=$(sha256sum /run/secrets/tok | cut -c1-64)")))
+SPEC
+run_cmd "$CAIRN" submit --db "$SUB" --pool roles -f both.spec --secret tok:secret.txt --context-repo "$REPO" ctx
+is_status 0 "a cairn_submitter submits a context and a secret; a cairn_worker builds it"
+has "$out" "hello" "the step has the context"
+has "$out" "secret-sha=$want" "and the secret"
+kill "$wr"; wait "$wr" 2>/dev/null
+
 run_cmd "$CAIRN" worker --db "$DB" --name bad --store "overlayfs:$tmp/store-b" --pool p2 --pool-key secret.txt
 is_status 1 "a worker refuses a key file that is not a key"
 has "$err" "pool key \"secret.txt\"" "naming it"
