@@ -12,6 +12,7 @@
 #include "base/units.h"
 #include "cli/cli.h"
 #include "cluster/cluster.h"
+#include "cluster/context.h"
 #include "cluster/seal.h"
 #include "engine/engine.h"
 
@@ -169,11 +170,25 @@ int cmd_worker(int argc, char **argv)
                 goto out;
         }
         status = CAIRN_EXIT_FAILURE;
-        /* A key that cannot be read fails here, not in every job. */
-        if (cfg.pool_key && cairn_seal_key_check(cfg.pool_key, NULL, &err) < 0) {
-                fprintf(stderr, "cairn worker: ");
-                cairn_cli_report(err);
-                goto out;
+        /* A key that cannot be read fails here, not in every job; one
+         * that is not the pool's (as far as the database can say now) is
+         * worth a warning. */
+        if (cfg.pool_key) {
+                unsigned char mine[CAIRN_SEAL_KEY_LEN], pools[CAIRN_SEAL_KEY_LEN];
+                struct cairn_cluster *cl = NULL;
+                if (cairn_seal_key_check(cfg.pool_key, mine, &err) < 0) {
+                        fprintf(stderr, "cairn worker: ");
+                        cairn_cli_report(err);
+                        goto out;
+                }
+                if (cairn_cluster_connect(cfg.url, false, &cl, NULL) == 0) {
+                        int r = cairn_cluster_pool_key(cl, cfg.pool, pools, NULL);
+                        if (r == 0 || (r > 0 && memcmp(mine, pools, sizeof(mine)) != 0))
+                                report(r == 0 ? "warning: the pool has no key yet (cairn cluster keygen)"
+                                              : "warning: --pool-key is not the pool's current key: its jobs' "
+                                                "secrets will not unseal", NULL);
+                        cairn_cluster_close(cl);
+                }
         }
         {
                 /* The store is checked once here; each job opens it anew in

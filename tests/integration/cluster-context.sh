@@ -315,6 +315,7 @@ run_cmd timeout 60 "$CAIRN" job wait "$wrong" --db "$DB"
 is "$out" "failed"$'\n' "a worker with another pool's key fails the job"
 has "$(sql "SELECT error FROM jobs WHERE id = $wrong")" "cannot unseal the job's secrets for pool \"p2\"" "saying it cannot unseal"
 has "$(sql "SELECT error FROM jobs WHERE id = $wrong")" "wrong pool key?" "and why"
+has "$(cat worker-wn.log)" "warning: --pool-key is not the pool's current key" "the worker warned at its start"
 kill "$wn"; wait "$wn" 2>/dev/null
 # A queued job cancelled: its secrets go too.
 submit --pool nobody -f secret.spec --secret tok:secret.txt --no-follow
