@@ -337,6 +337,7 @@ int cmd_submit(int argc, char **argv)
                 return CAIRN_EXIT_FAILURE;
         int64_t id;
         if ((ir = cairn_cli_submit_inputs_prepare(cl, rq.pool, &inputs)) != 0) {
+                cairn_cli_submit_inputs_release(&inputs);
                 cairn_cluster_close(cl);
                 return ir;
         }
