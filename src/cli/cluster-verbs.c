@@ -11,11 +11,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
 #include "base/cleanup.h"
 #include "base/file.h"
 #include "base/units.h"
 #include "cli/cli.h"
+#include "cli/cluster-inputs.h"
 #include "cluster/cluster.h"
+#include "cluster/context.h"
 #include "spec/spec.h"
 
 #define DB_HELP "      --db=URL             the PostgreSQL database (libpq URI or keywords; default $CAIRN_DB)\n"
@@ -26,16 +29,23 @@ const struct cairn_verb cairn_cluster_verb = {
         .summary = "set up, inspect and administer a build cluster",
         .help = "Usage: cairn cluster init --db=URL\n"
                 CAIRN_CLUSTER_ADMIN_USAGE
+                "       cairn cluster keygen --db=URL --pool=POOL --out=KEYFILE [--rotate]\n"
                 "\n"
                 "init creates the cluster's schema in the PostgreSQL database URL (docs/cluster.md),\n"
                 "and the roles cairn_submitter, cairn_worker and cairn_admin when the user may.\n"
                 "Idempotent: on a database that has it, only checks its version.\n"
                 CAIRN_CLUSTER_ADMIN_HELP
                 "\n"
+                "keygen: make POOL's X25519 key pair for sealing job secrets: the private key\n"
+                "goes to KEYFILE (PEM, mode 0600, never overwritten), for the pool's workers\n"
+                "(cairn worker --pool-key), the public key into the database.  --rotate\n"
+                "replaces a key the pool has (jobs sealed to the old key then fail).\n"
+                "\n"
                 DB_HELP
                 "\n"
                 "Exit status: 0 on success; 1 on an error (a schema of another version, an unknown\n"
-                "pool or worker, a permission denied); 124 on a usage error.\n",
+                "pool or worker, a permission denied, a pool that has a key without --rotate, an\n"
+                "existing KEYFILE); 124 on a usage error.\n",
 };
 
 const struct cairn_verb cairn_submit_verb = {
@@ -43,6 +53,7 @@ const struct cairn_verb cairn_submit_verb = {
         .run = cmd_submit,
         .summary = "queue a build on a cluster and follow its log",
         .help = "Usage: cairn submit --db=URL --pool=POOL -f SPEC [--cache-hint=H] [--urgent] [--timeout=D]\n"
+                "                    [--secret=ID:FILE]... [--context-repo=REGISTRY/REPO] [CONTEXT]\n"
                 "\n"
                 "Queue SPEC on the cluster's POOL, print \"job ID\" on stderr and the job's ID on\n"
                 "stdout, then follow its log live on stdout until it ends.  Ctrl-C (or SIGTERM)\n"
@@ -60,7 +71,11 @@ const struct cairn_verb cairn_submit_verb = {
                 "                           (default 10,600): its cost to the client's share\n"
                 "      --weight=N           the worker slots it takes (default 1)\n"
                 "      --no-follow          print the ID and return at once\n"
-                "      --context=DIR, --secret=...  not supported yet by the cluster (docs/cluster.md)\n"
+                "      --context=DIR        the build context (or the CONTEXT operand): uploaded to\n"
+                "                           the --context-repo registry repository unless it is there\n"
+                "      --context-repo=REGISTRY/REPO  where contexts travel (default $CAIRN_CONTEXT_REPO)\n"
+                "      --secret=ID:FILE     the value of secret ID, read whole from FILE (repeatable),\n"
+                "                           sealed to the pool's key (cairn cluster keygen)\n"
                 "\n"
                 "Exit status: 0 if the build succeeded; 1 if it failed or was cancelled;\n"
                 "130 when detached by Ctrl-C; 124 on a usage error.\n",
@@ -116,6 +131,8 @@ int cmd_cluster(int argc, char **argv)
         /* Every subcommand but init is cli/cluster-admin.c's. */
         for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
                 if (argv[i][0] != '-') {
+                        if (strcmp(argv[i], "keygen") == 0)
+                                return cairn_cli_cluster_keygen(argc, argv);
                         if (strcmp(argv[i], "init") != 0)
                                 return cmd_cluster_admin(argc, argv);
                         break;
@@ -132,8 +149,8 @@ int cmd_cluster(int argc, char **argv)
                         return cairn_cli_bad_option("cluster", c, argv);
         }
         if (optind != argc - 1 || strcmp(argv[optind], "init") != 0)
-                return cairn_cli_usage_error("cluster", "a subcommand is required: init, show, workers, pause, "
-                                                        "unpause, drain, forget, set-rate, add-client, metrics");
+                return cairn_cli_usage_error("cluster", "a subcommand is required: init, keygen, show, workers, "
+                                                        "pause, unpause, drain, forget, set-rate, add-client, metrics");
         if (!(db = db_default(db)))
                 return cairn_cli_usage_error("cluster", "--db=URL is required (or $CAIRN_DB)");
         struct cairn_cluster *cl = open_cluster("cluster init", db, true);
@@ -209,7 +226,7 @@ static int follow(const char *verb, struct cairn_cluster *cl, int64_t id, int64_
 int cmd_submit(int argc, char **argv)
 {
         enum { OPT_DB = 256, OPT_POOL, OPT_HINT, OPT_URGENT, OPT_TIMEOUT, OPT_CONTEXT, OPT_SECRET, OPT_ATTEMPTS,
-               OPT_CLIENT, OPT_NO_FOLLOW, OPT_ESTIMATE, OPT_WEIGHT };
+               OPT_CLIENT, OPT_NO_FOLLOW, OPT_ESTIMATE, OPT_WEIGHT, OPT_CONTEXT_REPO };
         static const struct option options[] = {
                 { "file", required_argument, NULL, 'f' },
                 { "db", required_argument, NULL, OPT_DB },
@@ -219,6 +236,7 @@ int cmd_submit(int argc, char **argv)
                 { "timeout", required_argument, NULL, OPT_TIMEOUT },
                 { "context", required_argument, NULL, OPT_CONTEXT },
                 { "secret", required_argument, NULL, OPT_SECRET },
+                { "context-repo", required_argument, NULL, OPT_CONTEXT_REPO },
                 { "max-attempts", required_argument, NULL, OPT_ATTEMPTS },
                 { "client", required_argument, NULL, OPT_CLIENT },
                 { "no-follow", no_argument, NULL, OPT_NO_FOLLOW },
@@ -230,6 +248,9 @@ int cmd_submit(int argc, char **argv)
         const char *file = NULL, *db = NULL;
         struct cairn_cluster_job_request rq = { .cache_hint = "", .max_attempts = 3 };
         bool no_follow = false;
+        /* A context and secrets (cli/cluster-inputs.c). */
+        struct cairn_cli_submit_inputs inputs = { 0 };
+        _cleanup_free_ const char **secret_args = NULL;
         long long ms;
         int c;
         opterr = 0;
@@ -260,20 +281,21 @@ int cmd_submit(int argc, char **argv)
                         if (cairn_cli_fair_share_option(c == OPT_WEIGHT, optarg, &rq) < 0)
                                 return CAIRN_EXIT_USAGE;
                         break;
-                case OPT_CONTEXT:
-                        fprintf(stderr, "cairn submit: --context is not supported yet: cluster jobs have no build "
-                                        "context in this version (docs/cluster.md)\n");
-                        return CAIRN_EXIT_USAGE;
+                case OPT_CONTEXT: inputs.context = optarg; break;
+                case OPT_CONTEXT_REPO: inputs.context_repo = optarg; break;
                 case OPT_SECRET:
-                        fprintf(stderr, "cairn submit: --secret is not supported yet: secrets must never reach the "
-                                        "database in clear, and sealing them is not built (docs/cluster.md)\n");
-                        return CAIRN_EXIT_USAGE;
+                        secret_args = cairn_xreallocarray(secret_args, inputs.n_secret_args + 1, sizeof(char *));
+                        secret_args[inputs.n_secret_args++] = optarg;
+                        inputs.secret_args = secret_args;
+                        break;
                 default:
                         return cairn_cli_bad_option("submit", c, argv);
                 }
         }
+        if (optind < argc && !inputs.context && optind == argc - 1)
+                inputs.context = argv[optind++];
         if (optind != argc)
-                return cairn_cli_usage_error("submit", "unexpected argument \"%s\" (contexts are not supported yet)",
+                return cairn_cli_usage_error("submit", "unexpected argument \"%s\" (one context at most)",
                                              argv[optind]);
         if (!file)
                 return cairn_cli_usage_error("submit", "the spec file is required: -f SPEC");
@@ -287,6 +309,9 @@ int cmd_submit(int argc, char **argv)
                 struct passwd *pw = getenv("USER") ? NULL : getpwuid(getuid());
                 rq.client = getenv("USER") ? getenv("USER") : pw ? pw->pw_name : "";
         }
+        int ir = cairn_cli_submit_inputs_check(&inputs);
+        if (ir != 0)
+                return ir;
         _cleanup_error_ struct cairn_error *err = NULL;
         _cleanup_free_ char *text = NULL;
         size_t len = 0;
@@ -311,12 +336,22 @@ int cmd_submit(int argc, char **argv)
         if (!cl)
                 return CAIRN_EXIT_FAILURE;
         int64_t id;
+        if ((ir = cairn_cli_submit_inputs_prepare(cl, rq.pool, &inputs)) != 0) {
+                cairn_cli_submit_inputs_release(&inputs);
+                cairn_cluster_close(cl);
+                return ir;
+        }
+        rq.context_json = inputs.context_json;
+        rq.sealed_secrets = inputs.sealed;
+        rq.sealed_secrets_len = inputs.sealed_len;
         if (cairn_cluster_submit(cl, &rq, &id, &err) < 0) {
                 fprintf(stderr, "cairn submit: ");
                 cairn_cli_report(err);
+                cairn_cli_submit_inputs_release(&inputs);
                 cairn_cluster_close(cl);
                 return CAIRN_EXIT_FAILURE;
         }
+        cairn_cli_submit_inputs_release(&inputs);
         fprintf(stderr, "job %" PRId64 "\n", id);
         int status = CAIRN_EXIT_OK;
         if (no_follow) {

@@ -12,6 +12,8 @@
 #include "base/units.h"
 #include "cli/cli.h"
 #include "cluster/cluster.h"
+#include "cluster/context.h"
+#include "cluster/seal.h"
 #include "engine/engine.h"
 
 const struct cairn_verb cairn_worker_verb = {
@@ -21,6 +23,7 @@ const struct cairn_verb cairn_worker_verb = {
         .help = "Usage: cairn worker --db=URL --pool=POOL --name=NAME --capacity=K --store=KIND:PATH\n"
                 "                    [--cache-from=R]... [--cache-to=R] [--lease=D] [--heartbeat=D]\n"
                 "                    [--metrics-listen=HOST:PORT] [--keep-free=SIZE|P%]\n"
+                "                    [--pool-key=KEYFILE]\n"
                 "\n"
                 "Register as NAME in POOL (a new incarnation each start), then claim and build up\n"
                 "to K jobs at a time in the store, each in a child process.  SIGTERM or SIGINT\n"
@@ -41,6 +44,8 @@ const struct cairn_verb cairn_worker_verb = {
                 "                           (Prometheus text; docs/cluster.md)\n"
                 "      --keep-free=SIZE|P%  below this much free space on the store's filesystem,\n"
                 "                           pause, prune once the running jobs end, then resume\n"
+                "      --pool-key=KEYFILE   the pool's private key (cairn cluster keygen), to unseal\n"
+                "                           the secrets of its jobs\n"
                 "\n"
                 "Exit status: 0 after a drain; 1 on an error (a database of another schema).\n",
 };
@@ -78,7 +83,7 @@ static int seconds(const char *opt, const char *arg, int *ret)
 int cmd_worker(int argc, char **argv)
 {
         enum { OPT_DB = 256, OPT_POOL, OPT_NAME, OPT_CAPACITY, OPT_CACHE_FROM, OPT_CACHE_TO, OPT_LEASE,
-               OPT_HEARTBEAT, OPT_AFFINITY, OPT_METRICS, OPT_KEEP_FREE };
+               OPT_HEARTBEAT, OPT_AFFINITY, OPT_METRICS, OPT_KEEP_FREE, OPT_POOL_KEY };
         static const struct option options[] = {
                 { "db", required_argument, NULL, OPT_DB },
                 { "pool", required_argument, NULL, OPT_POOL },
@@ -92,6 +97,7 @@ int cmd_worker(int argc, char **argv)
                 { "affinity-wait", required_argument, NULL, OPT_AFFINITY },
                 { "metrics-listen", required_argument, NULL, OPT_METRICS },
                 { "keep-free", required_argument, NULL, OPT_KEEP_FREE },
+                { "pool-key", required_argument, NULL, OPT_POOL_KEY },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -129,6 +135,7 @@ int cmd_worker(int argc, char **argv)
                         }
                         break;
                 }
+                case OPT_POOL_KEY: cfg.pool_key = optarg; break;
                 case OPT_CAPACITY:
                         cfg.capacity = atoi(optarg);
                         if (cfg.capacity < 1 || cfg.capacity > 256) {
@@ -185,6 +192,26 @@ int cmd_worker(int argc, char **argv)
                 goto out;
         }
         status = CAIRN_EXIT_FAILURE;
+        /* A key that cannot be read fails here, not in every job; one
+         * that is not the pool's (as far as the database can say now) is
+         * worth a warning. */
+        if (cfg.pool_key) {
+                unsigned char mine[CAIRN_SEAL_KEY_LEN], pools[CAIRN_SEAL_KEY_LEN];
+                struct cairn_cluster *cl = NULL;
+                if (cairn_seal_key_check(cfg.pool_key, mine, &err) < 0) {
+                        fprintf(stderr, "cairn worker: ");
+                        cairn_cli_report(err);
+                        goto out;
+                }
+                if (cairn_cluster_connect(cfg.url, false, &cl, NULL) == 0) {
+                        int r = cairn_cluster_pool_key(cl, cfg.pool, pools, NULL);
+                        if (r == 0 || (r > 0 && memcmp(mine, pools, sizeof(mine)) != 0))
+                                report(r == 0 ? "warning: the pool has no key yet (cairn cluster keygen)"
+                                              : "warning: --pool-key is not the pool's current key: its jobs' "
+                                                "secrets will not unseal", NULL);
+                        cairn_cluster_close(cl);
+                }
+        }
         {
                 /* The store is checked once here; each job opens it anew in
                  * its own process. */

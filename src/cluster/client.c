@@ -10,6 +10,8 @@
 #include <time.h>
 
 #include "base/alloc.h"
+#include "base/cleanup.h"
+#include "base/hash.h"
 #include "cluster/cluster-internal.h"
 
 /* The schema as version 1 made it; init runs it, then every upgrade after
@@ -61,7 +63,14 @@ static const char *const upgrades[] = {
         "UPDATE jobs SET fair_start = enqueued_at;"
         "ALTER TABLE jobs ALTER COLUMN fair_start SET NOT NULL, ALTER COLUMN fair_start SET DEFAULT now();"
         "DROP INDEX jobs_queued;"
-        "CREATE INDEX jobs_queued ON jobs (pool, urgent DESC, fair_start) WHERE state = 'queued';",
+        "CREATE INDEX jobs_queued ON jobs (pool, urgent DESC, fair_start) WHERE state = 'queued';"
+        /* A job's sealed secrets go when it ends, on every path that ends
+         * it (completion, cancel, poison, and whatever comes later). */
+        "CREATE FUNCTION cairn_jobs_wipe_secrets() RETURNS trigger LANGUAGE plpgsql AS"
+        "  $$BEGIN NEW.secrets := NULL; RETURN NEW; END$$;"
+        "CREATE TRIGGER jobs_wipe_secrets BEFORE UPDATE ON jobs FOR EACH ROW"
+        "  WHEN (NEW.state IN ('succeeded','failed','cancelled') AND NEW.secrets IS NOT NULL)"
+        "  EXECUTE FUNCTION cairn_jobs_wipe_secrets();",
 };
 _Static_assert(sizeof(upgrades) / sizeof(upgrades[0]) == CAIRN_CLUSTER_SCHEMA_VERSION - 1,
                "one upgrade per schema version after the first");
@@ -243,9 +252,15 @@ int cairn_cluster_submit(struct cairn_cluster *c, const struct cairn_cluster_job
         snprintf(est_c, sizeof(est_c), "%d", rq->est_cached_s > 0 ? rq->est_cached_s : 10);
         snprintf(est_u, sizeof(est_u), "%d", rq->est_uncached_s > 0 ? rq->est_uncached_s : 600);
         snprintf(weight, sizeof(weight), "%d", rq->weight > 0 ? rq->weight : 1);
+        /* The sealed secrets as hex text: every parameter here is text. */
+        _cleanup_free_ char *sealed = NULL;
+        if (rq->sealed_secrets) {
+                sealed = cairn_xzalloc(2 * rq->sealed_secrets_len + 1);
+                cairn_hex_encode(rq->sealed_secrets, rq->sealed_secrets_len, sealed);
+        }
         const char *p[] = { rq->pool, rq->client ? rq->client : "", rq->spec, rq->cache_hint ? rq->cache_hint : "",
                             rq->urgent ? "t" : "f", rq->timeout_s > 0 ? timeout : NULL, attempts,
-                            est_c, est_u, weight };
+                            est_c, est_u, weight, rq->context_json, sealed };
         /*
          * One statement: the client's schedule, the job, its counter and its
          * wake-up commit together.  The client's next_fair_start moves by
@@ -261,9 +276,10 @@ int cairn_cluster_submit(struct cairn_cluster *c, const struct cairn_cluster_job
                                    "   k.next_fair_start) + make_interval(secs => (SELECT s FROM cost) / k.rate)"
                                    "  RETURNING next_fair_start, rate),"
                                    " j AS (INSERT INTO jobs (pool, client, spec, cache_hint, urgent, deadline,"
-                                   "  max_attempts, est_cached, est_uncached, weight, fair_start)"
+                                   "  max_attempts, est_cached, est_uncached, weight, fair_start, context, secrets)"
                                    "  SELECT $1, $2, $3, $4, $5::bool, $6::interval, $7::int, $8::int, $9::int,"
-                                   "  $10::int, cl.next_fair_start - make_interval(secs => cost.s / cl.rate)"
+                                   "  $10::int, cl.next_fair_start - make_interval(secs => cost.s / cl.rate),"
+                                   "  $11::jsonb, decode($12, 'hex')"
                                    "  FROM cl, cost RETURNING id),"
                                    " e AS (INSERT INTO job_events (job_id, kind, detail) SELECT id, 'submitted', $2"
                                    "  FROM j),"
@@ -271,7 +287,7 @@ int cairn_cluster_submit(struct cairn_cluster *c, const struct cairn_cluster_job
                                    "  SELECT $1, 'jobs_submitted_total', count(*) FROM j"
                                    "  ON CONFLICT (pool, name, labels) DO UPDATE SET value = counters.value + EXCLUDED.value)"
                                    "SELECT id, pg_notify('cairn_queue', $1::text) FROM j",
-                                   p, 10, err);
+                                   p, 12, err);
         if (!r)
                 return -EIO;
         *ret_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);

@@ -53,6 +53,11 @@ struct cairn_cluster_job_request {
          * client's rate, spaces the client's jobs.  0: 10 and 600 s. */
         int est_cached_s, est_uncached_s;
         int weight;                /* slots of a worker the job takes; 0: 1 */
+        /* Its build context, {"repo":..,"blob":..,"size":N} (cluster/context.h), and its
+         * secrets sealed to the pool's key (cluster/seal.h); NULL for none. */
+        const char *context_json;
+        const unsigned char *sealed_secrets;
+        size_t sealed_secrets_len;
 };
 
 /* Insert a queued job and wake the pool's workers; *ret_id is its ID. */
@@ -181,6 +186,7 @@ struct cairn_cluster_worker_config {
         int lease_s;                       /* lease length (default 30) */
         int heartbeat_s;                   /* heartbeat period (default lease / 3) */
         int affinity_wait_s;               /* delay scheduling (default 30) */
+        const char *pool_key;              /* the pool's private key file (cairn cluster keygen), or NULL */
         const char *metrics_listen;        /* HOST:PORT of its GET /metrics, or NULL */
         /* --keep-free: below this much free space on the store's filesystem
          * the worker pauses itself, prunes once its builds are done, and

@@ -33,6 +33,7 @@
 #include "base/strbuf.h"
 #include "cairn-config.h"
 #include "cluster/cluster-internal.h"
+#include "cluster/context.h"
 #include "engine/engine.h"
 #include "spec/spec.h"
 
@@ -427,13 +428,18 @@ static int child_run(const struct worker *w, int64_t id, int attempt, const char
         } else if (cairn_engine_open(cfg->store, NULL, &e, &err) < 0) {
                 error = cairn_xasprintf("worker's store: %s", err->message);
         } else {
-                /* For this slice a job has no context: an empty directory. */
-                char ctx[] = "/tmp/cairn-job-context.XXXXXX";
-                if (!mkdtemp(ctx)) {
-                        error = cairn_xasprintf("context directory: %s", strerror(errno));
+                /* The job's context and secrets (cluster/context.h),
+                 * in a private directory and memory, gone after. */
+                struct cairn_cluster_job_inputs in;
+                if (cairn_cluster_job_inputs_prepare(c, cfg->pool, cfg->pool_key, id_s, cfg->name, w->inc_s,
+                                                     l.attempt_s, &in, &err) < 0) {
+                        error = cairn_xstrdup(err->message);
                 } else {
+                        if (in.note)
+                                logf_line(&l, "%s\n", in.note);
                         struct cairn_build_request req = {
-                                .spec = spec, .context_dir = ctx, .log = job_log_fn, .log_userdata = &l,
+                                .spec = spec, .context_dir = in.context_dir, .secrets = in.secrets,
+                                .n_secrets = in.n_secrets, .log = job_log_fn, .log_userdata = &l,
                                 .cancel = &cancel, .cache_from = cfg->cache_from, .n_cache_from = cfg->n_cache_from,
                                 .cache_to = cfg->cache_to,
                         };
@@ -447,8 +453,8 @@ static int child_run(const struct worker *w, int64_t id, int attempt, const char
                         } else {
                                 error = cairn_xasprintf("Build step failed: %s", err->message);
                         }
-                        rmdir(ctx);
                 }
+                cairn_cluster_job_inputs_release(&in);
         }
         cairn_error_free(err);
         err = NULL;

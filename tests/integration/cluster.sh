@@ -111,12 +111,13 @@ is_status 1 "an unreachable database is an error"
 
 # --- what this version refuses ----------------------------------------------------------------
 spec ok1 "echo hello-cluster-1"
+# (Contexts and secrets themselves: cluster-context.sh.)
 submit --pool main -f ok1.spec --secret id=x
-is_status 124 "submit --secret is refused"
-has "$err" "not supported yet" "with a clear message"
+is_status 124 "submit --secret takes cairn build's syntax"
+has "$err" "--secret takes ID:FILE" "with a clear message"
 submit --pool main -f ok1.spec --context .
-is_status 124 "submit --context is refused"
-has "$err" "not supported yet" "with a clear message (contexts)"
+is_status 124 "submit --context without a registry repository is refused"
+has "$err" "--context-repo=REGISTRY/REPO" "with a clear message (contexts)"
 printf '((from busybox) (run' >bad.spec
 submit --pool main -f bad.spec
 is_status 1 "an invalid spec is refused before it is queued"
