@@ -14,11 +14,14 @@
 #include "base/alloc.h"
 #include "base/cleanup.h"
 #include "base/file.h"
+#include "base/hash.h"
+#include "base/strbuf.h"
 #include "base/units.h"
 #include "cli/cli.h"
 #include "cli/cluster-inputs.h"
 #include "cluster/cluster.h"
 #include "cluster/context.h"
+#include "spec/sexp.h"
 #include "spec/spec.h"
 
 #define DB_HELP "      --db=URL             the PostgreSQL database (libpq URI or keywords; default $CAIRN_DB)\n"
@@ -62,7 +65,9 @@ const struct cairn_verb cairn_submit_verb = {
                 "  -f, --file=SPEC          the spec (\"-\" reads standard input)\n"
                 DB_HELP
                 "      --pool=POOL          the pool whose workers may build it\n"
-                "      --cache-hint=H       jobs with one hint prefer the workers that ran it\n"
+                "      --cache-hint=H       jobs with one hint prefer the workers that ran it (default:\n"
+                "                           a digest of the spec up to its first copy from the\n"
+                "                           context; '' for none)\n"
                 "      --urgent             before every non-urgent job of the pool\n"
                 "      --timeout=D          fail the build if it runs longer (90s, 10m, 2h)\n"
                 "      --max-attempts=N     fail the job after its worker was lost N times (default 3)\n"
@@ -71,6 +76,7 @@ const struct cairn_verb cairn_submit_verb = {
                 "                           (default 10,600): its cost to the client's share\n"
                 "      --weight=N           the worker slots it takes (default 1)\n"
                 "      --no-follow          print the ID and return at once\n"
+                "      --cancel-on-disconnect  Ctrl-C or SIGTERM cancels the job instead of detaching\n"
                 "      --context=DIR        the build context (or the CONTEXT operand): uploaded to\n"
                 "                           the --context-repo registry repository unless it is there\n"
                 "      --context-repo=REGISTRY/REPO  where contexts travel (default $CAIRN_CONTEXT_REPO)\n"
@@ -78,7 +84,7 @@ const struct cairn_verb cairn_submit_verb = {
                 "                           sealed to the pool's key (cairn cluster keygen)\n"
                 "\n"
                 "Exit status: 0 if the build succeeded; 1 if it failed or was cancelled;\n"
-                "130 when detached by Ctrl-C; 124 on a usage error.\n",
+                "130 when detached (or cancelled) by Ctrl-C; 124 on a usage error.\n",
 };
 
 const struct cairn_verb cairn_job_verb = {
@@ -195,9 +201,10 @@ static void follow_note(const char *msg, void *ud)
                 fprintf(stderr, "cairn %s: reconnected\n", (const char *) ud);
 }
 
-/* Follow job id from *from until it ends or the user detaches; the exit
- * status of submit and job log --follow. */
-static int follow(const char *verb, struct cairn_cluster *cl, int64_t id, int64_t from)
+/* Follow job id from *from until it ends or the user detaches (or, with
+ * cancel_on_detach, cancels it); the exit status of submit and job log
+ * --follow. */
+static int follow(const char *verb, struct cairn_cluster *cl, int64_t id, int64_t from, bool cancel_on_detach)
 {
         struct sigaction sa = { .sa_handler = on_detach };
         sigaction(SIGINT, &sa, NULL);
@@ -211,6 +218,17 @@ static int follow(const char *verb, struct cairn_cluster *cl, int64_t id, int64_
                 cairn_cli_report(err);
                 return CAIRN_EXIT_FAILURE;
         }
+        if (r == 0 && cancel_on_detach) {
+                int c = cairn_cluster_job_cancel(cl, id, &err);
+                if (c < 0) {
+                        fprintf(stderr, "cairn %s: cancelling job %" PRId64 ": ", verb, id);
+                        cairn_cli_report(err);
+                        return CAIRN_EXIT_FAILURE;
+                }
+                fprintf(stderr, "cairn %s: job %" PRId64 " %s (--cancel-on-disconnect)\n", verb, id,
+                        c == 1 ? "cancelled" : c == 2 ? "cancel requested" : "had already finished");
+                return 130;
+        }
         if (r == 0) {
                 fprintf(stderr, "cairn %s: detached; job %" PRId64 " goes on: cairn job log %" PRId64 " --from %" PRId64
                         " --follow\n", verb, id, id, from);
@@ -223,10 +241,37 @@ static int follow(const char *verb, struct cairn_cluster *cl, int64_t id, int64_
         return status;
 }
 
+/*
+ * The hint a job gets when it is given none: what it shares with the jobs
+ * whose builds would reuse its steps.  That is the design's "last step before
+ * the first one that reads the build context" (the dependencies, as
+ * ocaml-ci's hints approximate them); the step IDs need the store, so the
+ * hint is a digest of what they are computed from here: the base image's
+ * name and the operations before the first copy from the context, as
+ * printed.  Stages are left out.  "auto-" and 16 hex digits.
+ */
+static void default_hint(const struct cairn_spec *spec, char out[32])
+{
+        struct cairn_buf b = CAIRN_BUF_INIT;
+        struct cairn_pp pp = { &b, 0 };
+        cairn_buf_adds(&b, spec->from);
+        for (size_t i = 0; i < spec->n_ops; i++) {
+                const struct cairn_spec_op *op = &spec->ops[i];
+                if (op->kind == CAIRN_SPEC_COPY && !op->copy.from_build)
+                        break;
+                cairn_buf_addc(&b, '\n');
+                cairn_spec_print_op(&pp, op);
+        }
+        char hex[CAIRN_SHA256_HEX_LEN + 1];
+        cairn_sha256_hex(b.data ? b.data : "", b.len, hex);
+        snprintf(out, 32, "auto-%.16s", hex);
+        cairn_buf_release(&b);
+}
+
 int cmd_submit(int argc, char **argv)
 {
         enum { OPT_DB = 256, OPT_POOL, OPT_HINT, OPT_URGENT, OPT_TIMEOUT, OPT_CONTEXT, OPT_SECRET, OPT_ATTEMPTS,
-               OPT_CLIENT, OPT_NO_FOLLOW, OPT_ESTIMATE, OPT_WEIGHT, OPT_CONTEXT_REPO };
+               OPT_CLIENT, OPT_NO_FOLLOW, OPT_ESTIMATE, OPT_WEIGHT, OPT_CONTEXT_REPO, OPT_CANCEL_ON_DISCONNECT };
         static const struct option options[] = {
                 { "file", required_argument, NULL, 'f' },
                 { "db", required_argument, NULL, OPT_DB },
@@ -240,14 +285,16 @@ int cmd_submit(int argc, char **argv)
                 { "max-attempts", required_argument, NULL, OPT_ATTEMPTS },
                 { "client", required_argument, NULL, OPT_CLIENT },
                 { "no-follow", no_argument, NULL, OPT_NO_FOLLOW },
+                { "cancel-on-disconnect", no_argument, NULL, OPT_CANCEL_ON_DISCONNECT },
                 { "estimate", required_argument, NULL, OPT_ESTIMATE },
                 { "weight", required_argument, NULL, OPT_WEIGHT },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
         const char *file = NULL, *db = NULL;
-        struct cairn_cluster_job_request rq = { .cache_hint = "", .max_attempts = 3 };
-        bool no_follow = false;
+        struct cairn_cluster_job_request rq = { .cache_hint = NULL, .max_attempts = 3 };
+        bool no_follow = false, cancel_on_disconnect = false;
+        char auto_hint[32];
         /* A context and secrets (cli/cluster-inputs.c). */
         struct cairn_cli_submit_inputs inputs = { 0 };
         _cleanup_free_ const char **secret_args = NULL;
@@ -264,6 +311,7 @@ int cmd_submit(int argc, char **argv)
                 case OPT_URGENT: rq.urgent = true; break;
                 case OPT_CLIENT: rq.client = optarg; break;
                 case OPT_NO_FOLLOW: no_follow = true; break;
+                case OPT_CANCEL_ON_DISCONNECT: cancel_on_disconnect = true; break;
                 case OPT_TIMEOUT:
                         if (cairn_parse_duration_ms(optarg, &ms) < 0 || ms < 1000)
                                 return cairn_cli_usage_error("submit", "--timeout takes a duration of 1s or more "
@@ -330,6 +378,10 @@ int cmd_submit(int argc, char **argv)
                 cairn_cli_report(err);
                 return CAIRN_EXIT_FAILURE;
         }
+        if (!rq.cache_hint) {
+                default_hint(spec, auto_hint);
+                rq.cache_hint = auto_hint;
+        }
         cairn_spec_free(spec);
         rq.spec = text;
         struct cairn_cluster *cl = open_cluster("submit", db, false);
@@ -357,7 +409,7 @@ int cmd_submit(int argc, char **argv)
         if (no_follow) {
                 printf("%" PRId64 "\n", id);
         } else {
-                status = follow("submit", cl, id, 0);
+                status = follow("submit", cl, id, 0, cancel_on_disconnect);
         }
         cairn_cluster_close(cl);
         return status;
@@ -412,7 +464,7 @@ int cmd_job(int argc, char **argv)
         int status = CAIRN_EXIT_FAILURE;
         struct cairn_cluster_job_status s;
         if (strcmp(sub, "log") == 0 && do_follow) {
-                status = follow("job log", cl, id, from);
+                status = follow("job log", cl, id, from, false);
         } else if (strcmp(sub, "log") == 0) {
                 int64_t next = from, at;
                 do {

@@ -172,6 +172,40 @@ has "$err" "cancel requested" "the running job gets a request"
 run_cmd timeout 30 "$CAIRN" job wait "$long1" --db "$DB"
 is "$out" "cancelled"$'\n' "the running job ends cancelled"
 has "$(sql "SELECT error FROM jobs WHERE id = $long1")" "cancelled" "with the reason"
+# --cancel-on-disconnect: Ctrl-C cancels the job instead of detaching.
+spec cod 'echo cod-$((0))started; sleep 30'
+"$CAIRN" submit --db "$DB" --pool main -f cod.spec --cancel-on-disconnect >cod.out 2>cod.err &
+codp=$!
+pids+=("$codp")
+wait_for 30 "count(*) > 0 FROM job_log WHERE position('cod-0started' in convert_from(data, 'UTF8')) > 0"
+ok $? "a job submitted with --cancel-on-disconnect runs"
+cod=$(sed -n 's/^job \([0-9]*\)$/\1/p' cod.err)
+kill -INT "$codp"
+wait "$codp"
+is "$?" 130 "Ctrl-C ends that submit with 130"
+has "$(cat cod.err)" "job $cod cancel requested (--cancel-on-disconnect)" "and says it cancelled the job"
+run_cmd timeout 30 "$CAIRN" job wait "$cod" --db "$DB"
+is "$out" "cancelled"$'\n' "the job ends cancelled"
+
+# --- the default cache hint: the spec up to its first copy from the context -------------------
+hint_of() { # SPEC-TEXT [SUBMIT-ARGS...]: the hint a job of that spec gets
+        printf '%s\n' "$1" >hint.spec
+        local id
+        id=$("$CAIRN" submit --db "$DB" --pool nobody -f hint.spec --no-follow "${@:2}" 2>/dev/null)
+        sql "SELECT cache_hint FROM jobs WHERE id = $id"
+        "$CAIRN" job cancel "$id" --db "$DB" >/dev/null 2>&1
+}
+h1=$(hint_of '((from busybox) (run (shell "echo deps")) (copy (src a) (dst /a)) (run (shell "echo one")))')
+h2=$(hint_of '((from busybox) (run (shell "echo deps")) (copy (src b) (dst /b)) (run (shell "echo two")))')
+h3=$(hint_of '((from busybox) (run (shell "echo other deps")) (copy (src a) (dst /a)))')
+h4=$(hint_of '((from busybox) (run (shell "echo deps")))')
+case "$h1" in auto-????????????????) ok 0 "a job without --cache-hint gets auto-DIGEST" ;;
+*) ok 1 "a job without --cache-hint gets auto-DIGEST"; diag "$h1" ;; esac
+is "$h2" "$h1" "specs alike up to their first context copy share it"
+[ "$h3" != "$h1" ]
+ok $? "other dependencies, another hint"
+is "$h4" "$h1" "a spec without a context copy: its whole text"
+is "$(hint_of '((from busybox) (run (shell "echo deps")))' --cache-hint '')" "" "--cache-hint '' gives none"
 
 # --- a worker killed mid-job: another one reclaims it after the lease --------------------------
 spec kill1 "echo kill-started; sleep 6; echo finished-after-sleep"
