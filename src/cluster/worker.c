@@ -661,24 +661,28 @@ static int claim(struct worker *w, struct cairn_error **err)
                         "              AND h.worker = $2)"
                         "   OR (NOT EXISTS (SELECT 1 FROM hint_cache h JOIN workers w ON w.pool = h.pool"
                         "              AND w.name = h.worker WHERE h.pool = j.pool AND h.hint = j.cache_hint"
-                        "              AND h.store_epoch = w.store_epoch AND w.last_seen > now() - interval '30 s'"
+                        "              AND h.store_epoch = w.store_epoch"
+                        "              AND w.last_seen > now() - make_interval(secs => $5::int)"
                         "              AND NOT w.admin_paused AND NOT w.self_paused AND NOT w.draining)"
                         /* A hint no live worker has: its rendezvous winner
                          * among the live workers with a free slot, so that
                          * new hints spread evenly and a new worker takes
                          * its share at once. */
                         "       AND $2 = (SELECT w.name FROM workers w WHERE w.pool = j.pool"
-                        "              AND (w.name = $2 OR (w.last_seen > now() - interval '30 s'"
+                        "              AND (w.name = $2 OR (w.last_seen > now() - make_interval(secs => $5::int)"
                         "              AND NOT w.admin_paused AND NOT w.self_paused AND NOT w.draining"
                         "              AND (SELECT count(*) FROM jobs r WHERE r.worker = w.name AND r.pool = w.pool"
                         "                   AND r.state = 'running') < w.capacity))"
                         "              ORDER BY hashtextextended(j.cache_hint || '/' || w.name, 0) DESC, w.name"
                         "              LIMIT 1))"
                         "   OR j.enqueued_at < now() - make_interval(secs => $4::int))"
-                        " ORDER BY j.urgent DESC,"
-                        "  EXISTS (SELECT 1 FROM hint_cache h WHERE h.pool = j.pool AND h.hint = j.cache_hint"
-                        "          AND h.worker = $2) DESC,"
-                        "  j.fair_start, j.id"
+                        /* Fair order decides among the jobs open to this
+                         * worker; affinity only decides which are open.
+                         * (The design sorted preferred jobs first: with a
+                         * hint on every job by default, one client's
+                         * stream of jobs alike would take its worker
+                         * ahead of everyone else's.) */
+                        " ORDER BY j.urgent DESC, j.fair_start, j.id"
                         " LIMIT 1 FOR UPDATE OF j SKIP LOCKED)"
                         "UPDATE jobs j SET state = 'running', worker = $2, worker_incarnation = $3::bigint,"
                         " attempt = j.attempt + 1, started_at = now(),"

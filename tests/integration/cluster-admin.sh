@@ -8,78 +8,22 @@ set -u
 : "${CAIRN:?path to the cairn binary}" "${CAIRN_SRCDIR:?source tree}"
 . "$CAIRN_SRCDIR/tests/lib/tap.sh"
 
-[ "$(id -u)" = 0 ] || need "needs root"
-BUSYBOX=/bin/busybox
-[ -x "$BUSYBOX" ] || need "needs busybox-static"
-PGBIN=${CAIRN_TEST_PGBIN:-/usr/lib/postgresql/15/bin}
-[ -x "$PGBIN/initdb" ] && [ -x "$PGBIN/psql" ] || need "needs postgresql-15"
-id postgres >/dev/null 2>&1 || need "needs the postgres user"
-command -v curl >/dev/null || need "needs curl"
-grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || true
-grep -qw overlay /proc/filesystems || need "needs overlayfs"
-export LC_ALL=C.UTF-8
-
-tmp=$(mktemp -d /tmp/cairn-cluster-admin.XXXXXX)
-chmod 755 "$tmp"
-pids=()
+. "$CAIRN_SRCDIR/tests/lib/cluster-rig.sh"
+cluster_rig cluster-admin curl
 regpid=
-cleanup() {
-        local p
-        [ -n "$regpid" ] && kill "$regpid" 2>/dev/null
-        for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-        wait 2>/dev/null
-        [ -f "$tmp/pg/postmaster.pid" ] &&
-                runuser -u postgres -- "$PGBIN/pg_ctl" -D "$tmp/pg" -m immediate stop >/dev/null 2>&1
-        grep " $tmp" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
-        rm -rf "$tmp"
-}
-trap cleanup EXIT
-cd "$tmp"
-
-# --- a private PostgreSQL on a Unix socket, trust auth (tests only) ------------------------
-mkdir pg sock
-chown postgres: pg sock
-runuser -u postgres -- "$PGBIN/initdb" -D "$tmp/pg" -A trust -U postgres >pg-init.log 2>&1 || need "initdb"
-pg_start() {
-        runuser -u postgres -- "$PGBIN/pg_ctl" -D "$tmp/pg" -l "$tmp/sock/pg.log" -w \
-                -o "-k $tmp/sock -c listen_addresses=''" start >/dev/null 2>&1
-}
+pg_init
 pg_start || need "postgres starts"
-DB="postgresql:///postgres?host=$tmp/sock&user=postgres"
-sql() { "$PGBIN/psql" -X -At -d "$DB" -c "$1"; }
-
-# --- busybox in every worker's store ----------------------------------------------------------
-mkdir -p rootfs/bin rootfs/etc rootfs/tmp rootfs/root
-chmod 1777 rootfs/tmp
-cp "$BUSYBOX" rootfs/bin/busybox
-for a in $(rootfs/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "rootfs/bin/$a"; done
-printf 'root:x:0:0:root:/root:/bin/sh\n' >rootfs/etc/passwd
-printf 'root:x:0:\n' >rootfs/etc/group
-tar -C rootfs -cf busybox.tar .
-for m in a b; do
-        "$CAIRN" image import --store "overlayfs:$tmp/store-$m" --env PATH=/usr/sbin:/usr/bin:/sbin:/bin busybox \
-                busybox.tar >/dev/null || need "image import"
-done
-spec() { # NAME SHELL-COMMAND: a one-step spec
-        printf '((from busybox)\n (shell /bin/sh -c)\n (run (shell "%s")))\n' "$2" >"$1.spec"
-}
+busybox_stores "$tmp/store-a" "$tmp/store-b"
 start_worker() { # NAME STORE POOL [ARGS...]: sets $wpid
         "$CAIRN" worker --db "${WDB:-$DB}" --name "$1" --store "overlayfs:$tmp/store-$2" --pool "$3" \
                 --lease 3s --heartbeat 1s "${@:4}" 2>>"worker-$1.log" &
         wpid=$!
         pids+=("$wpid")
 }
-wait_for() { # SECONDS SQL-CONDITION: until sql returns t
-        local i
-        for ((i = 0; i < $1 * 5; i++)); do
-                [ "$(sql "SELECT $2")" = t ] && return 0
-                sleep 0.2
-        done
-        return 1
-}
 admin() { run_cmd "$CAIRN" cluster "$@" --db "$DB"; }
-submit_bg() { # CLIENT SPEC [ARGS...]: queue without following; sets $jid
-        jid=$("$CAIRN" submit --db "$DB" --pool "${POOL:-main}" --client "$1" -f "$2.spec" --no-follow "${@:3}" 2>/dev/null)
+submit_bg() { # CLIENT SPEC [ARGS...]: queue without following, with no hint unless ARGS give one; sets $jid
+        jid=$("$CAIRN" submit --db "$DB" --pool "${POOL:-main}" --client "$1" -f "$2.spec" --no-follow \
+                --cache-hint '' "${@:3}" 2>/dev/null)
 }
 # The jobs of a client, in the order they started.
 started_before() { # CLIENT-A CLIENT-B N: how many of A's jobs started before B's Nth

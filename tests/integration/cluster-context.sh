@@ -7,44 +7,12 @@ set -u
 : "${CAIRN:?path to the cairn binary}" "${CAIRN_SRCDIR:?source tree}"
 . "$CAIRN_SRCDIR/tests/lib/tap.sh"
 
-[ "$(id -u)" = 0 ] || need "needs root"
-BUSYBOX=/bin/busybox
-[ -x "$BUSYBOX" ] || need "needs busybox-static"
-PGBIN=${CAIRN_TEST_PGBIN:-/usr/lib/postgresql/15/bin}
-[ -x "$PGBIN/initdb" ] && [ -x "$PGBIN/psql" ] && [ -x "$PGBIN/pg_dump" ] || need "needs postgresql-15"
-id postgres >/dev/null 2>&1 || need "needs the postgres user"
-for p in docker-registry curl python3; do
-        command -v "$p" >/dev/null || need "needs $p"
-done
-grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || true
-grep -qw overlay /proc/filesystems || need "needs overlayfs"
-export LC_ALL=C.UTF-8 TZ=UTC
-
-tmp=$(mktemp -d /tmp/cairn-cluster-context.XXXXXX)
-chmod 755 "$tmp"
+. "$CAIRN_SRCDIR/tests/lib/cluster-rig.sh"
+cluster_rig cluster-context docker-registry curl python3
+export TZ=UTC
 . "$CAIRN_SRCDIR/tests/lib/registry.sh"
-pids=()
-cleanup() {
-        local p
-        for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-        stop_registry
-        wait 2>/dev/null
-        [ -f "$tmp/pg/postmaster.pid" ] &&
-                runuser -u postgres -- "$PGBIN/pg_ctl" -D "$tmp/pg" -m immediate stop >/dev/null 2>&1
-        grep " $tmp" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
-        rm -rf "$tmp"
-}
-trap cleanup EXIT
-cd "$tmp"
-
-# --- PostgreSQL on a Unix socket (trust auth: tests only), a registry with Basic auth ---------
-mkdir pg sock
-chown postgres: pg sock
-runuser -u postgres -- "$PGBIN/initdb" -D "$tmp/pg" -A trust -U postgres >pg-init.log 2>&1 || need "initdb"
-runuser -u postgres -- "$PGBIN/pg_ctl" -D "$tmp/pg" -l "$tmp/sock/pg.log" -w \
-        -o "-k $tmp/sock -c listen_addresses=''" start >/dev/null 2>&1 || need "postgres starts"
-DB="postgresql:///postgres?host=$tmp/sock&user=postgres"
-sql() { "$PGBIN/psql" -X -At -d "$DB" -c "$1"; }
+pg_init
+pg_start || need "postgres starts"
 start_registry "$(registry_basic_auth alice s3cret)" || need "docker-registry starts"
 # Submitters and workers find the credentials where docker keeps them.
 mkdir docker
@@ -53,18 +21,7 @@ export DOCKER_CONFIG=$tmp/docker
 REPO=$reg/cairn/contexts
 blobs=$tmp/data/docker/registry/v2/blobs/sha256
 
-# --- busybox in every store -----------------------------------------------------------------
-mkdir -p rootfs/bin rootfs/etc rootfs/tmp rootfs/root
-chmod 1777 rootfs/tmp
-cp "$BUSYBOX" rootfs/bin/busybox
-for a in $(rootfs/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "rootfs/bin/$a"; done
-printf 'root:x:0:0:root:/root:/bin/sh\n' >rootfs/etc/passwd
-printf 'root:x:0:\n' >rootfs/etc/group
-tar -C rootfs -cf busybox.tar .
-for m in a b l; do
-        "$CAIRN" image import --store "overlayfs:$tmp/store-$m" --env PATH=/usr/sbin:/usr/bin:/sbin:/bin busybox \
-                busybox.tar >/dev/null || need "image import"
-done
+busybox_stores "$tmp/store-a" "$tmp/store-b" "$tmp/store-l"
 # The workers' private directories, to check that they are removed.
 mkdir wtmp
 start_worker() { # NAME STORE POOL [ARGS...]: sets $wpid
@@ -72,14 +29,6 @@ start_worker() { # NAME STORE POOL [ARGS...]: sets $wpid
                 --lease 5s --heartbeat 1s "${@:4}" 2>>"worker-$1.log" &
         wpid=$!
         pids+=("$wpid")
-}
-wait_for() { # SECONDS SQL-CONDITION: until sql returns t
-        local i
-        for ((i = 0; i < $1 * 5; i++)); do
-                [ "$(sql "SELECT $2")" = t ] && return 0
-                sleep 0.2
-        done
-        return 1
 }
 submit() { run_cmd "$CAIRN" submit --db "$DB" "$@"; }
 job_id() { sed -n 's/^job \([0-9]*\)$/\1/p' <<<"$err" | head -1; }

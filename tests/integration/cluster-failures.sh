@@ -11,43 +11,14 @@ set -u
 : "${CAIRN:?path to the cairn binary}" "${CAIRN_SRCDIR:?source tree}"
 . "$CAIRN_SRCDIR/tests/lib/tap.sh"
 
-[ "$(id -u)" = 0 ] || need "needs root"
-BUSYBOX=/bin/busybox
-[ -x "$BUSYBOX" ] || need "needs busybox-static"
-PGBIN=${CAIRN_TEST_PGBIN:-/usr/lib/postgresql/15/bin}
-[ -x "$PGBIN/initdb" ] && [ -x "$PGBIN/psql" ] || need "needs postgresql-15"
-id postgres >/dev/null 2>&1 || need "needs the postgres user"
-command -v ip >/dev/null || need "needs iproute2"
-grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || true
-grep -qw overlay /proc/filesystems || need "needs overlayfs"
-export LC_ALL=C.UTF-8
-
-tmp=$(mktemp -d /tmp/cairn-clusterf.XXXXXX)
-chmod 755 "$tmp"
+. "$CAIRN_SRCDIR/tests/lib/cluster-rig.sh"
+cluster_rig cluster-failures ip nsenter
 # Network namespaces of this run: srv (the server) and part (a worker).
 ns=cf$$
-pids=()
-pg_stop() { # MODE
-        [ -f "$tmp/pg/postmaster.pid" ] &&
-                runuser -u postgres -- "$PGBIN/pg_ctl" -D "$tmp/pg" -m "$1" -w stop >/dev/null 2>&1
-}
-cleanup() {
-        local p
-        for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-        wait 2>/dev/null
-        pg_stop immediate
-        declare -F stop_registry >/dev/null && stop_registry
+cluster_cleanup_more() {
         ip netns del "$ns-srv" 2>/dev/null
         ip netns del "$ns-part" 2>/dev/null
-        grep " $tmp" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
-        # CAIRN_TEST_KEEP=DIR keeps the workers' logs and each job's log.
-        if [ -n "${CAIRN_TEST_KEEP:-}" ]; then
-                mkdir -p "$CAIRN_TEST_KEEP" && cp "$tmp"/worker-*.log "$tmp"/*.out "$tmp"/*.err "$CAIRN_TEST_KEEP" 2>/dev/null
-        fi
-        rm -rf "$tmp"
 }
-trap cleanup EXIT
-cd "$tmp"
 
 # --- the network: the server's namespace and a worker's, joined by a veth pair ---------------
 ip netns add "$ns-srv" && ip netns add "$ns-part" || need "network namespaces"
@@ -61,34 +32,13 @@ ip -n "$ns-srv" link set "$ns-s" up
 ip -n "$ns-part" link set "$ns-p" up
 
 # --- PostgreSQL in the server's namespace: a Unix socket for most, TCP for the partitioned ----
-mkdir pg sock
-chown postgres: pg sock
-runuser -u postgres -- "$PGBIN/initdb" -D "$tmp/pg" -A trust -U postgres >pg-init.log 2>&1 || need "initdb"
+pg_init
 printf 'host all all 10.213.7.0/24 trust\n' >>pg/pg_hba.conf
-pg_start() {
-        ip netns exec "$ns-srv" runuser -u postgres -- "$PGBIN/pg_ctl" -D "$tmp/pg" -l "$tmp/sock/pg.log" -w \
-                -o "-k $tmp/sock -c listen_addresses=10.213.7.1" start >/dev/null 2>&1
-}
+PG_EXEC=(ip netns exec "$ns-srv")
+PG_LISTEN=10.213.7.1
 pg_start || need "postgres starts"
-DB="postgresql:///postgres?host=$tmp/sock&user=postgres"
 TCPDB="postgresql://postgres@10.213.7.1/postgres"
-sql() { "$PGBIN/psql" -X -At -d "$DB" -c "$1"; }
-
-# --- busybox in every worker's store ----------------------------------------------------------
-mkdir -p rootfs/bin rootfs/etc rootfs/tmp rootfs/root
-chmod 1777 rootfs/tmp
-cp "$BUSYBOX" rootfs/bin/busybox
-for a in $(rootfs/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "rootfs/bin/$a"; done
-printf 'root:x:0:0:root:/root:/bin/sh\n' >rootfs/etc/passwd
-printf 'root:x:0:\n' >rootfs/etc/group
-tar -C rootfs -cf busybox.tar .
-for m in 1 2 3 4; do
-        "$CAIRN" image import --store "overlayfs:$tmp/store-$m" --env PATH=/usr/sbin:/usr/bin:/sbin:/bin busybox \
-                busybox.tar >/dev/null || need "image import"
-done
-spec() { # NAME SHELL-COMMAND: a one-step spec
-        printf '((from busybox)\n (shell /bin/sh -c)\n (run (shell "%s")))\n' "$2" >"$1.spec"
-}
+busybox_stores "$tmp/store-1" "$tmp/store-2" "$tmp/store-3" "$tmp/store-4"
 start_worker() { # NAME STORE-NUMBER POOL [ARGS...]: sets $wpid
         "$CAIRN" worker --db "$DB" --name "$1" --store "overlayfs:$tmp/store-$2" --pool "$3" \
                 --lease 3s --heartbeat 1s "${@:4}" 2>>"worker-$1.log" &
@@ -99,16 +49,8 @@ stop_worker() { # PID
         kill -TERM "$1" 2>/dev/null
         wait "$1" 2>/dev/null
 }
-wait_for() { # SECONDS SQL-CONDITION: until sql returns t
-        local i
-        for ((i = 0; i < $1 * 5; i++)); do
-                [ "$(sql "SELECT $2" 2>/dev/null)" = t ] && return 0
-                sleep 0.2
-        done
-        return 1
-}
-submit_bg() { # SPEC POOL: submits with --no-follow, prints the job's ID
-        "$CAIRN" submit --db "$DB" --pool "$2" -f "$1" --no-follow
+submit_bg() { # SPEC POOL: submits with --no-follow and no cache hint, prints the job's ID
+        "$CAIRN" submit --db "$DB" --pool "$2" -f "$1" --no-follow --cache-hint ''
 }
 log_has() { # JOB TEXT: the job's log holds TEXT
         echo "count(*) > 0 FROM job_log WHERE job_id = $1 AND position('$2' in convert_from(data, 'UTF8')) > 0"
@@ -238,8 +180,7 @@ stop_worker "$w2"
 
 # --- 3b: a worker partitioned in its network namespace, then healed -----------------------------
 # (nsenter, not ip netns exec, which mounts a sysfs without the cgroups.)
-"$CAIRN" image import --store "overlayfs:$tmp/store-p" --env PATH=/usr/sbin:/usr/bin:/sbin:/bin busybox \
-        busybox.tar >/dev/null
+busybox_stores "$tmp/store-p"
 nsenter --net="/run/netns/$ns-part" "$CAIRN" worker --db "$TCPDB" --name wpart --store "overlayfs:$tmp/store-p" \
         --pool part --lease 3s --heartbeat 1s 2>>worker-wpart.log &
 wpart=$!
@@ -443,8 +384,7 @@ stop_worker "$a2"
 # --- a store short of space: the worker pauses, prunes once idle, and resumes ------------------
 mkdir small
 mount -t tmpfs -o size=48m tmpfs "$tmp/small"
-"$CAIRN" image import --store "overlayfs:$tmp/small/store" --env PATH=/usr/sbin:/usr/bin:/sbin:/bin busybox \
-        busybox.tar >/dev/null
+busybox_stores "$tmp/small/store"
 "$CAIRN" worker --db "$DB" --name wdisk --store "overlayfs:$tmp/small/store" --pool disk --lease 3s \
         --heartbeat 1s --keep-free 50% 2>>worker-wdisk.log &
 wdisk=$!
