@@ -377,8 +377,7 @@ static void stop_stage(struct stage *s)
         clock_gettime(CLOCK_MONOTONIC, &s->stop_at);
 }
 
-/* Start stage i; a failure to (its process may have started: then it is
- * running, and the database could not be opened again). */
+/* Start stage i in a process of its own (the parent's database is closed). */
 static int start_stage(const struct run *R, const struct cairn_spec *spec, size_t i, struct stage *stages,
                        const struct ctx *c, size_t n_outer, int built_fd, struct cairn_error **err)
 {
@@ -399,18 +398,16 @@ static int start_stage(const struct run *R, const struct cairn_spec *spec, size_
                         engine_ctx_bind(&scope, spec->stages[j].name, stages[j].id);
         fflush(NULL);
         pid_t parent = getpid();
-        engine_db_reopen(R->e, false, NULL);
         pid_t pid = fork();
         if (pid == 0)
                 _exit(child_main(R, &spec->stages[i], &scope, s->log_fd, s->result_fd, built_fd, parent));
         int e = errno;
         engine_ctx_clear(&scope);
-        int r = engine_db_reopen(R->e, true, err);
         if (pid < 0)
                 return cairn_error_set_errno(err, e, "stage \"%s\": cannot start its process", spec->stages[i].name);
         s->pid = pid;
         s->state = STAGE_RUNNING;
-        return r;
+        return 0;
 }
 
 int engine_build_stages_parallel(const struct run *R, const struct cairn_spec *spec, struct ctx *c,
@@ -425,6 +422,7 @@ int engine_build_stages_parallel(const struct run *R, const struct cairn_spec *s
         size_t head = 0;           /* the first stage whose log the user has not had whole */
         unsigned running = 0;
         bool cancelled = false;
+        long nap = 1;              /* ms between looks when nothing happened */
         struct cairn_error *fatal = NULL;   /* the build's own failure: stop every stage */
         int r = 0;
         rp.built_fd = memfd_create("cairn-stage-built", MFD_CLOEXEC);
@@ -432,6 +430,9 @@ int engine_build_stages_parallel(const struct run *R, const struct cairn_spec *s
                 r = cairn_error_set_errno(err, errno, "cannot share the stages' steps");
                 goto out;
         }
+        /* No SQLite connection may cross a fork; this process needs none
+         * until the stages are done. */
+        engine_db_reopen(R->e, false, NULL);
         for (;;) {
                 bool progress = false;
                 if (!cancelled && R->req->cancel && *R->req->cancel) {
@@ -510,11 +511,21 @@ int engine_build_stages_parallel(const struct run *R, const struct cairn_spec *s
                 }
                 if (running == 0 && (cancelled || fatal || head == n || (fail < n && head == fail)))
                         break;
-                if (!progress)
-                        engine_sleep_ms(10);
+                /* Quick for stages that take milliseconds (cached), cheap
+                 * for those that take minutes. */
+                if (progress) {
+                        nap = 1;
+                } else {
+                        engine_sleep_ms(nap);
+                        nap = nap < 20 ? nap * 2 : 20;
+                }
         }
         if (rp.has_usage)
                 give(&rp, CAIRN_LOG_USAGE, rp.usage.data, rp.usage.len);
+        struct cairn_error *db_err = NULL;
+        if (engine_db_reopen(R->e, true, &db_err) < 0 && !fatal)
+                fatal = TAKE_PTR(db_err);
+        cairn_error_free(db_err);
         if (cancelled) {
                 r = cairn_error_set(err, -ECANCELED, "Cancelled at user's request");
         } else if (fatal) {
