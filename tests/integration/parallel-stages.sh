@@ -9,6 +9,7 @@
 set -u
 : "${CAIRN:?path to the cairn binary}" "${CAIRN_SRCDIR:?source tree}"
 . "$CAIRN_SRCDIR/tests/lib/tap.sh"
+. "$CAIRN_SRCDIR/tests/lib/debian-image.sh"
 
 [ "$(id -u)" = 0 ] || need "needs root"
 BUSYBOX=/bin/busybox
@@ -278,7 +279,7 @@ for how in INT KILL; do
         pgrep -f "echo $marker-a" >/dev/null && pgrep -f "echo $marker-b" >/dev/null
         ok $? "SIG$how: both stages' steps run"
         kill -$how $pid
-        wait $pid
+        { wait $pid; } 2>/dev/null
         st=$?
         if [ $how = INT ]; then
                 is "$st" 130 "SIGINT cancels the build (status 130)"
@@ -295,5 +296,46 @@ for how in INT KILL; do
 " "SIG$how: the store is consistent"
         is "$(ls "$tmp/sig/result" | wc -l)" 1 "SIG$how: only the base is there"
 done
+
+# --- a real Debian image (when tests/lib/debian-image.sh has one at hand) ---------------
+# bash, dpkg and getcap in two stages at once, and the same one after the
+# other in a second store: the same log.
+if debian=$(debian_image_at_hand); then
+        cat >deb.spec <<'EOF'
+((build a
+  ((from debian:12)
+   (run (shell "sleep 1; dpkg-query -W -f '${Package}\\n' | sort >/a; cut -d' ' -f1 /proc/uptime >/a.end"))))
+ (build b
+  ((from debian:12)
+   (run (shell "cut -d' ' -f1 /proc/uptime >/b.start; getcap /usr/bin/ping >/b; sleep 1"))))
+ (from debian:12)
+ (copy (from (build a)) (src /a /a.end) (dst /))
+ (copy (from (build b)) (src /b /b.start) (dst /))
+ (run (shell "grep -c . /a; cat /b; echo times $(cat /a.end /b.start)")))
+EOF
+        for s in dseq dpar; do
+                rm -rf "${tmp:?}/$s"
+                "$CAIRN" image import --store="$kind:$tmp/$s" debian:12 "$debian" >/dev/null
+                printf '((from debian:12))' >dbase.spec
+                "$CAIRN" build --store="$kind:$tmp/$s" -f dbase.spec ctx >/dev/null
+        done
+        run_cmd "$CAIRN" build --store="$kind:$tmp/dseq" --jobs=1 -f deb.spec ctx
+        is_status 0 "Debian: two stages one after the other"
+        seq_out=$out
+        run_cmd "$CAIRN" build --store="$kind:$tmp/dpar" --jobs=2 -f deb.spec ctx
+        is_status 0 "Debian: and at once"
+        read -r ae bs <<<"$(printf '%s\n' "$out" | awk '$1 == "times" { print $2, $3 }')"
+        lt "$bs" "$ae"
+        ok $? "Debian: they overlap (b starts $bs, a ends $ae)"
+        has "$out" "cap_net_raw=ep" "Debian: the file capability is there"
+        norm() { printf '%s\n' "$1" | grep -v '^times \|^---> saved as\|^Got: '; }
+        is "$(norm "$out")" "$(norm "$seq_out")" "Debian: the same log but for the times and the IDs they change"
+        run_cmd "$CAIRN" fsck --check --store="$kind:$tmp/dpar"
+        is "$out" "The store is consistent
+" "Debian: the store is consistent"
+        rm -rf "${tmp:?}/dseq" "${tmp:?}/dpar"
+else
+        skip "no Debian image at hand (tests/lib/debian-image.sh)" "Debian: two stages at once"
+fi
 
 tap_done
