@@ -35,7 +35,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -178,6 +180,7 @@ enum stage_state { STAGE_WAITING, STAGE_RUNNING, STAGE_DONE, STAGE_FAILED };
 struct stage {
         enum stage_state state;
         pid_t pid;
+        int pidfd;                  /* readable when the process ends; -1 without pidfd_open */
         int log_fd, result_fd;
         off_t shown;                /* how much of its log the user has had */
         bool stopping;              /* told to stop (SIGTERM) */
@@ -366,6 +369,9 @@ static void stage_ended(const struct cairn_spec_stage *st, struct stage *s, int 
         }
         s->state = s->err ? STAGE_FAILED : STAGE_DONE;
         s->pid = 0;
+        if (s->pidfd >= 0)
+                close(s->pidfd);
+        s->pidfd = -1;
 }
 
 static void stop_stage(struct stage *s)
@@ -406,8 +412,36 @@ static int start_stage(const struct run *R, const struct cairn_spec *spec, size_
         if (pid < 0)
                 return cairn_error_set_errno(err, e, "stage \"%s\": cannot start its process", spec->stages[i].name);
         s->pid = pid;
+        s->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
         s->state = STAGE_RUNNING;
         return 0;
+}
+
+/*
+ * Wait for something to happen: a stage's process to end (at once, where
+ * the kernel has pidfds), or, for the log of the stage running first, a
+ * while.  Quick for stages that take milliseconds (cached), cheap for those
+ * that take minutes.
+ */
+static void nap(const struct stage *s, size_t n, long *ms)
+{
+        struct pollfd *p = cairn_xzalloc((n + 1) * sizeof(*p));
+        size_t k = 0;
+        bool all = true;
+        for (size_t i = 0; i < n; i++) {
+                if (s[i].state != STAGE_RUNNING)
+                        continue;
+                if (s[i].pidfd < 0)
+                        all = false;
+                else
+                        p[k++] = (struct pollfd) { s[i].pidfd, POLLIN, 0 };
+        }
+        if (all && k)
+                poll(p, k, 20);
+        else
+                engine_sleep_ms(*ms);
+        *ms = *ms < 20 ? *ms * 2 : 20;
+        free(p);
 }
 
 int engine_build_stages_parallel(const struct run *R, const struct cairn_spec *spec, struct ctx *c,
@@ -416,13 +450,13 @@ int engine_build_stages_parallel(const struct run *R, const struct cairn_spec *s
         const size_t n = spec->n_stages, n_outer = c->n_scope;
         struct stage *s = cairn_xzalloc(n * sizeof(*s));
         for (size_t i = 0; i < n; i++)
-                s[i].log_fd = s[i].result_fd = -1;
+                s[i].log_fd = s[i].result_fd = s[i].pidfd = -1;
         struct replay rp = { .R = R, .usage = CAIRN_BUF_INIT };
         size_t fail = n;           /* the first stage, in spec order, that failed */
         size_t head = 0;           /* the first stage whose log the user has not had whole */
         unsigned running = 0;
         bool cancelled = false;
-        long nap = 1;              /* ms between looks when nothing happened */
+        long nap_ms = 1;           /* between looks when nothing happened (without pidfds) */
         struct cairn_error *fatal = NULL;   /* the build's own failure: stop every stage */
         int r = 0;
         rp.built_fd = memfd_create("cairn-stage-built", MFD_CLOEXEC);
@@ -511,14 +545,10 @@ int engine_build_stages_parallel(const struct run *R, const struct cairn_spec *s
                 }
                 if (running == 0 && (cancelled || fatal || head == n || (fail < n && head == fail)))
                         break;
-                /* Quick for stages that take milliseconds (cached), cheap
-                 * for those that take minutes. */
-                if (progress) {
-                        nap = 1;
-                } else {
-                        engine_sleep_ms(nap);
-                        nap = nap < 20 ? nap * 2 : 20;
-                }
+                if (progress)
+                        nap_ms = 1;
+                else
+                        nap(s, n, &nap_ms);
         }
         if (rp.has_usage)
                 give(&rp, CAIRN_LOG_USAGE, rp.usage.data, rp.usage.len);
@@ -542,6 +572,8 @@ out:
                         close(s[i].log_fd);
                 if (s[i].result_fd >= 0)
                         close(s[i].result_fd);
+                if (s[i].pidfd >= 0)
+                        close(s[i].pidfd);
                 cairn_error_free(s[i].err);
         }
         free(s);
