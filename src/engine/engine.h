@@ -96,7 +96,7 @@ struct cairn_engine_config {
         char **cache_from;                 /* NULL-terminated, or NULL */
         char *cache_to;
         bool share_secret_steps;
-        unsigned jobs;                     /* stages at once (`jobs`); 0: not set */
+        unsigned jobs;                     /* `jobs`: the command line's default for --jobs; 0: not set */
 };
 const struct cairn_engine_config *cairn_engine_config(const struct cairn_engine *e);
 
