@@ -165,6 +165,30 @@ ok $? "starts after it ends (a ends $ae, c starts $cs)"
 lt "$bs" "$ae"
 ok $? "while the independent one did not wait (b starts $bs)"
 
+# --- stages nested in the only stage ------------------------------------------------
+# The first level with stages that do not need each other is the one built
+# at once, here inside stage "outer".
+cat >nest.spec <<'EOF'
+((build outer
+  ((build a ((from busybox) (shell /bin/sh -c) (run (shell "echo nested; sleep 1; cut -d' ' -f1 /proc/uptime >/a.end"))))
+   (build b ((from busybox) (shell /bin/sh -c) (run (shell "echo nested; cut -d' ' -f1 /proc/uptime >/b.start; sleep 1"))))
+   (from busybox)
+   (copy (from (build a)) (src /a.end) (dst /))
+   (copy (from (build b)) (src /b.start) (dst /))))
+ (from busybox)
+ (shell /bin/sh -c)
+ (copy (from (build outer)) (src /a.end /b.start) (dst /))
+ (run (shell "echo times $(cat /a.end /b.start)")))
+EOF
+run_cmd "$CAIRN" build --jobs=2 -f nest.spec ctx
+is_status 0 "two stages nested in the only stage"
+read -r ae bs <<<"$(printf '%s\n' "$out" | awk '$1 == "times" { print $2, $3 }')"
+lt "$bs" "$ae"
+ok $? "are built at once too (b starts $bs, a ends $ae)"
+has "$out" '(build "outer" …)
+(build "a" …)
+(from busybox)' "and logged in spec order"
+
 # --- the log and the result are the sequential build's ----------------------------------
 # Stages sharing a step (built once, the other attaches or reuses it), one
 # copying from another, a nested stage.
