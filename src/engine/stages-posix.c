@@ -141,6 +141,13 @@ static int child_main(const struct run *R, const struct cairn_spec_stage *st, co
         struct sigaction sa = { .sa_handler = on_stop };
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
+        /* What came since the fork (the parent blocked them around it)
+         * comes now, to on_stop. */
+        sigset_t stop;
+        sigemptyset(&stop);
+        sigaddset(&stop, SIGINT);
+        sigaddset(&stop, SIGTERM);
+        sigprocmask(SIG_UNBLOCK, &stop, NULL);
         cairn_log_set_sink(child_warning, &log_fd);
         struct cairn_engine *e = NULL;
         struct cairn_error *err = NULL;
@@ -404,10 +411,18 @@ static int start_stage(const struct run *R, const struct cairn_spec *spec, size_
                         engine_ctx_bind(&scope, spec->stages[j].name, stages[j].id);
         fflush(NULL);
         pid_t parent = getpid();
+        /* A stop sent before the child has its own handlers must reach them
+         * (not the parent's, which the child has until then). */
+        sigset_t stop, old;
+        sigemptyset(&stop);
+        sigaddset(&stop, SIGINT);
+        sigaddset(&stop, SIGTERM);
+        sigprocmask(SIG_BLOCK, &stop, &old);
         pid_t pid = fork();
         if (pid == 0)
                 _exit(child_main(R, &spec->stages[i], &scope, s->log_fd, s->result_fd, built_fd, parent));
         int e = errno;
+        sigprocmask(SIG_SETMASK, &old, NULL);
         engine_ctx_clear(&scope);
         if (pid < 0)
                 return cairn_error_set_errno(err, e, "stage \"%s\": cannot start its process", spec->stages[i].name);
