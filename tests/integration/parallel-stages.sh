@@ -85,13 +85,18 @@ times_of() { printf '%s\n' "$1" | awk '$1 == "times" { print $2, $3, $4, $5 }'; 
 # --- two independent stages overlap ------------------------------------------------
 new_store s
 export CAIRN_STORE="$kind:$tmp/s"
-timed_spec par >par.spec
-t0=$(now)
-run_cmd "$CAIRN" build --jobs=2 -f par.spec ctx
-t1=$(now)
+# On a loaded machine a run can be slow by chance: the bound gets a second
+# try (new steps), never a looser bound.
+for try in 1 2; do
+        timed_spec "par$try" >par.spec
+        t0=$(now)
+        run_cmd "$CAIRN" build --jobs=2 -f par.spec ctx
+        t1=$(now)
+        elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+        diag "--jobs=2: ${elapsed}s"
+        [ "$status" = 0 ] && lt "$elapsed" 1.8 && break
+done
 is_status 0 "two independent stages build with --jobs=2"
-elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-diag "--jobs=2: ${elapsed}s"
 read -r as ae bs be <<<"$(times_of "$out")"
 lt "$bs" "$ae" && lt "$as" "$be"
 ok $? "their sleeps overlap (a $as..$ae, b $bs..$be)"
