@@ -326,6 +326,26 @@ for how in INT KILL; do
         is "$(ls "$tmp/sig/result" | wc -l)" 1 "SIG$how: only the base is there"
 done
 
+# --- a stage's process killed ------------------------------------------------------------
+new_store k9
+"$CAIRN" build --store="$kind:$tmp/k9" --jobs=2 -f slow.spec ctx >k9.out 2>k9.err &
+pid=$!
+for i in $(seq 300); do pgrep -f "echo $marker-a" >/dev/null && pgrep -f "echo $marker-b" >/dev/null && break; sleep 0.1; done
+kill -9 $(pgrep -P $pid | head -1)
+{ wait $pid; } 2>/dev/null
+is "$?" 1 "kill -9 of a stage's process fails the build"
+has "$(cat k9.err)" "the process building it was killed by signal 9" "saying so"
+for i in $(seq 100); do pgrep -f "echo $marker" >/dev/null || pgrep -f "build --store=$kind:$tmp/k9" >/dev/null || break; sleep 0.1; done
+ok $(pgrep -f "echo $marker" >/dev/null && echo 1 || echo 0) "no step process is left"
+ok $(pgrep -f "build --store=$kind:$tmp/k9" >/dev/null && echo 1 || echo 0) "no stage process is left"
+sed 's/sleep 30/true/' slow.spec >quick.spec
+run_cmd "$CAIRN" build --store="$kind:$tmp/k9" --jobs=2 -f quick.spec ctx
+is_status 0 "the next build succeeds (what the killed one left is removed)"
+is "$(leftovers k9)" 0 "no temporary result is left"
+run_cmd "$CAIRN" fsck --check --store="$kind:$tmp/k9"
+is "$out" "The store is consistent
+" "the store is consistent"
+
 # --- a real Debian image (when tests/lib/debian-image.sh has one at hand) ---------------
 # bash, dpkg and getcap in two stages at once, and the same one after the
 # other in a second store: the same log.
