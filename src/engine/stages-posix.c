@@ -13,6 +13,9 @@
  * stages that share a step are safe as two builds of one store are: the
  * step is built once, under its lock, and the other process attaches to it.
  * Stages nested inside a stage are built one after another in its process.
+ * The parent closes its own database connection while the children run:
+ * SQLite's per-process state about a database file would otherwise cross
+ * the fork into the child's new connection.
  *
  * A child does not write to the user.  It writes what it would log, as
  * records, into a memfd of its own, and its outcome (result ID, or error)
@@ -25,7 +28,9 @@
  * first find it done by the second.  The children list the steps they
  * build (before publishing them) in a file the parent reads, and the
  * parent writes each step's note as the sequential build would: "saved
- * as" where the build first mentions a step it built, "using" after.
+ * as" where the build first mentions a step it built, "using" after (and
+ * drops the usage line of a step it calls reused).  A stage's log waits in
+ * its memfd, in memory, until its turn.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,9 +38,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
