@@ -183,11 +183,14 @@ int engine_build_stages_sequential(const struct run *R, const struct cairn_spec 
  * what it needs comes before i - 1, so it never needs i - 1 through another
  * stage either).  Not with the step cache (its plan and its pusher are the
  * build's, in one process), nor with --pull=always (each stage would ask
- * whether its image changed, and act on it, at the same time).
+ * whether its image changed, and act on it, at the same time), nor for
+ * Windows containers (stages-win.c; an hcs store driven from Linux, as the
+ * tests do, stays as it is on Windows).
  */
 static bool stages_parallel(const struct run *R, const struct cairn_spec *spec)
 {
-        if (R->jobs <= 1 || spec->n_stages < 2 || R->remote || R->req->pull == CAIRN_PULL_ALWAYS)
+        if (R->jobs <= 1 || spec->n_stages < 2 || R->remote || R->req->pull == CAIRN_PULL_ALWAYS ||
+            R->e->store->windows)
                 return false;
         for (size_t i = 1; i < spec->n_stages; i++)
                 if (!cairn_spec_stage_needs(spec, i, i - 1))
