@@ -168,10 +168,17 @@ static int attach(const struct run *R, const char *id, struct cairn_error **err)
                         streamed = true;
                 if (engine_step_lock(e, id, CAIRN_LOCK_EXCLUSIVE, false) == 0)
                         break;
-                /* Published: done, though the step's lock may stay taken
-                 * (shared, by builds of steps on it) long after. */
+                /* Published, and only shared now (by builds of steps on
+                 * it, which may hold it long after): done.  Not while
+                 * someone holds it exclusively: its builder until it lets
+                 * go, or a delete. */
                 char *done = NULL;
-                if (cairn_store_result(e->store, id, &done, NULL) > 0) {
+                bool published = false;
+                if (engine_step_lock(e, id, CAIRN_LOCK_SHARED, false) == 0) {
+                        published = cairn_store_result(e->store, id, &done, NULL) > 0;
+                        engine_step_unlock(e, id);
+                }
+                if (published) {
                         if (live < 0)
                                 live = open(live_path, O_RDONLY | O_CLOEXEC);
                         if (live >= 0) {
