@@ -45,10 +45,12 @@ printf 'root:x:0:\n' >rootfs/etc/group
 tar -C rootfs -cf busybox.tar .
 PATHV=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
-# A store with busybox in it, unpacked (the timings count stages only).
+# A store with busybox in it, unpacked (the timings count stages only)
+# unless $2 is "packed".
 new_store() {
         rm -rf "$tmp/$1"
         "$CAIRN" image import --store="$kind:$tmp/$1" --env "PATH=$PATHV" busybox busybox.tar >/dev/null
+        [ "${2:-}" = packed ] && return
         printf '((from busybox))' >base.spec
         "$CAIRN" build --store="$kind:$tmp/$1" -f base.spec ctx >/dev/null
 }
@@ -113,6 +115,19 @@ read -r as ae bs be <<<"$(times_of "$out")"
 lt "$ae" "$bs" || [ "$ae" = "$bs" ]
 ok $? "one after the other with --jobs=1 (a $as..$ae, b $bs..$be)"
 if lt "$elapsed" 2; then ok 1 "at least two seconds with --jobs=1 (${elapsed}s)"; else ok 0 "at least two seconds with --jobs=1 (${elapsed}s)"; fi
+
+# Both stages unpack the base first: one does, the other follows it, and
+# neither waits for the other's step on it.
+new_store fresh packed
+timed_spec fresh >fresh.spec
+run_cmd "$CAIRN" build --store="$kind:$tmp/fresh" --jobs=2 -f fresh.spec ctx
+is_status 0 "two stages on a base not unpacked yet"
+read -r as ae bs be <<<"$(times_of "$out")"
+lt "$bs" "$ae" && lt "$as" "$be"
+ok $? "overlap too (a $as..$ae, b $bs..$be)"
+is "$(printf '%s\n' "$out" | grep -c '^Unpacking busybox')" 3 "the base's log shown in both stages and the last"
+is "$(printf '%s\n' "$out" | grep -c '^---> saved as "9d75f0d7')" 1 "saved as once"
+is "$(printf '%s\n' "$out" | grep -c '^---> using "9d75f0d7.*" from cache')" 2 "and then used from the cache (the second stage, the last), as one after the other"
 
 # The default is the number of CPUs; with one, the stages cannot overlap.
 timed_spec dflt >dflt.spec
