@@ -4,7 +4,7 @@
 #   make check   install dependencies, run the whole test suite
 #   make         build only
 
-.PHONY: all build deps demo check clean bench bench-pull bench-prune bench-containerd bench-containment bench-stores bench-context bench-step-cache bench-cluster windows
+.PHONY: all build deps demo check clean bench bench-pull bench-prune bench-containerd bench-containment bench-stores bench-context bench-step-cache bench-cluster bench-stages windows
 
 all: build
 
@@ -59,3 +59,6 @@ bench-step-cache:
 
 bench-cluster:
 	bench/cluster
+
+bench-stages:
+	bench/stages

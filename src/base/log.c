@@ -59,3 +59,9 @@ void cairn_log(enum cairn_log_level level, const char *fmt, ...)
         if (sink)
                 sink(level, line, sink_ud);
 }
+
+void cairn_log_to_sink(enum cairn_log_level level, const char *line)
+{
+        if (sink && level <= current && level != CAIRN_LOG_QUIET)
+                sink(level, line, sink_ud);
+}

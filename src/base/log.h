@@ -26,6 +26,10 @@ int cairn_log_level_from_string(const char *s);
 typedef void cairn_log_sink_fn(enum cairn_log_level level, const char *line, void *ud);
 void cairn_log_set_sink(cairn_log_sink_fn *fn, void *ud);
 
+/* Hand line to the sink only: a message another process (a child building
+ * part of the same job) already printed on the stderr it shares. */
+void cairn_log_to_sink(enum cairn_log_level level, const char *line);
+
 void cairn_log(enum cairn_log_level level, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 

@@ -12,6 +12,7 @@
 #include "base/cleanup.h"
 #include "base/compat.h"
 #include "base/interrupt.h"
+#include "base/process.h"
 #include "base/file.h"
 #include "engine/engine.h"
 #include "base/units.h"
@@ -25,7 +26,7 @@ const struct cairn_verb cairn_build_verb = {
         .name = "build",
         .run = cmd_build,
         .summary = "build a spec, reusing every cached step",
-        .help = "Usage: cairn build -f SPEC [--store=KIND:PATH] [--secret ID:FILE]... [--pull=WHEN] CONTEXT\n"
+        .help = "Usage: cairn build -f SPEC [--store=KIND:PATH] [--secret ID:FILE]... [--pull=WHEN] [--jobs=N] CONTEXT\n"
                 "\n"
                 "Run each step of SPEC in a sandbox and snapshot its result, reusing every step\n"
                 "whose inputs are unchanged.  CONTEXT is the directory (copy (src ...)) reads\n"
@@ -51,6 +52,11 @@ const struct cairn_verb cairn_build_verb = {
                 "      --share-secret-steps push steps that mounted secrets too, and what is built\n"
                 "                           on them (by default they are never pushed)\n"
                 "      --no-remote-cache    ignore the cache-from and cache-to of the store's cairn.conf\n"
+                "  -j, --jobs=N             build up to N (build ...) stages that do not copy from\n"
+                "                           each other at once, each in a process of its own; the\n"
+                "                           log and the result are the sequential build's (default:\n"
+                "                           `jobs` in cairn.conf, else the number of CPUs; 1: one\n"
+                "                           after another)\n"
                 CAIRN_CLI_REGISTRY_HELP
                 "\n"
                 "Exit status: 0 on success; 1 if the spec is invalid or a step failed\n"
@@ -111,6 +117,7 @@ int cmd_build(int argc, char **argv)
                 { "cache-to", required_argument, NULL, OPT_CACHE_TO },
                 { "share-secret-steps", no_argument, NULL, OPT_SHARE_SECRET },
                 { "no-remote-cache", no_argument, NULL, OPT_NO_REMOTE },
+                { "jobs", required_argument, NULL, 'j' },
                 CAIRN_CLI_LIMIT_OPTIONS,
                 { "help", no_argument, NULL, 'h' },
                 CAIRN_CLI_REGISTRY_OPTIONS,
@@ -126,10 +133,11 @@ int cmd_build(int argc, char **argv)
         const char **cache_from = NULL;
         size_t n_cache_from = 0;
         const char *cache_to = NULL, *why = NULL;
+        unsigned jobs = 0;
         int c;
         opterr = 0;
         optind = 1;
-        while ((c = getopt_long(argc, argv, ":f:h", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, ":f:j:h", options, NULL)) >= 0) {
                 if (cairn_cli_store_opt(c, optarg))
                         continue;
                 int l = cairn_cli_limit_option("build", c, optarg, &limits);
@@ -143,6 +151,15 @@ int cmd_build(int argc, char **argv)
                         continue;
                 switch (c) {
                 case 'f': file = optarg; break;
+                case 'j':
+                        if (!cairn_parse_jobs(optarg, &jobs)) {
+                                free(secret_args);
+                                free(cache_from);
+                                cairn_cli_registry_options_free(&registry);
+                                return cairn_cli_usage_error("build", "--jobs takes a number from 1 to %u, not \"%s\"",
+                                                             CAIRN_MAX_JOBS, optarg);
+                        }
+                        break;
                 case OPT_SECRET:
                         secret_args = cairn_xreallocarray(secret_args, n_secret_args + 1, sizeof(char *));
                         secret_args[n_secret_args++] = optarg;
@@ -259,6 +276,7 @@ int cmd_build(int argc, char **argv)
                 .share_secret_steps = share_secret, .no_remote_cache = no_remote,
         };
         const struct cairn_engine_config *conf = cairn_engine_config(e);
+        req.jobs = jobs ? jobs : conf->jobs ? conf->jobs : cairn_cpu_count();
         if (seccomp_unconfined || conf->seccomp_unconfined)
                 fprintf(stderr, "cairn build: warning: steps run without the seccomp filter (%s%s)\n",
                         seccomp_unconfined ? "--security-opt " : "security-opt = ",

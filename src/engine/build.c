@@ -13,6 +13,7 @@
 #include "containerd/ctr.h"
 #include "db/db.h"
 #include "engine/engine-internal.h"
+#include "fetch/fetcher.h"
 #include "manifest/manifest.h"
 #include "manifest/stat-cache.h"
 
@@ -137,36 +138,75 @@ static int run_ops(const struct run *R, const struct cairn_spec *spec, struct ct
         return 0;
 }
 
+int engine_build_stage(const struct run *R, const struct cairn_spec_stage *st, const struct ctx *scope,
+                       char out_id[65], struct cairn_error **err)
+{
+        struct cairn_buf h = CAIRN_BUF_INIT;
+        cairn_buf_adds(&h, "(build ");
+        cairn_sexp_print_quoted(&h, st->name, strlen(st->name));
+        cairn_buf_adds(&h, " \xe2\x80\xa6)");
+        engine_emit(R, CAIRN_LOG_HEADING, "%s", cairn_buf_str(&h));
+        cairn_buf_release(&h);
+        /* A stage starts from a fresh context that sees the stages bound
+         * so far. */
+        struct ctx child;
+        engine_ctx_init(&child, R->e);
+        for (size_t k = 0; k < scope->n_scope; k++)
+                engine_ctx_bind(&child, scope->scope_names[k], scope->scope_ids[k]);
+        int r = build_spec(R, st->spec, &child, out_id, err);
+        engine_ctx_clear(&child);
+        if (r < 0)
+                return r;
+        struct cairn_buf n = CAIRN_BUF_INIT;
+        cairn_sexp_print_quoted(&n, st->name, strlen(st->name));
+        engine_emit(R, CAIRN_LOG_NOTE, "--> finished %s", cairn_buf_str(&n));
+        cairn_buf_release(&n);
+        return 0;
+}
+
+int engine_build_stages_sequential(const struct run *R, const struct cairn_spec *spec, struct ctx *c,
+                                   struct cairn_error **err)
+{
+        for (size_t i = 0; i < spec->n_stages; i++) {
+                char id[65];
+                int r = engine_build_stage(R, &spec->stages[i], c, id, err);
+                if (r < 0)
+                        return r;
+                engine_ctx_bind(c, spec->stages[i].name, id);
+        }
+        return 0;
+}
+
+/*
+ * Whether the stages of spec are worth building at once: more than one job,
+ * and two stages that do not need each other (stage i not needing i - 1:
+ * what it needs comes before i - 1, so it never needs i - 1 through another
+ * stage either).  Not with the step cache (its plan and its pusher are the
+ * build's, in one process), nor with --pull=always (each stage would ask
+ * whether its image changed, and act on it, at the same time), nor for
+ * Windows containers (stages-win.c; an hcs store driven from Linux, as the
+ * tests do, stays as it is on Windows).
+ */
+static bool stages_parallel(const struct run *R, const struct cairn_spec *spec)
+{
+        if (R->jobs <= 1 || spec->n_stages < 2 || R->remote || R->req->pull == CAIRN_PULL_ALWAYS ||
+            R->e->store->windows)
+                return false;
+        for (size_t i = 1; i < spec->n_stages; i++)
+                if (!cairn_spec_stage_needs(spec, i, i - 1))
+                        return true;
+        return false;
+}
+
 static int build_spec(const struct run *R, const struct cairn_spec *spec, struct ctx *c, char out_id[65],
                       struct cairn_error **err)
 {
-        for (size_t i = 0; i < spec->n_stages; i++) {
-                const struct cairn_spec_stage *st = &spec->stages[i];
-                struct cairn_buf h = CAIRN_BUF_INIT;
-                cairn_buf_adds(&h, "(build ");
-                cairn_sexp_print_quoted(&h, st->name, strlen(st->name));
-                cairn_buf_adds(&h, " \xe2\x80\xa6)");
-                engine_emit(R, CAIRN_LOG_HEADING, "%s", cairn_buf_str(&h));
-                cairn_buf_release(&h);
-                /* A stage starts from a fresh context that sees the stages
-                 * bound so far. */
-                struct ctx child;
-                engine_ctx_init(&child, R->e);
-                for (size_t k = 0; k < c->n_scope; k++)
-                        engine_ctx_bind(&child, c->scope_names[k], c->scope_ids[k]);
-                char id[65];
-                int r = build_spec(R, st->spec, &child, id, err);
-                engine_ctx_clear(&child);
-                if (r < 0)
-                        return r;
-                struct cairn_buf n = CAIRN_BUF_INIT;
-                cairn_sexp_print_quoted(&n, st->name, strlen(st->name));
-                engine_emit(R, CAIRN_LOG_NOTE, "--> finished %s", cairn_buf_str(&n));
-                cairn_buf_release(&n);
-                engine_ctx_bind(c, st->name, id);
-        }
+        int r = stages_parallel(R, spec) ? engine_build_stages_parallel(R, spec, c, err)
+                                         : engine_build_stages_sequential(R, spec, c, err);
+        if (r < 0)
+                return r;
         char base[65];
-        int r = engine_get_base(R, spec->from, c, base, err);
+        r = engine_get_base(R, spec->from, c, base, err);
         if (r < 0)
                 return r;
         r = run_ops(R, spec, c, base, err);
@@ -194,7 +234,8 @@ int cairn_engine_build(struct cairn_engine *e, const struct cairn_build_request 
         bool volume_warned = false;
         struct cairn_stat_cache *stat_cache = NULL;
         struct run R = { e, req, .seccomp_unconfined = req->seccomp_unconfined || e->config.seccomp_unconfined,
-                         .volume_warned = &volume_warned, .stat_cache = &stat_cache };
+                         .volume_warned = &volume_warned, .stat_cache = &stat_cache,
+                         .jobs = req->jobs ? req->jobs : 1 };
         cairn_step_limits_merge(&R.limits, &e->config.limits, req->limits);
         engine_check_volume(&R, "the store", e->store->root);
         int r = engine_remote_open(&R, err);
@@ -206,17 +247,25 @@ int cairn_engine_build(struct cairn_engine *e, const struct cairn_build_request 
         engine_ctx_clear(&c);
         engine_flush_hits(e);
         engine_remote_close(&R);
-        if (stat_cache) {
-                /* Saved after a failed build too: what was hashed is right. */
-                struct cairn_error *save_err = NULL;
-                if (cairn_stat_cache_save(stat_cache, &save_err) < 0) {
-                        cairn_warn("cannot save the build context's stat cache: %s", save_err->message);
-                        cairn_error_free(save_err);
-                }
-                cairn_hasher_set_stat_cache(e->hasher, NULL);
-                cairn_stat_cache_free(stat_cache);
-        }
+        engine_run_end(&R);
         return r;
+}
+
+void engine_run_end(const struct run *R)
+{
+        engine_flush_hits(R->e);
+        struct cairn_stat_cache *stat_cache = *R->stat_cache;
+        if (!stat_cache)
+                return;
+        /* Saved after a failed build too: what was hashed is right. */
+        struct cairn_error *save_err = NULL;
+        if (cairn_stat_cache_save(stat_cache, &save_err) < 0) {
+                cairn_warn("cannot save the build context's stat cache: %s", save_err->message);
+                cairn_error_free(save_err);
+        }
+        cairn_hasher_set_stat_cache(R->e->hasher, NULL);
+        cairn_stat_cache_free(stat_cache);
+        *R->stat_cache = NULL;
 }
 
 void engine_context_stat_cache(const struct run *R)

@@ -61,9 +61,17 @@ static int apply(const struct cairn_setting *s, void *ud, struct cairn_error **e
                 c->share_secret_steps = s->value[0] == 't';
                 return 0;
         }
+        if (strcmp(s->key, "jobs") == 0) {
+                unsigned jobs = 0;
+                if (!cairn_parse_jobs(s->value, &jobs))
+                        return cairn_setting_error(err, s, 1, "jobs takes a number from 1 to %u, not \"%s\"",
+                                                   CAIRN_MAX_JOBS, s->value);
+                c->jobs = jobs;
+                return 0;
+        }
         return cairn_setting_error(err, s, 0,
                                    "unknown setting \"%s\" (expected memory, pids-limit, cpus, step-timeout, "
-                                   "security-opt, cache-from, cache-to or share-secret-steps)", s->key);
+                                   "security-opt, cache-from, cache-to, share-secret-steps or jobs)", s->key);
 }
 
 int engine_config_load(struct cairn_engine *e, struct cairn_error **err)
@@ -118,4 +126,15 @@ bool cairn_cache_repo_valid(const char *name, const char **ret_why)
 const struct cairn_engine_config *cairn_engine_config(const struct cairn_engine *e)
 {
         return &e->config;
+}
+
+bool cairn_parse_jobs(const char *s, unsigned *ret)
+{
+        char *end = NULL;
+        errno = 0;
+        unsigned long n = strtoul(s, &end, 10);
+        if (!*s || *s == '-' || *s == '+' || *end || errno || n < 1 || n > CAIRN_MAX_JOBS)
+                return false;
+        *ret = (unsigned) n;
+        return true;
 }

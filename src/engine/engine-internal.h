@@ -28,6 +28,10 @@
 #include "store/store.h"
 
 struct cairn_engine {
+        /* What it was opened with: a process building a stage of a parallel
+         * build opens its own engine on the same store (stages-posix.c). */
+        char *store_spec;
+        char **store_options;        /* NULL-terminated, or NULL */
         int lock_fd;                 /* state/steps.lock: one byte-range lock per step ID */
         char *live_dir;              /* state/live: logs of steps being built, for other processes */
         char *failed_dir;            /* state/failed: why a step last failed, for other processes */
@@ -57,6 +61,15 @@ int engine_config_load(struct cairn_engine *e, struct cairn_error **err);
 void engine_config_clear(struct cairn_engine_config *c);
 
 struct cairn_store *cairn_engine_store(struct cairn_engine *e);
+
+/*
+ * Close e's database connection (open false; the hits noted are written
+ * first), or open it again.  Around a fork: SQLite keeps per-process state
+ * about each database file (its locks, its shared-memory map) that a forked
+ * child would inherit, and reuse for a connection of its own, with locks
+ * the kernel never gave it.  Nothing may use e->db while it is closed.
+ */
+int engine_db_reopen(struct cairn_engine *e, bool open, struct cairn_error **err);
 
 /*
  * The JSON files kept beside a result's log (context.json, image.json):
@@ -119,7 +132,42 @@ struct run {
         struct cairn_stat_cache **stat_cache;
         /* The registry step cache of this build, or NULL (remote.c). */
         struct engine_remote *remote;
+        /* Stages of one level built at once, at most (stages-posix.c);
+         * 1: one after another. */
+        unsigned jobs;
+        /* In the process that builds one stage of a parallel build: what
+         * it shares with its parent (stages-posix.c); NULL otherwise. */
+        struct engine_stage_shared *stage_shared;
 };
+
+/* The end of a build, in the process that ran it: the reused results
+ * marked used, the build context's stat cache saved and let go. */
+void engine_run_end(const struct run *R);
+
+/* --- the spec walk (build.c, stages-posix.c) ---------------------------------- */
+
+/*
+ * Stage st: its heading, the stage built in a fresh context that sees the
+ * stages bound in scope, its "finished" note.  out_id: its result.
+ */
+int engine_build_stage(const struct run *R, const struct cairn_spec_stage *st, const struct ctx *scope,
+                       char out_id[65], struct cairn_error **err);
+/* The stages of spec, one after another, each bound in c when done. */
+int engine_build_stages_sequential(const struct run *R, const struct cairn_spec *spec, struct ctx *c,
+                                   struct cairn_error **err);
+/*
+ * The same, with the stages that do not need each other (spec's
+ * cairn_spec_stage_needs) built at once, up to R->jobs, each in a process
+ * of its own with its own engine; their logs are given to the user in spec
+ * order, each whole, and read as the sequential walk's would; the first
+ * stage that fails in spec order fails the build with its error.  On
+ * Windows (stages-win.c): the sequential walk.
+ */
+int engine_build_stages_parallel(const struct run *R, const struct cairn_spec *spec, struct ctx *c,
+                                 struct cairn_error **err);
+/* Step id is about to be published by this process: with R->stage_shared,
+ * tell the parent, which reads the log as the sequential build's. */
+void engine_stage_note_built(const struct run *R, const char *id);
 
 /* Give the hasher the stat cache of the build context (state/context-cache/
  * SHA-256 of the context's path), loading it once a build; not with

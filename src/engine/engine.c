@@ -21,6 +21,15 @@ int cairn_engine_open(const char *store_spec, const char *const *store_options, 
         _cleanup_free_ char *dbdir = NULL, *dbpath = NULL;
         struct cairn_engine *e = cairn_xzalloc(sizeof(*e));
         e->lock_fd = -1;
+        e->store_spec = cairn_xstrdup(store_spec);
+        if (store_options) {
+                size_t n = 0;
+                while (store_options[n])
+                        n++;
+                e->store_options = cairn_xzalloc((n + 1) * sizeof(char *));
+                for (size_t i = 0; i < n; i++)
+                        e->store_options[i] = cairn_xstrdup(store_options[i]);
+        }
         pthread_mutex_init(&e->hits_lock, NULL);
         /* The backends: the store's kind names its sandbox and fetcher
          * (engine/backends-posix.c). */
@@ -61,6 +70,18 @@ fail:
         return r;
 }
 
+int engine_db_reopen(struct cairn_engine *e, bool open, struct cairn_error **err)
+{
+        if (!open) {
+                engine_flush_hits(e);
+                cairn_db_close(e->db);
+                e->db = NULL;
+                return 0;
+        }
+        _cleanup_free_ char *dbpath = cairn_path_join(e->store->state_dir, "db/db.sqlite");
+        return cairn_db_open(dbpath, &e->db, err);
+}
+
 void cairn_engine_close(struct cairn_engine *e)
 {
         if (!e)
@@ -72,6 +93,8 @@ void cairn_engine_close(struct cairn_engine *e)
                 close(e->lock_fd);
         free(e->live_dir);
         free(e->failed_dir);
+        free(e->store_spec);
+        cairn_strv_free(e->store_options);
         engine_config_clear(&e->config);
         cairn_db_close(e->db);
         cairn_store_close(e->store);

@@ -65,6 +65,14 @@ struct cairn_build_request {
         const char *cache_to;
         bool share_secret_steps;           /* push steps that mounted secrets, and what is built on them */
         bool no_remote_cache;              /* ignore the config's cache-from and cache-to */
+        /* (build ...) stages that do not need each other are built at once,
+         * this many at most, each in a forked process of its own (not on
+         * Windows; not with a step cache or CAIRN_PULL_ALWAYS); the log and
+         * the outcome are those of the sequential build.  0 or 1: one after
+         * another.  With more, the log callback is still called only in
+         * this process; base/log.h's sink gets the children's warnings
+         * here too. */
+        unsigned jobs;
 };
 
 /* store_options: NULL-terminated "KEY=VALUE" for the store (--store-opt),
@@ -88,8 +96,14 @@ struct cairn_engine_config {
         char **cache_from;                 /* NULL-terminated, or NULL */
         char *cache_to;
         bool share_secret_steps;
+        unsigned jobs;                     /* `jobs`: the command line's default for --jobs; 0: not set */
 };
 const struct cairn_engine_config *cairn_engine_config(const struct cairn_engine *e);
+
+/* A build's jobs (--jobs, the config's `jobs`): a decimal number from 1
+ * to CAIRN_MAX_JOBS. */
+#define CAIRN_MAX_JOBS 1024
+bool cairn_parse_jobs(const char *s, unsigned *ret);
 
 /* Whether name is a step cache repository, "HOST[:PORT]/PATH" (no tag, no
  * digest); if not, *ret_why says what is wrong. */

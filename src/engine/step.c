@@ -168,6 +168,30 @@ static int attach(const struct run *R, const char *id, struct cairn_error **err)
                         streamed = true;
                 if (engine_step_lock(e, id, CAIRN_LOCK_EXCLUSIVE, false) == 0)
                         break;
+                /* Published, and only shared now (by builds of steps on
+                 * it, which may hold it long after): done.  Not while
+                 * someone holds it exclusively: its builder until it lets
+                 * go, or a delete. */
+                char *done = NULL;
+                bool published = false;
+                if (engine_step_lock(e, id, CAIRN_LOCK_SHARED, false) == 0) {
+                        published = cairn_store_result(e->store, id, &done, NULL) > 0;
+                        engine_step_unlock(e, id);
+                }
+                if (published) {
+                        if (live < 0)
+                                live = open(live_path, O_RDONLY | O_CLOEXEC);
+                        if (live >= 0) {
+                                if (drain(R, live))
+                                        streamed = true;
+                                close(live);
+                        }
+                        if (!streamed)
+                                engine_replay_log(R, done);
+                        free(done);
+                        engine_emit(R, CAIRN_LOG_NOTE, "---> saved as \"%s\"", id);
+                        return 1;
+                }
                 if (R->req->cancel && *R->req->cancel) {
                         if (live >= 0)
                                 close(live);
@@ -286,6 +310,8 @@ int engine_get_or_build(const struct run *R, const char *base, const char *id, s
                         cairn_write_file(failed_path, (*err)->message, strlen((*err)->message), 0600, NULL);
                 goto out;
         }
+        /* Before it is there for a sibling stage to find (stages-posix.c). */
+        engine_stage_note_built(R, id);
         if ((r = cairn_store_commit(e->store, b, err)) < 0)
                 goto out;
         if ((r = cairn_db_add_many(e->db, (const char *const[]) { id }, (const char *const[]) { base }, 1, "misses", 1,

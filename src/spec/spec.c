@@ -670,3 +670,22 @@ unsigned cairn_spec_warnings(const struct cairn_spec *spec, struct cairn_error *
 {
         return warn_spec(spec, spec->filename ? spec->filename : "<spec>", warnings);
 }
+
+bool cairn_spec_uses_name(const struct cairn_spec *spec, const char *name)
+{
+        if (!spec)
+                return false;
+        for (size_t i = 0; i < spec->n_ops; i++)
+                if (spec->ops[i].kind == CAIRN_SPEC_COPY && spec->ops[i].copy.from_build &&
+                    strcmp(spec->ops[i].copy.from_build, name) == 0)
+                        return true;
+        for (size_t i = 0; i < spec->n_stages; i++)
+                if (cairn_spec_uses_name(spec->stages[i].spec, name))
+                        return true;
+        return false;
+}
+
+bool cairn_spec_stage_needs(const struct cairn_spec *spec, size_t i, size_t j)
+{
+        return j < i && i < spec->n_stages && cairn_spec_uses_name(spec->stages[i].spec, spec->stages[j].name);
+}

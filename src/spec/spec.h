@@ -144,6 +144,22 @@ void cairn_spec_free(struct cairn_spec *spec);
  */
 unsigned cairn_spec_warnings(const struct cairn_spec *spec, struct cairn_error **warnings);
 
+/*
+ * Whether spec, its operations or any stage nested in it, copies
+ * (from (build NAME)).  A nested stage of the same name does not hide it:
+ * the answer errs towards "uses", which is what a scheduler needs.
+ */
+bool cairn_spec_uses_name(const struct cairn_spec *spec, const char *name);
+
+/*
+ * Whether stage i of spec must wait for stage j (j < i): i copies from a
+ * stage named as j is, directly or in a stage nested in i.  Stages that do
+ * not need each other, directly or through others, can be built at once:
+ * each sees the stages before it only by name.  Conservative: a name shadowed
+ * by a later stage of the same name counts for both.
+ */
+bool cairn_spec_stage_needs(const struct cairn_spec *spec, size_t i, size_t j);
+
 static inline void cairn_spec_freep(struct cairn_spec **s)
 {
         cairn_spec_free(*s);

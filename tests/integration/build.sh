@@ -603,7 +603,7 @@ run_cmd "$CAIRN" ls
 has "$err" "cairn.conf:1:8: expected \"=\" after \"memory\" (KEY = VALUE)" "a line that is no setting"
 printf '  timeout = 1h\n' >"$store/cairn.conf"
 run_cmd "$CAIRN" ls
-has "$err" "cairn.conf:1:3: unknown setting \"timeout\" (expected memory, pids-limit, cpus, step-timeout, security-opt, cache-from, cache-to or share-secret-steps)" \
+has "$err" "cairn.conf:1:3: unknown setting \"timeout\" (expected memory, pids-limit, cpus, step-timeout, security-opt, cache-from, cache-to, share-secret-steps or jobs)" \
         "an unknown setting, with the ones there are"
 printf 'security-opt = seccomp=unconfined\n' >"$store/cairn.conf"
 run_cmd "$CAIRN" build -f cpus.spec ctx

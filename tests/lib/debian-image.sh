@@ -16,6 +16,16 @@
 DEBIAN_IMAGE_SUITE=bookworm
 DEBIAN_IMAGE_PACKAGES=ca-certificates,iputils-ping,libcap2-bin
 
+# The image's path if it is made already (nothing is fetched), else false:
+# for suites that use it only when it is cheap.
+debian_image_at_hand() {
+        local dir=${CAIRN_TEST_IMAGE_CACHE:-/var/cache/cairn-tests}
+        local key
+        key=$(printf '%s\n' "mmdebstrap --variant=minbase $DEBIAN_IMAGE_SUITE $DEBIAN_IMAGE_PACKAGES" |
+                sha256sum | cut -c1-16)
+        [ -s "$dir/debian12-$key.tar" ] && printf '%s\n' "$dir/debian12-$key.tar"
+}
+
 debian_image() {
         local dir=${CAIRN_TEST_IMAGE_CACHE:-/var/cache/cairn-tests}
         local key tar log

@@ -447,8 +447,39 @@ static void test_cache_warnings(void)
         cairn_spec_free(spec);
 }
 
+/* Which stages wait for which (engine: stages at once). */
+static void test_stage_needs(void)
+{
+        static const char text[] = "((build a ((from x)))\n"
+                                   " (build b ((from x) (run (shell true))))\n"
+                                   " (build c ((from x) (copy (from (build a)) (src f) (dst /))))\n"
+                                   " (build d ((build n ((from x) (copy (from (build b)) (src f) (dst /))))\n"
+                                   "           (from x)))\n"
+                                   " (build a ((from x)))\n"
+                                   " (build e ((from x) (copy (from (build a)) (src f) (dst /))))\n"
+                                   " (from y))";
+        struct cairn_error *err = NULL;
+        struct cairn_spec *spec = parse(text, &err);
+        if (!ok(spec != NULL, "a spec of stages parses")) {
+                cairn_error_free(err);
+                return;
+        }
+        ok(!cairn_spec_stage_needs(spec, 1, 0), "b does not need a");
+        ok(cairn_spec_stage_needs(spec, 2, 0), "c needs a (copies from it)");
+        ok(!cairn_spec_stage_needs(spec, 2, 1), "c does not need b");
+        ok(cairn_spec_stage_needs(spec, 3, 1), "d needs b (a stage nested in d copies from it)");
+        ok(!cairn_spec_stage_needs(spec, 3, 0), "d does not need a");
+        ok(cairn_spec_stage_needs(spec, 5, 4), "e needs the second a");
+        ok(cairn_spec_stage_needs(spec, 5, 0), "and, shadowed or not, the first (a scheduler errs towards waiting)");
+        ok(!cairn_spec_stage_needs(spec, 0, 2), "never a later stage");
+        ok(!cairn_spec_stage_needs(spec, 2, 2), "nor itself");
+        ok(!cairn_spec_stage_needs(spec, 9, 0), "nor one out of range");
+        cairn_spec_free(spec);
+}
+
 int main(void)
 {
+        test_stage_needs();
         test_cache_warnings();
         test_goldens();
         test_machine_form();
