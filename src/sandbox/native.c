@@ -447,21 +447,18 @@ static int native_run(const struct cairn_sandbox_config *c, int *ret_status, str
         if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(st, O_CLOEXEC) < 0)
                 return cairn_error_set_errno(err, errno, "sandbox: pipe");
         struct cairn_step_cgroup cg = { .v2_fd = -1 };
-        /* /etc/hosts naming the builder: a file unlinked at once and
-         * mounted through this process's descriptor of it, so that nothing
-         * is left in /tmp when cairn is killed. */
-        char tmpl[] = "/tmp/cairn-hosts-XXXXXX", hosts[64] = "";
-        int hfd = mkostemp(tmpl, O_CLOEXEC);
+        /* /etc/hosts naming the builder. */
+        char hosts[] = "/tmp/cairn-hosts-XXXXXX";
+        int hfd = mkstemp(hosts);
         int r = 0;
         if (hfd < 0) {
                 r = cairn_error_set_errno(err, errno, "sandbox: cannot create a hosts file");
                 goto out;
         }
-        unlink(tmpl);
-        snprintf(hosts, sizeof(hosts), "/proc/%d/fd/%d", (int) getpid(), hfd);
         const char *hostname = c->hostname ? c->hostname : "builder";
         dprintf(hfd, "127.0.0.1 localhost %s\n::1 localhost ip6-localhost ip6-loopback\n", hostname);
         fchmod(hfd, 0644);
+        close(hfd);
 
         static const struct cairn_step_limits defaults = { 0 };
         const struct cairn_step_limits *limits = c->limits ? c->limits : &defaults;
@@ -604,8 +601,7 @@ out:
                 if (st[i] >= 0)
                         close(st[i]);
         }
-        if (hfd >= 0)
-                close(hfd);
+        unlink(hosts);
         cairn_step_cgroup_remove(&cg);
         return r;
 }
