@@ -481,10 +481,14 @@ static int child_run(const struct worker *w, int64_t id, int attempt, const char
 static int requeue(struct worker *w, const char *where, const char *const *params, int n, struct cairn_error **err)
 {
         char *sql = cairn_xasprintf(
-                "UPDATE jobs j SET state = CASE WHEN j.attempt >= j.max_attempts THEN 'failed' ELSE 'queued' END,"
-                " error = CASE WHEN j.attempt >= j.max_attempts"
+                /* A job whose cancel was requested ends cancelled: it
+                 * is not run again only to be stopped. */
+                "UPDATE jobs j SET state = CASE WHEN j.cancel_requested THEN 'cancelled'"
+                "   WHEN j.attempt >= j.max_attempts THEN 'failed' ELSE 'queued' END,"
+                " error = CASE WHEN j.cancel_requested THEN 'cancelled at user''s request (its worker was lost)'"
+                "   WHEN j.attempt >= j.max_attempts"
                 "   THEN 'worker lost ' || j.attempt || ' times (' || $1 || ')' END,"
-                " finished_at = CASE WHEN j.attempt >= j.max_attempts THEN now() END,"
+                " finished_at = CASE WHEN j.cancel_requested OR j.attempt >= j.max_attempts THEN now() END,"
                 " worker = NULL, worker_incarnation = NULL, lease_until = NULL"
                 " FROM (SELECT id, worker FROM jobs j WHERE j.state = 'running' AND (%s) FOR UPDATE SKIP LOCKED) o"
                 " WHERE j.id = o.id RETURNING j.id, j.state, j.attempt, o.worker",
@@ -499,6 +503,9 @@ static int requeue(struct worker *w, const char *where, const char *const *param
                 char *line = strcmp(state, "queued") == 0
                                      ? cairn_xasprintf("cairn: %s on worker %s; requeued, attempt %d next\n",
                                                        params[0], PQgetvalue(r, i, 3), atoi(attempt) + 1)
+                             : strcmp(state, "cancelled") == 0
+                                     ? cairn_xasprintf("cairn: %s on worker %s; cancelled, as requested\n",
+                                                       params[0], PQgetvalue(r, i, 3))
                                      : cairn_xasprintf("cairn: %s on worker %s; failed: worker lost %s times\n",
                                                        params[0], PQgetvalue(r, i, 3), attempt);
                 const char *p[] = { id, attempt, line, state, PQgetvalue(r, i, 3) };
@@ -511,11 +518,12 @@ static int requeue(struct worker *w, const char *where, const char *const *param
                         "  pg_notify('cairn_queue', (SELECT pool FROM jobs WHERE id = $1::bigint))),"
                         " k AS (INSERT INTO counters (pool, name, labels, value)"
                         "  SELECT pool, CASE $4 WHEN 'queued' THEN 'jobs_retried_total' ELSE 'jobs_finished_total' END,"
-                        "  CASE $4 WHEN 'queued' THEN '' ELSE 'outcome=\"failed\"' END, 1"
+                        "  CASE $4 WHEN 'queued' THEN '' ELSE 'outcome=\"' || $4 || '\"' END, 1"
                         "  FROM jobs WHERE id = $1::bigint"
                         "  ON CONFLICT (pool, name, labels) DO UPDATE SET value = counters.value + 1)"
                         "INSERT INTO job_events (job_id, kind, attempt, worker, detail)"
-                        " SELECT $1::bigint, CASE $4 WHEN 'queued' THEN 'requeued' ELSE 'poisoned' END, $2::int, $5, $3"
+                        " SELECT $1::bigint, CASE $4 WHEN 'queued' THEN 'requeued' WHEN 'cancelled' THEN 'finished'"
+                        "  ELSE 'poisoned' END, $2::int, $5, $3"
                         " FROM n",
                         p, 5, err);
                 report(w, "job %s: %s", id, line);

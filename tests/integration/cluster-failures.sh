@@ -244,6 +244,26 @@ run_cmd timeout 60 "$CAIRN" job wait "$same" --db "$DB"
 is "$out" "succeeded"$'\n' "and it succeeds"
 stop_worker "$w3"
 
+# --- 9: a cancel while the job's worker is lost: the reclaim ends it, without a rerun ----------
+start_worker w3 3 cxl
+w3=$wpid
+spec cxl 'echo cxl-$((0))started; sleep 30'
+submit_bg cxl.spec cxl >id.out 2>/dev/null
+cxl=$(cat id.out)
+wait_for 30 "$(log_has "$cxl" cxl-0started)"
+kill -9 "$w3"
+wait "$w3" 2>/dev/null
+run_cmd "$CAIRN" job cancel "$cxl" --db "$DB"
+has "$err" "cancel requested" "a cancel while the job's worker is lost is a request"
+start_worker w4 4 cxl
+w4=$wpid
+run_cmd timeout 30 "$CAIRN" job wait "$cxl" --db "$DB"
+is "$out" "cancelled"$'\n' "the reclaim ends the job cancelled"
+is "$(sql "SELECT count(*) FROM job_events WHERE job_id = $cxl AND kind = 'claimed'")" 1 "without claiming it again"
+run_cmd "$CAIRN" job log "$cxl" --db "$DB"
+has "$out" "lease expired on worker w3; cancelled, as requested" "its log says why"
+stop_worker "$w4"
+
 # --- the deadline, enforced by the reclaimer when the worker does not -------------------------
 start_worker w3 3 dl
 w3=$wpid
