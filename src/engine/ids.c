@@ -72,24 +72,41 @@ void cairn_run_id(const struct cairn_run_key *k, char out[CAIRN_SHA256_HEX_LEN +
         cairn_arena_free(a);
 }
 
+/* The key is written piece by piece: a manifest can hold many thousand
+ * files, and a tree of it would cost more than hashing it. */
 void cairn_copy_id(const char *base, const struct cairn_spec_user *user, bool copy_items,
                    struct cairn_manifest *const *items, size_t n_items, const char *dst,
                    char out[CAIRN_SHA256_HEX_LEN + 1], struct cairn_buf *mach)
 {
         struct cairn_arena *a = cairn_arena_new();
-        struct cairn_sexp *op;
+        struct cairn_buf b = CAIRN_BUF_INIT;
+        struct cairn_sexp_writer w = CAIRN_SEXP_WRITER_INIT(&b);
+        /* ((base B)(user U)(op (Copy_items ((M ...) DST)))) or
+         * ((base B)(user U)(op (Copy_item (M DST)))) */
+        cairn_sexp_write_open(&w);
+        cairn_sexp_write(&w, field(a, "base", A(a, base)));
+        cairn_sexp_write(&w, field(a, "user", cairn_user_to_sexp(a, user)));
+        cairn_sexp_write_open(&w);
+        cairn_sexp_write_atom(&w, "op");
+        cairn_sexp_write_open(&w);
+        cairn_sexp_write_atom(&w, copy_items ? "Copy_items" : "Copy_item");
+        cairn_sexp_write_open(&w);
         if (copy_items) {
-                struct cairn_sexp **ms = cairn_arena_array(a, n_items, sizeof(*ms));
+                cairn_sexp_write_open(&w);
                 for (size_t i = 0; i < n_items; i++)
-                        ms[i] = cairn_manifest_to_sexp(a, items[i]);
-                op = cairn_sexp_list(a, A(a, "Copy_items"),
-                                     cairn_sexp_list(a, cairn_sexp_listv(a, ms, n_items), A(a, dst), NULL), NULL);
+                        cairn_manifest_write(&w, items[i]);
+                cairn_sexp_write_close(&w);
         } else {
-                op = cairn_sexp_list(a, A(a, "Copy_item"),
-                                     cairn_sexp_list(a, cairn_manifest_to_sexp(a, items[0]), A(a, dst), NULL), NULL);
+                cairn_manifest_write(&w, items[0]);
         }
-        struct cairn_sexp *key = cairn_sexp_list(a, field(a, "base", A(a, base)),
-                                                 field(a, "user", cairn_user_to_sexp(a, user)), field(a, "op", op), NULL);
-        hash_sexp(key, out, mach);
+        cairn_sexp_write_atom(&w, dst);
+        cairn_sexp_write_close(&w);
+        cairn_sexp_write_close(&w);
+        cairn_sexp_write_close(&w);
+        cairn_sexp_write_close(&w);
+        cairn_sha256_hex(b.data, b.len, out);
+        if (mach)
+                cairn_buf_add(mach, b.data, b.len);
+        cairn_buf_release(&b);
         cairn_arena_free(a);
 }

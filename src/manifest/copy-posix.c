@@ -48,8 +48,11 @@ static void record_file(struct copier *c, const struct cairn_manifest *m, const 
                 c->reuse->record_ok = false;
                 return;
         }
-        cairn_buf_printf(&c->reuse->record, "%s %s", m->hash, rel);
-        cairn_buf_addc(&c->reuse->record, '\0');
+        struct cairn_copy_file f = {
+                .hash = m->hash, .has_meta = true, .size = m->st.size, .mode = (m->st.mode & 0111) ? 0755 : 0644,
+                .uid = c->uid, .gid = c->gid, .mtime = m->st.mtime,
+        };
+        cairn_copy_files_add(&c->reuse->record, rel, &f);
 }
 
 /* Make sure directory rel exists in the destination; new ones are 0755 and
@@ -119,8 +122,8 @@ static int copy_data(int in, int out, off_t size)
 static int reuse_file(struct copier *c, const struct cairn_manifest *m, const char *rel, int parent, const char *name)
 {
         struct cairn_copy_reuse *u = c->reuse;
-        const char *hash = u->from_files ? cairn_copy_files_hash(u->from_files, rel) : NULL;
-        if (!hash || strcmp(hash, m->hash) != 0)
+        const struct cairn_copy_file *was = u->from_files ? cairn_copy_files_get(u->from_files, rel) : NULL;
+        if (!was || strcmp(was->hash, m->hash) != 0)
                 return 0;
         _cleanup_close_ int from = cairn_open_beneath(c->fromfd, rel, O_RDONLY | O_NOCTTY | O_NONBLOCK);
         struct stat fs;
@@ -336,19 +339,29 @@ struct planner {
         size_t n, cap;
 };
 
+/* Whether from_root's file at rel, as its record or (version 1) fstatat of
+ * name in dirfd says, is what the copy would make of m. */
+static bool plan_same(const struct planner *p, const struct cairn_manifest *m, const char *rel, int dirfd,
+                      const char *name)
+{
+        const struct cairn_copy_file *was = cairn_copy_files_get(p->reuse->from_files, rel);
+        mode_t mode = (m->st.mode & 0111) ? 0755 : 0644;
+        if (!was || strcmp(was->hash, m->hash) != 0)
+                return false;
+        if (was->has_meta)
+                return was->size == m->st.size && was->uid == p->uid && was->gid == p->gid && was->mode == mode &&
+                       was->mtime.tv_sec == m->st.mtime.tv_sec && was->mtime.tv_nsec == m->st.mtime.tv_nsec;
+        struct stat fs;
+        return dirfd >= 0 && fstatat(dirfd, name, &fs, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(fs.st_mode) &&
+               fs.st_size == m->st.size && fs.st_uid == p->uid && fs.st_gid == p->gid && (fs.st_mode & 07777) == mode &&
+               fs.st_mtim.tv_sec == m->st.mtime.tv_sec && fs.st_mtim.tv_nsec == m->st.mtime.tv_nsec;
+}
+
 static void plan_file(struct planner *p, const struct cairn_manifest *m, const char *rel, int dirfd, const char *name)
 {
-        if (m->kind != CAIRN_MANIFEST_FILE || m->st.size == 0 || dirfd < 0)
-                return;
-        const char *hash = cairn_copy_files_hash(p->reuse->from_files, rel);
-        struct stat fs;
-        mode_t mode = (m->st.mode & 0111) ? 0755 : 0644;
         /* A hard link shares the inode: it must already be what the copy
          * would make. */
-        if (!hash || strcmp(hash, m->hash) != 0 || fstatat(dirfd, name, &fs, AT_SYMLINK_NOFOLLOW) < 0 ||
-            !S_ISREG(fs.st_mode) || fs.st_size != m->st.size || fs.st_uid != p->uid || fs.st_gid != p->gid ||
-            (fs.st_mode & 07777) != mode || fs.st_mtim.tv_sec != m->st.mtime.tv_sec ||
-            fs.st_mtim.tv_nsec != m->st.mtime.tv_nsec)
+        if (m->kind != CAIRN_MANIFEST_FILE || m->st.size == 0 || !plan_same(p, m, rel, dirfd, name))
                 return;
         if (p->n == p->cap) {
                 p->cap = p->cap ? p->cap * 2 : 256;

@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 #include <sys/types.h>
 
 #include "base/compat.h"
@@ -30,10 +31,14 @@
 #include "manifest/manifest.h"
 
 /*
- * Incremental copies.  A copy lists what it wrote, its record: for each
- * regular file, "HASH PATH\0" (its SHA-256 and its path in the root, without
- * a leading "/"), in the order written, a later line for a path replacing
- * an earlier one.  Given an earlier copy's record and result (from_root: a
+ * Incremental copies.  A copy lists what it wrote, its record: a first line
+ * "cairn copy-files 2", then for each regular file "HASH SIZE MODE UID GID
+ * MTIME-SECONDS MTIME-NANOSECONDS PATH" (its SHA-256, the size, permission
+ * bits, owner and modification time the copy gave it, and its path in the
+ * root without a leading "/"), in decimal, each line ending in a NUL, in the
+ * order written, a later line for a path replacing an earlier one.  A record
+ * of version 1 (cairn before 2026-12) has lines "HASH PATH" alone, with no
+ * first line.  Given an earlier copy's record and result (from_root: a
  * directory laid out as the root holding what that copy wrote), a file
  * whose path and hash are in the record, and which is there in from_root
  * (a regular file of the same size, reached through no symlink), is not
@@ -42,7 +47,9 @@
  *  - link false: it is cloned from from_root's file (FICLONE; where the
  *    filesystem cannot, the copy goes on from the source as usual);
  *  - link true: before the copy, cairn_copy_plan_links lists the files that
- *    from_root has with the owner, mode and times the copy would give them;
+ *    from_root has with the owner, mode and times the copy would give them
+ *    (as its record says: a published result is never written again; a
+ *    record of version 1 is checked against the files);
  *    the store hard-links them into the new root (cairn_store_prelink), and
  *    the copy leaves those in place (reuse->linked).
  *
@@ -52,11 +59,24 @@
  */
 struct cairn_copy_files;
 
+/* One file of a record. */
+struct cairn_copy_file {
+        const char *hash;
+        bool has_meta;          /* false in a record of version 1 */
+        int64_t size;
+        uint32_t mode;          /* permission bits */
+        uint32_t uid, gid;
+        struct timespec mtime;
+};
+
 /* A record as written (len bytes); NULL if it is malformed. */
 struct cairn_copy_files *cairn_copy_files_parse(const char *data, size_t len);
 void cairn_copy_files_free(struct cairn_copy_files *f);
-/* The hash of the file at path, or NULL. */
-const char *cairn_copy_files_hash(const struct cairn_copy_files *f, const char *path);
+/* The file at path, or NULL. */
+const struct cairn_copy_file *cairn_copy_files_get(const struct cairn_copy_files *f, const char *path);
+/* Append the line for path (its hash and meta) to a record in b, with the
+ * first line if b is empty. */
+void cairn_copy_files_add(struct cairn_buf *b, const char *path, const struct cairn_copy_file *file);
 
 /* A file to hard-link from the earlier copy. */
 struct cairn_copy_link {

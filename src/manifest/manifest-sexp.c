@@ -3,22 +3,29 @@
  * the Windows build shares it. */
 #include "manifest/manifest.h"
 
-struct cairn_sexp *cairn_manifest_to_sexp(struct cairn_arena *a, const struct cairn_manifest *m)
+void cairn_manifest_write(struct cairn_sexp_writer *w, const struct cairn_manifest *m)
 {
-        struct cairn_sexp *path = cairn_sexp_atom(a, m->path);
+        static const char *const kinds[] = {
+                [CAIRN_MANIFEST_FILE] = "File", [CAIRN_MANIFEST_SYMLINK] = "Symlink", [CAIRN_MANIFEST_DIR] = "Dir"
+        };
+        cairn_sexp_write_open(w);
+        cairn_sexp_write_atom(w, kinds[m->kind]);
+        cairn_sexp_write_open(w);
+        cairn_sexp_write_atom(w, m->path);
         switch (m->kind) {
         case CAIRN_MANIFEST_FILE:
-                return cairn_sexp_list(a, cairn_sexp_atom(a, "File"),
-                                       cairn_sexp_list(a, path, cairn_sexp_atom(a, m->hash), NULL), NULL);
+                cairn_sexp_write_atomn(w, m->hash, CAIRN_SHA256_HEX_LEN);
+                break;
         case CAIRN_MANIFEST_SYMLINK:
-                return cairn_sexp_list(a, cairn_sexp_atom(a, "Symlink"),
-                                       cairn_sexp_list(a, path, cairn_sexp_atom(a, m->target), NULL), NULL);
+                cairn_sexp_write_atom(w, m->target);
+                break;
         case CAIRN_MANIFEST_DIR:
+                cairn_sexp_write_open(w);
+                for (size_t i = 0; i < m->n_children; i++)
+                        cairn_manifest_write(w, m->children[i]);
+                cairn_sexp_write_close(w);
                 break;
         }
-        struct cairn_sexp **items = cairn_arena_array(a, m->n_children, sizeof(*items));
-        for (size_t i = 0; i < m->n_children; i++)
-                items[i] = cairn_manifest_to_sexp(a, m->children[i]);
-        return cairn_sexp_list(a, cairn_sexp_atom(a, "Dir"),
-                               cairn_sexp_list(a, path, cairn_sexp_listv(a, items, m->n_children), NULL), NULL);
+        cairn_sexp_write_close(w);
+        cairn_sexp_write_close(w);
 }

@@ -80,8 +80,8 @@ int cairn_manifest_changed(const struct cairn_manifest *m, struct cairn_error **
  * contents).  malloc'd. */
 char *cairn_manifest_item_dest(const struct cairn_manifest *m, const char *target);
 
-/* OBuilder's sexp of a manifest: (File (PATH HASH)), (Symlink (PATH TARGET)),
- * (Dir (PATH (CHILD ...))). */
-struct cairn_sexp *cairn_manifest_to_sexp(struct cairn_arena *arena, const struct cairn_manifest *m);
+/* Write OBuilder's sexp of a manifest: (File (PATH HASH)), (Symlink (PATH
+ * TARGET)), (Dir (PATH (CHILD ...))), streamed (no tree is built). */
+void cairn_manifest_write(struct cairn_sexp_writer *w, const struct cairn_manifest *m);
 
 #endif

@@ -470,28 +470,53 @@ void cairn_sexp_print_atom(struct cairn_buf *b, const char *s, size_t len)
                 cairn_sexp_print_quoted(b, s, len);
 }
 
-/* Returns whether the next atom needs a space before it, as sexplib does:
- * only two bare atoms in a row are separated. */
-static bool print_mach(struct cairn_buf *b, const struct cairn_sexp *s, bool may_need_space)
+/* Only two bare atoms in a row are separated, as sexplib does. */
+void cairn_sexp_write_atomn(struct cairn_sexp_writer *w, const char *s, size_t len)
+{
+        bool bare = !cairn_sexp_must_quote(s, len);
+        if (!bare) {
+                cairn_sexp_print_quoted(w->buf, s, len);
+        } else {
+                if (w->after_bare)
+                        cairn_buf_addc(w->buf, ' ');
+                cairn_buf_add(w->buf, s, len);
+        }
+        w->after_bare = bare;
+}
+
+void cairn_sexp_write_atom(struct cairn_sexp_writer *w, const char *s)
+{
+        cairn_sexp_write_atomn(w, s, strlen(s));
+}
+
+void cairn_sexp_write_open(struct cairn_sexp_writer *w)
+{
+        cairn_buf_addc(w->buf, '(');
+        w->after_bare = false;
+}
+
+void cairn_sexp_write_close(struct cairn_sexp_writer *w)
+{
+        cairn_buf_addc(w->buf, ')');
+        w->after_bare = false;
+}
+
+void cairn_sexp_write(struct cairn_sexp_writer *w, const struct cairn_sexp *s)
 {
         if (s->kind == CAIRN_SEXP_ATOM) {
-                bool bare = !cairn_sexp_must_quote(s->atom, s->len);
-                if (may_need_space && bare)
-                        cairn_buf_addc(b, ' ');
-                cairn_sexp_print_atom(b, s->atom, s->len);
-                return bare;
+                cairn_sexp_write_atomn(w, s->atom, s->len);
+                return;
         }
-        cairn_buf_addc(b, '(');
-        bool space = false;
+        cairn_sexp_write_open(w);
         for (size_t i = 0; i < s->n; i++)
-                space = print_mach(b, s->items[i], space);
-        cairn_buf_addc(b, ')');
-        return false;
+                cairn_sexp_write(w, s->items[i]);
+        cairn_sexp_write_close(w);
 }
 
 void cairn_sexp_print_mach(struct cairn_buf *b, const struct cairn_sexp *s)
 {
-        print_mach(b, s, false);
+        struct cairn_sexp_writer w = CAIRN_SEXP_WRITER_INIT(b);
+        cairn_sexp_write(&w, s);
 }
 
 void cairn_pp_text(struct cairn_pp *pp, const char *s, size_t len)

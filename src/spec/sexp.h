@@ -80,6 +80,24 @@ bool cairn_sexp_must_quote(const char *s, size_t len);
 /* Append s in sexplib's machine form (to_string_mach). */
 void cairn_sexp_print_mach(struct cairn_buf *b, const struct cairn_sexp *s);
 
+/*
+ * The machine form written piece by piece, without building a tree (a copy
+ * ID's manifest of 20,000 files): open, atoms and close in order give the
+ * bytes cairn_sexp_print_mach gives for the same tree.
+ */
+struct cairn_sexp_writer {
+        struct cairn_buf *buf;
+        bool after_bare;      /* the last thing written was a bare atom */
+};
+
+#define CAIRN_SEXP_WRITER_INIT(b) { (b), false }
+
+void cairn_sexp_write_open(struct cairn_sexp_writer *w);
+void cairn_sexp_write_close(struct cairn_sexp_writer *w);
+void cairn_sexp_write_atomn(struct cairn_sexp_writer *w, const char *s, size_t len);
+void cairn_sexp_write_atom(struct cairn_sexp_writer *w, const char *s);
+void cairn_sexp_write(struct cairn_sexp_writer *w, const struct cairn_sexp *s);
+
 /* Append an atom as sexplib prints it on one line: bare when safe,
  * otherwise quoted with OCaml escapes. */
 void cairn_sexp_print_atom(struct cairn_buf *b, const char *s, size_t len);

@@ -91,7 +91,8 @@ static struct cairn_manifest *manifest(struct cairn_hasher *h, struct cairn_aren
                 return NULL;
         }
         struct cairn_buf b = CAIRN_BUF_INIT;
-        cairn_sexp_print_mach(&b, cairn_manifest_to_sexp(a, m));
+        struct cairn_sexp_writer w = CAIRN_SEXP_WRITER_INIT(&b);
+        cairn_manifest_write(&w, m);
         *ret_sexp = cairn_buf_steal(&b, NULL);
         return m;
 }
@@ -505,11 +506,18 @@ static void test_stat_cache(void)
         cairn_stat_cache_free(c);
 }
 
+static const char *record_hash(const struct cairn_copy_files *f, const char *path)
+{
+        const struct cairn_copy_file *e = f ? cairn_copy_files_get(f, path) : NULL;
+        return e ? e->hash : NULL;
+}
+
 static void test_copy_record(void)
 {
         char h1[65], h2[65];
         cairn_sha256_hex("one", 3, h1);
         cairn_sha256_hex("two", 3, h2);
+        /* Version 1: "HASH PATH" lines alone. */
         struct cairn_buf b = CAIRN_BUF_INIT;
         cairn_buf_printf(&b, "%s a/b", h1);
         cairn_buf_addc(&b, '\0');
@@ -519,15 +527,58 @@ static void test_copy_record(void)
         cairn_buf_addc(&b, '\0');
         struct cairn_copy_files *f = cairn_copy_files_parse(b.data, b.len);
         ok(f != NULL, "copy record: parsed");
-        is_str(f ? cairn_copy_files_hash(f, "a/b") : NULL, h2, "copy record: a later line for a path wins");
-        is_str(f ? cairn_copy_files_hash(f, "c d") : NULL, h1, "copy record: paths may hold spaces");
-        ok(f && !cairn_copy_files_hash(f, "a"), "copy record: an unknown path has no hash");
+        is_str(record_hash(f, "a/b"), h2, "copy record: a later line for a path wins");
+        is_str(record_hash(f, "c d"), h1, "copy record: paths may hold spaces");
+        ok(f && !cairn_copy_files_get(f, "a"), "copy record: an unknown path has no hash");
+        ok(f && !cairn_copy_files_get(f, "c d")->has_meta, "copy record: a version 1 line has no owner, mode or time");
         cairn_copy_files_free(f);
         ok(!cairn_copy_files_parse(b.data, b.len - 1), "copy record: a truncated record is refused");
         ok(!cairn_copy_files_parse("xyz a\0", 6), "copy record: a line without a hash is refused");
         f = cairn_copy_files_parse("", 0);
-        ok(f && !cairn_copy_files_hash(f, "a/b"), "copy record: an empty record is empty");
+        ok(f && !cairn_copy_files_get(f, "a/b"), "copy record: an empty record is empty");
         cairn_copy_files_free(f);
+        cairn_buf_release(&b);
+
+        /* Version 2, as the copy writes it. */
+        struct cairn_copy_file one = { .hash = h1, .has_meta = true, .size = 12345678901, .mode = 0755,
+                                       .uid = 4294967295u, .gid = 7, .mtime = { 1700000000, 999999999 } };
+        struct cairn_copy_file two = { .hash = h2, .has_meta = true, .size = 0, .mode = 0644, .uid = 0, .gid = 0,
+                                       .mtime = { -2, 500000000 } };
+        cairn_copy_files_add(&b, "a/b", &one);
+        cairn_copy_files_add(&b, "caf\xc3\xa9 x", &two);
+        cairn_copy_files_add(&b, "a/b", &two);
+        cairn_copy_files_add(&b, "d/e", &one);
+        f = cairn_copy_files_parse(b.data, b.len);
+        const struct cairn_copy_file *e = f ? cairn_copy_files_get(f, "d/e") : NULL;
+        ok(e && e->has_meta && strcmp(e->hash, h1) == 0 && e->size == 12345678901 && e->mode == 0755 &&
+                   e->uid == 4294967295u && e->gid == 7 && e->mtime.tv_sec == 1700000000 &&
+                   e->mtime.tv_nsec == 999999999,
+           "copy record 2: a line reads back as written");
+        e = f ? cairn_copy_files_get(f, "caf\xc3\xa9 x") : NULL;
+        ok(e && e->mtime.tv_sec == -2 && e->mtime.tv_nsec == 500000000 && e->size == 0 && e->mode == 0644,
+           "copy record 2: a time before 1970 and a UTF-8 path with a space read back");
+        is_str(record_hash(f, "a/b"), h2, "copy record 2: a later line for a path wins");
+        cairn_copy_files_free(f);
+        /* Damaged lines: each makes the whole record refused. */
+        static const char *const bad[] = {
+                "  420 0 0 5 0 p",           /* no size */
+                " 1 9999 0 0 5 0 p",         /* mode beyond 07777 */
+                " 1 420 4294967296 0 5 0 p", /* uid beyond 32 bits */
+                " 1 420 0 0 5 1000000000 p", /* nanoseconds beyond a second */
+                " 1 420 0 0 5 0 ",           /* no path */
+                " 1 420 0 0 5 0",            /* no path, no space */
+                " 99999999999999999999 420 0 0 5 0 p", /* size overflows */
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+                struct cairn_buf d = CAIRN_BUF_INIT;
+                cairn_buf_add(&d, "cairn copy-files 2", sizeof("cairn copy-files 2"));
+                cairn_buf_printf(&d, "%s%s", h1, bad[i]);
+                cairn_buf_addc(&d, '\0');
+                char name[96];
+                snprintf(name, sizeof(name), "copy record 2: damaged line %zu is refused", i);
+                ok(!cairn_copy_files_parse(d.data, d.len), "%s", name);
+                cairn_buf_release(&d);
+        }
         cairn_buf_release(&b);
 }
 
