@@ -14,6 +14,11 @@
 #include <stddef.h>
 
 void *cairn_xmalloc(size_t size);
+/* Before work that allocates many megabytes at once (a build: manifests,
+ * records and caches of every file of a context): make fresh memory cheap
+ * to touch (base/memory-posix.c).  Once per process; a long-lived process
+ * that only waits should not call it. */
+void cairn_memory_for_large_work(void);
 void *cairn_xzalloc(size_t size);
 void *cairn_xrealloc(void *ptr, size_t size);
 /* nmemb * size with an overflow check. */

@@ -21,16 +21,20 @@ int cairn_read_file(const char *path, size_t max, char **ret_data, size_t *ret_l
 {
         _cleanup_close_ int fd = -1;
         bool is_stdin = strcmp(path, "-") == 0;
+        struct stat st = { 0 };
         if (!is_stdin) {
                 fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | CAIRN_O_BINARY);
                 if (fd < 0)
                         return cairn_error_set_errno(err, errno, "cannot open \"%s\"", path);
-                struct stat st;
                 if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
                         return cairn_error_set(err, -EISDIR, "\"%s\" is a directory, not a file", path);
         }
         int in = is_stdin ? STDIN_FILENO : fd;
         _cleanup_buf_ struct cairn_buf b = CAIRN_BUF_INIT_CAP(max);
+        /* A file's size, known up front, is read without growing the
+         * buffer by doubling (a copy record of 20,000 files is 2 MB). */
+        if (S_ISREG(st.st_mode) && st.st_size > 0)
+                cairn_buf_reserve(&b, (size_t) st.st_size < max ? (size_t) st.st_size : max);
         char chunk[65536];
         for (;;) {
                 ssize_t n = read(in, chunk, sizeof(chunk));

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -311,6 +312,34 @@ int cairn_file_mtime(const char *path, struct timespec *ret)
                 return -errno;
         *ret = st.st_mtim;
         return 0;
+}
+
+int cairn_map_file(const char *path, size_t max, const char **ret_data, size_t *ret_len)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EINVAL;
+        if ((uint64_t) st.st_size > max)
+                return -EFBIG;
+        *ret_len = (size_t) st.st_size;
+        if (!st.st_size) {
+                *ret_data = "";
+                return 0;
+        }
+        void *p = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+        if (p == MAP_FAILED)
+                return -errno;
+        *ret_data = p;
+        return 0;
+}
+
+void cairn_unmap_file(const char *data, size_t len)
+{
+        if (data && len)
+                munmap((void *) data, len);
 }
 
 int cairn_remove_contents(const char *dir, struct cairn_error **err)

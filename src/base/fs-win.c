@@ -16,6 +16,7 @@
 #include "base/win.h"
 
 #include "base/alloc.h"
+#include "base/file.h"
 
 
 static int win_error(struct cairn_error **err, DWORD code, const char *what, const char *path)
@@ -301,6 +302,27 @@ int cairn_fs_on_system_volume(const char *path, char **ret_volume, char **ret_sy
         *ret_volume = cairn_win_utf8(vol);
         *ret_system = cairn_win_utf8(sysvol);
         return 0;
+}
+
+int cairn_map_file(const char *path, size_t max, const char **ret_data, size_t *ret_len)
+{
+        char *data = NULL;
+        size_t len = 0;
+        struct cairn_error *err = NULL;
+        if (cairn_read_file(path, max, &data, &len, &err) < 0) {
+                int r = err->code;
+                cairn_error_free(err);
+                return r;
+        }
+        *ret_data = data;
+        *ret_len = len;
+        return 0;
+}
+
+void cairn_unmap_file(const char *data, size_t len)
+{
+        (void) len;
+        free((char *) data);
 }
 
 int cairn_file_mtime(const char *path, struct timespec *ret)

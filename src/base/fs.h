@@ -62,6 +62,17 @@ int cairn_fs_on_system_volume(const char *path, char **ret_volume, char **ret_sy
 /* When path was last modified. */
 int cairn_file_mtime(const char *path, struct timespec *ret);
 
+/*
+ * A regular file of at most max bytes, read-only, for a file that is only
+ * ever replaced (by rename), never written in place: mapped on Linux
+ * (MAP_POPULATE: no copy, no page fault per 4 KiB, which costs more than
+ * reading), read into memory on Windows.  An empty file gives a non-NULL
+ * pointer and len 0.  Returns 0 or -errno (-EFBIG past max, -EINVAL for
+ * not a regular file).  cairn_unmap_file releases it.
+ */
+int cairn_map_file(const char *path, size_t max, const char **ret_data, size_t *ret_len);
+void cairn_unmap_file(const char *data, size_t len);
+
 /* readlink into a new string; NULL if path is not a symlink. */
 char *cairn_read_link(const char *path);
 

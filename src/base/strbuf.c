@@ -61,6 +61,11 @@ static int grow(struct cairn_buf *b, size_t extra)
         return 0;
 }
 
+int cairn_buf_reserve(struct cairn_buf *b, size_t extra)
+{
+        return grow(b, extra);
+}
+
 int cairn_buf_add(struct cairn_buf *b, const void *data, size_t len)
 {
         int r = grow(b, len);

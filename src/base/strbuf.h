@@ -40,6 +40,9 @@ char *cairn_buf_steal(struct cairn_buf *b, size_t *ret_len);
 const char *cairn_buf_str(const struct cairn_buf *b);
 
 int cairn_buf_add(struct cairn_buf *b, const void *data, size_t len);
+/* Make room for extra more bytes at once (-E2BIG past the cap): the adds
+ * that fill it copy nothing again. */
+int cairn_buf_reserve(struct cairn_buf *b, size_t extra);
 int cairn_buf_adds(struct cairn_buf *b, const char *s);
 int cairn_buf_addc(struct cairn_buf *b, char c);
 int cairn_buf_addn(struct cairn_buf *b, char c, size_t n);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
 #include "base/cleanup.h"
 #include "base/file.h"
 #include "base/fs.h"
@@ -84,7 +85,7 @@ static char *index_path(struct cairn_engine *e, const char *key)
 static void earlier_find(struct cairn_engine *e, const char *id, struct earlier *p)
 {
         _cleanup_free_ char *path = index_path(e, p->key);
-        _cleanup_free_ char *text = NULL, *dir = NULL, *record = NULL;
+        _cleanup_free_ char *text = NULL, *dir = NULL;
         size_t len = 0;
         struct cairn_error *ignored = NULL;
         if (cairn_read_file(path, 128, &text, &len, &ignored) < 0) {
@@ -104,11 +105,7 @@ static void earlier_find(struct cairn_engine *e, const char *id, struct earlier 
         if (cairn_store_result(e->store, p->id, &dir, NULL) <= 0)
                 goto none;
         record_path = cairn_path_join(dir, COPY_RECORD);
-        if (cairn_read_file(record_path, COPY_RECORD_MAX, &record, &len, &ignored) < 0) {
-                cairn_error_free(ignored);
-                goto none;
-        }
-        if (!(p->files = cairn_copy_files_parse(record, len)))
+        if (!(p->files = cairn_copy_files_load(record_path, COPY_RECORD_MAX)))
                 goto none;
         if (cairn_store_reuse_from(e->store, p->id, &p->root, &p->link, NULL) <= 0)
                 goto none;
@@ -299,6 +296,9 @@ int engine_do_copy(const struct run *R, const struct ctx *c, const char *base, c
                         return r;
                 src_dir = view_rootfs;
         }
+        /* Manifests, records and the stat cache of a large context take
+         * megabytes at once. */
+        cairn_memory_for_large_work();
         if (!op->from_build)
                 engine_context_stat_cache(R);
         struct cairn_arena *arena = cairn_arena_new();

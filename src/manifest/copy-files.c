@@ -7,18 +7,22 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/fs.h"
 #include "base/hash.h"
 
 #define HEADER "cairn copy-files 2"
 
-struct file_entry {
-        const char *path;     /* into data */
-        struct cairn_copy_file file;   /* hash into data, NUL-terminated there */
+/* A line of the record, by the offsets of its start and its path in data. */
+struct slot {
+        uint32_t line, path;
 };
 
 struct cairn_copy_files {
-        char *data;
-        struct file_entry *slots;
+        const char *data;     /* ends in a NUL */
+        size_t len;
+        bool mapped;          /* else malloc'd */
+        bool with_meta;
+        struct slot *slots;   /* an empty slot has path 0 (no path starts at 0) */
         size_t n_slots;
 };
 
@@ -31,9 +35,9 @@ static size_t hash_path(const char *s)
 }
 
 /* A decimal number and the space after it at *p, at most max. */
-static bool field(char **p, uint64_t max, uint64_t *ret)
+static bool field(const char **p, uint64_t max, uint64_t *ret)
 {
-        char *s = *p;
+        const char *s = *p;
         uint64_t v = 0;
         if (*s < '0' || *s > '9')
                 return false;
@@ -49,73 +53,98 @@ static bool field(char **p, uint64_t max, uint64_t *ret)
         return true;
 }
 
-/* One line of a record, at p (NUL-terminated): the hash's end is made a
- * NUL; false if the line is malformed. */
-static bool parse_line(char *p, bool with_meta, struct file_entry *ret)
+static bool hex64(const char *p)
 {
-        if (strlen(p) < CAIRN_SHA256_HEX_LEN + 2 || p[CAIRN_SHA256_HEX_LEN] != ' ')
-                return false;
-        p[CAIRN_SHA256_HEX_LEN] = '\0';
-        if (!cairn_is_sha256_hex(p))
-                return false;
-        *ret = (struct file_entry) { .file = { .hash = p, .has_meta = with_meta } };
-        char *q = p + CAIRN_SHA256_HEX_LEN + 1;
+        for (size_t i = 0; i < CAIRN_SHA256_HEX_LEN; i++)
+                if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+                        return false;
+        return true;
+}
+
+/* The line at p: its fields into ret, and where its path starts; NULL if it
+ * is malformed. */
+static const char *read_line(const char *p, bool with_meta, struct cairn_copy_file *ret)
+{
+        *ret = (struct cairn_copy_file) { .has_meta = with_meta };
+        if (strnlen(p, CAIRN_SHA256_HEX_LEN + 2) < CAIRN_SHA256_HEX_LEN + 2 || p[CAIRN_SHA256_HEX_LEN] != ' ' ||
+            !hex64(p))
+                return NULL;
+        memcpy(ret->hash, p, CAIRN_SHA256_HEX_LEN);
+        ret->hash[CAIRN_SHA256_HEX_LEN] = '\0';
+        const char *q = p + CAIRN_SHA256_HEX_LEN + 1;
         if (with_meta) {
                 uint64_t size, mode, uid, gid, sec, nsec;
                 if (!field(&q, INT64_MAX, &size) || !field(&q, 07777, &mode) || !field(&q, UINT32_MAX, &uid) ||
                     !field(&q, UINT32_MAX, &gid))
-                        return false;
+                        return NULL;
                 /* A time before 1970 is negative. */
                 bool negative = *q == '-';
                 q += negative;
                 if (!field(&q, INT64_MAX, &sec) || !field(&q, 999999999, &nsec))
-                        return false;
-                ret->file.size = (int64_t) size;
-                ret->file.mode = (uint32_t) mode;
-                ret->file.uid = (uint32_t) uid;
-                ret->file.gid = (uint32_t) gid;
-                ret->file.mtime = (struct timespec) { negative ? -(time_t) sec : (time_t) sec, (long) nsec };
+                        return NULL;
+                ret->size = (int64_t) size;
+                ret->mode = (uint32_t) mode;
+                ret->uid = (uint32_t) uid;
+                ret->gid = (uint32_t) gid;
+                ret->mtime = (struct timespec) { negative ? -(time_t) sec : (time_t) sec, (long) nsec };
         }
-        if (!*q)
-                return false;
-        ret->path = q;
-        return true;
+        return *q ? q : NULL;
 }
 
-struct cairn_copy_files *cairn_copy_files_parse(const char *data, size_t len)
+/* The record in data (len bytes, data[len - 1] a NUL unless len is 0),
+ * which it then owns. */
+static struct cairn_copy_files *index_record(const char *data, size_t len, bool mapped)
 {
-        size_t n = 0;
-        for (size_t i = 0; i < len; i++)
-                if (data[i] == '\0')
-                        n++;
-        if (len && data[len - 1] != '\0')
-                return NULL;
         struct cairn_copy_files *f = cairn_xzalloc(sizeof(*f));
-        f->data = cairn_xmalloc(len + 1);
-        memcpy(f->data, data, len);
-        f->data[len] = '\0';
+        f->data = data;
+        f->len = len;
+        f->mapped = mapped;
+        if ((len && data[len - 1] != '\0') || len >= UINT32_MAX)
+                goto bad;
+        size_t n = 0;
+        for (const char *p = data, *end = data + len; (p = memchr(p, '\0', (size_t) (end - p))) != NULL; p++)
+                n++;
         f->n_slots = 16;
         while (f->n_slots < n * 2 + 2)
                 f->n_slots *= 2;
         f->slots = cairn_xzalloc(f->n_slots * sizeof(*f->slots));
-        char *p = f->data, *end = f->data + len;
-        bool with_meta = len >= sizeof(HEADER) && memcmp(p, HEADER, sizeof(HEADER)) == 0;
-        if (with_meta)
+        const char *p = data, *end = data + len;
+        f->with_meta = len >= sizeof(HEADER) && memcmp(p, HEADER, sizeof(HEADER)) == 0;
+        if (f->with_meta)
                 p += sizeof(HEADER);
-        for (char *next; p < end; p = next) {
+        for (const char *next; p < end; p = next) {
                 next = p + strlen(p) + 1;
-                struct file_entry e;
-                if (!parse_line(p, with_meta, &e)) {
-                        cairn_copy_files_free(f);
-                        return NULL;
-                }
-                size_t s = hash_path(e.path) & (f->n_slots - 1);
-                while (f->slots[s].path && strcmp(f->slots[s].path, e.path) != 0)
+                struct cairn_copy_file file;
+                const char *path = read_line(p, f->with_meta, &file);
+                if (!path)
+                        goto bad;
+                size_t s = hash_path(path) & (f->n_slots - 1);
+                while (f->slots[s].path && strcmp(f->data + f->slots[s].path, path) != 0)
                         s = (s + 1) & (f->n_slots - 1);
                 /* A later line for the same path replaces the earlier. */
-                f->slots[s] = e;
+                f->slots[s] = (struct slot) { (uint32_t) (p - data), (uint32_t) (path - data) };
         }
         return f;
+bad:
+        cairn_copy_files_free(f);
+        return NULL;
+}
+
+struct cairn_copy_files *cairn_copy_files_parse(const char *data, size_t len)
+{
+        char *copy = cairn_xmalloc(len + 1);
+        memcpy(copy, data, len);
+        copy[len] = '\0';
+        return index_record(copy, len, false);
+}
+
+struct cairn_copy_files *cairn_copy_files_load(const char *path, size_t max)
+{
+        const char *data = NULL;
+        size_t len = 0;
+        if (cairn_map_file(path, max, &data, &len) < 0)
+                return NULL;
+        return index_record(data, len, true);
 }
 
 void cairn_copy_files_free(struct cairn_copy_files *f)
@@ -123,16 +152,19 @@ void cairn_copy_files_free(struct cairn_copy_files *f)
         if (!f)
                 return;
         free(f->slots);
-        free(f->data);
+        if (f->mapped)
+                cairn_unmap_file(f->data, f->len);
+        else
+                free((char *) f->data);
         free(f);
 }
 
-const struct cairn_copy_file *cairn_copy_files_get(const struct cairn_copy_files *f, const char *path)
+bool cairn_copy_files_get(const struct cairn_copy_files *f, const char *path, struct cairn_copy_file *ret)
 {
         for (size_t s = hash_path(path) & (f->n_slots - 1); f->slots[s].path; s = (s + 1) & (f->n_slots - 1))
-                if (strcmp(f->slots[s].path, path) == 0)
-                        return &f->slots[s].file;
-        return NULL;
+                if (strcmp(f->data + f->slots[s].path, path) == 0)
+                        return read_line(f->data + f->slots[s].line, f->with_meta, ret) != NULL;
+        return false;
 }
 
 static void add_number(struct cairn_buf *b, uint64_t v)

@@ -49,9 +49,10 @@ static void record_file(struct copier *c, const struct cairn_manifest *m, const 
                 return;
         }
         struct cairn_copy_file f = {
-                .hash = m->hash, .has_meta = true, .size = m->st.size, .mode = (m->st.mode & 0111) ? 0755 : 0644,
+                .has_meta = true, .size = m->st.size, .mode = (m->st.mode & 0111) ? 0755 : 0644,
                 .uid = c->uid, .gid = c->gid, .mtime = m->st.mtime,
         };
+        memcpy(f.hash, m->hash, sizeof(f.hash));
         cairn_copy_files_add(&c->reuse->record, rel, &f);
 }
 
@@ -122,8 +123,8 @@ static int copy_data(int in, int out, off_t size)
 static int reuse_file(struct copier *c, const struct cairn_manifest *m, const char *rel, int parent, const char *name)
 {
         struct cairn_copy_reuse *u = c->reuse;
-        const struct cairn_copy_file *was = u->from_files ? cairn_copy_files_get(u->from_files, rel) : NULL;
-        if (!was || strcmp(was->hash, m->hash) != 0)
+        struct cairn_copy_file was;
+        if (!u->from_files || !cairn_copy_files_get(u->from_files, rel, &was) || strcmp(was.hash, m->hash) != 0)
                 return 0;
         _cleanup_close_ int from = cairn_open_beneath(c->fromfd, rel, O_RDONLY | O_NOCTTY | O_NONBLOCK);
         struct stat fs;
@@ -344,13 +345,13 @@ struct planner {
 static bool plan_same(const struct planner *p, const struct cairn_manifest *m, const char *rel, int dirfd,
                       const char *name)
 {
-        const struct cairn_copy_file *was = cairn_copy_files_get(p->reuse->from_files, rel);
+        struct cairn_copy_file was;
         mode_t mode = (m->st.mode & 0111) ? 0755 : 0644;
-        if (!was || strcmp(was->hash, m->hash) != 0)
+        if (!cairn_copy_files_get(p->reuse->from_files, rel, &was) || strcmp(was.hash, m->hash) != 0)
                 return false;
-        if (was->has_meta)
-                return was->size == m->st.size && was->uid == p->uid && was->gid == p->gid && was->mode == mode &&
-                       was->mtime.tv_sec == m->st.mtime.tv_sec && was->mtime.tv_nsec == m->st.mtime.tv_nsec;
+        if (was.has_meta)
+                return was.size == m->st.size && was.uid == p->uid && was.gid == p->gid && was.mode == mode &&
+                       was.mtime.tv_sec == m->st.mtime.tv_sec && was.mtime.tv_nsec == m->st.mtime.tv_nsec;
         struct stat fs;
         return dirfd >= 0 && fstatat(dirfd, name, &fs, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(fs.st_mode) &&
                fs.st_size == m->st.size && fs.st_uid == p->uid && fs.st_gid == p->gid && (fs.st_mode & 07777) == mode &&

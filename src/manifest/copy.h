@@ -61,7 +61,7 @@ struct cairn_copy_files;
 
 /* One file of a record. */
 struct cairn_copy_file {
-        const char *hash;
+        char hash[CAIRN_SHA256_HEX_LEN + 1];
         bool has_meta;          /* false in a record of version 1 */
         int64_t size;
         uint32_t mode;          /* permission bits */
@@ -69,11 +69,13 @@ struct cairn_copy_file {
         struct timespec mtime;
 };
 
-/* A record as written (len bytes); NULL if it is malformed. */
+/* A record as written (len bytes), or the file at path (of at most max
+ * bytes); NULL if it is missing or malformed. */
 struct cairn_copy_files *cairn_copy_files_parse(const char *data, size_t len);
+struct cairn_copy_files *cairn_copy_files_load(const char *path, size_t max);
 void cairn_copy_files_free(struct cairn_copy_files *f);
-/* The file at path, or NULL. */
-const struct cairn_copy_file *cairn_copy_files_get(const struct cairn_copy_files *f, const char *path);
+/* The file at path into ret; false if there is none. */
+bool cairn_copy_files_get(const struct cairn_copy_files *f, const char *path, struct cairn_copy_file *ret);
 /* Append the line for path (its hash and meta) to a record in b, with the
  * first line if b is empty. */
 void cairn_copy_files_add(struct cairn_buf *b, const char *path, const struct cairn_copy_file *file);

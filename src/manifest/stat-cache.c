@@ -26,6 +26,7 @@
 #include "base/cleanup.h"
 #include "base/compat.h"
 #include "base/file.h"
+#include "base/fs.h"
 #include "base/strbuf.h"
 
 #define MAGIC "cairn-stat-cache 2\n"
@@ -51,7 +52,8 @@ struct slot {
 
 struct cairn_stat_cache {
         char *path, *root;
-        char *data;             /* the file as loaded */
+        const char *data;       /* the file as loaded (cairn_map_file) */
+        size_t data_len;
         struct entry *entries;
         size_t n, cap;
         struct slot *slots;
@@ -147,7 +149,7 @@ static void put32(struct cairn_buf *b, uint32_t v)
 
 /* The entries of a cache file (its checksum already checked); false if
  * anything is malformed. */
-static bool parse(struct cairn_stat_cache *c, char *data, size_t len)
+static bool parse(struct cairn_stat_cache *c, const char *data, size_t len)
 {
         size_t magic = strlen(MAGIC);
         if (len < magic || memcmp(data, MAGIC, magic) != 0)
@@ -174,7 +176,7 @@ static bool parse(struct cairn_stat_cache *c, char *data, size_t len)
                 if (plen == 0 || len - off - RECORD_FIXED < plen + 1 || data[off + RECORD_FIXED + plen] != '\0' ||
                     c->n >= CAIRN_STAT_CACHE_MAX_ENTRIES)
                         return false;
-                char *path = data + off + RECORD_FIXED;
+                const char *path = data + off + RECORD_FIXED;
                 if (strlen(path) != plen)
                         return false;
                 uint32_t h = hash_path(path);
@@ -206,38 +208,17 @@ static void clear(struct cairn_stat_cache *c)
         c->n_slots = 0;
 }
 
-/* The whole file in one malloc'd buffer, or NULL. */
-static char *read_all(const char *path, size_t *ret_len)
-{
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | CAIRN_O_BINARY);
-        struct stat st;
-        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_FILE_BYTES)
-                return NULL;
-        size_t len = (size_t) st.st_size, got = 0;
-        _cleanup_free_ char *data = cairn_xmalloc(len + 1);
-        while (got < len) {
-                ssize_t n = read(fd, data + got, len - got);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return NULL;
-                got += (size_t) n;
-        }
-        data[len] = '\0';
-        *ret_len = len;
-        return TAKE_PTR(data);
-}
-
 struct cairn_stat_cache *cairn_stat_cache_load(const char *path, const char *root)
 {
         struct cairn_stat_cache *c = cairn_xzalloc(sizeof(*c));
         c->path = cairn_xstrdup(path);
         c->root = cairn_xstrdup(root);
         size_t len = 0;
-        char *data = read_all(path, &len);
-        if (!data)
+        const char *data = NULL;
+        if (cairn_map_file(path, (size_t) MAX_FILE_BYTES, &data, &len) < 0)
                 return c;
         c->data = data;
+        c->data_len = len;
         if (len < SUM_LEN)
                 return c;
         struct cairn_sha256 sha;
@@ -257,7 +238,7 @@ void cairn_stat_cache_free(struct cairn_stat_cache *c)
                 return;
         clear(c);
         free(c->entries);
-        free(c->data);
+        cairn_unmap_file(c->data, c->data_len);
         free(c->path);
         free(c->root);
         free(c);

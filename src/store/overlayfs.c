@@ -21,6 +21,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,6 +295,64 @@ static int ensure_dir(struct made_dirs *md, int up, int from, const char *dir)
         return 0;
 }
 
+/* Files of one directory to link, paths[begin..end) of a prelink. */
+struct link_group {
+        size_t begin, end;
+        int updir, fromdir;
+};
+
+struct link_job {
+        char *const *paths;
+        bool *done;
+        struct link_group *groups;
+        size_t n_groups;
+        atomic_size_t next;
+};
+
+static void close_group(struct link_group *g)
+{
+        if (g->updir >= 0)
+                close(g->updir);
+        if (g->fromdir >= 0)
+                close(g->fromdir);
+}
+
+/* Link groups until none is left; only system calls, no allocation, so
+ * it may run on a thread. */
+static void *link_worker(void *arg)
+{
+        struct link_job *j = arg;
+        for (;;) {
+                size_t k = atomic_fetch_add(&j->next, 1);
+                if (k >= j->n_groups)
+                        return NULL;
+                const struct link_group *g = &j->groups[k];
+                for (size_t i = g->begin; i < g->end; i++) {
+                        const char *slash = strrchr(j->paths[i], '/');
+                        const char *name = slash ? slash + 1 : j->paths[i];
+                        j->done[i] = linkat(g->fromdir, name, g->updir, name, 0) == 0;
+                }
+        }
+}
+
+/* The threads end here, before anything else runs (no sandbox is ever
+ * cloned while one lives). */
+static void link_groups(struct link_job *j)
+{
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        size_t want = cpus < 1 ? 1 : cpus > 8 ? 8 : (size_t) cpus;
+        if (want > j->n_groups)
+                want = j->n_groups;
+        pthread_t tids[8];
+        size_t started = 0;
+        for (size_t i = 1; i < want; i++)
+                if (pthread_create(&tids[started], NULL, link_worker, j) == 0)
+                        started++;
+        link_worker(j);
+        for (size_t i = 0; i < started; i++)
+                pthread_join(tids[i], NULL);
+}
+
 static int overlay_prelink(struct cairn_store *pub, struct cairn_store_build *b, const char *from_root,
                            char *const *paths, size_t n, bool *ret_done, struct cairn_error **err)
 {
@@ -317,29 +377,37 @@ static int overlay_prelink(struct cairn_store *pub, struct cairn_store_build *b,
         _cleanup_close_ int from = from_dir ? open(from_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
         struct made_dirs md = { NULL, 0, NULL };
         if (up >= 0 && from >= 0) {
-                _cleanup_free_ char *dir = NULL;
-                _cleanup_close_ int updir = -1, fromdir = -1;
-                for (size_t i = 0; i < n; i++) {
-                        _cleanup_free_ char *path = cairn_xasprintf("rootfs/%s", paths[i]);
-                        const char *slash = strrchr(path, '/');
-                        const char *name = slash + 1;
-                        size_t dlen = (size_t) (slash - path);
-                        if (!dir || strlen(dir) != dlen || strncmp(dir, path, dlen) != 0) {
-                                free(dir);
-                                dir = cairn_xstrndup(path, dlen);
-                                if (updir >= 0)
-                                        close(updir);
-                                if (fromdir >= 0)
-                                        close(fromdir);
-                                updir = fromdir = -1;
-                                if (ensure_dir(&md, up, from, dir) < 0)
-                                        continue;
-                                updir = cairn_open_beneath(up, dir, O_PATH | O_DIRECTORY);
-                                fromdir = cairn_open_beneath(from, dir, O_PATH | O_DIRECTORY);
+                struct link_job job = { .paths = paths, .done = ret_done };
+                /* The directories first, one after another (a directory's
+                 * parents come before it); then the links, directory by
+                 * directory, on every core: ext4 links in separate
+                 * directories at once. */
+                for (size_t i = 0, end; i < n; i = end) {
+                        const char *slash = strrchr(paths[i], '/');
+                        size_t dlen = slash ? (size_t) (slash - paths[i]) : 0;
+                        for (end = i + 1; end < n; end++) {
+                                const char *s2 = strrchr(paths[end], '/');
+                                if ((s2 ? (size_t) (s2 - paths[end]) : 0) != dlen ||
+                                    strncmp(paths[end], paths[i], dlen) != 0)
+                                        break;
                         }
-                        if (updir >= 0 && fromdir >= 0)
-                                ret_done[i] = linkat(fromdir, name, updir, name, 0) == 0;
+                        _cleanup_free_ char *dir = dlen ? cairn_xasprintf("rootfs/%.*s", (int) dlen, paths[i])
+                                                        : cairn_xstrdup("rootfs");
+                        if (ensure_dir(&md, up, from, dir) < 0)
+                                continue;
+                        struct link_group g = { i, end, cairn_open_beneath(up, dir, O_PATH | O_DIRECTORY),
+                                                cairn_open_beneath(from, dir, O_PATH | O_DIRECTORY) };
+                        if (g.updir < 0 || g.fromdir < 0) {
+                                close_group(&g);
+                                continue;
+                        }
+                        job.groups = cairn_xreallocarray(job.groups, job.n_groups + 1, sizeof(*job.groups));
+                        job.groups[job.n_groups++] = g;
                 }
+                link_groups(&job);
+                for (size_t i = 0; i < job.n_groups; i++)
+                        close_group(&job.groups[i]);
+                free(job.groups);
                 /* The directories as from_root has them (the copy sets its
                  * own directories' times again). */
                 for (size_t i = 0; i < md.n; i++) {

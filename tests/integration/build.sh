@@ -320,6 +320,56 @@ if [ "$kind" = overlayfs ]; then
         is "$(stat -c %i "$store/result/$v2/rootfs/etc/inc/f1")" "$(stat -c %i "$store/result/$v3/rootfs/etc/inc/f1")" \
                 "incremental copy: on overlayfs the two layers share the file (a hard link)"
 fi
+# A file's record (version 2) says what the copy made of it: its owner, mode
+# and time are taken from it, not from a stat of the earlier layer.  Same
+# contents with a new mode or a restored older time must not be linked (a
+# change of contents makes the copy miss: as OBuilder's, its ID hashes
+# contents only).
+has "$(head -c 19 "$store/result/$v3/copy-files")" "cairn copy-files 2" "incremental copy: the record is of version 2"
+chmod 755 inc/t/f7
+touch -d @1000000000 inc/t/f8
+chmod 644 inc/t/f2
+echo "contents 10, changed" >inc/t/f10
+run_cmd "$CAIRN" build -f inc.spec inc
+is_status 0 "incremental copy: a new mode and an older time build"
+v4=$(copy_id)
+# Hard links share the inode, so those are copied anew; a reflink takes
+# their data and sets the new mode and time on its own inode.
+if [ "$kind" = overlayfs ]; then
+        taken 38 "$v3" "the files whose mode or time changed are copied anew"
+else
+        taken 41 "$v3" "the files whose mode or time changed are cloned with their new mode and time"
+fi
+listing=$(printf '%s\n' "$out" | sed -n '/^\/ /,/^---> saved/p')
+has "$listing" "./f7 81ed 1000 1000 11 " "incremental copy: the new mode is there"
+has "$listing" "./f8 81a4 1000 1000 11 1000000000 " "incremental copy: the older time is there"
+run_cmd "$CAIRN" delete "$v4"
+rm -rf "$store/state/copy-index"
+run_cmd "$CAIRN" build -f inc.spec inc
+lacks "$out" "unchanged files taken" "incremental copy: made fresh again"
+is "$(printf '%s\n' "$out" | sed -n '/^\/ /,/^---> saved/p')" "$listing" \
+        "incremental copy: with a new mode and an older time, as a fresh copy"
+# An earlier result whose record is of version 1 (cairn before 2026-12:
+# hashes and paths only) still gives its files, checked against the layer
+# (overlayfs; the other stores clone, and btrfs results are read-only).
+if [ "$kind" = overlayfs ]; then
+        tr '\0' '\n' <"$store/result/$v4/copy-files" | sed -n '2,$p' | cut -d' ' -f1,8- | tr '\n' '\0' \
+                >"$store/result/$v4/copy-files.v1"
+        mv "$store/result/$v4/copy-files.v1" "$store/result/$v4/copy-files"
+        has "$(head -c 200 "$store/result/$v4/copy-files" | tr '\0' '\n' | head -1)" " etc/inc/f1" \
+                "incremental copy: the record was rewritten as version 1"
+        echo "contents 9, changed" >inc/t/f9
+        run_cmd "$CAIRN" build -f inc.spec inc
+        taken 41 "$v4" "an earlier record of version 1 gives its unchanged files"
+        v5=$(copy_id)
+        listing=$(printf '%s\n' "$out" | sed -n '/^\/ /,/^---> saved/p')
+        run_cmd "$CAIRN" delete "$v5"
+        rm -rf "$store/state/copy-index"
+        run_cmd "$CAIRN" build -f inc.spec inc
+        lacks "$out" "unchanged files taken" "incremental copy: made fresh once more"
+        is "$(printf '%s\n' "$out" | sed -n '/^\/ /,/^---> saved/p')" "$listing" \
+                "incremental copy: from a record of version 1, as a fresh copy"
+fi
 
 # --- failures ---------------------------------------------------------------
 cat >fail.spec <<'SPEC'
