@@ -184,6 +184,40 @@ is "$(cd share-b-bundle/rootfs && find usr-copy -type f | LC_ALL=C sort | xargs 
         "$(cd share-a-bundle/rootfs && find usr-copy -type f | LC_ALL=C sort | xargs -d '\n' sha256sum | sha256sum)" \
         "and every file's contents"
 
+# --- an incremental copy of a Debian tree ---------------------------------------------------
+# Debian's /usr as a context (thousands of files, UTF-8 names, hard links,
+# setuid binaries): one file changed, the copy takes every other file from
+# the earlier result (hard links on overlayfs), and what it makes is what a
+# fresh copy makes.  Link counts are left out (a file taken by hard link on
+# overlayfs counts the earlier layer's name too), and so is /data, which the
+# copy makes (as the time it was made) rather than copies.
+mkdir dctx
+cp -a ref/usr dctx/usr
+digest='cd /data && find . -mindepth 1 -printf \"%P|%M|%U|%G|%l|%s|%T@\\n\" | sort | sha256sum && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum && find . -type f | wc -l'
+printf '((from debian:12) (shell /bin/sh -c) (copy (src usr) (dst /data/usr)) (run (shell "%s")))\n' "$digest" >dcopy.spec
+inc_digest() { printf '%s\n' "$out" | sed -n '/(run (shell "cd \/data/,/^---> saved/p' | grep -E '^[0-9a-f]{64}  -$|^[0-9]+$'; }
+dcopy_id() { printf '%s\n' "$out" | grep -A2 '(copy (src usr)' | grep -m1 -e 'saved as' -e 'using' | sed 's/.*"\([0-9a-f]*\)".*/\1/'; }
+run_cmd "$CAIRN" build -f dcopy.spec dctx
+is_status 0 "a copy of Debian's /usr"
+d1=$(dcopy_id)
+printf 'changed\n' >>dctx/usr/share/doc/dpkg/copyright
+sleep 1
+run_cmd "$CAIRN" build -f dcopy.spec dctx
+is_status 0 "the copy again, one file changed"
+d2=$(dcopy_id)
+taken=$(sed -n 's/^---> \([0-9]*\) unchanged files taken from "'"$d1"'"$/\1/p' <<<"$out")
+if [ "$kind" = overlayfs ]; then
+        ok "$([ "${taken:-0}" -gt 5000 ]; echo $?)" "incremental copy of Debian's /usr: $taken files taken from the earlier result"
+fi
+inc=$(inc_digest)
+is "$(printf '%s\n' "$inc" | wc -l)" 3 "incremental copy of Debian's /usr: listed"
+run_cmd "$CAIRN" delete "$d2"
+rm -rf "$tmp/store/state/copy-index"
+run_cmd "$CAIRN" build -f dcopy.spec dctx
+lacks "$out" "unchanged files taken" "the same copy made fresh"
+is "$(dcopy_id)" "$d2" "with the same ID"
+is "$(inc_digest)" "$inc" "incremental copy of Debian's /usr: names, modes, owners, link targets, sizes, times and contents as a fresh copy"
+
 # --- an OCaml-CI-style build ----------------------------------------------------------------------
 if [ "$kind" != overlayfs ]; then
         echo "# the OCaml build and podman run on the overlayfs store only"
