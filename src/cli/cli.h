@@ -199,6 +199,10 @@ int cairn_cli_bad_option(const char *verb, int c, char **argv);
 
 /* Print "cairn VERB: MESSAGE" and a pointer to --help; returns CAIRN_EXIT_USAGE. */
 int cairn_cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* --keep-free=SIZE|P% of verb (prune, worker): a size above 0 into
+ * *ret_bytes, or a percentage above 0 and below 100 into *ret_percent, and
+ * 0; otherwise the usage error is printed and CAIRN_EXIT_USAGE returned. */
+int cairn_cli_parse_keep_free(const char *verb, const char *arg, unsigned long long *ret_bytes, double *ret_percent);
 /* If argv holds --help or -h before any "--", print the verb's help and return true. */
 int cairn_cli_want_help(const struct cairn_verb *verb, int argc, char **argv);
 

@@ -47,6 +47,26 @@ static void removing(const char *id, void *ud)
         fflush(stdout);
 }
 
+
+int cairn_cli_parse_keep_free(const char *verb, const char *arg, unsigned long long *ret_bytes, double *ret_percent)
+{
+        size_t len = strlen(arg);
+        char *end;
+        if (len > 1 && arg[len - 1] == '%') {
+                double v = strtod(arg, &end);
+                if (end != arg + len - 1 || !(v > 0 && v < 100))
+                        return cairn_cli_usage_error(verb, "--keep-free: \"%s\" is not a percentage above 0 and below 100",
+                                                     arg);
+                *ret_percent = v;
+                return 0;
+        }
+        unsigned long long v = 0;
+        if (cairn_parse_size(arg, &v) < 0 || v == 0)
+                return cairn_cli_usage_error(verb, "--keep-free: \"%s\" is not a size (above 0) or a percentage", arg);
+        *ret_bytes = v;
+        return 0;
+}
+
 int cmd_prune(int argc, char **argv)
 {
         enum { OPT_KEEP_FREE = 256, OPT_MAX_ITEMS, OPT_MAX_SIZE, OPT_OLDER_THAN };
@@ -67,19 +87,10 @@ int cmd_prune(int argc, char **argv)
                 if (cairn_cli_store_opt(c, optarg))
                         continue;
                 char *end;
-                size_t len;
                 switch (c) {
                 case OPT_KEEP_FREE:
-                        len = strlen(optarg);
-                        if (len > 1 && optarg[len - 1] == '%') {
-                                p.keep_free_percent = strtod(optarg, &end);
-                                if (end != optarg + len - 1 || p.keep_free_percent <= 0 || p.keep_free_percent > 100)
-                                        return cairn_cli_usage_error("prune", "--keep-free: \"%s\" is not a percentage",
-                                                                     optarg);
-                        } else if (cairn_parse_size(optarg, &p.keep_free_bytes) < 0) {
-                                return cairn_cli_usage_error("prune", "--keep-free: \"%s\" is not a size or percentage",
-                                                             optarg);
-                        }
+                        if (cairn_cli_parse_keep_free("prune", optarg, &p.keep_free_bytes, &p.keep_free_percent))
+                                return CAIRN_EXIT_USAGE;
                         any = true;
                         break;
                 case OPT_MAX_ITEMS:

@@ -117,24 +117,10 @@ int cmd_worker(int argc, char **argv)
                 case OPT_NAME: cfg.name = optarg; break;
                 case CAIRN_OPT_STORE: cfg.store = optarg; break;
                 case OPT_METRICS: cfg.metrics_listen = optarg; break;
-                case OPT_KEEP_FREE: {
-                        /* As cairn prune's --keep-free. */
-                        size_t len = strlen(optarg);
-                        char *end;
-                        if (len > 1 && optarg[len - 1] == '%') {
-                                cfg.keep_free_percent = strtod(optarg, &end);
-                                if (end != optarg + len - 1 || cfg.keep_free_percent <= 0 ||
-                                    cfg.keep_free_percent >= 100) {
-                                        cairn_cli_usage_error("worker", "--keep-free: \"%s\" is not a percentage", optarg);
-                                        goto out;
-                                }
-                        } else if (cairn_parse_size(optarg, &cfg.keep_free_bytes) < 0 || cfg.keep_free_bytes == 0) {
-                                cairn_cli_usage_error("worker", "--keep-free: \"%s\" is not a size or percentage",
-                                                      optarg);
+                case OPT_KEEP_FREE:
+                        if (cairn_cli_parse_keep_free("worker", optarg, &cfg.keep_free_bytes, &cfg.keep_free_percent))
                                 goto out;
-                        }
                         break;
-                }
                 case OPT_POOL_KEY: cfg.pool_key = optarg; break;
                 case OPT_CAPACITY:
                         cfg.capacity = atoi(optarg);

@@ -198,11 +198,75 @@ static bool stages_parallel(const struct run *R, const struct cairn_spec *spec)
         return false;
 }
 
+/* A log held back: records of a kind byte, a length and the bytes. */
+static void hold_log(enum cairn_log_kind kind, const char *data, size_t len, void *ud)
+{
+        struct cairn_buf *b = ud;
+        uint32_t n = (uint32_t) len;
+        cairn_buf_addc(b, (char) kind);
+        cairn_buf_add(b, &n, sizeof(n));
+        cairn_buf_add(b, data, len);
+}
+
+static void give_held_log(const struct run *R, const struct cairn_buf *b)
+{
+        for (size_t off = 0; R->req->log && off < b->len;) {
+                uint32_t n;
+                memcpy(&n, b->data + off + 1, sizeof(n));
+                R->req->log((enum cairn_log_kind) b->data[off], b->data + off + 1 + sizeof(n), n, R->req->log_userdata);
+                off += 1 + sizeof(n) + n;
+        }
+}
+
+/*
+ * The stages of spec when every step of them is in the store: one after
+ * another in this process, building nothing, with the log held back.  A
+ * fork and an engine per stage cost more than a stage found whole (a fully
+ * cached 3-stage build took twice as long in processes).  Returns 1 and
+ * gives the log when they were all there, 0 (nothing given, nothing bound
+ * in c) when the stages must be built, as they are then, in processes.
+ */
+static int stages_cached(const struct run *R, const struct cairn_spec *spec, struct ctx *c)
+{
+        struct cairn_buf held = CAIRN_BUF_INIT;
+        struct cairn_build_request req = *R->req;
+        req.log = hold_log;
+        req.log_userdata = &held;
+        bool missing = false;
+        struct run attempt = *R;
+        attempt.req = &req;
+        attempt.jobs = 1;
+        attempt.missing = &missing;
+        struct ctx scope;
+        engine_ctx_init(&scope, R->e);
+        for (size_t k = 0; k < c->n_scope; k++)
+                engine_ctx_bind(&scope, c->scope_names[k], c->scope_ids[k]);
+        size_t hits = engine_hits_mark(R->e);
+        struct cairn_error *err = NULL;
+        int r = engine_build_stages_sequential(&attempt, spec, &scope, &err);
+        if (r >= 0) {
+                give_held_log(R, &held);
+                for (size_t i = 0; i < spec->n_stages; i++)
+                        engine_ctx_bind(c, spec->stages[i].name, engine_ctx_lookup(&scope, spec->stages[i].name));
+        } else {
+                /* A step to build, or an error the build in processes will
+                 * meet and report itself: the try leaves no trace. */
+                engine_hits_forget(R->e, hits);
+        }
+        cairn_error_free(err);
+        engine_ctx_clear(&scope);
+        cairn_buf_release(&held);
+        return r >= 0;
+}
+
 static int build_spec(const struct run *R, const struct cairn_spec *spec, struct ctx *c, char out_id[65],
                       struct cairn_error **err)
 {
-        int r = stages_parallel(R, spec) ? engine_build_stages_parallel(R, spec, c, err)
-                                         : engine_build_stages_sequential(R, spec, c, err);
+        int r = 0;
+        if (!stages_parallel(R, spec))
+                r = engine_build_stages_sequential(R, spec, c, err);
+        else if (!stages_cached(R, spec, c))
+                r = engine_build_stages_parallel(R, spec, c, err);
         if (r < 0)
                 return r;
         char base[65];

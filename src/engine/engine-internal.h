@@ -138,7 +138,15 @@ struct run {
         /* In the process that builds one stage of a parallel build: what
          * it shares with its parent (stages-posix.c); NULL otherwise. */
         struct engine_stage_shared *stage_shared;
+        /* Not NULL: build nothing; a step missing from the store sets
+         * *missing and fails the build (build.c's try of cached stages). */
+        bool *missing;
 };
+
+/* The reused results noted so far (a mark), and forgetting those noted
+ * after a mark (step.c). */
+size_t engine_hits_mark(struct cairn_engine *e);
+void engine_hits_forget(struct cairn_engine *e, size_t mark);
 
 /* The end of a build, in the process that ran it: the reused results
  * marked used, the build context's stat cache saved and let go. */

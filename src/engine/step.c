@@ -30,6 +30,25 @@ void engine_note_hit(struct cairn_engine *e, const char *id, const char *base)
         pthread_mutex_unlock(&e->hits_lock);
 }
 
+size_t engine_hits_mark(struct cairn_engine *e)
+{
+        pthread_mutex_lock(&e->hits_lock);
+        size_t n = e->n_hits;
+        pthread_mutex_unlock(&e->hits_lock);
+        return n;
+}
+
+void engine_hits_forget(struct cairn_engine *e, size_t mark)
+{
+        pthread_mutex_lock(&e->hits_lock);
+        while (e->n_hits > mark) {
+                e->n_hits--;
+                free(e->hit_ids[e->n_hits]);
+                free(e->hit_parents[e->n_hits]);
+        }
+        pthread_mutex_unlock(&e->hits_lock);
+}
+
 void engine_flush_hits(struct cairn_engine *e)
 {
         pthread_mutex_lock(&e->hits_lock);
@@ -248,6 +267,10 @@ int engine_get_or_build(const struct run *R, const char *base, const char *id, s
                 if (c && R->remote)
                         engine_remote_done(R, id, NULL);
                 return 0;
+        }
+        if (R->missing) {
+                *R->missing = true;
+                return cairn_error_set(err, -EAGAIN, "\"%s\" is not in the store", id);
         }
         if (engine_step_lock(e, id, CAIRN_LOCK_EXCLUSIVE, false) < 0) {
                 r = attach(R, id, err);

@@ -170,6 +170,32 @@ static void make_dev(int errfd, const int node_trees[])
         mount_or_die(errfd, "mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL);
 }
 
+/*
+ * /etc/hosts naming the builder: written in the step's own /dev (a tmpfs of
+ * its mount namespace) and cloned from there, so nothing of it is ever on
+ * the host -- a file in the host's /tmp was left behind whenever cairn was
+ * killed.  The name is removed once the clone is mounted.
+ */
+#define HOSTS_SOURCE "/dev/.cairn-hosts"
+
+static int make_hosts(int errfd, const char *hostname)
+{
+        int f = open(HOSTS_SOURCE, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (f < 0)
+                die(errfd, errno, "sandbox: cannot create %s", HOSTS_SOURCE);
+        if (dprintf(f, "127.0.0.1 localhost %s\n::1 localhost ip6-localhost ip6-loopback\n", hostname) < 0 ||
+            fchmod(f, 0644) < 0)
+                die(errfd, errno, "sandbox: cannot write %s", HOSTS_SOURCE);
+        close(f);
+        int t = sys_open_tree(AT_FDCWD, HOSTS_SOURCE, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (t < 0)
+                die(errfd, errno, "sandbox: cannot clone %s", HOSTS_SOURCE);
+        struct mount_attr attr = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_RDONLY };
+        if (sys_mount_setattr(t, "", AT_EMPTY_PATH, &attr) < 0)
+                die(errfd, errno, "sandbox: cannot make %s read-only", HOSTS_SOURCE);
+        return t;
+}
+
 /* Create the mount target inside the new root (directory or empty file, as
  * the source is) and return an O_PATH fd on it. */
 static int mount_target(int errfd, int rootfd, const char *dst, bool dir)
@@ -281,7 +307,6 @@ static void exec_command(int errfd, const char *const *argv, const char *const *
 struct child_args {
         const struct cairn_sandbox_config *c;
         int out_w, err_w, status_w;
-        const char *hosts;        /* host file to mount on /etc/hosts */
         const struct cairn_step_cgroup *cg;
         bool in_v2;               /* CLONE_INTO_CGROUP put it in cg's v2 cgroup */
 };
@@ -315,7 +340,9 @@ static _Noreturn void child_main(const struct child_args *a)
         if (c->network_host)
                 targets[k] = "/etc/resolv.conf", ro[k++] = true;
         for (size_t i = 0; i < k; i++) {
-                const char *src = i < c->n_mounts ? c->mounts[i].src : i == c->n_mounts ? a->hosts : "/etc/resolv.conf";
+                if (i == c->n_mounts)
+                        continue;       /* /etc/hosts: made in /dev, below */
+                const char *src = i < c->n_mounts ? c->mounts[i].src : "/etc/resolv.conf";
                 struct stat st;
                 if (stat(src, &st) < 0)
                         die(errfd, errno, "sandbox: cannot use \"%s\" as a mount", src);
@@ -351,6 +378,8 @@ static _Noreturn void child_main(const struct child_args *a)
 
         mount_or_die(errfd, "proc", "/proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL);
         make_dev(errfd, node_trees);
+        const char *hostname = c->hostname ? c->hostname : "builder";
+        trees[c->n_mounts] = make_hosts(errfd, hostname);
         mount_or_die(errfd, "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY, NULL);
 
         int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -363,6 +392,9 @@ static _Noreturn void child_main(const struct child_args *a)
                 close(t);
                 close(trees[i]);
         }
+        /* The mount holds the file; its name goes. */
+        if (unlink(HOSTS_SOURCE) < 0)
+                die(errfd, errno, "sandbox: cannot remove %s", HOSTS_SOURCE);
 
         for (size_t i = 0; i < CAIRN_ARRAY_SIZE(masked_paths); i++) {
                 struct stat st;
@@ -378,7 +410,6 @@ static _Noreturn void child_main(const struct child_args *a)
                         mount(NULL, readonly_paths[i], NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, NULL);
         }
 
-        const char *hostname = c->hostname ? c->hostname : "builder";
         if (sethostname(hostname, strlen(hostname)) < 0)
                 die(errfd, errno, "sandbox: sethostname");
         if (!c->network_host)
@@ -447,19 +478,7 @@ static int native_run(const struct cairn_sandbox_config *c, int *ret_status, str
         if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(st, O_CLOEXEC) < 0)
                 return cairn_error_set_errno(err, errno, "sandbox: pipe");
         struct cairn_step_cgroup cg = { .v2_fd = -1 };
-        /* /etc/hosts naming the builder. */
-        char hosts[] = "/tmp/cairn-hosts-XXXXXX";
-        int hfd = mkstemp(hosts);
         int r = 0;
-        if (hfd < 0) {
-                r = cairn_error_set_errno(err, errno, "sandbox: cannot create a hosts file");
-                goto out;
-        }
-        const char *hostname = c->hostname ? c->hostname : "builder";
-        dprintf(hfd, "127.0.0.1 localhost %s\n::1 localhost ip6-localhost ip6-loopback\n", hostname);
-        fchmod(hfd, 0644);
-        close(hfd);
-
         static const struct cairn_step_limits defaults = { 0 };
         const struct cairn_step_limits *limits = c->limits ? c->limits : &defaults;
         if ((r = cairn_step_cgroup_create(CAIRN_CGROUP_ALL, limits, &cg, err)) < 0)
@@ -494,7 +513,7 @@ static int native_run(const struct cairn_sandbox_config *c, int *ret_status, str
                 close(out[0]);
                 close(errp[0]);
                 close(st[0]);
-                struct child_args a = { c, out[1], errp[1], st[1], hosts, &cg, (ca.flags & CLONE_INTO_CGROUP) != 0 };
+                struct child_args a = { c, out[1], errp[1], st[1], &cg, (ca.flags & CLONE_INTO_CGROUP) != 0 };
                 child_main(&a);
         }
         close(out[1]);
@@ -601,7 +620,6 @@ out:
                 if (st[i] >= 0)
                         close(st[i]);
         }
-        unlink(hosts);
         cairn_step_cgroup_remove(&cg);
         return r;
 }

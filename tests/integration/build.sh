@@ -686,6 +686,8 @@ is "$(printf '%s\n' "$out" | grep -c 'saved as')" 2 "and they build again"
 # each other's processes.
 marker="cairn-kill-test-$$-$RANDOM"
 printf '((from busybox) (shell /bin/sh -c) (run (shell "echo started; sleep 30; echo %s")))' "$marker" >slow.spec
+hosts_files() { find /tmp -maxdepth 1 -name 'cairn-hosts-*' 2>/dev/null | wc -l; }
+hosts_before=$(hosts_files)
 "$CAIRN" build -f slow.spec ctx2 >slow.out 2>&1 &
 pid=$!
 for i in $(seq 300); do grep -q started slow.out && pgrep -f "$marker" >/dev/null && break; sleep 0.1; done
@@ -695,6 +697,16 @@ kill -9 $pid
 wait $pid 2>/dev/null || true
 for i in $(seq 50); do pgrep -f "$marker" >/dev/null || break; sleep 0.1; done
 ok $(pgrep -f "$marker" >/dev/null && echo 1 || echo 0) "kill -9 of cairn kills the step's processes"
+is "$(hosts_files)" "$hosts_before" "and leaves no file of its step in the host's /tmp"
+# A step's /etc/hosts is made in its own /dev and is read-only; nothing of
+# it is left there.
+printf '((from busybox) (shell /bin/sh -c) (run (shell "cat /etc/hosts; ls -a /dev | grep -c cairn; echo x >> /etc/hosts || echo read-only")))' >hosts.spec
+run_cmd "$CAIRN" build -f hosts.spec ctx2
+has "$out" "127.0.0.1 localhost builder
+::1 localhost ip6-localhost ip6-loopback
+0
+" "a step's /etc/hosts names the builder, and its source is gone from /dev"
+has "$out" "read-only" "the step cannot write to it"
 printf '((from busybox) (shell /bin/sh -c) (run (shell "echo started; echo done")))' >slow.spec
 run_cmd "$CAIRN" build -f slow.spec ctx2
 is_status 0 "the next build succeeds"
@@ -1019,6 +1031,11 @@ export CAIRN_STORE="$kind:$stores/store2"
         run_cmd "$CAIRN" prune --keep-free=1%
         is "$out" "Removed 0 items
 " "--keep-free deletes nothing when there is room"
+        for bad in 0 100% 0% x% lots; do
+                run_cmd "$CAIRN" prune --keep-free="$bad"
+                is_status 124 "prune --keep-free=$bad is a usage error"
+                has "$err" "cairn prune: --keep-free: \"$bad\" is not a" "saying what --keep-free=$bad is not"
+        done
         run_cmd "$CAIRN" prune --max-size=0
         has "$out" "Removed 3 items" "--max-size=0 deletes everything, parents after their children"
         run_cmd "$CAIRN" du

@@ -49,6 +49,11 @@ admin pause main w1 --all
 is_status 124 "pause with both WORKER and --all is a usage error"
 admin set-rate main someone zero
 is_status 124 "a rate that is not a number is a usage error"
+for bad in 0 100% 0% x% lots; do
+        run_cmd "$CAIRN" worker --db "$DB" --pool main --name w-bad --keep-free "$bad"
+        is_status 124 "worker --keep-free $bad is a usage error"
+        has "$err" "cairn worker: --keep-free: \"$bad\" is not a" "saying what --keep-free $bad is not"
+done
 admin pause main nosuch
 is_status 1 "pausing an unknown worker fails"
 has "$err" 'no worker "nosuch" in pool "main"' "and says so"

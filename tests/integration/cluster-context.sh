@@ -316,4 +316,47 @@ run_cmd "$CAIRN" worker --db "$DB" --name bad --store "overlayfs:$tmp/store-b" -
 is_status 1 "a worker refuses a key file that is not a key"
 has "$err" "pool key \"secret.txt\"" "naming it"
 
+# --- a real Debian base: a context of Debian's own files, a secret, Debian's tools ------------
+# Debian 12 from mmdebstrap (Debian's package archive, cached under
+# /var/cache): its documentation, perl's library and its hard links, a
+# setuid binary and the certificates' UTF-8 symlinks (over 1,400 files) as
+# the context; the job's view of it equals a local cairn build's.
+. "$CAIRN_SRCDIR/tests/lib/debian-image.sh"
+if debian=$(debian_image); then
+        mkdir dctx
+        tar -C dctx -xpf "$debian" --wildcards './usr/share/doc/*' './usr/bin/perl*' ./usr/bin/passwd \
+                './etc/ssl/certs/*' './usr/lib/x86_64-linux-gnu/perl-base/*' 2>/dev/null
+        for st in a l; do
+                run_cmd "$CAIRN" image import --store "overlayfs:$tmp/store-$st" debian:12 "$debian"
+                is_status 0 "Debian 12 imported in store $st"
+        done
+        cat >deb.spec <<'SPEC'
+((from debian:12)
+ (shell /bin/sh -c)
+ (copy (src .) (dst /ctx/))
+ (run (secrets (tok (target /run/secrets/tok)))
+      (shell "cd /ctx && { find . -mindepth 1 -type d -exec stat -c 'D|%n|%A|%u|%g' {} + ; find . -mindepth 1 ! -type d -exec stat -c 'L|%n|%A|%u|%g|%s|%y|%N' {} + ; find . -type f -exec sha256sum {} + | sed 's/^/S|/' ; } | sort && echo secret-sha=$(sha256sum /run/secrets/tok | cut -c1-64) && dpkg-query -W -f='pkg=${Package}\\n' dpkg && echo listing-done")))
+SPEC
+        run_cmd "$CAIRN" build --store "overlayfs:$tmp/store-l" --secret tok:secret.txt -f deb.spec dctx
+        is_status 0 "Debian: cairn build of the context with a secret, locally"
+        deb_view=$(view "$out")
+        deb_id=$(got "$out")
+        [ "$(grep -c '^L|' <<<"$deb_view")" -gt 1000 ]
+        ok $? "Debian: the local view lists over 1,000 files of the context"
+        has "$deb_view" "Főtanúsítvány" "Debian: with UTF-8 names"
+        start_worker wd a main --pool-key main.key
+        wd=$wpid
+        submit --pool main -f deb.spec --secret tok:secret.txt --context-repo "$REPO" dctx
+        is_status 0 "Debian: the job with the context and the secret succeeds"
+        is "$(view "$out")" "$deb_view" "Debian: the job sees every name, mode, owner, size, time, link and content a local build sees"
+        has "$out" "secret-sha=$want" "Debian: the step reads the secret"
+        has "$out" "pkg=dpkg" "Debian: and Debian's tools run"
+        lacks "$out" "$secret" "Debian: the log does not hold the secret"
+        is "$(got "$out")" "$deb_id" "Debian: with the local build's result ID"
+        kill "$wd"; wait "$wd" 2>/dev/null
+else
+        echo "# no Debian image (mmdebstrap and Debian's package archive): the Debian job is not tested"
+        [ -z "${CAIRN_TEST_MUST_WORK:-}" ] || { ok 1 "a Debian 12 image from mmdebstrap"; }
+fi
+
 tap_done

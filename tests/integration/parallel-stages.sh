@@ -14,6 +14,7 @@ set -u
 [ "$(id -u)" = 0 ] || need "needs root"
 BUSYBOX=/bin/busybox
 [ -x "$BUSYBOX" ] || need "needs busybox-static"
+command -v strace >/dev/null || need "needs strace"
 kind=${CAIRN_TEST_STORE_KIND:-overlayfs}
 case $kind in
 overlayfs)
@@ -255,6 +256,23 @@ run_cmd "$CAIRN" build --store="$kind:$tmp/seq" --jobs=1 -f same.spec ctx
 seq_out=$out
 run_cmd "$CAIRN" build --store="$kind:$tmp/par" --jobs=3 -f same.spec ctx
 is "$out" "$seq_out" "cached, the same log again"
+# Fully cached, the stages are found one after another in cairn's process:
+# no stage gets a process (threads aside).
+processes() { grep -E 'clone|fork' "$1" | grep -vc CLONE_THREAD; }
+run_cmd strace -f -qq -e trace=fork,vfork,clone,clone3 -o "$tmp/procs" \
+        "$CAIRN" build --store="$kind:$tmp/par" --jobs=3 -f same.spec ctx
+is "$out" "$seq_out" "cached, under strace: the same log"
+is "$(processes "$tmp/procs")" 0 "fully cached, no process is started for the stages"
+# One stage changed: the try of the cached stages is dropped at its step,
+# leaving no trace in the log, and the stages get their processes.
+sed -i 's/echo in c;/echo in c, changed;/' same.spec
+run_cmd "$CAIRN" build --store="$kind:$tmp/seq" --jobs=1 -f same.spec ctx
+seq_out=$out
+run_cmd strace -f -qq -e trace=fork,vfork,clone,clone3 -o "$tmp/procs" \
+        "$CAIRN" build --store="$kind:$tmp/par" --jobs=3 -f same.spec ctx
+is "$out" "$seq_out" "one stage changed: the same log as one after another"
+has "$out" "in c, changed" "(with the changed step's output)"
+ok "$([ "$(processes "$tmp/procs")" -ge 3 ]; echo $?)" "and the stages are built in processes"
 
 # --- a failing stage ------------------------------------------------------------------
 # b fails at once, a a second later: the build fails with a's error, as it
