@@ -44,5 +44,7 @@ void cairn_cluster_prom_escape(struct cairn_buf *out, const char *value);
 /* Load libpq if it is not yet (cluster/pq-dl.c): before the first PQ*
  * call of a command, for a clear error when the library is missing. */
 int cairn_pq_load(struct cairn_error **err);
+/* libcrypto, for sealing secrets (cluster/crypto-dl.c). */
+int cairn_crypto_load(struct cairn_error **err);
 
 #endif

@@ -17,6 +17,7 @@
 #include "base/alloc.h"
 #include "base/cleanup.h"
 #include "base/file.h"
+#include "cluster/cluster-internal.h"
 #include "cluster/seal.h"
 
 #define MAGIC "CSS\x01"
@@ -48,6 +49,8 @@ static void pkey_freep(EVP_PKEY **p)
 int cairn_seal_keygen(char **ret_pem, size_t *ret_pem_len, unsigned char ret_public[CAIRN_SEAL_KEY_LEN],
                       struct cairn_error **err)
 {
+        if (cairn_crypto_load(err) < 0)
+                return (*err)->code;
         _cleanup_pkey_ EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
         if (!k)
                 return ssl_error(err, "generating an X25519 key");
@@ -93,6 +96,8 @@ static int load_key(const char *path, EVP_PKEY **ret, struct cairn_error **err)
 
 int cairn_seal_key_check(const char *path, unsigned char ret_public[CAIRN_SEAL_KEY_LEN], struct cairn_error **err)
 {
+        if (cairn_crypto_load(err) < 0)
+                return (*err)->code;
         _cleanup_pkey_ EVP_PKEY *k = NULL;
         int r = load_key(path, &k, err);
         if (r < 0)
@@ -159,6 +164,8 @@ int cairn_seal_secrets(const unsigned char pool_public[CAIRN_SEAL_KEY_LEN], cons
                        const struct cairn_secret *secrets, size_t n, unsigned char **ret, size_t *ret_len,
                        struct cairn_error **err)
 {
+        if (cairn_crypto_load(err) < 0)
+                return (*err)->code;
         if (n > MAX_SECRETS)
                 return cairn_error_set(err, -E2BIG, "more than %d secrets", MAX_SECRETS);
         size_t plen = 4;
@@ -269,6 +276,8 @@ bad:
 int cairn_unseal_secrets(const char *key_path, const char *pool, const unsigned char *sealed, size_t len,
                          struct cairn_secret **ret, size_t *ret_n, struct cairn_error **err)
 {
+        if (cairn_crypto_load(err) < 0)
+                return (*err)->code;
         if (len < HEADER_LEN + TAG_LEN || memcmp(sealed, MAGIC, MAGIC_LEN) != 0 || len > MAX_SEALED + 1024)
                 return cairn_error_set(err, -EBADMSG, "the sealed secrets are not in a format this cairn reads");
         _cleanup_pkey_ EVP_PKEY *k = NULL;
