@@ -88,6 +88,8 @@ void cairn_engine_close(struct cairn_engine *e)
                 return;
         if (e->db)
                 engine_flush_hits(e);
+        else
+                engine_hits_forget(e, 0);
         pthread_mutex_destroy(&e->hits_lock);
         if (e->lock_fd >= 0)
                 close(e->lock_fd);

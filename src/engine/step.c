@@ -46,6 +46,11 @@ void engine_hits_forget(struct cairn_engine *e, size_t mark)
                 free(e->hit_ids[e->n_hits]);
                 free(e->hit_parents[e->n_hits]);
         }
+        if (!e->n_hits) {
+                free(e->hit_ids);
+                free(e->hit_parents);
+                e->hit_ids = e->hit_parents = NULL;
+        }
         pthread_mutex_unlock(&e->hits_lock);
 }
 
@@ -59,15 +64,17 @@ void engine_flush_hits(struct cairn_engine *e)
                         cairn_warn("cannot mark the reused results used: %s", err->message);
                         cairn_error_free(err);
                 }
-                for (size_t i = 0; i < e->n_hits; i++) {
-                        free(e->hit_ids[i]);
-                        free(e->hit_parents[i]);
-                }
-                free(e->hit_ids);
-                free(e->hit_parents);
-                e->hit_ids = e->hit_parents = NULL;
-                e->n_hits = 0;
         }
+        /* The arrays too when none is left (engine_hits_forget may have
+         * emptied them). */
+        for (size_t i = 0; i < e->n_hits; i++) {
+                free(e->hit_ids[i]);
+                free(e->hit_parents[i]);
+        }
+        free(e->hit_ids);
+        free(e->hit_parents);
+        e->hit_ids = e->hit_parents = NULL;
+        e->n_hits = 0;
         pthread_mutex_unlock(&e->hits_lock);
 }
 

@@ -203,10 +203,15 @@ lacks "$err" "libcurl" "nor libcurl"
 lacks "$err" "libcrypto" "nor libcrypto (its SHA-256 is linked in; the cluster's sealing loads the rest)"
 hits_after=$("$CAIRN" du | sed -n 's/^cache hits: \([0-9]*\),.*/\1/p')
 is "$((hits_after - hits_before))" "$(printf '%s\n' "$out" | grep -c 'from cache')" "each reused step is counted as a hit"
-run_cmd env LD_DEBUG=statistics "$CAIRN" --version
-has "$err" "number of relative relocations:" "cairn --version under LD_DEBUG=statistics"
-relocs=$(sed -n 's/.*number of relative relocations: \([0-9]*\).*/\1/p' <<<"$err" | head -1)
-ok "$([ "${relocs:-99999}" -lt 5000 ]; echo $?)" "cairn starts with few relocations ($relocs; OpenSSL's tables linked in took 19,000)"
+if ldd "$CAIRN" | grep -q libasan; then
+        echo "# built with AddressSanitizer, whose instrumentation relocates far more: relocations not counted"
+else
+        run_cmd env LD_DEBUG=statistics "$CAIRN" --version
+        has "$err" "number of relative relocations:" "cairn --version under LD_DEBUG=statistics"
+        relocs=$(sed -n 's/.*number of relative relocations: \([0-9]*\).*/\1/p' <<<"$err" | head -1)
+        ok "$([ "${relocs:-99999}" -lt 5000 ]; echo $?)" \
+                "cairn starts with few relocations ($relocs; OpenSSL's tables linked in took 19,000)"
+fi
 
 echo "file one, changed" >ctx/one.txt
 run_cmd "$CAIRN" build -f all.spec ctx
