@@ -2,7 +2,6 @@
 #include "manifest/manifest.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -13,6 +12,7 @@
 
 #include "base/alloc.h"
 #include "base/cleanup.h"
+#include "base/threads.h"
 #include "base/process.h"
 #include "base/strbuf.h"
 #include "manifest/stat-cache.h"
@@ -190,17 +190,7 @@ static void *worker(void *arg)
 static void run_jobs(struct cairn_hasher *h, struct job *jobs, size_t n)
 {
         struct pool p = { .h = h, .jobs = jobs, .n = n };
-        unsigned threads = h->threads;
-        if (threads > n)
-                threads = (unsigned) n;
-        pthread_t tids[16];
-        unsigned started = 0;
-        for (unsigned i = 1; i < threads; i++)
-                if (pthread_create(&tids[started], NULL, worker, &p) == 0)
-                        started++;
-        worker(&p);
-        for (unsigned i = 0; i < started; i++)
-                pthread_join(tids[i], NULL);
+        cairn_run_threads(h->threads < n ? h->threads : (unsigned) n, worker, &p);
 }
 
 static bool excluded(const struct walk *w, const char *name)

@@ -21,7 +21,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +38,7 @@
 #include "base/hash.h"
 #include "base/log.h"
 #include "base/strbuf.h"
+#include "base/threads.h"
 #include "store/store-backend.h"
 
 struct overlay_store {
@@ -335,22 +335,14 @@ static void *link_worker(void *arg)
         }
 }
 
-/* The threads end here, before anything else runs (no sandbox is ever
- * cloned while one lives). */
+/* One thread a core, at most 8, and no more than there are groups. */
 static void link_groups(struct link_job *j)
 {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         size_t want = cpus < 1 ? 1 : cpus > 8 ? 8 : (size_t) cpus;
         if (want > j->n_groups)
                 want = j->n_groups;
-        pthread_t tids[8];
-        size_t started = 0;
-        for (size_t i = 1; i < want; i++)
-                if (pthread_create(&tids[started], NULL, link_worker, j) == 0)
-                        started++;
-        link_worker(j);
-        for (size_t i = 0; i < started; i++)
-                pthread_join(tids[i], NULL);
+        cairn_run_threads((unsigned) want, link_worker, j);
 }
 
 static int overlay_prelink(struct cairn_store *pub, struct cairn_store_build *b, const char *from_root,
