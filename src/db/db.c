@@ -2,13 +2,22 @@
 #include "db/db.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/cleanup.h"
+#include "base/compat.h"
+#include "base/hash.h"
+#include "base/lock.h"
+#include "base/log.h"
+#include "base/strbuf.h"
 
 struct cairn_db {
         sqlite3 *db;
@@ -175,30 +184,36 @@ static int exec_bound(struct cairn_db *db, const char *sql, const char *a, const
  * statement prepared once for all.  Idempotent: when two processes record
  * the same result (one built it, the other found it before its row
  * existed), the parent is counted once.  OBuilder's INSERT OR REPLACE
- * would count it twice and reset the row's own count. */
-static int add_in_transaction(struct cairn_db *db, const char *const *ids, const char *const *parents, size_t n,
-                              const char *now, struct cairn_error **err)
+ * would count it twice and reset the row's own count.  A use never moves
+ * `used` back (deferred hits are folded later, in any order).  whens[i] is
+ * when ids[i] was used (NULL: now for all); exists, when given, says
+ * whether a result without a row is still in the store, and so worth a
+ * row. */
+static int add_in_transaction(struct cairn_db *db, const char *const *ids, const char *const *parents,
+                              const char *const *whens, size_t n, const char *now, bool (*exists)(const char *, void *),
+                              void *ud, struct cairn_error **err)
 {
         sqlite3_stmt *touch = NULL, *insert = NULL, *count = NULL;
         int r = 0;
-        if ((r = prepare(db, "UPDATE builds SET used = ?1 WHERE id = ?2", &touch, err)) < 0 ||
+        if ((r = prepare(db, "UPDATE builds SET used = MAX(used, ?1) WHERE id = ?2", &touch, err)) < 0 ||
             (r = prepare(db, "INSERT INTO builds (id, created, used, rc, parent) VALUES (?1, ?2, ?2, 0, ?3)", &insert,
                          err)) < 0 ||
             (r = prepare(db, "UPDATE builds SET rc = rc + 1 WHERE id = ?1", &count, err)) < 0)
                 goto out;
         for (size_t i = 0; i < n && r >= 0; i++) {
+                const char *when = whens ? whens[i] : now;
                 sqlite3_reset(touch);
-                sqlite3_bind_text(touch, 1, now, -1, SQLITE_STATIC);
+                sqlite3_bind_text(touch, 1, when, -1, SQLITE_STATIC);
                 sqlite3_bind_text(touch, 2, ids[i], -1, SQLITE_STATIC);
                 if (sqlite3_step(touch) != SQLITE_DONE) {
                         r = db_error(db, err, "add");
                         break;
                 }
-                if (sqlite3_changes(db->db) > 0)
+                if (sqlite3_changes(db->db) > 0 || (exists && !exists(ids[i], ud)))
                         continue;
                 sqlite3_reset(insert);
                 sqlite3_bind_text(insert, 1, ids[i], -1, SQLITE_STATIC);
-                sqlite3_bind_text(insert, 2, now, -1, SQLITE_STATIC);
+                sqlite3_bind_text(insert, 2, when, -1, SQLITE_STATIC);
                 if (parents[i])
                         sqlite3_bind_text(insert, 3, parents[i], -1, SQLITE_STATIC);
                 else
@@ -235,7 +250,7 @@ int cairn_db_add_many(struct cairn_db *db, const char *const *ids, const char *c
         cairn_db_format_time(time(NULL), now);
         if (exec_simple(db, "BEGIN IMMEDIATE", err) < 0)
                 return -EIO;
-        int r = add_in_transaction(db, ids, parents, n, now, err);
+        int r = add_in_transaction(db, ids, parents, NULL, n, now, NULL, NULL, err);
         if (r >= 0 && stat)
                 r = cairn_db_stat_add(db, stat, stat_delta, err);
         if (r < 0) {
@@ -478,4 +493,188 @@ int cairn_db_layers_set(struct cairn_db *db, const char *id, const struct cairn_
 int cairn_db_layers_clear(struct cairn_db *db, const char *id, struct cairn_error **err)
 {
         return exec_bound(db, "DELETE FROM cairn_layers WHERE id = ?", id, NULL, 0, err);
+}
+
+/* --- hits marked without opening the database ------------------------------ */
+
+/* Beside the database, in the same directory. */
+#define HITS_NAME "cairn-hits"
+/* A file larger than this is not read whole: what is past it is dropped
+ * (marks are hints), with a warning. */
+#define HITS_READ_MAX (64u << 20)
+
+static char *hits_path(const char *db_path)
+{
+        const char *sep = strrchr(db_path, '/');
+#ifdef _WIN32
+        const char *bs = strrchr(db_path, '\\');
+        if (bs && (!sep || bs > sep))
+                sep = bs;
+#endif
+        if (!sep)
+                return cairn_xstrdup(HITS_NAME);
+        return cairn_xasprintf("%.*s%s", (int) (sep + 1 - db_path), db_path, HITS_NAME);
+}
+
+static int write_all(int fd, const char *p, size_t len, size_t *done)
+{
+        *done = 0;
+        while (*done < len) {
+                ssize_t w = write(fd, p + *done, len - *done);
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                *done += (size_t) w;
+        }
+        return 0;
+}
+
+int cairn_db_defer_hits(const char *db_path, const char *const *ids, const char *const *parents, size_t n,
+                        struct cairn_error **err)
+{
+        if (n == 0)
+                return 0;
+        _cleanup_free_ char *path = hits_path(db_path);
+        _cleanup_buf_ struct cairn_buf b = CAIRN_BUF_INIT;
+        long long now = (long long) time(NULL);
+        for (size_t i = 0; i < n; i++)
+                cairn_buf_printf(&b, "%s %s %lld\n", ids[i], parents[i] ? parents[i] : "-", now);
+        int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | CAIRN_O_BINARY, 0600);
+        if (fd < 0)
+                return cairn_error_set_errno(err, errno, "cannot open \"%s\"", path);
+        int r = cairn_lock_file(fd, CAIRN_LOCK_EXCLUSIVE, true);
+        if (r < 0) {
+                close(fd);
+                return cairn_error_set_errno(err, -r, "cannot lock \"%s\"", path);
+        }
+        size_t done;
+        struct stat st;
+        r = write_all(fd, b.data, b.len, &done);
+        bool sized = fstat(fd, &st) == 0;
+        if (r == 0 && !sized)
+                r = -errno;
+        /* No torn line for the next writer to append to. */
+        if (r < 0 && done > 0 && sized && st.st_size >= (off_t) done && ftruncate(fd, st.st_size - (off_t) done) < 0)
+                cairn_warn("cannot cut a torn line from \"%s\": %s", path, strerror(errno));
+        close(fd);
+        if (r < 0)
+                return cairn_error_set_errno(err, -r, "cannot write to \"%s\"", path);
+        return st.st_size >= (off_t) CAIRN_DB_HITS_FOLD ? 1 : 0;
+}
+
+/* "ID PARENT|- SECONDS": *ret_parent NULL for "-"; the line is cut up in
+ * place.  false for anything else. */
+static bool parse_hit(char *line, const char **ret_id, const char **ret_parent, char when[20])
+{
+        char *parent = strchr(line, ' ');
+        if (!parent)
+                return false;
+        *parent++ = '\0';
+        char *secs = strchr(parent, ' ');
+        if (!secs)
+                return false;
+        *secs++ = '\0';
+        if (!cairn_is_sha256_hex(line) || (strcmp(parent, "-") != 0 && !cairn_is_sha256_hex(parent)))
+                return false;
+        char *end;
+        errno = 0;
+        long long t = strtoll(secs, &end, 10);
+        if (errno || end == secs || *end || t < 0 || (time_t) t != t)
+                return false;
+        *ret_id = line;
+        *ret_parent = strcmp(parent, "-") == 0 ? NULL : parent;
+        cairn_db_format_time((time_t) t, when);
+        return true;
+}
+
+int cairn_db_fold_hits(struct cairn_db *db, bool (*exists)(const char *id, void *ud), void *ud,
+                       struct cairn_error **err)
+{
+        _cleanup_free_ char *path = hits_path(db->path);
+        struct stat st;
+        if (stat(path, &st) < 0 || st.st_size == 0)
+                return 0;
+        /* The writer lock first, then the file's: a writer holds the
+         * file's only while it appends, and never waits for the database
+         * then. */
+        if (exec_simple(db, "BEGIN IMMEDIATE", err) < 0)
+                return -EIO;
+        int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | CAIRN_O_BINARY);
+        if (fd < 0) {
+                exec_simple(db, "ROLLBACK", NULL);
+                return errno == ENOENT ? 0 : cairn_error_set_errno(err, errno, "cannot open \"%s\"", path);
+        }
+        int r = cairn_lock_file(fd, CAIRN_LOCK_EXCLUSIVE, true);
+        if (r < 0) {
+                cairn_error_set_errno(err, -r, "cannot lock \"%s\"", path);
+                goto fail;
+        }
+        if (fstat(fd, &st) < 0) {
+                r = cairn_error_set_errno(err, errno, "cannot read \"%s\"", path);
+                goto fail;
+        }
+        size_t size = st.st_size > (off_t) HITS_READ_MAX ? HITS_READ_MAX : (size_t) st.st_size;
+        char *data = cairn_xmalloc(size + 1);
+        size_t len = 0;
+        while (len < size) {
+                ssize_t got = pread(fd, data + len, size - len, (off_t) len);
+                if (got < 0 && errno == EINTR)
+                        continue;
+                if (got <= 0)
+                        break;
+                len += (size_t) got;
+        }
+        data[len] = '\0';
+        size_t n = 0, alloc = 0, bad = 0;
+        const char **ids = NULL, **parents = NULL;
+        char (*whens)[20] = NULL;
+        for (char *line = data, *nl; line < data + len; line = nl + 1) {
+                nl = memchr(line, '\n', (size_t) (data + len - line));
+                if (!nl) {   /* a torn last line, or the cut at HITS_READ_MAX */
+                        bad++;
+                        break;
+                }
+                *nl = '\0';
+                if (n == alloc) {
+                        alloc = alloc ? 2 * alloc : 64;
+                        ids = cairn_xreallocarray(ids, alloc, sizeof(*ids));
+                        parents = cairn_xreallocarray(parents, alloc, sizeof(*parents));
+                        whens = cairn_xreallocarray(whens, alloc, sizeof(*whens));
+                }
+                if (parse_hit(line, &ids[n], &parents[n], whens[n]))
+                        n++;
+                else
+                        bad++;
+        }
+        const char **when_ptrs = cairn_xreallocarray(NULL, n ? n : 1, sizeof(*when_ptrs));
+        for (size_t i = 0; i < n; i++)
+                when_ptrs[i] = whens[i];
+        r = add_in_transaction(db, ids, parents, when_ptrs, n, NULL, exists, ud, err);
+        if (r >= 0 && n)
+                r = cairn_db_stat_add(db, "hits", (long) n, err);
+        free(when_ptrs);
+        free(whens);
+        free(ids);
+        free(parents);
+        free(data);
+        if (r < 0)
+                goto fail;
+        if ((r = exec_simple(db, "COMMIT", err)) < 0)
+                goto fail;
+        /* After the commit: a crash between the two folds these hits again,
+         * which moves no `used` back and counts them twice, once. */
+        if (ftruncate(fd, 0) < 0)
+                cairn_warn("cannot empty \"%s\": %s; its hits will be counted again", path, strerror(errno));
+        close(fd);
+        if (bad)
+                cairn_warn("\"%s\": %zu damaged line%s skipped", path, bad, bad == 1 ? "" : "s");
+        if (st.st_size > (off_t) HITS_READ_MAX)
+                cairn_warn("\"%s\": only its first %u MiB read", path, HITS_READ_MAX >> 20);
+        return (int) (n > INT_MAX ? INT_MAX : n);
+fail:
+        exec_simple(db, "ROLLBACK", NULL);
+        close(fd);
+        return r;
 }

@@ -91,6 +91,32 @@ int cairn_db_layers_set(struct cairn_db *db, const char *id, const struct cairn_
                         struct cairn_error **err);
 int cairn_db_layers_clear(struct cairn_db *db, const char *id, struct cairn_error **err);
 
+/*
+ * Cache hits marked without opening the database.  A fully cached build
+ * reads nothing from the database, and opening it (SQLite's start, the
+ * WAL's index rebuilt from its file, the schema) cost such a build more
+ * than the rest of its work.  Its hits are appended instead to cairn-hits,
+ * beside the database ("ID PARENT|- SECONDS" a line, under an exclusive
+ * lock), and folded in by the next process that opens the database for
+ * anything (cairn_db_fold_hits): `used` set to the hit's time (never moved
+ * back), a missing row added, the counter "hits" counted.  Until then
+ * OBuilder, reading the same store, sees older `used` times.
+ */
+/* The file's size past which the writer should open the database, which
+ * folds it: about 40 fully cached builds of 10 steps. */
+#define CAIRN_DB_HITS_FOLD (64 * 1024)
+/* Append n hits (ids[i] on parents[i], which may be NULL) for the database
+ * at db_path.  Returns 1 when the file has grown past CAIRN_DB_HITS_FOLD,
+ * else 0. */
+int cairn_db_defer_hits(const char *db_path, const char *const *ids, const char *const *parents, size_t n,
+                        struct cairn_error **err);
+/* Fold the deferred hits into db in one transaction, and empty the file.
+ * A hit on a result without a row adds the row only when exists (if given)
+ * says the result is still in the store.  Damaged lines are skipped with a
+ * warning.  Returns the number of hits folded. */
+int cairn_db_fold_hits(struct cairn_db *db, bool (*exists)(const char *id, void *ud), void *ud,
+                       struct cairn_error **err);
+
 /* "YYYY-MM-DD HH:MM:SS" in UTC. */
 void cairn_db_format_time(time_t t, char out[20]);
 

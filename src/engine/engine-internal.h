@@ -36,7 +36,9 @@ struct cairn_engine {
         char *live_dir;              /* state/live: logs of steps being built, for other processes */
         char *failed_dir;            /* state/failed: why a step last failed, for other processes */
         struct cairn_store *store;
-        struct cairn_db *db;
+        char *db_path;               /* state/db/db.sqlite */
+        struct cairn_db *db;         /* opened on first use (engine_db); under db_lock */
+        pthread_mutex_t db_lock;
         const struct cairn_sandbox_ops *sandbox;
         const struct cairn_fetcher_ops *fetcher;
         struct cairn_hasher *hasher;
@@ -63,13 +65,20 @@ void engine_config_clear(struct cairn_engine_config *c);
 struct cairn_store *cairn_engine_store(struct cairn_engine *e);
 
 /*
- * Close e's database connection (open false; the hits noted are written
- * first), or open it again.  Around a fork: SQLite keeps per-process state
- * about each database file (its locks, its shared-memory map) that a forked
- * child would inherit, and reuse for a connection of its own, with locks
- * the kernel never gave it.  Nothing may use e->db while it is closed.
+ * e's database, opened on first use, when it folds in the hits earlier
+ * processes noted without it (db.h).  A fully cached build never opens
+ * it: its hits go to that file instead (engine_flush_hits).  NULL, with
+ * *err set, when it cannot be opened.
  */
-int engine_db_reopen(struct cairn_engine *e, bool open, struct cairn_error **err);
+struct cairn_db *engine_db(struct cairn_engine *e, struct cairn_error **err);
+/*
+ * Close e's database connection (the hits noted are written first); the
+ * next engine_db opens it again.  Before a fork: SQLite keeps per-process
+ * state about each database file (its locks, its shared-memory map) that
+ * a forked child would inherit, and reuse for a connection of its own,
+ * with locks the kernel never gave it.
+ */
+void engine_db_close(struct cairn_engine *e);
 
 /*
  * The JSON files kept beside a result's log (context.json, image.json):

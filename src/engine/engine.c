@@ -10,6 +10,7 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/json-file.h"
+#include "base/log.h"
 #include "db/db.h"
 #include "engine/backends.h"
 #include "engine/engine-internal.h"
@@ -18,7 +19,7 @@
 int cairn_engine_open(const char *store_spec, const char *const *store_options, struct cairn_engine **ret,
                       struct cairn_error **err)
 {
-        _cleanup_free_ char *dbdir = NULL, *dbpath = NULL;
+        _cleanup_free_ char *dbdir = NULL;
         struct cairn_engine *e = cairn_xzalloc(sizeof(*e));
         e->lock_fd = -1;
         e->store_spec = cairn_xstrdup(store_spec);
@@ -31,6 +32,7 @@ int cairn_engine_open(const char *store_spec, const char *const *store_options, 
                         e->store_options[i] = cairn_xstrdup(store_options[i]);
         }
         pthread_mutex_init(&e->hits_lock, NULL);
+        pthread_mutex_init(&e->db_lock, NULL);
         /* The backends: the store's kind names its sandbox and fetcher
          * (engine/backends-posix.c). */
         const struct cairn_backend *backend = NULL;
@@ -45,9 +47,7 @@ int cairn_engine_open(const char *store_spec, const char *const *store_options, 
         dbdir = cairn_path_join(e->store->state_dir, "db");
         if ((r = cairn_mkdir_p(dbdir, 0755, err)) < 0)
                 goto fail;
-        dbpath = cairn_path_join(dbdir, "db.sqlite");
-        if ((r = cairn_db_open(dbpath, &e->db, err)) < 0)
-                goto fail;
+        e->db_path = cairn_path_join(dbdir, "db.sqlite");
         e->hasher = cairn_hasher_new(0);
         e->live_dir = cairn_path_join(e->store->state_dir, "live");
         e->failed_dir = cairn_path_join(e->store->state_dir, "failed");
@@ -70,30 +70,49 @@ fail:
         return r;
 }
 
-int engine_db_reopen(struct cairn_engine *e, bool open, struct cairn_error **err)
+static bool result_exists(const char *id, void *ud)
 {
-        if (!open) {
-                engine_flush_hits(e);
-                cairn_db_close(e->db);
-                e->db = NULL;
-                return 0;
+        struct cairn_engine *e = ud;
+        _cleanup_free_ char *dir = NULL;
+        return cairn_store_result(e->store, id, &dir, NULL) > 0;
+}
+
+struct cairn_db *engine_db(struct cairn_engine *e, struct cairn_error **err)
+{
+        pthread_mutex_lock(&e->db_lock);
+        if (!e->db && cairn_db_open(e->db_path, &e->db, err) == 0) {
+                struct cairn_error *fold_err = NULL;
+                if (cairn_db_fold_hits(e->db, result_exists, e, &fold_err) < 0) {
+                        cairn_warn("cannot mark the results earlier builds reused: %s", fold_err->message);
+                        cairn_error_free(fold_err);
+                }
         }
-        _cleanup_free_ char *dbpath = cairn_path_join(e->store->state_dir, "db/db.sqlite");
-        return cairn_db_open(dbpath, &e->db, err);
+        struct cairn_db *db = e->db;
+        pthread_mutex_unlock(&e->db_lock);
+        return db;
+}
+
+void engine_db_close(struct cairn_engine *e)
+{
+        engine_flush_hits(e);
+        pthread_mutex_lock(&e->db_lock);
+        cairn_db_close(e->db);
+        e->db = NULL;
+        pthread_mutex_unlock(&e->db_lock);
 }
 
 void cairn_engine_close(struct cairn_engine *e)
 {
         if (!e)
                 return;
-        if (e->db)
+        if (e->db_path)
                 engine_flush_hits(e);
-        else
-                engine_hits_forget(e, 0);
         pthread_mutex_destroy(&e->hits_lock);
+        pthread_mutex_destroy(&e->db_lock);
         if (e->lock_fd >= 0)
                 close(e->lock_fd);
         free(e->live_dir);
+        free(e->db_path);
         free(e->failed_dir);
         free(e->store_spec);
         cairn_strv_free(e->store_options);

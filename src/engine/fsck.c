@@ -54,6 +54,9 @@ static int check_row(const struct cairn_db_row *row, void *ud)
 long cairn_engine_fsck(struct cairn_engine *e, bool repair, void (*report)(const char *line, void *ud), void *ud,
                        struct cairn_error **err)
 {
+        struct cairn_db *db = engine_db(e, err);
+        if (!db)
+                return -EIO;
         struct fsck f = { .e = e, .repair = repair, .report = report, .ud = ud };
         /* What a crash left: temporary results and mounts.  Opening an idle
          * store already removed them; say so. */
@@ -71,9 +74,9 @@ long cairn_engine_fsck(struct cairn_engine *e, bool repair, void (*report)(const
                         repair ? ": removed" : "");
         }
         /* Rows whose result is gone. */
-        int r = cairn_db_foreach(e->db, check_row, &f, err);
+        int r = cairn_db_foreach(db, check_row, &f, err);
         for (size_t i = 0; i < f.n_missing; i++) {
-                if (r >= 0 && cairn_db_exists(e->db, f.missing[i], NULL) == 1) {
+                if (r >= 0 && cairn_db_exists(db, f.missing[i], NULL) == 1) {
                         finding(&f, "%s: in the database but not in the store%s", f.missing[i],
                                 repair ? ": removed with what was built on it" : "");
                         if (repair)
@@ -102,7 +105,7 @@ long cairn_engine_fsck(struct cairn_engine *e, bool repair, void (*report)(const
                 finding(&f, "%s: cannot be used (what it is built on is gone)%s", all[i], repair ? ": removed" : "");
                 if (repair) {
                         r = cairn_store_delete(e->store, all[i], false, err);
-                        if (r >= 0 && cairn_db_exists(e->db, all[i], NULL) == 1)
+                        if (r >= 0 && cairn_db_exists(db, all[i], NULL) == 1)
                                 r = engine_delete_rec(e, all[i], NULL, NULL, err);
                 }
         }
@@ -114,7 +117,7 @@ long cairn_engine_fsck(struct cairn_engine *e, bool repair, void (*report)(const
          * recording, or a database lost). */
         char **ids = cairn_store_list_results(e->store);
         for (char **p = ids; *p && r >= 0; p++) {
-                if (cairn_db_exists(e->db, *p, NULL) == 1)
+                if (cairn_db_exists(db, *p, NULL) == 1)
                         continue;
                 _cleanup_free_ char *link = cairn_xasprintf("%s/result/%s/parent", e->store->root, *p);
                 _cleanup_free_ char *target = cairn_read_link(link);
@@ -122,13 +125,13 @@ long cairn_engine_fsck(struct cairn_engine *e, bool repair, void (*report)(const
                 parent = parent ? parent + 1 : NULL;
                 finding(&f, "%s: in the store but not in the database%s", *p, repair ? ": recorded" : "");
                 if (repair)
-                        r = cairn_db_add(e->db, *p, parent && cairn_is_sha256_hex(parent) ? parent : NULL, err);
+                        r = cairn_db_add(db, *p, parent && cairn_is_sha256_hex(parent) ? parent : NULL, err);
         }
         cairn_strv_free(ids);
         if (r < 0)
                 return r;
         /* Reference counts (OBuilder's rc) that do not match the children. */
-        long wrong = cairn_db_recount(e->db, repair, err);
+        long wrong = cairn_db_recount(db, repair, err);
         if (wrong < 0)
                 return wrong;
         if (wrong)

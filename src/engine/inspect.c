@@ -24,8 +24,11 @@ static int list_row(const struct cairn_db_row *row, void *ud)
 
 int cairn_engine_inspect(struct cairn_engine *e, const char *id, char **ret, struct cairn_error **err)
 {
+        struct cairn_db *db = engine_db(e, err);
+        if (!db)
+                return -EIO;
         struct cairn_db_row row;
-        int r = cairn_db_get(e->db, id, &row, err);
+        int r = cairn_db_get(db, id, &row, err);
         if (r < 0)
                 return r;
         _cleanup_free_ char *dir = NULL;
@@ -52,7 +55,7 @@ int cairn_engine_inspect(struct cairn_engine *e, const char *id, char **ret, str
                         break;
                 char parent[65];
                 memcpy(parent, base.parent, sizeof(parent));
-                if ((r = cairn_db_get(e->db, parent, &base, err)) < 0) {
+                if ((r = cairn_db_get(db, parent, &base, err)) < 0) {
                         json_decref(j);
                         return r;
                 }
@@ -82,19 +85,22 @@ int cairn_engine_inspect(struct cairn_engine *e, const char *id, char **ret, str
 
 long cairn_engine_stat(struct cairn_engine *e, const char *name)
 {
-        return cairn_db_stat_get(e->db, name);
+        struct cairn_db *db = engine_db(e, NULL);
+        return db ? cairn_db_stat_get(db, name) : 0;
 }
 
 long cairn_engine_count(struct cairn_engine *e)
 {
-        return cairn_db_count(e->db);
+        struct cairn_db *db = engine_db(e, NULL);
+        return db ? cairn_db_count(db) : -1;
 }
 
 int cairn_engine_list(struct cairn_engine *e, int (*fn)(const struct cairn_result_info *r, void *ud), void *ud,
                       struct cairn_error **err)
 {
         struct list_ctx l = { e, fn, ud };
-        return cairn_db_foreach(e->db, list_row, &l, err);
+        struct cairn_db *db = engine_db(e, err);
+        return db ? cairn_db_foreach(db, list_row, &l, err) : -EIO;
 }
 
 bool cairn_engine_results_layered(const struct cairn_engine *e)

@@ -207,7 +207,9 @@ static void find_prefix_base(const struct run *R, const char *from, const char *
 {
         struct cairn_engine *e = R->e;
         struct prefix_search ps = { e, self, NULL, 0 };
-        cairn_db_foreach(e->db, collect_bases, &ps, NULL);
+        struct cairn_db *db = engine_db(e, NULL);
+        if (db)
+                cairn_db_foreach(db, collect_bases, &ps, NULL);
         if (ps.n == 0)
                 return;
         struct cairn_fetch_request fr = { .store_root = e->store->root, .from = from, .registry = R->req->registry,

@@ -12,8 +12,11 @@
 int engine_delete_rec(struct cairn_engine *e, const char *id, void (*removed)(const char *, void *), void *ud,
                       struct cairn_error **err)
 {
+        struct cairn_db *db = engine_db(e, err);
+        if (!db)
+                return -EIO;
         char **children = NULL;
-        int r = cairn_db_children(e->db, id, &children, err);
+        int r = cairn_db_children(db, id, &children, err);
         if (r < 0)
                 return r;
         for (char **p = children; *p && r >= 0; p++)
@@ -25,13 +28,14 @@ int engine_delete_rec(struct cairn_engine *e, const char *id, void (*removed)(co
                 removed(id, ud);
         if ((r = cairn_store_delete(e->store, id, false, err)) < 0)
                 return r;
-        return cairn_db_delete(e->db, id, err);
+        return cairn_db_delete(db, id, err);
 }
 
 int cairn_engine_delete(struct cairn_engine *e, const char *id, void (*removed)(const char *id, void *ud), void *ud,
                         struct cairn_error **err)
 {
-        int r = cairn_db_exists(e->db, id, err);
+        struct cairn_db *db = engine_db(e, err);
+        int r = db ? cairn_db_exists(db, id, err) : -EIO;
         if (r < 0)
                 return r;
         if (r == 0)
@@ -42,13 +46,18 @@ int cairn_engine_delete(struct cairn_engine *e, const char *id, void (*removed)(
 int engine_delete_locked_leaf(struct cairn_engine *e, const char *id, void (*removed)(const char *id, void *ud),
                               void *ud, struct cairn_error **err)
 {
+        struct cairn_db *db = engine_db(e, err);
+        if (!db) {
+                engine_step_unlock(e, id);
+                return -EIO;
+        }
         if (removed)
                 removed(id, ud);
         int r = cairn_store_delete(e->store, id, true, err);
         /* Between the two: the window a crash during prune leaves. */
         engine_test_pause("prune");
         if (r >= 0)
-                r = cairn_db_delete(e->db, id, err);
+                r = cairn_db_delete(db, id, err);
         engine_step_unlock(e, id);
         return r;
 }
@@ -56,11 +65,14 @@ int engine_delete_locked_leaf(struct cairn_engine *e, const char *id, void (*rem
 long cairn_engine_prune(struct cairn_engine *e, time_t before, long limit, void (*removed)(const char *id, void *ud),
                         void *ud, struct cairn_error **err)
 {
+        struct cairn_db *db = engine_db(e, err);
+        if (!db)
+                return -EIO;
         long done = 0;
         while (done < limit) {
                 char **ids = NULL;
                 size_t batch = (size_t) (limit - done < 1000 ? limit - done : 1000);
-                int n = cairn_db_lru(e->db, before, batch, &ids, err);
+                int n = cairn_db_lru(db, before, batch, &ids, err);
                 if (n < 0)
                         return n;
                 if (n == 0) {
@@ -123,7 +135,10 @@ static int sum_bytes(const struct cairn_result_info *r, void *ud)
 long cairn_engine_prune_policy(struct cairn_engine *e, const struct cairn_prune_policy *p,
                                void (*removed)(const char *id, void *ud), void *ud, struct cairn_error **err)
 {
-        long count = cairn_db_count(e->db);
+        struct cairn_db *db = engine_db(e, err);
+        if (!db)
+                return -EIO;
+        long count = cairn_db_count(db);
         unsigned long long used = 0;
         if (p->max_bytes)
                 cairn_engine_list(e, sum_bytes, &used, NULL);
@@ -152,7 +167,7 @@ long cairn_engine_prune_policy(struct cairn_engine *e, const struct cairn_prune_
                 else
                         break;
                 char **ids = NULL;
-                int n = cairn_db_lru(e->db, before, 64, &ids, err);
+                int n = cairn_db_lru(db, before, 64, &ids, err);
                 if (n < 0)
                         return n;
                 /* The least recently used leaf no running build is using. */

@@ -720,7 +720,8 @@ static bool manifest_fits(struct engine_remote *rm, const struct remote_layer *m
         struct cairn_error *ignored = NULL;
         char(*chain)[65] = NULL;
         size_t nc = 0;
-        if (chain_of(rm, rm->e->db, base, &chain, &nc, &ignored) < 0) {
+        struct cairn_db *db = engine_db(rm->e, &ignored);
+        if (!db || chain_of(rm, db, base, &chain, &nc, &ignored) < 0) {
                 cairn_error_free(ignored);
                 *ret_why = "the local chain cannot be read";
                 return false;
@@ -730,7 +731,7 @@ static bool manifest_fits(struct engine_remote *rm, const struct remote_layer *m
         for (size_t i = 0; i < nc && ok; i++) {
                 struct cairn_db_layer *l = NULL;
                 size_t nl = 0;
-                if (!recorded_layers(rm, rm->e->db, chain[i], i == 0, &l, &nl)) {
+                if (!recorded_layers(rm, db, chain[i], i == 0, &l, &nl)) {
                         *ret_why = "the local parent step was built here, and its layer differs from any in the cache";
                         ok = false;
                         break;
@@ -985,7 +986,8 @@ void engine_remote_done(const struct run *R, const char *id, struct engine_plann
         struct engine_remote *rm = R->remote;
         if (p) {
                 struct cairn_error *err = NULL;
-                if (cairn_db_layers_set(R->e->db, id, &p->layer, 1, &err) < 0) {
+                struct cairn_db *db = engine_db(R->e, &err);
+                if (!db || cairn_db_layers_set(db, id, &p->layer, 1, &err) < 0) {
                         cairn_warn("cannot record the layer of \"%s\": %s", id, err->message);
                         cairn_error_free(err);
                 }
@@ -1090,12 +1092,14 @@ void engine_remote_close(struct run *R)
                                    rm->to, rm->push_failed, rm->push_failed == 1 ? "" : "es", rm->push_error);
         }
         struct cairn_error *ignored = NULL;
-        if (rm->pulled && cairn_db_stat_add(R->e->db, "remote_pulls", rm->pulled, &ignored) < 0)
-                cairn_error_free(ignored);
-        if (rm->pushed && cairn_db_stat_add(R->e->db, "remote_pushes", rm->pushed, &ignored) < 0)
-                cairn_error_free(ignored);
-        if (rm->push_failed && cairn_db_stat_add(R->e->db, "remote_push_failures", rm->push_failed, &ignored) < 0)
-                cairn_error_free(ignored);
+        struct cairn_db *db = rm->pulled || rm->pushed || rm->push_failed ? engine_db(R->e, &ignored) : NULL;
+        if (db && rm->pulled && cairn_db_stat_add(db, "remote_pulls", rm->pulled, &ignored) < 0)
+                cairn_error_free(TAKE_PTR(ignored));
+        if (db && rm->pushed && cairn_db_stat_add(db, "remote_pushes", rm->pushed, &ignored) < 0)
+                cairn_error_free(TAKE_PTR(ignored));
+        if (db && rm->push_failed && cairn_db_stat_add(db, "remote_push_failures", rm->push_failed, &ignored) < 0)
+                cairn_error_free(TAKE_PTR(ignored));
+        cairn_error_free(ignored);
         remote_free(rm);
         R->remote = NULL;
 }
@@ -1140,6 +1144,9 @@ int cairn_engine_cache_pull(struct cairn_engine *e, const char *id, const char *
         int r = check_store(e, err);
         if (r < 0)
                 return r;
+        struct cairn_db *db = engine_db(e, err);
+        if (!db)
+                return -EIO;
         char *dir = NULL;
         if ((r = cairn_store_result(e->store, id, &dir, err)) != 0) {
                 free(dir);
@@ -1176,7 +1183,7 @@ int cairn_engine_cache_pull(struct cairn_engine *e, const char *id, const char *
                         dir = NULL;
                         struct cairn_db_layer *l = NULL;
                         size_t nl = 0;
-                        bool same = recorded_layers(rm, e->db, step, i == 0, &l, &nl) && nl == j - i;
+                        bool same = recorded_layers(rm, db, step, i == 0, &l, &nl) && nl == j - i;
                         for (size_t x = 0; same && x < nl; x++)
                                 same = strcmp(l[x].digest, ml[i + x].l.digest) == 0;
                         free(l);
@@ -1234,7 +1241,7 @@ int cairn_engine_cache_pull(struct cairn_engine *e, const char *id, const char *
                 rm->plan = NULL;
                 rm->n_plan = 0;
                 if (b >= 0)
-                        b = cairn_db_layers_set(e->db, step, &p.layer, 1, err);
+                        b = cairn_db_layers_set(db, step, &p.layer, 1, err);
                 if (b < 0) {
                         r = b;
                         break;

@@ -486,7 +486,7 @@ int engine_build_stages_parallel(const struct run *R, const struct cairn_spec *s
         }
         /* No SQLite connection may cross a fork; this process needs none
          * until the stages are done. */
-        engine_db_reopen(R->e, false, NULL);
+        engine_db_close(R->e);
         for (;;) {
                 bool progress = false;
                 if (!cancelled && R->req->cancel && *R->req->cancel) {
@@ -572,10 +572,6 @@ int engine_build_stages_parallel(const struct run *R, const struct cairn_spec *s
         }
         if (rp.has_usage)
                 give(&rp, CAIRN_LOG_USAGE, rp.usage.data, rp.usage.len);
-        struct cairn_error *db_err = NULL;
-        if (engine_db_reopen(R->e, true, &db_err) < 0 && !fatal)
-                fatal = TAKE_PTR(db_err);
-        cairn_error_free(db_err);
         if (cancelled) {
                 r = cairn_error_set(err, -ECANCELED, "Cancelled at user's request");
         } else if (fatal) {

@@ -58,10 +58,23 @@ void engine_flush_hits(struct cairn_engine *e)
 {
         pthread_mutex_lock(&e->hits_lock);
         if (e->n_hits) {
+                const char *const *ids = (const char *const *) e->hit_ids;
+                const char *const *parents = (const char *const *) e->hit_parents;
                 struct cairn_error *err = NULL;
-                if (cairn_db_add_many(e->db, (const char *const *) e->hit_ids, (const char *const *) e->hit_parents,
-                                      e->n_hits, "hits", (long) e->n_hits, &err) < 0) {
-                        cairn_warn("cannot mark the reused results used: %s", err->message);
+                /* Noted beside the database, without opening it, unless
+                 * it is open already (db.h).  1: that file has grown, and
+                 * opening the database folds it in; < 0: it cannot be
+                 * written, and the database takes the hits itself. */
+                int r = e->db ? -1 : cairn_db_defer_hits(e->db_path, ids, parents, e->n_hits, &err);
+                cairn_error_free(err);
+                err = NULL;
+                if (r != 0) {
+                        struct cairn_db *db = engine_db(e, &err);
+                        r = !db ? -EIO : r == 1 ? 0 : cairn_db_add_many(db, ids, parents, e->n_hits, "hits",
+                                                                         (long) e->n_hits, &err);
+                }
+                if (r < 0) {
+                        cairn_warn("cannot mark the reused results used: %s", err ? err->message : "?");
                         cairn_error_free(err);
                 }
         }
@@ -344,9 +357,12 @@ int engine_get_or_build(const struct run *R, const char *base, const char *id, s
         engine_stage_note_built(R, id);
         if ((r = cairn_store_commit(e->store, b, err)) < 0)
                 goto out;
-        if ((r = cairn_db_add_many(e->db, (const char *const[]) { id }, (const char *const[]) { base }, 1, "misses", 1,
-                                   err)) < 0)
+        struct cairn_db *db = engine_db(e, err);
+        if (!db || (r = cairn_db_add_many(db, (const char *const[]) { id }, (const char *const[]) { base }, 1,
+                                          "misses", 1, err)) < 0) {
+                r = db ? r : -EIO;
                 goto out;
+        }
         unlink(failed_path);
         engine_emit(R, CAIRN_LOG_NOTE, "---> saved as \"%s\"", id);
         if (c && R->remote)
@@ -383,7 +399,8 @@ int engine_delete_tree(const struct run *R, const char *id, long *count, struct 
                 return r;
         /* Under id's lock no step can start on it: its children are all. */
         char **children = NULL;
-        r = cairn_db_children(e->db, id, &children, err);
+        struct cairn_db *db = engine_db(e, err);
+        r = db ? cairn_db_children(db, id, &children, err) : -EIO;
         for (char **p = children; r >= 0 && p && *p; p++)
                 r = engine_delete_tree(R, *p, count, err);
         cairn_strv_free(children);

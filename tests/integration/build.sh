@@ -203,6 +203,26 @@ lacks "$err" "libcurl" "nor libcurl"
 lacks "$err" "libcrypto" "nor libcrypto (its SHA-256 is linked in; the cluster's sealing loads the rest)"
 hits_after=$("$CAIRN" du | sed -n 's/^cache hits: \([0-9]*\),.*/\1/p')
 is "$((hits_after - hits_before))" "$(printf '%s\n' "$out" | grep -c 'from cache')" "each reused step is counted as a hit"
+# ... without opening the database: the hits are noted beside it and
+# folded in by the next command that opens it (docs/building.md).
+sql() { python3 -c 'import sqlite3, sys
+c = sqlite3.connect(sys.argv[1]); r = c.execute(sys.argv[2], sys.argv[3:]).fetchall(); c.commit()
+print("\n".join("|".join(str(x) for x in row) for row in r))' "$store/state/db/db.sqlite" "$@"; }
+final_all=$(printf '%s\n' "$out" | sed -n 's/^Got: "\(.*\)"$/\1/p')
+sql "UPDATE builds SET used = '2001-01-01 00:00:00' WHERE id = ?" "$final_all" >/dev/null
+run_cmd strace -f -qq -e trace=openat -o strace.out "$CAIRN" build -f all.spec ctx
+is_status 0 "a cached build under strace"
+lacks "$(grep -v ENOENT strace.out)" "db.sqlite" "opens no database file"
+is "$(wc -l <"$store/state/db/cairn-hits")" "$(printf '%s\n' "$out" | grep -c 'from cache')" \
+        "and notes one line per hit in state/db/cairn-hits"
+is "$(sql 'SELECT used FROM builds WHERE id = ?' "$final_all")" "2001-01-01 00:00:00" \
+        "which the database does not know yet"
+run_cmd "$CAIRN" prune --older-than=1h
+is "$status:$out" "0:Removed 0 items
+" "prune, which opens the database, folds them in first: the leaf used just now is not old"
+is "$(sql 'SELECT used > ? FROM builds WHERE id = ?' "2001-01-01 00:00:00" "$final_all")" 1 \
+        "its used time is the hit's"
+is "$(stat -c %s "$store/state/db/cairn-hits")" 0 "and the file is emptied"
 if ldd "$CAIRN" | grep -q libasan; then
         echo "# built with AddressSanitizer, whose instrumentation relocates far more: relocations not counted"
 else

@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/compat.h"
+#include "base/file.h"
 #include "base/fs.h"
 #include "db/db.h"
 #include "tap.h"
@@ -27,6 +29,12 @@ static int count_rows(const struct cairn_db_row *row, void *ud)
 {
         (*(int *) ud)++;
         return 0;
+}
+
+static bool only_d_exists(const char *s, void *ud)
+{
+        (void) ud;
+        return s[0] == 'd';
 }
 
 int main(void)
@@ -92,6 +100,67 @@ int main(void)
         ok(cairn_db_delete(db, id('c'), &err) == 0, "deleting the result");
         is_int(cairn_db_layers_get(db, id('c'), &got, &n_got, &err), 0, "deletes its layers (a step built again here must not claim them)");
         ok(cairn_db_add(db, id('c'), id('a'), &err) == 0, "(recorded again)");
+        /* Hits noted without opening the database, folded in later. */
+        ok(cairn_db_defer_hits(path, (const char *const[]) { id('a'), id('c') },
+                               (const char *const[]) { NULL, id('a') }, 2, &err) == 0,
+           "two hits noted beside the database");
+        char *hits = cairn_path_join(tmpdir, "cairn-hits");
+        char *data = NULL;
+        size_t len = 0;
+        ok(cairn_read_file(hits, 1 << 20, &data, &len, &err) == 0, "(the file is read)");
+        size_t lines = 0;
+        for (size_t i = 0; data && i < len; i++)
+                lines += data[i] == '\n';
+        ok(data && lines == 2 && strncmp(data, id('a'), 64) == 0 && strncmp(data + 64, " - ", 3) == 0 &&
+                   strstr(data, id('c')) && strstr(strstr(data, id('c')) + 64, id('a')),
+           "one line each, a base's parent written \"-\"");
+        free(data);
+        long hits_before = cairn_db_stat_get(db, "hits");
+        is_int(cairn_db_fold_hits(db, NULL, NULL, &err), 2, "folding takes both");
+        is_int(cairn_db_stat_get(db, "hits"), hits_before + 2, "and counts them");
+        ok(cairn_read_file(hits, 1 << 20, &data, &len, &err) == 0 && len == 0, "the file is emptied");
+        free(data);
+        is_int(cairn_db_fold_hits(db, NULL, NULL, &err), 0, "a second fold finds nothing");
+        /* By hand: a hit in the future moves `used` on, one in 1970 does
+         * not move it back; a hit on a result without a row adds the row
+         * when the store still has the result; damaged lines are skipped. */
+        char future[20], line[512];
+        time_t later = time(NULL) + 3600;
+        cairn_db_format_time(later, future);
+        char *text = cairn_xasprintf("%s - %lld\n%s - 0\n"      /* a: later, then 1970 */
+                                     "%s %s 5\n"                 /* d: exists, on a */
+                                     "%s %s 5\n"                 /* e: gone */
+                                     "not a line\n%s x 5\n%s - -1\n%s - 12junk\n"
+                                     "%s - 7",                    /* torn: no newline */
+                                     id('a'), (long long) later, id('a'), id('d'), id('a'), id('e'), id('a'), id('a'),
+                                     id('a'), id('a'), id('a'));
+        ok(cairn_write_file(hits, text, strlen(text), 0600, &err) == 0, "(a file of hits written by hand)");
+        free(text);
+        struct cairn_db_row before_a;
+        cairn_db_get(db, id('a'), &before_a, &err);
+        hits_before = cairn_db_stat_get(db, "hits");
+        is_int(cairn_db_fold_hits(db, only_d_exists, NULL, &err), 4, "four sound lines are folded");
+        is_int(cairn_db_stat_get(db, "hits"), hits_before + 4, "and counted");
+        cairn_db_get(db, id('a'), &row, &err);
+        is_str(row.used, future, "a later hit moves `used` on, one of 1970 does not move it back");
+        is_int(row.rc, before_a.rc + 1, "a row added on a counts in its rc");
+        ok(cairn_db_get(db, id('d'), &row, &err) == 1 && strcmp(row.parent, id('a')) == 0 &&
+                   strcmp(row.used, "1970-01-01 00:00:05") == 0,
+           "a result the store has and the database lacked gets its row, parent and time");
+        is_int(cairn_db_get(db, id('e'), &row, &err), 0, "one the store lost gets none");
+        cairn_db_delete(db, id('d'), &err);
+        /* The writer says when the file is due to be folded. */
+        int due = 0, writes = 0;
+        while (due == 0 && writes < 10000) {
+                due = cairn_db_defer_hits(path, (const char *const[]) { id('a') }, (const char *const[]) { NULL }, 1,
+                                          &err);
+                writes++;
+        }
+        snprintf(line, sizeof(line), "due after %d hits of %d bytes", writes, 64 + 3 + 11);
+        ok(due == 1 && writes * (64 + 3 + 11) >= CAIRN_DB_HITS_FOLD && (writes - 1) * (64 + 3 + 11) < CAIRN_DB_HITS_FOLD,
+           "%s", line);
+        is_int(cairn_db_fold_hits(db, NULL, NULL, &err), writes, "and every one of them is folded");
+        free(hits);
         char t[20];
         cairn_db_format_time(0, t);
         is_str(t, "1970-01-01 00:00:00", "time 0 in UTC");
