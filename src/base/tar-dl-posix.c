@@ -10,8 +10,9 @@
 #include "base/dl.h"
 #include "base/tar.h"
 
-/* X(return type, name, (parameters), (arguments)); XV for void functions. */
-#define ARCHIVE_FUNCTIONS(X, XV)                                                                                  \
+/* X(return type, name, (parameters), (arguments)); XV for void functions;
+ * XX for the variadic ones, whose stubs are written out below (base/dl.h). */
+#define ARCHIVE_FUNCTIONS(X, XV, XX)                                                                                  \
         X(struct archive *, archive_read_new, (void), ())                                                        \
         X(int, archive_read_free, (struct archive * a), (a))                                                     \
         X(int, archive_read_support_filter_all, (struct archive * a), (a))                                       \
@@ -83,49 +84,12 @@
            (e, n, v, s))                                                                                         \
         X(int, archive_entry_xattr_reset, (struct archive_entry * e), (e))                                       \
         X(int, archive_entry_xattr_next, (struct archive_entry * e, const char **n, const void **v, size_t *s),  \
-          (e, n, v, s))
+          (e, n, v, s))                                                                                          \
+        XX(archive_set_error)
 
-enum {
-#define SLOT(ret, name, params, args) SLOT_##name,
-#define SLOTV(name, params, args) SLOT_##name,
-        ARCHIVE_FUNCTIONS(SLOT, SLOTV)
-#undef SLOT
-#undef SLOTV
-        SLOT_archive_set_error,   /* variadic: its stub is written out below */
-        N_FUNCTIONS
-};
-
-static const char *const symbols[] = {
-#define NAME(ret, name, params, args) #name,
-#define NAMEV(name, params, args) #name,
-        ARCHIVE_FUNCTIONS(NAME, NAMEV)
-#undef NAME
-#undef NAMEV
-        "archive_set_error",
-        NULL
-};
-
-static void *fns[N_FUNCTIONS];
-
-static struct cairn_dl libarchive = {
-        .name = "libarchive",
-        .sonames = (const char *const[]) { "libarchive.so.13", NULL },
-        .hint = "libarchive13 (Debian, Ubuntu) or libarchive (Fedora, Alpine)",
-        .symbols = symbols,
-        .fns = fns,
-};
-
-#define STUB(ret, name, params, args)                                                                            \
-        ret name params                                                                                          \
-        {                                                                                                        \
-                return ((ret(*) params) cairn_dl_fn(&libarchive, SLOT_##name)) args;                             \
-        }
-#define STUBV(name, params, args)                                                                                \
-        void name params                                                                                         \
-        {                                                                                                        \
-                ((void(*) params) cairn_dl_fn(&libarchive, SLOT_##name)) args;                                   \
-        }
-ARCHIVE_FUNCTIONS(STUB, STUBV)
+CAIRN_DL_LIBRARY(ARCHIVE_FUNCTIONS, .name = "libarchive",
+                 .sonames = (const char *const[]) { "libarchive.so.13", NULL },
+                 .hint = "libarchive13 (Debian, Ubuntu) or libarchive (Fedora, Alpine)")
 
 /* The message is formatted here and passed on as "%s". */
 void archive_set_error(struct archive *a, int code, const char *fmt, ...)
@@ -137,7 +101,7 @@ void archive_set_error(struct archive *a, int code, const char *fmt, ...)
                 vsnprintf(msg, sizeof(msg), fmt, ap);
                 va_end(ap);
         }
-        void (*f)(struct archive *, int, const char *, ...) = cairn_dl_fn(&libarchive, SLOT_archive_set_error);
+        void (*f)(struct archive *, int, const char *, ...) = CAIRN_DL_FN(archive_set_error);
         if (fmt)
                 f(a, code, "%s", msg);
         else
@@ -146,5 +110,5 @@ void archive_set_error(struct archive *a, int code, const char *fmt, ...)
 
 int cairn_tar_load(struct cairn_error **err)
 {
-        return cairn_dl_load(&libarchive, err);
+        return cairn_dl_load(&dl_library, err);
 }

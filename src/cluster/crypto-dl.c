@@ -21,8 +21,9 @@
 #include "base/dl.h"
 #include "cluster/cluster-internal.h"
 
-/* X(return type, name, (parameters), (arguments)); XV for void functions. */
-#define CRYPTO_FUNCTIONS(X, XV)                                                                                  \
+/* X(return type, name, (parameters), (arguments)); XV for void functions;
+ * XX for the variadic ones, whose stubs are written out below (base/dl.h). */
+#define CRYPTO_FUNCTIONS(X, XV, XX)                                                                                  \
         X(int, BIO_free, (BIO * a), (a))                                                                        \
         X(long, BIO_ctrl, (BIO * b, int cmd, long larg, void *parg), (b, cmd, larg, parg))                      \
         X(BIO *, BIO_new, (const BIO_METHOD *type), (type))                                                     \
@@ -75,58 +76,21 @@
           (BIO * b, const EVP_PKEY *x, const EVP_CIPHER *enc, const unsigned char *kstr, int klen,              \
            pem_password_cb *cb, void *u),                                                                       \
           (b, x, enc, kstr, klen, cb, u))                                                                       \
-        X(int, RAND_bytes, (unsigned char *buf, int num), (buf, num))
+        X(int, RAND_bytes, (unsigned char *buf, int num), (buf, num))                                            \
+        XX(EVP_PKEY_Q_keygen)
 
-enum {
-#define SLOT(ret, name, params, args) SLOT_##name,
-#define SLOTV(name, params, args) SLOT_##name,
-        CRYPTO_FUNCTIONS(SLOT, SLOTV)
-#undef SLOT
-#undef SLOTV
-        SLOT_EVP_PKEY_Q_keygen,   /* variadic: its stub is written out below */
-        N_FUNCTIONS
-};
-
-static const char *const symbols[] = {
-#define NAME(ret, name, params, args) #name,
-#define NAMEV(name, params, args) #name,
-        CRYPTO_FUNCTIONS(NAME, NAMEV)
-#undef NAME
-#undef NAMEV
-        "EVP_PKEY_Q_keygen",
-        NULL
-};
-
-static void *fns[N_FUNCTIONS];
-
-static struct cairn_dl libcrypto = {
-        .name = "libcrypto",
-        .sonames = (const char *const[]) { "libcrypto.so.3", NULL },
-        .hint = "libssl3 (Debian, Ubuntu) or openssl-libs (Fedora, Alpine: libcrypto3)",
-        .symbols = symbols,
-        .fns = fns,
-};
-
-#define STUB(ret, name, params, args)                                                                            \
-        ret name params                                                                                          \
-        {                                                                                                        \
-                return ((ret(*) params) cairn_dl_fn(&libcrypto, SLOT_##name)) args;                              \
-        }
-#define STUBV(name, params, args)                                                                                \
-        void name params                                                                                         \
-        {                                                                                                        \
-                ((void(*) params) cairn_dl_fn(&libcrypto, SLOT_##name)) args;                                    \
-        }
-CRYPTO_FUNCTIONS(STUB, STUBV)
+CAIRN_DL_LIBRARY(CRYPTO_FUNCTIONS, .name = "libcrypto",
+                 .sonames = (const char *const[]) { "libcrypto.so.3", NULL },
+                 .hint = "libssl3 (Debian, Ubuntu) or openssl-libs (Fedora, Alpine: libcrypto3)")
 
 /* Only key types that take no further argument (X25519) are asked for. */
 EVP_PKEY *EVP_PKEY_Q_keygen(OSSL_LIB_CTX *libctx, const char *propq, const char *type, ...)
 {
         return ((EVP_PKEY * (*) (OSSL_LIB_CTX *, const char *, const char *, ...))
-                        cairn_dl_fn(&libcrypto, SLOT_EVP_PKEY_Q_keygen))(libctx, propq, type);
+                        CAIRN_DL_FN(EVP_PKEY_Q_keygen))(libctx, propq, type);
 }
 
 int cairn_crypto_load(struct cairn_error **err)
 {
-        return cairn_dl_load(&libcrypto, err);
+        return cairn_dl_load(&dl_library, err);
 }

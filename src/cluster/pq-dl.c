@@ -11,8 +11,9 @@
 #include "base/dl.h"
 #include "cluster/cluster-internal.h"
 
-/* X(return type, name, (parameters), (arguments)); XV for void functions. */
-#define PQ_FUNCTIONS(X, XV)                                                                                        \
+/* X(return type, name, (parameters), (arguments)); XV for void functions;
+ * XX for the variadic ones, whose stubs are written out below (base/dl.h). */
+#define PQ_FUNCTIONS(X, XV, XX)                                                                                        \
         X(PGconn *, PQconnectdbParams, (const char *const *keys, const char *const *values, int expand_dbname),   \
           (keys, values, expand_dbname))                                                                         \
         X(ConnStatusType, PQstatus, (const PGconn *c), (c))                                                      \
@@ -38,47 +39,11 @@
         X(PGnotify *, PQnotifies, (PGconn * c), (c))                                                             \
         XV(PQfreemem, (void *p), (p))
 
-enum {
-#define SLOT(ret, name, params, args) SLOT_##name,
-#define SLOTV(name, params, args) SLOT_##name,
-        PQ_FUNCTIONS(SLOT, SLOTV)
-#undef SLOT
-#undef SLOTV
-        N_FUNCTIONS
-};
-
-static const char *const symbols[] = {
-#define NAME(ret, name, params, args) #name,
-#define NAMEV(name, params, args) #name,
-        PQ_FUNCTIONS(NAME, NAMEV)
-#undef NAME
-#undef NAMEV
-        NULL
-};
-
-static void *fns[N_FUNCTIONS];
-
-static struct cairn_dl libpq = {
-        .name = "libpq",
-        .sonames = (const char *const[]) { "libpq.so.5", NULL },
-        .hint = "libpq5 (Debian, Ubuntu) or libpq (Fedora, Alpine)",
-        .symbols = symbols,
-        .fns = fns,
-};
-
-#define STUB(ret, name, params, args)                                                                            \
-        ret name params                                                                                          \
-        {                                                                                                        \
-                return ((ret(*) params) cairn_dl_fn(&libpq, SLOT_##name)) args;                                  \
-        }
-#define STUBV(name, params, args)                                                                                \
-        void name params                                                                                         \
-        {                                                                                                        \
-                ((void(*) params) cairn_dl_fn(&libpq, SLOT_##name)) args;                                        \
-        }
-PQ_FUNCTIONS(STUB, STUBV)
+CAIRN_DL_LIBRARY(PQ_FUNCTIONS, .name = "libpq",
+                 .sonames = (const char *const[]) { "libpq.so.5", NULL },
+                 .hint = "libpq5 (Debian, Ubuntu) or libpq (Fedora, Alpine)")
 
 int cairn_pq_load(struct cairn_error **err)
 {
-        return cairn_dl_load(&libpq, err);
+        return cairn_dl_load(&dl_library, err);
 }

@@ -18,6 +18,7 @@
 #include "base/lock.h"
 #include "base/log.h"
 #include "base/strbuf.h"
+#include "db/sqlite-dl.h"
 
 struct cairn_db {
         sqlite3 *db;
@@ -83,6 +84,9 @@ static const char schema[] =
 
 int cairn_db_open(const char *path, struct cairn_db **ret, struct cairn_error **err)
 {
+        int loaded = cairn_sqlite_load(err);
+        if (loaded < 0)
+                return loaded;
         struct cairn_db *db = cairn_xzalloc(sizeof(*db));
         db->path = cairn_xstrdup(path);
         int rc = sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);

@@ -12,8 +12,9 @@
 #include "base/dl.h"
 #include "fetch/curl-dl.h"
 
-/* X(return type, name, (parameters), (arguments)); XV for void functions. */
-#define CURL_FUNCTIONS(X, XV)                                                                                      \
+/* X(return type, name, (parameters), (arguments)); XV for void functions;
+ * XX for the variadic ones, whose stubs are written out below (base/dl.h). */
+#define CURL_FUNCTIONS(X, XV, XX)                                                                                      \
         X(CURLcode, curl_global_init, (long flags), (flags))                                                    \
         X(CURL *, curl_easy_init, (void), ())                                                                   \
         XV(curl_easy_cleanup, (CURL * h), (h))                                                                  \
@@ -31,57 +32,19 @@
         X(CURLMcode, curl_multi_perform, (CURLM * m, int *running), (m, running))                               \
         X(CURLMcode, curl_multi_poll, (CURLM * m, struct curl_waitfd * fds, unsigned n, int ms, int *ret),      \
           (m, fds, n, ms, ret))                                                                                 \
-        X(CURLMsg *, curl_multi_info_read, (CURLM * m, int *left), (m, left))
+        X(CURLMsg *, curl_multi_info_read, (CURLM * m, int *left), (m, left))                                    \
+        XX(curl_easy_setopt)                                                                                     \
+        XX(curl_easy_getinfo)
 
-enum {
-#define SLOT(ret, name, params, args) SLOT_##name,
-#define SLOTV(name, params, args) SLOT_##name,
-        CURL_FUNCTIONS(SLOT, SLOTV)
-#undef SLOT
-#undef SLOTV
-        SLOT_curl_easy_setopt,    /* variadic: their stubs are written out below */
-        SLOT_curl_easy_getinfo,
-        N_FUNCTIONS
-};
-
-static const char *const symbols[] = {
-#define NAME(ret, name, params, args) #name,
-#define NAMEV(name, params, args) #name,
-        CURL_FUNCTIONS(NAME, NAMEV)
-#undef NAME
-#undef NAMEV
-        "curl_easy_setopt",
-        "curl_easy_getinfo",
-        NULL
-};
-
-static void *fns[N_FUNCTIONS];
-
-static struct cairn_dl libcurl = {
-        .name = "libcurl",
-        .sonames = (const char *const[]) { "libcurl.so.4", NULL },
-        .hint = "libcurl4 (Debian, Ubuntu) or libcurl (Fedora, Alpine)",
-        .symbols = symbols,
-        .fns = fns,
-};
-
-#define STUB(ret, name, params, args)                                                                            \
-        ret name params                                                                                          \
-        {                                                                                                        \
-                return ((ret(*) params) cairn_dl_fn(&libcurl, SLOT_##name)) args;                                \
-        }
-#define STUBV(name, params, args)                                                                                \
-        void name params                                                                                         \
-        {                                                                                                        \
-                ((void(*) params) cairn_dl_fn(&libcurl, SLOT_##name)) args;                                      \
-        }
-CURL_FUNCTIONS(STUB, STUBV)
+CAIRN_DL_LIBRARY(CURL_FUNCTIONS, .name = "libcurl",
+                 .sonames = (const char *const[]) { "libcurl.so.4", NULL },
+                 .hint = "libcurl4 (Debian, Ubuntu) or libcurl (Fedora, Alpine)")
 
 /* An option's one argument has the type its number's range says (curl.h's
  * CURLOPTTYPE_*), which is how libcurl itself reads it. */
 CURLcode curl_easy_setopt(CURL *h, CURLoption option, ...)
 {
-        CURLcode (*f)(CURL *, CURLoption, ...) = cairn_dl_fn(&libcurl, SLOT_curl_easy_setopt);
+        CURLcode (*f)(CURL *, CURLoption, ...) = CAIRN_DL_FN(curl_easy_setopt);
         va_list ap;
         va_start(ap, option);
         CURLcode rc;
@@ -102,7 +65,7 @@ CURLcode curl_easy_setopt(CURL *h, CURLoption option, ...)
 /* Every CURLINFO_* takes a pointer to where the answer goes. */
 CURLcode curl_easy_getinfo(CURL *h, CURLINFO info, ...)
 {
-        CURLcode (*f)(CURL *, CURLINFO, ...) = cairn_dl_fn(&libcurl, SLOT_curl_easy_getinfo);
+        CURLcode (*f)(CURL *, CURLINFO, ...) = CAIRN_DL_FN(curl_easy_getinfo);
         va_list ap;
         va_start(ap, info);
         CURLcode rc = f(h, info, va_arg(ap, void *));
@@ -112,5 +75,5 @@ CURLcode curl_easy_getinfo(CURL *h, CURLINFO info, ...)
 
 int cairn_curl_load(struct cairn_error **err)
 {
-        return cairn_dl_load(&libcurl, err);
+        return cairn_dl_load(&dl_library, err);
 }
