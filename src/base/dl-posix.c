@@ -43,6 +43,8 @@ int cairn_dl_load(struct cairn_dl *dl, struct cairn_error **err)
                 }
                 dl->fns[i] = f;
         }
+        if (dl->loaded)
+                dl->loaded();
         __atomic_store_n(&dl->state, 1, __ATOMIC_RELEASE);
 out:
         pthread_mutex_unlock(&dl_lock);

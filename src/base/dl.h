@@ -29,6 +29,7 @@ struct cairn_dl {
         const char *hint;                /* what to install, for messages */
         const char *const *symbols;      /* NULL-terminated */
         void **fns;                      /* one slot per symbol, filled by the load */
+        void (*loaded)(void);            /* NULL, or called once after the load */
         int state;                       /* private: 0 not tried, 1 loaded, < 0 failed */
 };
 

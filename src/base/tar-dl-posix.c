@@ -89,7 +89,8 @@
 
 CAIRN_DL_LIBRARY(ARCHIVE_FUNCTIONS, .name = "libarchive",
                  .sonames = (const char *const[]) { "libarchive.so.13", NULL },
-                 .hint = "libarchive13 (Debian, Ubuntu) or libarchive (Fedora, Alpine)")
+                 .hint = "libarchive13 (Debian, Ubuntu) or libarchive (Fedora, Alpine)",
+                 .loaded = cairn_tar_locale)
 
 /* The message is formatted here and passed on as "%s". */
 void archive_set_error(struct archive *a, int code, const char *fmt, ...)

@@ -10,8 +10,8 @@
  * bytes cairn wants, so these wrappers take that warning as success and
  * pass every other result through.
  *
- * cairn's main() sets LC_CTYPE to C.UTF-8 (cairn_tar_locale), where the
- * conversion of valid UTF-8 is the identity: names are never rewritten for
+ * Loading libarchive sets LC_CTYPE to C.UTF-8 (cairn_tar_locale), where
+ * the conversion of valid UTF-8 is the identity: names are never rewritten for
  * the locale the caller happened to run under (a Latin-1 locale would
  * otherwise turn "é" into one byte), and export writes plain UTF-8 PAX
  * records, not BINARY ones, for UTF-8 names.
@@ -45,8 +45,12 @@ int cairn_tar_write_header(struct archive *a, struct archive_entry *e);
 void cairn_tar_writer_names(struct archive *a);
 
 /* Make LC_CTYPE UTF-8 (C.UTF-8) for libarchive's name conversions; a no-op
- * where there is no such locale or on Windows.  Call once, from main,
- * before any thread starts. */
+ * where there is no such locale or on Windows.  Called when libarchive is
+ * loaded (on Windows nothing is), never before: a command that does not
+ * use libarchive (a cached build) does not read the locale's files, nor
+ * runs in the caller's locale, since it never calls setlocale.
+ * setlocale is not safe while another thread runs: code that starts
+ * threads which use libarchive calls cairn_tar_load first. */
 void cairn_tar_locale(void);
 
 #endif

@@ -9,7 +9,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-#include "base/tar.h"
 #include "cairn-config.h"
 #include "cli/cli.h"
 
@@ -87,10 +86,6 @@ int main(int argc, char **argv)
                 printf("cairn %s\n", CAIRN_VERSION);
                 return CAIRN_EXIT_OK;
         }
-        /* Names in layers and exports are bytes, whatever LANG says (not
-         * needed above: the locale's files cost --version most of its
-         * time). */
-        cairn_tar_locale();
         for (size_t i = 0; i < cairn_n_verbs; i++) {
                 if (strcmp(cairn_verbs[i]->name, verb) != 0)
                         continue;

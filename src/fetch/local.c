@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/tar.h"
 #include "fetch/fetcher.h"
 #include "fetch/image.h"
 #include "fetch/registry.h"
@@ -145,8 +146,16 @@ static int pull_and_unpack(const struct cairn_fetch_request *req, struct cairn_i
         o.layer_ready = layer_ready;
         o.layer_started = layer_started;
         o.layer_userdata = &u;
+        /* Loaded here, not first in the thread (cairn_tar_locale). */
+        int r = cairn_tar_load(err);
+        if (r < 0) {
+                close(u.rootfd);
+                pthread_cond_destroy(&u.changed);
+                pthread_mutex_destroy(&u.lock);
+                return r;
+        }
         pthread_t t;
-        int r = -pthread_create(&t, NULL, unpack_thread, &u);
+        r = -pthread_create(&t, NULL, unpack_thread, &u);
         if (r < 0) {
                 close(u.rootfd);
                 pthread_cond_destroy(&u.changed);

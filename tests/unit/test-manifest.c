@@ -587,7 +587,7 @@ static void test_copy_record(void)
 
 int main(void)
 {
-        cairn_tar_locale();   /* as cairn's main does */
+        cairn_tar_locale();   /* as loading libarchive does */
         test_manifest();
         test_hash_cache();
         test_copy_ids();

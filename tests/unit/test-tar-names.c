@@ -270,6 +270,19 @@ int main(void)
                "C1 controls (CSI), bidi overrides and zero-width spaces are escaped");
         free(shown);
 
+        /* Loading libarchive sets C.UTF-8 (cairn_tar_locale): load it, then
+         * take the C locale for the first checks. */
+        struct cairn_error *err = NULL;
+        ok(cairn_tar_load(&err) == 0, "libarchive loads");
+        cairn_error_free(err);
+        locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t) 0);
+        if (utf8) {
+                ok(strstr(setlocale(LC_CTYPE, NULL), "UTF"), "and its loading made LC_CTYPE UTF-8 (%s)",
+                   setlocale(LC_CTYPE, NULL));
+                freelocale(utf8);
+        } else {
+                tap_skip("no C.UTF-8 locale", "the locale set by the loading");
+        }
         setlocale(LC_ALL, "C");
         check_unpack("C");
         check_write("C");
