@@ -229,8 +229,15 @@ unsigned cairn_windows_build(void)
 
 unsigned cairn_cpu_count(void)
 {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        return n < 1 ? 1 : (unsigned) n;
+        /* Read from /sys once a process. */
+        static unsigned count;
+        unsigned c = __atomic_load_n(&count, __ATOMIC_RELAXED);
+        if (c == 0) {
+                long n = sysconf(_SC_NPROCESSORS_ONLN);
+                c = n < 1 ? 1 : (unsigned) n;
+                __atomic_store_n(&count, c, __ATOMIC_RELAXED);
+        }
+        return c;
 }
 
 bool cairn_process_alive(int pid)

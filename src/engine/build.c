@@ -198,24 +198,22 @@ static bool stages_parallel(const struct run *R, const struct cairn_spec *spec)
         return false;
 }
 
-/* A log held back: records of a kind byte, a length and the bytes. */
+/* A log held back, as records (engine_record_add). */
 static void hold_log(enum cairn_log_kind kind, const char *data, size_t len, void *ud)
 {
-        struct cairn_buf *b = ud;
-        uint32_t n = (uint32_t) len;
-        cairn_buf_addc(b, (char) kind);
-        cairn_buf_add(b, &n, sizeof(n));
-        cairn_buf_add(b, data, len);
+        engine_record_add(ud, (unsigned) kind, data, len, NULL, 0);
+}
+
+static void give_record(unsigned kind, const char *data, size_t len, void *ud)
+{
+        const struct run *R = ud;
+        R->req->log((enum cairn_log_kind) kind, data, len, R->req->log_userdata);
 }
 
 static void give_held_log(const struct run *R, const struct cairn_buf *b)
 {
-        for (size_t off = 0; R->req->log && off < b->len;) {
-                uint32_t n;
-                memcpy(&n, b->data + off + 1, sizeof(n));
-                R->req->log((enum cairn_log_kind) b->data[off], b->data + off + 1 + sizeof(n), n, R->req->log_userdata);
-                off += 1 + sizeof(n) + n;
-        }
+        if (R->req->log)
+                engine_records_each(b->data, b->len, b->len, give_record, (void *) R);
 }
 
 /*

@@ -228,6 +228,23 @@ void engine_vlog(cairn_log_fn *log, void *ud, enum cairn_log_kind kind, const ch
 void engine_replay_log(const struct run *R, const char *dir);
 
 /*
+ * Log calls kept to be given later, as records: this header, then len
+ * bytes.  A build's held log (build.c) and a stage process's log and
+ * outcome (stages-posix.c, in a memfd) are so.
+ */
+struct engine_record {
+        uint32_t kind;   /* an enum cairn_log_kind, or the keeper's own */
+        uint32_t len;
+};
+/* Append a record of kind: a (alen bytes) then b (blen). */
+void engine_record_add(struct cairn_buf *buf, unsigned kind, const void *a, size_t alen, const void *b, size_t blen);
+/* Each whole record of data (len bytes) to fn, in order.  Returns the bytes
+ * of the records given (a torn one at the end is not), or -1 at a record
+ * longer than max. */
+long engine_records_each(const char *data, size_t len, size_t max,
+                         void (*fn)(unsigned kind, const char *data, size_t len, void *ud), void *ud);
+
+/*
  * Step locks, shared by every cairn process on the store: an open-file-
  * description lock on one byte of state/steps.lock, at an offset taken from
  * the ID.  Held exclusively while a step is built (so it is built once, and

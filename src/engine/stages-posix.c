@@ -54,12 +54,7 @@
 #include "base/log.h"
 #include "engine/engine-internal.h"
 
-/* A record: this header, then len bytes. */
-struct record {
-        uint32_t kind;
-        uint32_t len;
-};
-
+/* Records (engine_record_add) of these kinds: */
 enum {
         /* 0..3: enum cairn_log_kind */
         REC_WARNING = 16,   /* a byte, the level, then the line (base/log.h's sink) */
@@ -87,13 +82,8 @@ static void on_stop(int sig)
 
 static void put_record(int fd, unsigned kind, const void *a, size_t alen, const void *b, size_t blen)
 {
-        struct record h = { kind, (uint32_t) (alen + blen) };
         struct cairn_buf buf = CAIRN_BUF_INIT;
-        cairn_buf_add(&buf, &h, sizeof(h));
-        if (alen)
-                cairn_buf_add(&buf, a, alen);
-        if (blen)
-                cairn_buf_add(&buf, b, blen);
+        engine_record_add(&buf, kind, a, alen, b, blen);
         /* One write a record: the parent reads what the file's size
          * covers, and a record is written whole or not yet. */
         for (size_t off = 0; off < buf.len;) {
@@ -313,14 +303,16 @@ static void replay_log(struct replay *rp, enum cairn_log_kind kind, const char *
 }
 
 /*
- * Read the records of fd from *off, as far as they are whole; each to fn.
- * Returns false on a malformed record.
+ * Read the records of fd from *off, as far as they are whole; each to fn,
+ * one at a time (engine_records_each would want the memfd's whole tail in
+ * memory: the log a stage wrote while waiting its turn).  Returns false on
+ * a malformed record.
  */
 static bool read_records(int fd, off_t *off, void (*fn)(unsigned kind, const char *data, size_t len, void *ud),
                          void *ud)
 {
         for (;;) {
-                struct record h;
+                struct engine_record h;
                 if (pread(fd, &h, sizeof(h), *off) != (ssize_t) sizeof(h))
                         return true;
                 if (h.len > RECORD_MAX + 64)

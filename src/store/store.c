@@ -143,10 +143,18 @@ void cairn_store_cache_write_generation(int fd, unsigned long generation)
 
 unsigned cairn_store_count_leftovers(struct cairn_store *s);
 
+/* Whether the temporary directories hold nothing.  What cairn leaves in
+ * them is directories (temporary results, mount points, work dirs), so a
+ * directory whose link count says it has no subdirectory (2 on ext4, xfs,
+ * tmpfs, ZFS) is taken as empty without reading it; btrfs counts 1 for
+ * every directory, which is read. */
 static bool temp_dirs_empty(struct cairn_store *s, const char *const *temp_dirs, size_t n_temp)
 {
         for (size_t i = 0; i < n_temp; i++) {
                 _cleanup_free_ char *d = cairn_path_join(s->root, temp_dirs[i]);
+                struct stat st;
+                if (stat(d, &st) == 0 && S_ISDIR(st.st_mode) && st.st_nlink == 2)
+                        continue;
                 DIR *dir = opendir(d);
                 if (!dir)
                         return false;
@@ -159,6 +167,16 @@ static bool temp_dirs_empty(struct cairn_store *s, const char *const *temp_dirs,
                         return false;
         }
         return true;
+}
+
+/* chmod 0700, unless it is so already: a chmod writes the inode (its
+ * ctime), at every start. */
+static int make_private(const char *dir)
+{
+        struct stat st;
+        if (stat(dir, &st) == 0 && (st.st_mode & 07777) == 0700)
+                return 0;
+        return chmod(dir, 0700);
 }
 
 int cairn_store_prepare(struct cairn_store *s, const char *const *dirs, size_t n_dirs, const char *const *temp_dirs,
@@ -183,7 +201,7 @@ int cairn_store_prepare(struct cairn_store *s, const char *const *dirs, size_t n
                 return r;
         /* The store is private: what steps built, their logs and the
          * database are root's (a store made before is made so). */
-        if (chmod(s->root, 0700) < 0 || chmod(s->state_dir, 0700) < 0)
+        if (make_private(s->root) < 0 || make_private(s->state_dir) < 0)
                 return cairn_error_set_errno(err, errno, "cannot make \"%s\" private", s->root);
         /* Every cairn process using the store holds a shared lock; start-up
          * recovery runs only when it can take the lock exclusively, so it
