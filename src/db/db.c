@@ -33,7 +33,10 @@ static int db_error(struct cairn_db *db, struct cairn_error **err, const char *w
 void cairn_db_format_time(time_t t, char out[20])
 {
         struct tm tm;
-        gmtime_r(&t, &tm);
+        if (!gmtime_r(&t, &tm)) {
+                time_t zero = 0;
+                gmtime_r(&zero, &tm);
+        }
         char buf[64];
         snprintf(buf, sizeof(buf), "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
                  tm.tm_hour, tm.tm_min, tm.tm_sec);
@@ -188,9 +191,8 @@ static int exec_bound(struct cairn_db *db, const char *sql, const char *a, const
  * statement prepared once for all.  Idempotent: when two processes record
  * the same result (one built it, the other found it before its row
  * existed), the parent is counted once.  OBuilder's INSERT OR REPLACE
- * would count it twice and reset the row's own count.  A use never moves
- * `used` back (deferred hits are folded later, in any order).  whens[i] is
- * when ids[i] was used (NULL: now for all); exists, when given, says
+ * would count it twice and reset the row's own count.  whens[i] is when
+ * ids[i] was used (NULL: now for all); exists, when given, says
  * whether a result without a row is still in the store, and so worth a
  * row. */
 static int add_in_transaction(struct cairn_db *db, const char *const *ids, const char *const *parents,
@@ -199,7 +201,12 @@ static int add_in_transaction(struct cairn_db *db, const char *const *ids, const
 {
         sqlite3_stmt *touch = NULL, *insert = NULL, *count = NULL;
         int r = 0;
-        if ((r = prepare(db, "UPDATE builds SET used = MAX(used, ?1) WHERE id = ?2", &touch, err)) < 0 ||
+        /* A hit folded in late never moves `used` back; a use now sets it,
+         * as OBuilder's does (so a time once set ahead by a wrong clock is
+         * mended by the next use). */
+        if ((r = prepare(db, whens ? "UPDATE builds SET used = MAX(used, ?1) WHERE id = ?2"
+                                   : "UPDATE builds SET used = ?1 WHERE id = ?2",
+                         &touch, err)) < 0 ||
             (r = prepare(db, "INSERT INTO builds (id, created, used, rc, parent) VALUES (?1, ?2, ?2, 0, ?3)", &insert,
                          err)) < 0 ||
             (r = prepare(db, "UPDATE builds SET rc = rc + 1 WHERE id = ?1", &count, err)) < 0)
@@ -541,36 +548,42 @@ int cairn_db_defer_hits(const char *db_path, const char *const *ids, const char 
         if (n == 0)
                 return 0;
         _cleanup_free_ char *path = hits_path(db_path);
-        _cleanup_buf_ struct cairn_buf b = CAIRN_BUF_INIT;
-        long long now = (long long) time(NULL);
-        for (size_t i = 0; i < n; i++)
-                cairn_buf_printf(&b, "%s %s %lld\n", ids[i], parents[i] ? parents[i] : "-", now);
-        int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | CAIRN_O_BINARY, 0600);
+        int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | CAIRN_O_BINARY, 0600);
         if (fd < 0)
                 return cairn_error_set_errno(err, errno, "cannot open \"%s\"", path);
         int r = cairn_lock_file(fd, CAIRN_LOCK_EXCLUSIVE, true);
+        struct stat st;
+        if (r == 0 && fstat(fd, &st) < 0)
+                r = -errno;
         if (r < 0) {
                 close(fd);
                 return cairn_error_set_errno(err, -r, "cannot lock \"%s\"", path);
         }
+        _cleanup_buf_ struct cairn_buf b = CAIRN_BUF_INIT;
+        /* The end of a line a killed writer left without its newline: a
+         * damaged line of its own, not the start of this one. */
+        char last = '\n';
+        if (st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) == 1 && last != '\n')
+                cairn_buf_addc(&b, '\n');
+        long long now = (long long) time(NULL);
+        for (size_t i = 0; i < n; i++)
+                cairn_buf_printf(&b, "%s %s %lld\n", ids[i], parents[i] ? parents[i] : "-", now);
         size_t done;
-        struct stat st;
         r = write_all(fd, b.data, b.len, &done);
-        bool sized = fstat(fd, &st) == 0;
-        if (r == 0 && !sized)
-                r = -errno;
         /* No torn line for the next writer to append to. */
-        if (r < 0 && done > 0 && sized && st.st_size >= (off_t) done && ftruncate(fd, st.st_size - (off_t) done) < 0)
+        if (r < 0 && done > 0 && ftruncate(fd, st.st_size) < 0)
                 cairn_warn("cannot cut a torn line from \"%s\": %s", path, strerror(errno));
         close(fd);
         if (r < 0)
                 return cairn_error_set_errno(err, -r, "cannot write to \"%s\"", path);
-        return st.st_size >= (off_t) CAIRN_DB_HITS_FOLD ? 1 : 0;
+        return st.st_size + (off_t) b.len >= (off_t) CAIRN_DB_HITS_FOLD ? 1 : 0;
 }
 
 /* "ID PARENT|- SECONDS": *ret_parent NULL for "-"; the line is cut up in
- * place.  false for anything else. */
-static bool parse_hit(char *line, const char **ret_id, const char **ret_parent, char when[20])
+ * place.  false for anything else.  A time after now (a damaged digit, or
+ * a clock set back since) is taken as now: a hit is never in the future,
+ * and `used` is never moved back. */
+static bool parse_hit(char *line, time_t now, const char **ret_id, const char **ret_parent, char when[20])
 {
         char *parent = strchr(line, ' ');
         if (!parent)
@@ -582,14 +595,13 @@ static bool parse_hit(char *line, const char **ret_id, const char **ret_parent, 
         *secs++ = '\0';
         if (!cairn_is_sha256_hex(line) || (strcmp(parent, "-") != 0 && !cairn_is_sha256_hex(parent)))
                 return false;
-        char *end;
-        errno = 0;
-        long long t = strtoll(secs, &end, 10);
-        if (errno || end == secs || *end || t < 0 || (time_t) t != t)
+        size_t digits = strspn(secs, "0123456789");
+        if (digits == 0 || digits > 18 || secs[digits] != '\0')
                 return false;
+        long long t = strtoll(secs, NULL, 10);
         *ret_id = line;
         *ret_parent = strcmp(parent, "-") == 0 ? NULL : parent;
-        cairn_db_format_time((time_t) t, when);
+        cairn_db_format_time(t > (long long) now ? now : (time_t) t, when);
         return true;
 }
 
@@ -607,8 +619,9 @@ int cairn_db_fold_hits(struct cairn_db *db, bool (*exists)(const char *id, void 
                 return -EIO;
         int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | CAIRN_O_BINARY);
         if (fd < 0) {
+                int e = errno;
                 exec_simple(db, "ROLLBACK", NULL);
-                return errno == ENOENT ? 0 : cairn_error_set_errno(err, errno, "cannot open \"%s\"", path);
+                return e == ENOENT ? 0 : cairn_error_set_errno(err, e, "cannot open \"%s\"", path);
         }
         int r = cairn_lock_file(fd, CAIRN_LOCK_EXCLUSIVE, true);
         if (r < 0) {
@@ -626,11 +639,17 @@ int cairn_db_fold_hits(struct cairn_db *db, bool (*exists)(const char *id, void 
                 ssize_t got = pread(fd, data + len, size - len, (off_t) len);
                 if (got < 0 && errno == EINTR)
                         continue;
-                if (got <= 0)
+                if (got < 0) {   /* kept for the next fold */
+                        r = cairn_error_set_errno(err, errno, "cannot read \"%s\"", path);
+                        free(data);
+                        goto fail;
+                }
+                if (got == 0)
                         break;
                 len += (size_t) got;
         }
         data[len] = '\0';
+        time_t now = time(NULL);
         size_t n = 0, alloc = 0, bad = 0;
         const char **ids = NULL, **parents = NULL;
         char (*whens)[20] = NULL;
@@ -647,7 +666,7 @@ int cairn_db_fold_hits(struct cairn_db *db, bool (*exists)(const char *id, void 
                         parents = cairn_xreallocarray(parents, alloc, sizeof(*parents));
                         whens = cairn_xreallocarray(whens, alloc, sizeof(*whens));
                 }
-                if (parse_hit(line, &ids[n], &parents[n], whens[n]))
+                if (parse_hit(line, now, &ids[n], &parents[n], whens[n]))
                         n++;
                 else
                         bad++;

@@ -52,7 +52,8 @@ struct cairn_engine {
 };
 
 /* Remember that result id (on base, or NULL) was reused: marked used, and
- * counted, by the next engine_flush_hits, in one transaction for the lot. */
+ * counted, by the next engine_flush_hits, for the lot at once (in one
+ * transaction, or one append to the hits noted beside the database). */
 void engine_note_hit(struct cairn_engine *e, const char *id, const char *base);
 /* Mark the hits noted so far used; a failure is only warned about (a mark
  * is a hint for prune, and a missing row is added by the next use). */
@@ -71,6 +72,10 @@ struct cairn_store *cairn_engine_store(struct cairn_engine *e);
  * *err set, when it cannot be opened.
  */
 struct cairn_db *engine_db(struct cairn_engine *e, struct cairn_error **err);
+/* Fold in the hits noted beside the database since (a prune does before
+ * each choice of what to delete: builds that ran meanwhile may have used
+ * it).  A failure is only warned about. */
+void engine_db_fold(struct cairn_engine *e, struct cairn_db *db);
 /*
  * Close e's database connection (the hits noted are written first); the
  * next engine_db opens it again.  Before a fork: SQLite keeps per-process

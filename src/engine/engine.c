@@ -77,16 +77,20 @@ static bool result_exists(const char *id, void *ud)
         return cairn_store_result(e->store, id, &dir, NULL) > 0;
 }
 
+void engine_db_fold(struct cairn_engine *e, struct cairn_db *db)
+{
+        struct cairn_error *err = NULL;
+        if (cairn_db_fold_hits(db, result_exists, e, &err) < 0) {
+                cairn_warn("cannot mark the results other builds reused: %s", err->message);
+                cairn_error_free(err);
+        }
+}
+
 struct cairn_db *engine_db(struct cairn_engine *e, struct cairn_error **err)
 {
         pthread_mutex_lock(&e->db_lock);
-        if (!e->db && cairn_db_open(e->db_path, &e->db, err) == 0) {
-                struct cairn_error *fold_err = NULL;
-                if (cairn_db_fold_hits(e->db, result_exists, e, &fold_err) < 0) {
-                        cairn_warn("cannot mark the results earlier builds reused: %s", fold_err->message);
-                        cairn_error_free(fold_err);
-                }
-        }
+        if (!e->db && cairn_db_open(e->db_path, &e->db, err) == 0)
+                engine_db_fold(e, e->db);
         struct cairn_db *db = e->db;
         pthread_mutex_unlock(&e->db_lock);
         return db;

@@ -72,6 +72,7 @@ long cairn_engine_prune(struct cairn_engine *e, time_t before, long limit, void 
         while (done < limit) {
                 char **ids = NULL;
                 size_t batch = (size_t) (limit - done < 1000 ? limit - done : 1000);
+                engine_db_fold(e, db);
                 int n = cairn_db_lru(db, before, batch, &ids, err);
                 if (n < 0)
                         return n;
@@ -167,6 +168,7 @@ long cairn_engine_prune_policy(struct cairn_engine *e, const struct cairn_prune_
                 else
                         break;
                 char **ids = NULL;
+                engine_db_fold(e, db);
                 int n = cairn_db_lru(db, before, 64, &ids, err);
                 if (n < 0)
                         return n;

@@ -4,8 +4,8 @@
  * engine_build_stages_parallel; stages-win.c on Windows).
  *
  * Each stage is built by a forked process with an engine of its own on the
- * same store: its own database connection (a SQLite connection must not
- * cross a fork), its own descriptor of state/steps.lock (step locks belong
+ * same store: its own database connection, when it needs one (a SQLite
+ * connection must not cross a fork), its own descriptor of state/steps.lock (step locks belong
  * to the open file, which a fork shares: two children on the parent's
  * descriptor would never exclude each other), its own hasher and stat
  * cache.  Processes, not threads: the sandbox clones, and a process cloned

@@ -65,13 +65,21 @@ void engine_flush_hits(struct cairn_engine *e)
                  * it is open already (db.h).  1: that file has grown, and
                  * opening the database folds it in; < 0: it cannot be
                  * written, and the database takes the hits itself. */
-                int r = e->db ? -1 : cairn_db_defer_hits(e->db_path, ids, parents, e->n_hits, &err);
+                pthread_mutex_lock(&e->db_lock);
+                bool open = e->db != NULL;
+                pthread_mutex_unlock(&e->db_lock);
+                int r = open ? -1 : cairn_db_defer_hits(e->db_path, ids, parents, e->n_hits, &err);
                 cairn_error_free(err);
                 err = NULL;
-                if (r != 0) {
+                if (r == 1) {
+                        /* Noted; folded in now if the database opens, else
+                         * by the next command that opens it. */
+                        engine_db(e, NULL);
+                        r = 0;
+                } else if (r < 0) {
                         struct cairn_db *db = engine_db(e, &err);
-                        r = !db ? -EIO : r == 1 ? 0 : cairn_db_add_many(db, ids, parents, e->n_hits, "hits",
-                                                                         (long) e->n_hits, &err);
+                        r = !db ? -EIO
+                                : cairn_db_add_many(db, ids, parents, e->n_hits, "hits", (long) e->n_hits, &err);
                 }
                 if (r < 0) {
                         cairn_warn("cannot mark the reused results used: %s", err ? err->message : "?");
@@ -331,8 +339,14 @@ int engine_get_or_build(const struct run *R, const char *base, const char *id, s
                 engine_emit(R, CAIRN_LOG_NOTE, "---> using \"%s\" from cache", id);
                 return 0;
         }
-        /* The rows of the steps reused so far first: this step's row counts
-         * itself in its parent's. */
+        /* The database before the step runs, not once it is built: a store
+         * whose database cannot be opened builds nothing it could not
+         * record.  The rows of the steps reused so far go there first: this
+         * step's row counts itself in its parent's. */
+        if (!engine_db(e, err)) {
+                engine_step_unlock(e, id);
+                return -EIO;
+        }
         engine_flush_hits(e);
         /* This process builds the step; its base must not be pruned meanwhile. */
         if (base)

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#ifdef __linux__
+#include <sys/vfs.h>
+#endif
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,17 +146,39 @@ void cairn_store_cache_write_generation(int fd, unsigned long generation)
 
 unsigned cairn_store_count_leftovers(struct cairn_store *s);
 
+/* Whether a directory's link count on the filesystem of path is 2 plus
+ * its subdirectories (ext2/3/4, xfs, tmpfs; on ZFS, 2 plus its entries).
+ * Not btrfs (always 1), nor network filesystems, whose counts vary. */
+static bool links_count_subdirs(const char *path)
+{
+#ifdef __linux__
+        struct statfs sf;
+        if (statfs(path, &sf) < 0)
+                return false;
+        switch ((unsigned long) sf.f_type) {
+        case 0xEF53:       /* ext2, ext3, ext4 */
+        case 0x58465342:   /* xfs */
+        case 0x01021994:   /* tmpfs */
+        case 0x2FC12FC1:   /* ZFS */
+                return true;
+        }
+#else
+        (void) path;
+#endif
+        return false;
+}
+
 /* Whether the temporary directories hold nothing.  What cairn leaves in
- * them is directories (temporary results, mount points, work dirs), so a
- * directory whose link count says it has no subdirectory (2 on ext4, xfs,
- * tmpfs, ZFS) is taken as empty without reading it; btrfs counts 1 for
- * every directory, which is read. */
+ * them is directories (temporary results, mount points, work dirs), so
+ * where link counts say so, a directory with no subdirectory is taken as
+ * empty without reading it. */
 static bool temp_dirs_empty(struct cairn_store *s, const char *const *temp_dirs, size_t n_temp)
 {
+        bool counted = links_count_subdirs(s->root);
         for (size_t i = 0; i < n_temp; i++) {
                 _cleanup_free_ char *d = cairn_path_join(s->root, temp_dirs[i]);
                 struct stat st;
-                if (stat(d, &st) == 0 && S_ISDIR(st.st_mode) && st.st_nlink == 2)
+                if (counted && stat(d, &st) == 0 && S_ISDIR(st.st_mode) && st.st_nlink == 2)
                         continue;
                 DIR *dir = opendir(d);
                 if (!dir)

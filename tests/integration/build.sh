@@ -225,6 +225,26 @@ is "$status:$out" "0:Removed 0 items
 is "$(sql 'SELECT used > ? FROM builds WHERE id = ?' "2001-01-01 00:00:00" "$final_all")" 1 \
         "its used time is the hit's"
 is "$(stat -c %s "$store/state/db/cairn-hits")" 0 "and the file is emptied"
+# Without SQLite's library (hidden under /dev/null in a mount namespace of
+# this test's own): a cached build still runs; a command that needs the
+# database says what is missing and what to install, and touches nothing.
+libsqlite=$(ldconfig -p | sed -n 's/^[[:space:]]*libsqlite3\.so\.0 (libc6,x86-64) => //p' | head -1)
+if [ -n "$libsqlite" ] && [ -f "$libsqlite" ]; then
+        nosqlite() { unshare -m sh -c 'mount --bind /dev/null "$1" && shift && exec "$@"' sh "$(readlink -f "$libsqlite")" "$@"; }
+        run_cmd nosqlite "$CAIRN" build -f all.spec ctx
+        is_status 0 "a cached build runs without SQLite's library"
+        lacks "$out" "saved as" "(all of it from the cache)"
+        run_cmd nosqlite "$CAIRN" du
+        is_status 1 "du, which reads the database, fails without it"
+        has "$err" "SQLite is needed here and cannot be loaded" "saying SQLite cannot be loaded"
+        has "$err" "libsqlite3-0" "and which package to install"
+        run_cmd "$CAIRN" du
+        is_status 0 "with the library back, du works"
+        is "$(stat -c %s "$store/state/db/cairn-hits")" 0 "and has folded the hits noted meanwhile"
+else
+        echo "# no libsqlite3.so.0 found by ldconfig" >&2
+        ok 1 "libsqlite3.so.0 is where ldconfig says"
+fi
 if ldd "$CAIRN" | grep -q libasan; then
         echo "# built with AddressSanitizer, whose instrumentation relocates far more: relocations not counted"
 else

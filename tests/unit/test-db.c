@@ -121,33 +121,47 @@ int main(void)
         ok(cairn_read_file(hits, 1 << 20, &data, &len, &err) == 0 && len == 0, "the file is emptied");
         free(data);
         is_int(cairn_db_fold_hits(db, NULL, NULL, &err), 0, "a second fold finds nothing");
-        /* By hand: a hit in the future moves `used` on, one in 1970 does
-         * not move it back; a hit on a result without a row adds the row
-         * when the store still has the result; damaged lines are skipped. */
-        char future[20], line[512];
+        /* By hand: a hit in the future is taken as now, one in 1970 does
+         * not move `used` back; a hit on a result without a row adds the
+         * row when the store still has the result; damaged lines are
+         * skipped. */
+        char line[512], now_before[20], now_after[20], future[20];
         time_t later = time(NULL) + 3600;
         cairn_db_format_time(later, future);
-        char *text = cairn_xasprintf("%s - %lld\n%s - 0\n"      /* a: later, then 1970 */
+        char *text = cairn_xasprintf("%s - %lld\n%s - 0\n"      /* a: in the future, then 1970 */
                                      "%s %s 5\n"                 /* d: exists, on a */
                                      "%s %s 5\n"                 /* e: gone */
-                                     "not a line\n%s x 5\n%s - -1\n%s - 12junk\n"
+                                     "not a line\n%s x 5\n%s - -1\n%s - 12junk\n%s - +5\n%s -  5\n"
+                                     "%s - 1234567890123456789\n"
                                      "%s - 7",                    /* torn: no newline */
                                      id('a'), (long long) later, id('a'), id('d'), id('a'), id('e'), id('a'), id('a'),
-                                     id('a'), id('a'), id('a'));
+                                     id('a'), id('a'), id('a'), id('a'), id('a'), id('a'));
         ok(cairn_write_file(hits, text, strlen(text), 0600, &err) == 0, "(a file of hits written by hand)");
         free(text);
         struct cairn_db_row before_a;
         cairn_db_get(db, id('a'), &before_a, &err);
         hits_before = cairn_db_stat_get(db, "hits");
+        cairn_db_format_time(time(NULL), now_before);
         is_int(cairn_db_fold_hits(db, only_d_exists, NULL, &err), 4, "four sound lines are folded");
+        cairn_db_format_time(time(NULL), now_after);
         is_int(cairn_db_stat_get(db, "hits"), hits_before + 4, "and counted");
         cairn_db_get(db, id('a'), &row, &err);
-        is_str(row.used, future, "a later hit moves `used` on, one of 1970 does not move it back");
+        ok(strcmp(row.used, future) != 0 && strcmp(row.used, now_before) >= 0 && strcmp(row.used, now_after) <= 0,
+           "a hit in the future is taken as now (%s), and one of 1970 does not move `used` back", row.used);
         is_int(row.rc, before_a.rc + 1, "a row added on a counts in its rc");
         ok(cairn_db_get(db, id('d'), &row, &err) == 1 && strcmp(row.parent, id('a')) == 0 &&
                    strcmp(row.used, "1970-01-01 00:00:05") == 0,
            "a result the store has and the database lacked gets its row, parent and time");
         is_int(cairn_db_get(db, id('e'), &row, &err), 0, "one the store lost gets none");
+        /* A writer killed in the middle of a line: the next one starts on
+         * a line of its own. */
+        text = cairn_xasprintf("%s - ", id('a'));
+        ok(cairn_write_file(hits, text, strlen(text), 0600, &err) == 0, "(a line cut short by a killed writer)");
+        free(text);
+        ok(cairn_db_defer_hits(path, (const char *const[]) { id('c') }, (const char *const[]) { id('a') }, 1, &err) ==
+                   0,
+           "a hit noted after it");
+        is_int(cairn_db_fold_hits(db, NULL, NULL, &err), 1, "is folded, the cut line skipped");
         cairn_db_delete(db, id('d'), &err);
         /* The writer says when the file is due to be folded. */
         int due = 0, writes = 0;
