@@ -574,6 +574,10 @@ static bool start_pusher(struct engine_remote *rm)
         }
         fflush(stdout);
         fflush(stderr);
+        /* The pusher opens a database connection of its own: none may
+         * cross the fork (engine_db_close); this process opens its own
+         * again when it next needs it. */
+        engine_db_close(rm->e);
         pid_t pid = fork();
         if (pid < 0) {
                 close(to[0]);
