@@ -202,7 +202,7 @@ lacks "$err" "libarchive" "loads no libarchive"
 lacks "$err" "libcurl" "nor libcurl"
 lacks "$err" "libcrypto" "nor libcrypto (its SHA-256 is linked in; the cluster's sealing loads the rest)"
 lacks "$err" "libsqlite3" "nor SQLite (the database is not opened)"
-lacks "$err" "libm.so" "nor libm (which SQLite needs)"
+lacks "$(readelf -d "$CAIRN" | grep NEEDED)" "libm.so" "cairn needs no libm (SQLite, which does, is loaded on first use)"
 hits_after=$("$CAIRN" du | sed -n 's/^cache hits: \([0-9]*\),.*/\1/p')
 is "$((hits_after - hits_before))" "$(printf '%s\n' "$out" | grep -c 'from cache')" "each reused step is counted as a hit"
 # ... without opening the database: the hits are noted beside it and
@@ -212,7 +212,9 @@ c = sqlite3.connect(sys.argv[1]); r = c.execute(sys.argv[2], sys.argv[3:]).fetch
 print("\n".join("|".join(str(x) for x in row) for row in r))' "$store/state/db/db.sqlite" "$@"; }
 final_all=$(printf '%s\n' "$out" | sed -n 's/^Got: "\(.*\)"$/\1/p')
 sql "UPDATE builds SET used = '2001-01-01 00:00:00' WHERE id = ?" "$final_all" >/dev/null
-run_cmd strace -f -qq -e trace=openat -o strace.out "$CAIRN" build -f all.spec ctx
+# (LeakSanitizer cannot stop the world of a traced process: no leak check.)
+run_cmd env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+        strace -f -qq -e trace=openat -o strace.out "$CAIRN" build -f all.spec ctx
 is_status 0 "a cached build under strace"
 lacks "$(grep -v ENOENT strace.out)" "db.sqlite" "opens no database file"
 is "$(wc -l <"$store/state/db/cairn-hits")" "$(printf '%s\n' "$out" | grep -c 'from cache')" \
