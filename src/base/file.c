@@ -16,6 +16,26 @@
 #include "base/cleanup.h"
 #include "base/strbuf.h"
 
+int cairn_write_all(int fd, const void *data, size_t len, size_t *ret_done)
+{
+        const char *p = data;
+        size_t done = 0;
+        int r = 0;
+        while (done < len) {
+                ssize_t n = write(fd, p + done, len - done);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        r = n < 0 ? -errno : -EIO;
+                        break;
+                }
+                done += (size_t) n;
+        }
+        if (ret_done)
+                *ret_done = done;
+        return r;
+}
+
 int cairn_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len,
                     struct cairn_error **err)
 {

@@ -16,6 +16,13 @@ int cairn_read_file(const char *path, size_t max, char **ret_data, size_t *ret_l
                     struct cairn_error **err);
 
 /*
+ * Write all len bytes of data to fd, again after EINTR and short writes.
+ * Returns 0, or -errno (-EIO for a write that wrote nothing); *ret_done
+ * (if not NULL) is how many bytes were written either way.
+ */
+int cairn_write_all(int fd, const void *data, size_t len, size_t *ret_done);
+
+/*
  * Replace path with data atomically: write a temporary file in the same
  * directory, fsync it, keep the old file's mode, and rename it over path.  A
  * crash leaves either the old or the new contents, never a mix.

@@ -17,6 +17,7 @@
 
 #include "base/alloc.h"
 #include "base/cleanup.h"
+#include "base/file.h"
 #include "base/strbuf.h"
 
 int cairn_mkdir_p(const char *path, mode_t mode, struct cairn_error **err)
@@ -126,18 +127,8 @@ int cairn_write_file(const char *path, const void *data, size_t len, mode_t mode
         _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
         if (fd < 0)
                 return cairn_error_set_errno(err, errno, "cannot create \"%s\"", path);
-        const char *p = data;
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return cairn_error_set_errno(err, errno, "cannot write \"%s\"", path);
-                }
-                p += n;
-                len -= (size_t) n;
-        }
-        return 0;
+        int r = cairn_write_all(fd, data, len, NULL);
+        return r < 0 ? cairn_error_set_errno(err, -r, "cannot write \"%s\"", path) : 0;
 }
 
 char *cairn_read_link(const char *path)

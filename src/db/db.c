@@ -14,6 +14,7 @@
 #include "base/alloc.h"
 #include "base/cleanup.h"
 #include "base/compat.h"
+#include "base/file.h"
 #include "base/hash.h"
 #include "base/lock.h"
 #include "base/log.h"
@@ -196,7 +197,7 @@ static int exec_bound(struct cairn_db *db, const char *sql, const char *a, const
  * whether a result without a row is still in the store, and so worth a
  * row. */
 static int add_in_transaction(struct cairn_db *db, const char *const *ids, const char *const *parents,
-                              const char *const *whens, size_t n, const char *now, bool (*exists)(const char *, void *),
+                              const char (*whens)[20], size_t n, const char *now, bool (*exists)(const char *, void *),
                               void *ud, struct cairn_error **err)
 {
         sqlite3_stmt *touch = NULL, *insert = NULL, *count = NULL;
@@ -527,21 +528,6 @@ static char *hits_path(const char *db_path)
         return cairn_xasprintf("%.*s%s", (int) (sep + 1 - db_path), db_path, HITS_NAME);
 }
 
-static int write_all(int fd, const char *p, size_t len, size_t *done)
-{
-        *done = 0;
-        while (*done < len) {
-                ssize_t w = write(fd, p + *done, len - *done);
-                if (w < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                *done += (size_t) w;
-        }
-        return 0;
-}
-
 int cairn_db_defer_hits(const char *db_path, const char *const *ids, const char *const *parents, size_t n,
                         struct cairn_error **err)
 {
@@ -569,7 +555,7 @@ int cairn_db_defer_hits(const char *db_path, const char *const *ids, const char 
         for (size_t i = 0; i < n; i++)
                 cairn_buf_printf(&b, "%s %s %lld\n", ids[i], parents[i] ? parents[i] : "-", now);
         size_t done;
-        r = write_all(fd, b.data, b.len, &done);
+        r = cairn_write_all(fd, b.data, b.len, &done);
         /* No torn line for the next writer to append to. */
         if (r < 0 && done > 0 && ftruncate(fd, st.st_size) < 0)
                 cairn_warn("cannot cut a torn line from \"%s\": %s", path, strerror(errno));
@@ -671,13 +657,9 @@ int cairn_db_fold_hits(struct cairn_db *db, bool (*exists)(const char *id, void 
                 else
                         bad++;
         }
-        const char **when_ptrs = cairn_xreallocarray(NULL, n ? n : 1, sizeof(*when_ptrs));
-        for (size_t i = 0; i < n; i++)
-                when_ptrs[i] = whens[i];
-        r = add_in_transaction(db, ids, parents, when_ptrs, n, NULL, exists, ud, err);
+        r = add_in_transaction(db, ids, parents, (const char(*)[20]) whens, n, NULL, exists, ud, err);
         if (r >= 0 && n)
                 r = cairn_db_stat_add(db, "hits", (long) n, err);
-        free(when_ptrs);
         free(whens);
         free(ids);
         free(parents);

@@ -50,6 +50,7 @@
 
 #include "base/alloc.h"
 #include "base/cleanup.h"
+#include "base/file.h"
 #include "base/hash.h"
 #include "base/log.h"
 #include "engine/engine-internal.h"
@@ -86,14 +87,7 @@ static void put_record(int fd, unsigned kind, const void *a, size_t alen, const 
         engine_record_add(&buf, kind, a, alen, b, blen);
         /* One write a record: the parent reads what the file's size
          * covers, and a record is written whole or not yet. */
-        for (size_t off = 0; off < buf.len;) {
-                ssize_t n = write(fd, buf.data + off, buf.len - off);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
-                off += (size_t) n;
-        }
+        (void) cairn_write_all(fd, buf.data, buf.len, NULL);
         cairn_buf_release(&buf);
 }
 
