@@ -213,7 +213,7 @@ static void give_record(unsigned kind, const char *data, size_t len, void *ud)
 static void give_held_log(const struct run *R, const struct cairn_buf *b)
 {
         if (R->req->log)
-                engine_records_each(b->data, b->len, b->len, give_record, (void *) R);
+                engine_records_each(b->data, b->len, give_record, (void *) R);
 }
 
 /*

@@ -243,10 +243,9 @@ struct engine_record {
 };
 /* Append a record of kind: a (alen bytes) then b (blen). */
 void engine_record_add(struct cairn_buf *buf, unsigned kind, const void *a, size_t alen, const void *b, size_t blen);
-/* Each whole record of data (len bytes) to fn, in order.  Returns the bytes
- * of the records given (a torn one at the end is not), or -1 at a record
- * longer than max. */
-long engine_records_each(const char *data, size_t len, size_t max,
+/* Each whole record of data (len bytes) to fn, in order (a torn one at the
+ * end is not given). */
+void engine_records_each(const char *data, size_t len,
                          void (*fn)(unsigned kind, const char *data, size_t len, void *ud), void *ud);
 
 /*

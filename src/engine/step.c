@@ -120,21 +120,18 @@ void engine_record_add(struct cairn_buf *buf, unsigned kind, const void *a, size
                 cairn_buf_add(buf, b, blen);
 }
 
-long engine_records_each(const char *data, size_t len, size_t max,
+void engine_records_each(const char *data, size_t len,
                          void (*fn)(unsigned kind, const char *data, size_t len, void *ud), void *ud)
 {
         size_t off = 0;
         while (len - off >= sizeof(struct engine_record)) {
                 struct engine_record h;
                 memcpy(&h, data + off, sizeof(h));
-                if (h.len > max)
-                        return -1;
                 if (len - off - sizeof(h) < h.len)
                         break;
                 fn(h.kind, data + off + sizeof(h), h.len, ud);
                 off += sizeof(h) + h.len;
         }
-        return (long) off;
 }
 
 void engine_emit(const struct run *R, enum cairn_log_kind kind, const char *fmt, ...)
